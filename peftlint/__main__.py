@@ -1,0 +1,5 @@
+import sys
+
+from peftlint.cli import main
+
+sys.exit(main())

@@ -1,0 +1,126 @@
+"""Settings: defaults, `[tool.peftlint]` in the nearest pyproject.toml, then CLI options."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import tomllib
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from peftlint.finding import SEVERITY_RANK, Finding
+from peftlint.resources import schemas_dir
+
+DEFAULT_MAX_FILE_SIZE = 10_000_000
+FAIL_ON_CHOICES = ("error", "warning", "info", "never")
+
+
+class ConfigError(Exception):
+    """An invalid `[tool.peftlint]` table: a usage error (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path | None = None  # folder of the pyproject.toml the settings came from
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    severity: dict[str, str] = field(default_factory=dict)
+    fail_on: str = "warning"
+    rule_dirs: tuple[Path, ...] = ()
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    exclude: tuple[str, ...] = ()
+    per_file_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    profile: dict[str, Any] = field(default_factory=dict)
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def with_cli(self, *, select: tuple[str, ...] = (), ignore: tuple[str, ...] = (), fail_on: str | None = None) -> Settings:
+        return replace(
+            self,
+            select=select or self.select,
+            ignore=self.ignore + ignore,
+            fail_on=fail_on or self.fail_on,
+        )
+
+    def relative(self, path: str) -> str:
+        if self.root is None:
+            return path
+        try:
+            return Path(path).resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return path
+
+    def is_excluded(self, path: str) -> bool:
+        rel = self.relative(path)
+        return any(fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(Path(rel).name, pattern) for pattern in self.exclude)
+
+
+def matches(identifiers: tuple[str, ...], patterns: tuple[str, ...]) -> bool:
+    """A rule matches a pattern by code prefix (`PL1`, `PL101`) or exact name/alias."""
+    code = identifiers[0]
+    return any(code.startswith(p) or p in identifiers for p in patterns)
+
+
+def rule_enabled(settings: Settings, identifiers: tuple[str, ...]) -> bool:
+    if settings.select and not matches(identifiers, settings.select):
+        return False
+    return not matches(identifiers, settings.ignore)
+
+
+def file_ignores(settings: Settings, path: str) -> tuple[str, ...]:
+    rel = settings.relative(path)
+    return tuple(code for glob, codes in settings.per_file_ignores.items() if fnmatch.fnmatch(rel, glob) for code in codes)
+
+
+def fails(finding: Finding, fail_on: str) -> bool:
+    return fail_on != "never" and SEVERITY_RANK[finding.severity] >= SEVERITY_RANK[fail_on]
+
+
+@lru_cache(maxsize=1)
+def _config_validator() -> Any:
+    import jsonschema_rs
+
+    return jsonschema_rs.validator_for(json.loads((schemas_dir() / "config.schema.json").read_text(encoding="utf-8")))
+
+
+def _from_table(table: dict[str, Any], root: Path, source: Path) -> Settings:
+    error = next(iter(_config_validator().iter_errors(table)), None)
+    if error is not None:
+        where = ".".join(str(p) for p in error.instance_path)
+        raise ConfigError(f"{source}: invalid [tool.peftlint]{'.' + where if where else ''}: {error.message}")
+    return Settings(
+        root=root,
+        select=tuple(table.get("select", ())),
+        ignore=tuple(table.get("ignore", ())),
+        severity=dict(table.get("severity", {})),
+        fail_on=table.get("fail-on", "warning"),
+        rule_dirs=tuple((root / d).resolve() for d in table.get("rules", ())),
+        max_file_size=table.get("max-file-size", DEFAULT_MAX_FILE_SIZE),
+        exclude=tuple(table.get("exclude", ())),
+        per_file_ignores={k: tuple(v) for k, v in table.get("per-file-ignores", {}).items()},
+        profile=dict(table.get("profile", {})),
+        profiles={k: dict(v) for k, v in table.get("profiles", {}).items()},
+    )
+
+
+@lru_cache(maxsize=None)
+def settings_for_dir(directory: Path) -> Settings:
+    """Settings from the nearest pyproject.toml with a [tool.peftlint] table, walking up."""
+    for folder in (directory, *directory.parents):
+        candidate = folder / "pyproject.toml"
+        if not candidate.is_file():
+            continue
+        try:
+            document = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{candidate}: cannot read: {exc}") from None
+        table = document.get("tool", {}).get("peftlint")
+        if table is not None:
+            return _from_table(table, folder, candidate)
+    return Settings()
+
+
+def settings_for(path: Path) -> Settings:
+    path = path.resolve()
+    return settings_for_dir(path if path.is_dir() else path.parent)

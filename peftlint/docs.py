@@ -1,0 +1,62 @@
+"""Rule documentation rendered from rule files: `peftlint explain`, docs/rules.md, README table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from peftlint.engine import Rule
+
+
+def _example(example: dict[str, Any]) -> str:
+    if "text" in example:
+        body = example["text"].rstrip("\n")
+    else:
+        body = yaml.safe_dump(example["config"], sort_keys=False, default_flow_style=None).rstrip("\n")
+    context = []
+    if example.get("model"):
+        context.append(f"# with --model {example['model']}")
+    if example.get("profile"):
+        context.append("# profile: " + ", ".join(f"{k}={v}" for k, v in example["profile"].items()))
+    return "\n".join(context + [body])
+
+
+def explain(rule: Rule) -> str:
+    """ruff's section order: what it does, why, example, use instead, fix, references."""
+    lines = [
+        f"{rule.code} {rule.name} ({rule.severity})",
+        "",
+        "What it does",
+        f"  {rule.summary}",
+        "",
+        "Why is this bad?",
+        *("  " + line for line in rule.rationale.strip().splitlines()),
+        "",
+        "Example",
+        *("  " + line for line in _example(rule.examples["bad"][0]).splitlines()),
+        "",
+        "Use instead",
+        *("  " + line for line in _example(rule.examples["good"][0]).splitlines()),
+    ]
+    if rule.fix_title:
+        lines += ["", f"Fix ({rule.fix_applicability})", f"  {rule.fix_title}"]
+    if rule.inputs:
+        lines += ["", "Needs", "  " + ", ".join(rule.inputs) + " (silent when not set)"]
+    lines += ["", "References", f"  {rule.source}"]
+    return "\n".join(lines) + "\n"
+
+
+def rules_table(rules: list[Rule]) -> str:
+    rows = ["| code | name | severity | what it checks | source |", "| --- | --- | --- | --- | --- |"]
+    for rule in rules:
+        summary = rule.summary.replace("|", "\\|")
+        rows.append(f"| {rule.code} | `{rule.name}` | {rule.severity} | {summary} | {rule.source.replace('|', '/')} |")
+    return "\n".join(rows) + "\n"
+
+
+def rules_markdown(rules: list[Rule]) -> str:
+    parts = ["# peftlint rules", "", "Generated from `rules/` by `scripts/gen_rule_docs.py`; do not edit.", ""]
+    for rule in rules:
+        parts += [f"## {rule.code} `{rule.name}`", "", "```text", explain(rule).rstrip("\n"), "```", ""]
+    return "\n".join(parts)

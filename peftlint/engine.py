@@ -1,0 +1,187 @@
+"""The rule engine: rule files in, Findings out.
+
+A rule is one YAML file (schemas/rule.schema.json). Its condition `when` is a JSON Schema
+checked against the facts document, once, or once per item of the list `for_each` names.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from peftlint import templates
+from peftlint.finding import Finding
+from peftlint.normalize import PeftConfig
+from peftlint.resources import rules_dir, schemas_dir
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class RuleFileError(Exception):
+    """A malformed rule file: names the file and the field."""
+
+    def __init__(self, path: Path | str, field: str, message: str):
+        super().__init__(f"{path}: invalid rule: field `{field}`: {message}")
+        self.path = str(path)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: str
+    summary: str
+    message: str
+    rationale: str
+    source: str
+    examples: dict[str, Any]
+    path: str
+    when: Any = None
+    emitted_by: str | None = None
+    for_each: str | None = None
+    at: str | None = None
+    fix_title: str | None = None
+    fix_applicability: str | None = None
+    applies_to: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+    def applies(self, peft_type: str) -> bool:
+        return not self.applies_to or peft_type in self.applies_to
+
+    @property
+    def identifiers(self) -> tuple[str, ...]:
+        return (self.code, self.name, *self.aliases)
+
+
+@lru_cache(maxsize=1)
+def _rule_file_validator() -> Any:
+    import jsonschema_rs
+
+    schema = json.loads((schemas_dir() / "rule.schema.json").read_text(encoding="utf-8"))
+    return jsonschema_rs.validator_for(schema)
+
+
+@lru_cache(maxsize=None)
+def _condition(rule_path: str, when_json: str) -> Any:
+    import jsonschema_rs
+
+    return jsonschema_rs.validator_for(json.loads(when_json))
+
+
+def parse_rule(path: Path) -> Rule:
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise RuleFileError(path, "(file)", str(exc).replace("\n", " ")) from None
+    if not isinstance(data, dict):
+        raise RuleFileError(path, "(file)", "a rule file must hold one mapping")
+    error = next(iter(_rule_file_validator().iter_errors(data)), None)
+    if error is not None:
+        field = ".".join(str(p) for p in error.instance_path) or "(top level)"
+        raise RuleFileError(path, field, error.message)
+    for field in ("message", "at"):
+        _check_template(path, field, data.get(field))
+    fix = data.get("fix") or {}
+    _check_template(path, "fix.title", fix.get("title"))
+    if "when" in data:
+        import jsonschema_rs
+
+        try:
+            jsonschema_rs.meta.validate(data["when"]) if isinstance(data["when"], dict) else None
+            _condition(str(path), json.dumps(data["when"], sort_keys=True))
+        except (jsonschema_rs.ValidationError, ValueError) as exc:
+            raise RuleFileError(path, "when", f"not a valid JSON Schema: {exc}".replace("\n", " ")) from None
+    return Rule(
+        code=data["code"],
+        name=data["name"],
+        severity=data["severity"],
+        summary=data["summary"],
+        message=data["message"],
+        rationale=data["rationale"],
+        source=data["source"],
+        examples=data["examples"],
+        path=str(path),
+        when=data.get("when"),
+        emitted_by=data.get("emitted_by"),
+        for_each=data.get("for_each"),
+        at=data.get("at"),
+        fix_title=fix.get("title"),
+        fix_applicability=fix.get("applicability"),
+        applies_to=tuple(data.get("applies_to", ())),
+        inputs=tuple(data.get("inputs", ())),
+        aliases=tuple(data.get("aliases", ())),
+    )
+
+
+def _check_template(path: Path, field: str, template: str | None) -> None:
+    if template is None:
+        return
+    try:
+        templates.fields(template)
+    except templates.TemplateError as exc:
+        raise RuleFileError(path, field, str(exc)) from None
+
+
+def load_rules(extra_dirs: Iterable[Path] = ()) -> list[Rule]:
+    """The shipped rules plus the user's rule folders; codes and names must be unique."""
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for directory in (rules_dir(), *extra_dirs):
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise RuleFileError(directory, "(folder)", "rule folder not found")
+        for path in sorted(directory.glob("*.yaml")):
+            rule = parse_rule(path)
+            for ident in (rule.code, rule.name):
+                if ident in seen:
+                    raise RuleFileError(path, "code" if ident == rule.code else "name", f"`{ident}` is already used by {seen[ident]}")
+                seen[ident] = rule.path
+            rules.append(rule)
+    return sorted(rules, key=lambda r: r.code)
+
+
+def _key_path(rule: Rule, context: dict[str, Any]) -> tuple[str | None, tuple[Any, ...]]:
+    item = context.get("item")
+    if rule.at is not None:
+        dotted = templates.render(rule.at, context)
+        return dotted, tuple(int(p) if p.isdigit() else p for p in dotted.split("."))
+    if isinstance(item, dict) and isinstance(item.get("path"), list):
+        path = tuple(item["path"])
+        return ".".join(str(p) for p in path) or None, path
+    return None, ()
+
+
+def evaluate(rules: Iterable[Rule], facts: dict[str, Any], config: PeftConfig) -> list[Finding]:
+    findings = []
+    for rule in rules:
+        if rule.when is None or not rule.applies(facts["peft_type"]):
+            continue
+        condition = _condition(rule.path, json.dumps(rule.when, sort_keys=True))
+        items = templates.lookup(facts, rule.for_each) if rule.for_each else [None]
+        for item in items if isinstance(items, list) else []:
+            context = facts if item is None else {**facts, "item": item}
+            if not condition.is_valid(context):
+                continue
+            key, path = _key_path(rule, context)
+            line, column = config.position(path)
+            findings.append(
+                Finding(
+                    code=rule.code,
+                    name=rule.name,
+                    severity=rule.severity,  # type: ignore[arg-type]
+                    file=config.path,
+                    line=line,
+                    column=column,
+                    key=key,
+                    message=templates.render(rule.message, context),
+                    fix=templates.render(rule.fix_title, context) if rule.fix_title else None,
+                )
+            )
+    return findings

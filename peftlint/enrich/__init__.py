@@ -1,0 +1,1 @@
+"""Model facts: module tree, exact counts, memory estimate."""

@@ -1,0 +1,35 @@
+"""The module tree PEFT sees: every module that directly holds parameters.
+
+Two sources build it: `architecture` (from config.json as plain JSON, the light default)
+and `torch_tree` (from a live or meta-device torch module: the `[exact]` fallback and the
+oracle in tests). Everything downstream (target matching, counts, memory) reads only this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ModuleKind = Literal["linear", "conv1d", "embedding", "conv2d", "other"]
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str  # dotted name exactly as in `model.named_modules()`
+    kind: ModuleKind  # "conv1d" is transformers' Conv1D (GPT-2 style, weight stored in x out)
+    in_features: int | None  # embedding: num_embeddings; other: None
+    out_features: int | None  # embedding: embedding_dim; other: None
+    bias: bool
+    params: int  # parameters held directly by this module (weight + bias, or e.g. LayerNorm's)
+
+
+@dataclass(frozen=True)
+class ModuleTree:
+    model_type: str
+    modules: tuple[Module, ...]  # in `named_modules()` order; tied parameters listed once, at their owner
+    total_params: int  # as `model.num_parameters()` counts it: tied weights once
+    num_layers: int  # repeated blocks of the main stack (decoder's for encoder-decoder models)
+    tied: dict[str, str] = field(default_factory=dict)  # module name -> module whose weight it shares
+
+    def by_name(self) -> dict[str, Module]:
+        return {m.name: m for m in self.modules}

@@ -1,0 +1,74 @@
+"""Build a ModuleTree from a torch module (the `[exact]` fallback and the tests' oracle).
+
+Imports torch only when called: never on the lint path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from peftlint.enrich.modules import Module, ModuleKind, ModuleTree
+
+
+def _kind(module: Any) -> ModuleKind:
+    import torch.nn as nn
+
+    if isinstance(module, nn.Linear):
+        return "linear"
+    if isinstance(module, nn.Embedding):
+        return "embedding"
+    if isinstance(module, nn.Conv2d):
+        return "conv2d"
+    if type(module).__name__ == "Conv1D":  # transformers.pytorch_utils.Conv1D, without importing transformers
+        return "conv1d"
+    return "other"
+
+
+def _shape(module: Any, kind: ModuleKind) -> tuple[int | None, int | None]:
+    if kind == "linear":
+        return module.in_features, module.out_features
+    if kind == "embedding":
+        return module.num_embeddings, module.embedding_dim
+    if kind == "conv1d":  # weight is (in, out)
+        return int(module.weight.shape[0]), int(module.weight.shape[1])
+    if kind == "conv2d":
+        return module.in_channels, module.out_channels
+    return None, None
+
+
+def module_tree(model: Any, model_type: str | None = None) -> ModuleTree:
+    """Read the modules that directly own parameters, counting shared (tied) tensors once."""
+    seen: dict[int, str] = {}
+    modules: list[Module] = []
+    tied: dict[str, str] = {}
+    for name, module in model.named_modules(remove_duplicate=False):
+        own = list(module.named_parameters(recurse=False))
+        if not own:
+            continue
+        fresh = [p for _, p in own if id(p) not in seen]
+        if not fresh:
+            tied[name] = seen[id(own[0][1])]
+            continue
+        for _, p in own:
+            seen.setdefault(id(p), name)
+        kind = _kind(module)
+        in_f, out_f = _shape(module, kind)
+        modules.append(
+            Module(
+                name=name,
+                kind=kind,
+                in_features=in_f,
+                out_features=out_f,
+                bias=getattr(module, "bias", None) is not None,
+                params=sum(p.numel() for p in fresh),
+            )
+        )
+    config = getattr(model, "config", None)
+    num_layers = int(getattr(config, "num_hidden_layers", 0) or getattr(config, "num_layers", 0) or 0)
+    return ModuleTree(
+        model_type=model_type or getattr(config, "model_type", "unknown"),
+        modules=tuple(modules),
+        total_params=sum(m.params for m in modules),
+        num_layers=num_layers,
+        tied=tied,
+    )

@@ -1,0 +1,80 @@
+"""The facts document: everything rules may ask about one config, as plain JSON data.
+
+Its shape is documented in schemas/facts.schema.json; rule conditions (`when`) are JSON
+Schemas over it. Computing a fact is Python (tested); deciding what is wrong is the rules'.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from peftlint.normalize import PeftConfig
+from peftlint.validate import schema_for
+
+INCLUDE_ALL_LINEAR = "all-linear"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _effective(config: PeftConfig) -> dict[str, Any]:
+    """The user's values over peft's defaults: what peft would run with."""
+    schema = schema_for(config.peft_type) or {"properties": {}}
+    merged = {key: prop["default"] for key, prop in schema["properties"].items() if "default" in prop}
+    merged.update(config.values)
+    merged["peft_type"] = config.peft_type
+    return merged
+
+
+def _target_kind(targets: Any) -> str:
+    if targets is None:
+        return "unset"
+    if targets == INCLUDE_ALL_LINEAR:
+        return "all-linear"
+    if isinstance(targets, str):
+        return "regex"
+    return "list"
+
+
+def _derived(effective: dict[str, Any]) -> dict[str, Any]:
+    derived: dict[str, Any] = {}
+    rank, alpha = _number(effective.get("r")), _number(effective.get("lora_alpha"))
+    if rank and alpha is not None and rank > 0:
+        derived["alpha_ratio"] = round(alpha / rank, 4)
+        derived["alpha_for_rank"] = int(2 * rank)  # the guides' default: alpha = 2 r
+    targets = effective.get("target_modules")
+    derived["target_modules_kind"] = _target_kind(targets)
+    if isinstance(targets, list):
+        derived["target_modules_count"] = len(targets)
+    return derived
+
+
+def build_facts(
+    config: PeftConfig,
+    problems: dict[str, list[dict[str, Any]]],
+    *,
+    model: dict[str, Any] | None = None,
+    profile: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    effective = _effective(config)
+    document = config.document
+    return {
+        "peft_type": config.peft_type,
+        "config": dict(config.values),
+        "effective": effective,
+        "set_keys": sorted(config.values),
+        "derived": _derived(effective),
+        "problems": problems,
+        "computed": [{"key": key} for key in sorted(document.computed)],
+        "source": {
+            "format": document.format,
+            "saved_adapter": config.saved_adapter,
+            "peft_type_inferred": config.peft_type_inferred,
+            "class_name": document.class_name,
+        },
+        "profile": profile or {},
+        "model": model,
+    }

@@ -1,0 +1,144 @@
+"""The `check` pipeline for files: load -> normalize -> validate -> facts -> rules -> suppress."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from peftlint import suppress
+from peftlint.config import Settings, fails, file_ignores, matches, rule_enabled, settings_for
+from peftlint.engine import Rule, evaluate, load_rules
+from peftlint.facts import build_facts
+from peftlint.finding import Finding
+from peftlint.load import Document, LoadError
+from peftlint.normalize import PeftConfig, peft_types, to_peft_config
+from peftlint.validate import validate
+
+CONFIG_SUFFIXES = frozenset({".yaml", ".yml", ".json", ".py"})
+SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache"})
+UNREADABLE = "PL000"
+
+
+@dataclass
+class Report:
+    findings: list[Finding] = field(default_factory=list)
+    files: int = 0  # files that held a PEFT config or could not be read
+    suppressed: int = 0
+    failing: int = 0  # findings at or above the fail-on level of their file's settings
+    unreadable: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why), shown with -v
+
+
+@lru_cache(maxsize=None)
+def rule_set(rule_dirs: tuple[Path, ...]) -> tuple[Rule, ...]:
+    return tuple(load_rules(rule_dirs))
+
+
+def active_rules(settings: Settings) -> list[Rule]:
+    """Rules enabled by the settings, with their configured severity."""
+    active = []
+    for rule in rule_set(settings.rule_dirs):
+        if not rule_enabled(settings, rule.identifiers):
+            continue
+        level = next((settings.severity[i] for i in rule.identifiers if i in settings.severity), rule.severity)
+        active.append(rule if level == rule.severity else replace(rule, severity=level))
+    return active
+
+
+def iter_files(paths: Iterable[str]) -> Iterator[str]:
+    """Files named on the command line (any extension), and config-looking files under folders."""
+    for raw in paths:
+        if not os.path.isdir(raw):
+            yield raw
+            continue
+        settings = settings_for(Path(raw))
+        for folder, dirs, files in os.walk(raw):  # followlinks=False: symlink loops can't trap us
+            dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith("."))
+            for name in sorted(files):
+                path = os.path.join(folder, name)
+                if Path(name).suffix in CONFIG_SUFFIXES and not settings.is_excluded(path):
+                    yield path
+
+
+def _unreadable_finding(rules: list[Rule], error: LoadError) -> Finding:
+    rule = next((r for r in rules if r.code == UNREADABLE), None)
+    return Finding(
+        code=UNREADABLE,
+        name=rule.name if rule else "unreadable-file",
+        severity="error",
+        file=error.path,
+        line=error.line,
+        column=error.column,
+        key=None,
+        message=error.message,
+        fix=rule.fix_title if rule else None,
+    )
+
+
+def _load(path: str, settings: Settings) -> list[Document]:
+    from peftlint.load.files import load_path
+
+    return load_path(path, max_bytes=settings.max_file_size, config_classes=peft_types()["classes"])
+
+
+def lint_config(config: PeftConfig, rules: list[Rule], settings: Settings) -> list[Finding]:
+    profile = {**settings.profile, **config.profile}
+    facts = build_facts(config, validate(config), profile=profile)
+    return evaluate(rules, facts, config)
+
+
+def _apply_suppressions(path: str, findings: list[Finding], settings: Settings, rules: list[Rule]) -> tuple[list[Finding], int]:
+    ignored = file_ignores(settings, path)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            directives = suppress.parse(handle.read())
+    except OSError:
+        directives = suppress.Suppressions()
+    identifiers = {r.code: r.identifiers for r in rules}
+    kept = []
+    for finding in findings:
+        ids = identifiers.get(finding.code, (finding.code, finding.name))
+        if matches(ids, ignored) or directives.covers(ids, finding.line):
+            continue
+        kept.append(finding)
+    return kept, len(findings) - len(kept)
+
+
+def lint_file(path: str, settings: Settings, report: Report) -> None:
+    rules = active_rules(settings)
+    try:
+        documents = _load(path, settings)
+    except LoadError as error:
+        report.files += 1
+        report.unreadable += 1
+        report.findings.append(_unreadable_finding(rules, error))  # never silenced: exit 2 says why
+        return
+    configs = [c for c in map(to_peft_config, documents) if c is not None]
+    if not configs:
+        report.skipped.append((path, "empty file" if not documents else "not a PEFT config"))
+        return
+    report.files += 1
+    findings = [f for config in configs for f in lint_config(config, rules, settings)]
+    if findings:
+        findings, suppressed = _apply_suppressions(path, findings, settings, rules)
+        report.suppressed += suppressed
+    report.findings.extend(findings)
+    report.failing += sum(fails(f, settings.fail_on) for f in findings)
+
+
+def lint_paths(
+    paths: Iterable[str],
+    *,
+    select: tuple[str, ...] = (),
+    ignore: tuple[str, ...] = (),
+    fail_on: str | None = None,
+) -> Report:
+    report = Report()
+    for path in iter_files(paths):
+        settings = settings_for(Path(path)).with_cli(select=select, ignore=ignore, fail_on=fail_on)
+        lint_file(path, settings, report)
+    report.findings.sort(key=Finding.sort_key)
+    return report

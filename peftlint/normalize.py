@@ -1,0 +1,78 @@
+"""Recognise PEFT configs among loaded documents and put them in one canonical shape.
+
+A Document becomes a `PeftConfig` when its content says so (a `peft_type`, a peft config class
+call, or LoRA's own keys); anything else is "not a PEFT config" and is skipped quietly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import PurePath
+from typing import Any
+
+from peftlint.load import Document, JsonPath
+from peftlint.resources import data_dir
+
+# Keys only LoRA-family configs have: a mapping with one of them (or `r` with `target_modules`)
+# and no `peft_type` is what `LoraConfig(**kwargs)` users write by hand.
+LORA_MARKERS = frozenset(
+    {"lora_alpha", "lora_dropout", "use_rslora", "use_dora", "init_lora_weights", "rank_pattern", "alpha_pattern", "lora_bias"}
+)
+PROFILE_KEY = "peftlint"  # a top-level block holding the user's profile; never a PEFT key
+
+
+@lru_cache(maxsize=1)
+def peft_types() -> dict[str, Any]:
+    """The index generated from peft (scripts/gen_schemas.py): types, classes, keys."""
+    return json.loads((data_dir() / "peft_types.json").read_text(encoding="utf-8"))
+
+
+@dataclass
+class PeftConfig:
+    """One canonical PEFT config, with where each of its keys came from."""
+
+    document: Document
+    peft_type: str  # as in peft's PeftType, e.g. "LORA"; may be a value peft doesn't know
+    values: dict[str, Any]  # the user's keys, as written (profile block removed)
+    peft_type_inferred: bool = False  # no `peft_type` key: read as LoRA from its keys
+    profile: dict[str, Any] = field(default_factory=dict)  # the file's own `peftlint:` block
+    root: JsonPath = ()  # where the config sits in the document
+
+    @property
+    def path(self) -> str:
+        return self.document.path
+
+    @property
+    def saved_adapter(self) -> bool:
+        """An `adapter_config.json` as `save_pretrained` writes it (always `inference_mode: true`)."""
+        return PurePath(self.document.path).name == "adapter_config.json"
+
+    def position(self, key_path: JsonPath) -> tuple[int | None, int | None]:
+        return self.document.position(self.root + tuple(key_path))
+
+
+def _is_lora_shaped(mapping: dict[str, Any]) -> bool:
+    keys = set(mapping)
+    return bool(keys & LORA_MARKERS) or {"r", "target_modules"} <= keys
+
+
+def to_peft_config(document: Document) -> PeftConfig | None:
+    """The PEFT config a document holds, or None when it holds none."""
+    data = document.data
+    if not isinstance(data, dict):
+        return None
+    values = {str(k): v for k, v in data.items() if k != PROFILE_KEY}
+    profile = data.get(PROFILE_KEY)
+    profile = profile if isinstance(profile, dict) else {}
+    if document.class_name is not None:
+        peft_type = peft_types()["classes"].get(document.class_name, "LORA")
+        values.pop("peft_type", None)
+        return PeftConfig(document, peft_type, values, profile=profile)
+    declared = values.get("peft_type")
+    if isinstance(declared, str):
+        return PeftConfig(document, declared, values, profile=profile)
+    if _is_lora_shaped(values):
+        return PeftConfig(document, "LORA", values, peft_type_inferred=True, profile=profile)
+    return None

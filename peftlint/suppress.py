@@ -1,0 +1,44 @@
+"""Inline suppressions: `# peftlint: disable=PL101,rank-too-high` and `# peftlint: disable-file`.
+
+Read from comments in YAML and Python files. A directive on a line with content applies to that
+line; a directive alone on its line applies to the next line too (yamllint's disable-line).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_DIRECTIVE = re.compile(r"#\s*peftlint:\s*(disable-file|disable)\b\s*(?:=\s*([A-Za-z0-9_\-, ]+))?")
+ALL = "*"
+
+
+@dataclass
+class Suppressions:
+    file_wide: set[str] = field(default_factory=set)
+    by_line: dict[int, set[str]] = field(default_factory=dict)
+
+    def covers(self, identifiers: tuple[str, ...], line: int | None) -> bool:
+        scopes = [self.file_wide]
+        if line is not None:
+            scopes.append(self.by_line.get(line, set()))
+        return any(ALL in scope or any(i in scope for i in identifiers) for scope in scopes)
+
+
+def parse(text: str) -> Suppressions:
+    found = Suppressions()
+    if "peftlint:" not in text:
+        return found
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _DIRECTIVE.search(line)
+        if match is None:
+            continue
+        kind, codes = match.groups()
+        names = {c.strip() for c in codes.split(",") if c.strip()} if codes else {ALL}
+        if kind == "disable-file":
+            found.file_wide |= names
+            continue
+        found.by_line.setdefault(number, set()).update(names)
+        if line.lstrip().startswith("#"):
+            found.by_line.setdefault(number + 1, set()).update(names)
+    return found

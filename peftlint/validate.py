@@ -1,0 +1,145 @@
+"""Check a PEFT config against the JSON Schema generated from peft for its type.
+
+The result is facts (lists of problems), not Findings: rules PL001-PL004 turn them into
+findings, so they can be selected, ignored, re-levelled and explained like any other rule.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import lru_cache
+from typing import Any
+
+from peftlint.normalize import PeftConfig, peft_types
+from peftlint.resources import schemas_dir
+
+_JSON_TYPE_NAMES = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "null",
+}
+
+
+@lru_cache(maxsize=None)
+def schema_for(peft_type: str) -> dict[str, Any] | None:
+    entry = peft_types()["types"].get(peft_type)
+    if entry is None:
+        return None
+    return json.loads((schemas_dir() / "peft" / entry["schema"]).read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=None)
+def _validator(peft_type: str) -> Any:
+    import jsonschema_rs  # imported here: only files that hold a PEFT config pay for it
+
+    return jsonschema_rs.validator_for(schema_for(peft_type))
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _owner_types(key: str, own_type: str) -> list[str]:
+    return sorted(t for t, entry in peft_types()["types"].items() if t != own_type and key in entry["keys"])
+
+
+def _unknown_key(config: PeftConfig, key: str, known: list[str]) -> dict[str, Any]:
+    suggestion = next(iter(difflib.get_close_matches(key, known, n=1, cutoff=0.75)), None)
+    owners = _owner_types(key, config.peft_type)
+    if suggestion:
+        hint = f"did you mean `{suggestion}`?"
+    elif owners:
+        hint = f"`{key}` belongs to {', '.join(owners[:3])}, not {config.peft_type}"
+    else:
+        hint = f"{config.peft_type} has no such option; see `peftlint explain PL001`"
+    fix = f"Rename `{key}` to `{suggestion}`" if suggestion else f"Remove `{key}`"
+    return {"key": key, "path": [key], "suggestion": suggestion, "hint": hint, "owners": owners, "fix": fix}
+
+
+def _invalid(error: Any) -> tuple[str, dict[str, Any]]:
+    path = tuple(error.instance_path)
+    key = _dotted(path)
+    details = error.kind.as_dict()
+    value = error.instance
+    kind = error.kind.name
+    if kind == "type":
+        wanted = " or ".join(_JSON_TYPE_NAMES.get(t, t) for t in details["types"])
+        expected = f"must be {wanted}, not {_JSON_TYPE_NAMES[_json_type(value)]} `{_show(value)}`"
+        return "invalid_types", {"key": key, "path": list(path), "value": value, "expected": expected}
+    if kind == "enum":
+        options = ", ".join(f"`{_show(o)}`" for o in details["options"])
+        suggestion = difflib.get_close_matches(str(value), [str(o) for o in details["options"]], n=1, cutoff=0.5)
+        expected = f"must be one of {options}, not `{_show(value)}`"
+        if suggestion:
+            expected += f" (did you mean `{suggestion[0]}`?)"
+        return "invalid_values", {"key": key, "path": list(path), "value": value, "expected": expected}
+    bounds = {
+        "minimum": "at least {limit}",
+        "maximum": "at most {limit}",
+        "exclusiveMinimum": "greater than {limit}",
+        "exclusiveMaximum": "less than {limit}",
+        "minItems": "a list of at least {limit} item(s)",
+        "minLength": "at least {limit} character(s) long",
+        "const": "`{value}`",
+    }
+    if kind in bounds:
+        expected = "must be " + bounds[kind].format(limit=details.get("limit"), value=_show(details.get("value")))
+        expected += f", not `{_show(value)}`"
+    else:
+        expected = error.message
+    return "invalid_values", {"key": key, "path": list(path), "value": value, "expected": expected}
+
+
+def validate(config: PeftConfig) -> dict[str, list[dict[str, Any]]]:
+    """Problems by kind: unknown_peft_type, unknown_keys, invalid_types, invalid_values."""
+    problems: dict[str, list[dict[str, Any]]] = {
+        "unknown_peft_type": [],
+        "unknown_keys": [],
+        "invalid_types": [],
+        "invalid_values": [],
+    }
+    schema = schema_for(config.peft_type)
+    if schema is None:
+        known = sorted(peft_types()["types"])
+        suggestion = next(iter(difflib.get_close_matches(config.peft_type.upper(), known, n=1, cutoff=0.6)), None)
+        problems["unknown_peft_type"].append(
+            {"key": "peft_type", "path": ["peft_type"], "value": config.peft_type, "suggestion": suggestion, "known": known}
+        )
+        return problems
+    values = dict(config.values)
+    values.setdefault("peft_type", config.peft_type)
+    known_keys = sorted(schema["properties"])
+    for error in _validator(config.peft_type).iter_errors(values):
+        if error.kind.name == "additionalProperties":
+            for key in error.kind.as_dict()["unexpected"]:
+                problems["unknown_keys"].append(_unknown_key(config, key, known_keys))
+            continue
+        kind, problem = _invalid(error)
+        problems[kind].append(problem)
+    return problems
