@@ -26,6 +26,8 @@ def _effective(config: PeftConfig) -> dict[str, Any]:
     merged = {key: prop["default"] for key, prop in schema["properties"].items() if "default" in prop}
     merged.update(config.values)
     merged["peft_type"] = config.peft_type
+    for key in config.document.computed:  # unknown at lint time: neither the default nor a value
+        merged.pop(key, None)
     return merged
 
 

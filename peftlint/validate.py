@@ -65,8 +65,13 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+# The methods people use most, named first when a key belongs to several other types.
+COMMON_TYPES = ("LORA", "PREFIX_TUNING", "PROMPT_TUNING", "P_TUNING", "IA3", "ADALORA", "LOHA", "LOKR", "VERA", "OFT", "BOFT")
+
+
 def _owner_types(key: str, own_type: str) -> list[str]:
-    return sorted(t for t, entry in peft_types()["types"].items() if t != own_type and key in entry["keys"])
+    owners = [t for t, entry in peft_types()["types"].items() if t != own_type and key in entry["keys"]]
+    return sorted(owners, key=lambda t: (COMMON_TYPES.index(t) if t in COMMON_TYPES else len(COMMON_TYPES), t))
 
 
 def _unknown_key(config: PeftConfig, key: str, known: list[str]) -> dict[str, Any]:

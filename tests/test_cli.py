@@ -1,0 +1,254 @@
+"""`peftlint check / rules / explain` end to end, through the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD = "peft_type: LORA\nr: 8\nlora_alpha: 16\ntarget_modules: [q_proj, v_proj]\n"
+WARN = "peft_type: LORA\nr: 128\nlora_alpha: 256\ntarget_modules: [q_proj, v_proj]\n"
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "peftlint", *args], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def check_json(*args: str, cwd: Path | None = None) -> tuple[int, dict]:
+    result = run("check", "--format", "json", *args, cwd=cwd)
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_clean_file_exits_0(tmp_path: Path) -> None:
+    result = run("check", str(write(tmp_path, "a.yaml", GOOD)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no problems in 1 file" in result.stdout
+
+
+def test_text_format_line_and_fix(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.yaml", WARN)
+    result = run("check", str(path))
+    assert result.returncode == 1
+    assert f"{path}:2:1: PL101 [warning] `r=128`" in result.stdout
+    assert "  fix: Start with `r: 8`" in result.stdout
+    assert "1 warning(s)" in result.stdout
+    assert "\033[" not in result.stdout  # no colour when not a TTY
+
+
+def test_json_contract(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.yaml", WARN.replace("lora_alpha", "lora_aplha"))
+    code, report = check_json(str(path))
+    assert code == 1
+    assert set(report) == {"version", "findings", "summary"}
+    assert report["summary"] == {"files": 1, "errors": 1, "warnings": 2, "infos": 0}  # PL101, and PL102: alpha falls back to 8
+    finding = next(f for f in report["findings"] if f["code"] == "PL001")
+    assert list(finding) == ["code", "name", "severity", "file", "line", "column", "key", "message", "fix"]
+    assert finding == {
+        "code": "PL001",
+        "name": "unknown-key",
+        "severity": "error",
+        "file": str(path),
+        "line": 3,
+        "column": 1,
+        "key": "lora_aplha",
+        "message": "unknown key `lora_aplha`: did you mean `lora_alpha`?",
+        "fix": "Rename `lora_aplha` to `lora_alpha`",
+    }
+
+
+def test_github_format(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.yaml", WARN)
+    result = run("check", "--format", "github", str(path))
+    assert result.stdout.startswith(f"::warning file={path},line=2,col=1,title=PL101 rank-too-high::`r=128`")
+
+
+@pytest.mark.parametrize(
+    ("fail_on", "code"), [("error", 0), ("warning", 1), ("info", 1), ("never", 0)]
+)
+def test_fail_on(tmp_path: Path, fail_on: str, code: int) -> None:
+    assert run("check", "--fail-on", fail_on, str(write(tmp_path, "a.yaml", WARN))).returncode == code
+
+
+@pytest.mark.parametrize("option", [("--select", "PL0"), ("--ignore", "PL101"), ("--ignore", "rank-too-high"), ("--select", "PL102,PL103")])
+def test_select_and_ignore(tmp_path: Path, option: tuple[str, str]) -> None:
+    code, report = check_json(*option, str(write(tmp_path, "a.yaml", WARN)))
+    assert code == 0 and report["findings"] == []
+
+
+def test_pyproject_settings_found_walking_up(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "pyproject.toml",
+        '[tool.peftlint]\nignore = ["PL102"]\nfail-on = "error"\nseverity = {rank-too-high = "error"}\n',
+    )
+    path = write(tmp_path, "configs/deep/a.yaml", WARN.replace("lora_alpha: 256", "lora_alpha: 2048"))
+    code, report = check_json(str(path))
+    assert [(f["code"], f["severity"]) for f in report["findings"]] == [("PL101", "error")]
+    assert code == 1
+
+
+def test_bad_pyproject_is_a_usage_error(tmp_path: Path) -> None:
+    write(tmp_path, "pyproject.toml", '[tool.peftlint]\nfail_on = "error"\n')
+    result = run("check", str(write(tmp_path, "a.yaml", GOOD)))
+    assert result.returncode == 2
+    assert "invalid [tool.peftlint]" in result.stderr and "fail_on" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_user_rule_folder_from_pyproject(tmp_path: Path) -> None:
+    rule = (ROOT / "rules" / "PL103-dropout-too-high.yaml").read_text(encoding="utf-8")
+    rule = rule.replace("PL103", "ORG001").replace("dropout-too-high", "org-dropout").replace("0.3", "0.01")
+    write(tmp_path, "lint-rules/ORG001-org-dropout.yaml", rule)
+    write(tmp_path, "pyproject.toml", '[tool.peftlint]\nrules = ["lint-rules"]\n')
+    path = write(tmp_path, "a.yaml", GOOD + "lora_dropout: 0.05\n")
+    code, report = check_json("--select", "ORG", str(path))
+    assert [f["code"] for f in report["findings"]] == ["ORG001"]
+
+
+def test_malformed_user_rule_is_a_clear_usage_error(tmp_path: Path) -> None:
+    write(tmp_path, "lint-rules/ORG001-x.yaml", "code: ORG001\nname: x\n")
+    write(tmp_path, "pyproject.toml", '[tool.peftlint]\nrules = ["lint-rules"]\n')
+    result = run("check", str(write(tmp_path, "a.yaml", GOOD)))
+    assert result.returncode == 2
+    assert "ORG001-x.yaml: invalid rule" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_inline_suppressions_yaml(tmp_path: Path) -> None:
+    text = "peft_type: LORA\nr: 128  # peftlint: disable=PL101\nlora_alpha: 256\n# peftlint: disable=alpha-rank-ratio\nlora_dropout: 0.9\ntarget_modules: [q_proj]\n"
+    code, report = check_json(str(write(tmp_path, "a.yaml", text)))
+    assert [f["code"] for f in report["findings"]] == ["PL103"]
+    result = run("check", str(tmp_path / "a.yaml"))
+    assert "1 suppressed" in result.stdout
+
+
+def test_disable_file(tmp_path: Path) -> None:
+    code, report = check_json(str(write(tmp_path, "a.yaml", "# peftlint: disable-file\n" + WARN)))
+    assert code == 0 and report["findings"] == []
+
+
+def test_inline_suppression_python(tmp_path: Path) -> None:
+    text = "from peft import LoraConfig\nc = LoraConfig(r=128, lora_alpha=256)  # peftlint: disable=PL101\n"
+    code, report = check_json(str(write(tmp_path, "train.py", text)))
+    assert code == 0 and report["findings"] == []
+
+
+def test_per_file_ignores_for_json(tmp_path: Path) -> None:
+    write(tmp_path, "pyproject.toml", '[tool.peftlint]\nper-file-ignores = {"legacy/*.json" = ["PL101"]}\n')
+    path = write(tmp_path, "legacy/adapter_config.json", json.dumps({"peft_type": "LORA", "r": 128, "lora_alpha": 256}))
+    code, report = check_json(str(path))
+    assert code == 0 and report["findings"] == []
+
+
+def test_directory_walk_skips_non_peft_files(tmp_path: Path) -> None:
+    write(tmp_path, "configs/a.yaml", WARN)
+    write(tmp_path, "configs/ci.yaml", "on: push\njobs: {}\n")
+    write(tmp_path, "configs/setup.py", "print('hello')\n")
+    write(tmp_path, "configs/empty.yaml", "")
+    write(tmp_path, "configs/notes.txt", "r: 128\n")
+    write(tmp_path, ".venv/x.yaml", WARN)
+    result = run("check", "-v", str(tmp_path))
+    assert result.returncode == 1
+    assert "1 file(s)" in result.stdout
+    assert "skipped" in result.stderr and "ci.yaml: not a PEFT config" in result.stderr
+    assert "empty.yaml: empty file" in result.stderr
+
+
+def test_content_not_extension_decides(tmp_path: Path) -> None:
+    path = write(tmp_path, "adapter.conf", json.dumps({"peft_type": "LORA", "r": 128, "lora_alpha": 256}))
+    code, report = check_json(str(path))
+    assert [f["code"] for f in report["findings"]] == ["PL101"]
+
+
+def test_multi_document_yaml(tmp_path: Path) -> None:
+    code, report = check_json(str(write(tmp_path, "a.yaml", GOOD + "---\n" + WARN)))
+    assert [(f["code"], f["line"]) for f in report["findings"]] == [("PL101", 7)]
+
+
+def test_loraish_mapping_without_peft_type_is_lora(tmp_path: Path) -> None:
+    code, report = check_json(str(write(tmp_path, "a.yaml", "r: 8\nlora_alpha: 16\nlora_aplha: 3\n")))
+    assert [f["key"] for f in report["findings"]] == ["lora_aplha"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("broken.yaml", b"peft_type: LORA\nr: [8\n"),
+        ("broken.json", b'{"peft_type": "LORA", "r": 8,}'),
+        ("binary.yaml", b"\x00\x01\x02peft"),
+        ("latin1.yaml", b"peft_type: LORA\nr: 8 # caf\xe9\n"),
+        ("dupes.yaml", b"peft_type: LORA\nr: 8\nr: 16\n"),
+        ("bomb.yaml", b"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: [*g, *g, *g, *g, *g, *g, *g, *g, *g]\n"),
+        ("deep.yaml", b"a: " + b"[" * 10000 + b"]" * 10000 + b"\n"),
+        ("syntax.py", b"from peft import LoraConfig\nc = LoraConfig(r=8,\n"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_others_still_checked(tmp_path: Path, name: str, content: bytes) -> None:
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    other = write(tmp_path, "z_other.yaml", WARN)
+    result = run("check", "--format", "json", str(bad), str(other))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    report = json.loads(result.stdout)
+    unreadable = [f for f in report["findings"] if f["code"] == "PL000"]
+    assert len(unreadable) == 1 and unreadable[0]["file"] == str(bad)
+    assert "\n" not in unreadable[0]["message"]
+    assert any(f["code"] == "PL101" and f["file"] == str(other) for f in report["findings"])
+
+
+def test_file_above_size_limit(tmp_path: Path) -> None:
+    write(tmp_path, "pyproject.toml", "[tool.peftlint]\nmax-file-size = 100\n")
+    path = write(tmp_path, "a.yaml", GOOD + "# padding\n" * 20)
+    code, report = check_json(str(path))
+    assert code == 2 and report["findings"][0]["code"] == "PL000"
+
+
+def test_missing_file_is_exit_2(tmp_path: Path) -> None:
+    code, report = check_json(str(tmp_path / "nope.yaml"))
+    assert code == 2 and report["findings"][0]["code"] == "PL000"
+
+
+def test_rules_and_explain() -> None:
+    listing = run("rules")
+    assert listing.returncode == 0
+    assert "PL101  rank-too-high" in listing.stdout
+    for ident in ("PL101", "rank-too-high", "pl101"):
+        explained = run("explain", ident)
+        assert explained.returncode == 0
+        for section in ("What it does", "Why is this bad?", "Example", "Use instead", "References", "seeds/000_"):
+            assert section in explained.stdout
+    missing = run("explain", "PL999")
+    assert missing.returncode == 2 and "no rule `PL999`" in missing.stderr
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0 and "peftlint, version" in result.stdout
+
+
+def test_usage_error_exit_2() -> None:
+    assert run("check", "--format", "xml", ".").returncode == 2
+
+
+def test_lint_path_imports_no_heavy_packages(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.yaml", WARN)
+    code = (
+        "import sys, peftlint.cli\n"
+        f"try:\n    peftlint.cli.main(['check', {str(path)!r}])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'peft', 'jsonschema') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr

@@ -1,0 +1,68 @@
+"""The shipped .pre-commit-hooks.yaml, run by the real pre-commit against a temporary git repo.
+
+This also proves packaging: pre-commit installs peftlint from a clean copy of this repository into
+its own environment, so the rules, schemas and data must travel inside the built package.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_hooks_file_declares_peftlint() -> None:
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    hook = next(h for h in hooks if h["id"] == "peftlint")
+    assert hook["language"] == "python"
+    assert set(hook["types_or"]) == {"yaml", "json", "python"}
+
+
+@pytest.fixture(scope="module")
+def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clean clone of this repository's committed tree plus the working-tree changes."""
+    repo = tmp_path_factory.mktemp("hook-src")
+    shutil.copytree(ROOT, repo, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".venv", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", "build", "dist"))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=False)
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "snapshot", "--allow-empty"], cwd=repo, check=True)
+    return repo
+
+
+def _try_repo(hook_repo: Path, work: Path, files: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PRE_COMMIT_HOME": str(home), "PRE_COMMIT_COLOR": "never"}
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", "try-repo", str(hook_repo), "peftlint", "--files", *files],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_hook_passes_good_and_fails_bad(hook_repo: Path, tmp_path: Path) -> None:
+    work = tmp_path / "project"
+    work.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=work, check=True)
+    (work / "good.yaml").write_text("peft_type: LORA\nr: 8\nlora_alpha: 16\ntarget_modules: [q_proj, v_proj]\n")
+    (work / "bad.yaml").write_text("peft_type: LORA\nr: 8\nlora_aplha: 16\ntarget_modules: [q_proj, v_proj]\n")
+    (work / "workflow.yaml").write_text("on: push\n")
+    subprocess.run(["git", "add", "-A"], cwd=work, check=True)
+    home = tmp_path / "pre-commit-home"
+
+    good = _try_repo(hook_repo, work, ["good.yaml", "workflow.yaml"], home)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "Passed" in good.stdout
+
+    bad = _try_repo(hook_repo, work, ["bad.yaml", "good.yaml"], home)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "Failed" in bad.stdout and "PL001" in bad.stdout and "lora_alpha" in bad.stdout

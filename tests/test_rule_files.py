@@ -1,0 +1,72 @@
+"""Rule files: schema-valid, unique, cited, documented; malformed ones fail clearly."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from peftlint.engine import RuleFileError, load_rules, parse_rule
+from peftlint.resources import rules_dir
+
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+RULES = load_rules()
+
+
+def test_codes_and_names_are_unique() -> None:
+    codes = [r.code for r in RULES]
+    names = [r.name for r in RULES]
+    assert len(set(codes)) == len(codes) and len(set(names)) == len(names)
+
+
+def test_file_name_is_code_and_name() -> None:
+    for rule in RULES:
+        assert Path(rule.path).name == f"{rule.code}-{rule.name}.yaml"
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)
+def test_cited_seed_files_exist(rule) -> None:
+    for seed in re.findall(r"seeds/(\d{3}_[0-9a-f]+\.txt)", rule.source):
+        assert (SEEDS / seed).is_file(), f"{rule.code} cites missing {seed}"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "PL999-custom.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+GOOD_RULE = (rules_dir() / "PL103-dropout-too-high.yaml").read_text(encoding="utf-8")
+
+
+def test_user_rule_folder_is_loaded(tmp_path: Path) -> None:
+    _write(tmp_path, GOOD_RULE.replace("PL103", "PL999").replace("dropout-too-high", "custom"))
+    assert "PL999" in [r.code for r in load_rules([tmp_path])]
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("code: [", "(file)"),
+        ("- a list", "(file)"),
+        (GOOD_RULE.replace("severity: warning", "severity: fatal"), "severity"),
+        (GOOD_RULE.replace("source:", "sauce:"), "(top level)"),
+        (GOOD_RULE.replace("message: \"`lora_dropout", "message: \"{effective.__class__} `lora_dropout"), "message"),
+        (GOOD_RULE.replace("message: \"`lora_dropout", "message: \"{effective[r]} `lora_dropout"), "message"),
+        (GOOD_RULE.replace("message: \"`lora_dropout", "message: \"{effective.r!r} `lora_dropout"), "message"),
+        (GOOD_RULE.replace("{type: number,", "{type: numeric,"), "when"),
+    ],
+)
+def test_malformed_rule_names_file_and_field(tmp_path: Path, text: str, field: str) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(RuleFileError) as excinfo:
+        parse_rule(path)
+    assert str(path) in str(excinfo.value)
+    assert f"field `{field}`" in str(excinfo.value)
+
+
+def test_duplicate_code_in_user_folder_is_refused(tmp_path: Path) -> None:
+    _write(tmp_path, GOOD_RULE)
+    with pytest.raises(RuleFileError, match="already used"):
+        load_rules([tmp_path])
