@@ -210,6 +210,10 @@ CONSTRAINTS: tuple[Constraint, ...] = (
         ("ADALORA",), required=True,
     ),
     Constraint(
+        "use_dora", {"const": False}, "AdaLoRA raises for use_dora=True",
+        _src("peft/tuners/adalora/config.py", 74, "if self.use_dora:"), ("ADALORA",),
+    ),
+    Constraint(
         "orth_reg_weight", {"minimum": 0}, "peft raises for a negative weight",
         _src("peft/tuners/adalora/config.py", 104, "self.orth_reg_weight < 0"), ("ADALORA",),
     ),

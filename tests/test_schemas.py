@@ -6,14 +6,17 @@ checked against peft at its boundary (peft raises just past it and accepts the v
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
+import re
 from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import jsonschema_rs
+import peft
 import pytest
 import torch
 from peft import inject_adapter_in_model
@@ -94,8 +97,8 @@ def test_differences_names_changed_and_vanished_files() -> None:
 
 def test_every_peft_type_has_a_schema() -> None:
     assert len(PEFT_TYPES) >= 45
-    for peft_type in ("LORA", "ADALORA", "IA3", "PREFIX_TUNING", "PROMPT_TUNING", "P_TUNING", "LOHA", "LOKR", "VERA", "OFT", "BOFT"):
-        assert peft_type in PEFT_TYPES
+    common = {"LORA", "ADALORA", "IA3", "PREFIX_TUNING", "PROMPT_TUNING", "P_TUNING", "LOHA", "LOKR", "VERA", "OFT"}
+    assert common | {"BOFT"} <= set(PEFT_TYPES)
     assert [path.name for path in SCHEMA_FILES] == [f"{t}.schema.json" for t in PEFT_TYPES]
 
 
@@ -132,8 +135,6 @@ def test_index_matches_the_schemas() -> None:
     for name in ("LoraConfig", "PrefixTuningConfig", "PromptEncoderConfig", "AdaLoraConfig", "IA3Config"):
         assert name in index["classes"]
     assert index["subconfigs"]["LoftQConfig"] == ["ADALORA/loftq_config", "LORA/loftq_config"]
-    import peft
-
     exported = {name for name in peft.__all__ if name.endswith("Config")}
     assert exported <= set(index["classes"]) | set(index["subconfigs"]) | set(index["base_classes"])
 
@@ -151,17 +152,26 @@ def test_default_config_saved_by_peft_validates(peft_type: str, tmp_path: Path) 
 
 
 LORA_VARIANTS = {
-    "list_targets": {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": ["q_proj", "v_proj"], "task_type": "CAUSAL_LM"},
-    "regex_targets": {"target_modules": r".*\.(q|k|v)_proj$", "exclude_modules": ["lm_head"], "task_type": "SEQ_CLS", "modules_to_save": ["score"]},
-    "patterns": {"target_modules": ["q_proj"], "rank_pattern": {"q_proj": 4}, "alpha_pattern": {"layers.0.q_proj": 2.5}},
+    "list_targets": {
+        "r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": ["q_proj", "v_proj"],
+        "task_type": "CAUSAL_LM",
+    },
+    "regex_targets": {
+        "target_modules": r".*\.(q|k|v)_proj$", "exclude_modules": ["lm_head"], "task_type": "SEQ_CLS",
+        "modules_to_save": ["score"],
+    },
+    "patterns": {"target_modules": ["q_proj"], "rank_pattern": {"q_proj": 4}, "alpha_pattern": {"layers.0.q": 2.5}},
     "dora": {"use_dora": True, "bias": "lora_only", "target_modules": "all-linear"},
     "pissa_niter": {"init_lora_weights": "pissa_niter_4", "use_rslora": True},
     "lora_ga": {"init_lora_weights": "lora_ga", "lora_ga_config": {"direction": "ArB2r", "stable_gamma": 8}},
     "eva": {"init_lora_weights": "eva", "eva_config": {"rho": 2.0, "tau": 0.9}},
-    "gaussian_layers": {"init_lora_weights": "gaussian", "target_modules": ["q_proj"], "layers_to_transform": [0, 1], "layers_pattern": "layers"},
-    "replication_and_tokens": {"layer_replication": [[0, 4], [2, 6]], "trainable_token_indices": {"embed_tokens": [1, 2]}},
+    "gaussian_layers": {
+        "init_lora_weights": "gaussian", "target_modules": ["q_proj"], "layers_to_transform": [0, 1],
+        "layers_pattern": "layers",
+    },
+    "replication": {"layer_replication": [[0, 4], [2, 6]], "trainable_token_indices": {"embed_tokens": [1, 2]}},
     "lora_bias": {"lora_bias": True, "init_lora_weights": False, "target_parameters": ["experts.gate_up_proj"]},
-    "nested": {"velora_config": {"num_groups": 8}, "arrow_config": {"top_k": 2}, "monteclora_config": {"num_samples": 4}},
+    "nested": {"velora_config": {"num_groups": 8}, "arrow_config": {"top_k": 2}, "kasa_config": {"beta": 0.0}},
 }  # fmt: skip
 
 
@@ -223,6 +233,7 @@ def test_generic_bias_accepts_any_method_only_value(tmp_path: Path) -> None:
 CONFIG_BOUNDARIES = [
     ("ADALORA", "total_step", 0, 1),
     ("ADALORA", "orth_reg_weight", -0.1, 0.0),
+    ("ADALORA", "use_dora", True, False),
     ("CPT", "task_type", "SEQ_CLS", "CAUSAL_LM"),
     ("CARTRIDGE", "num_frozen_tokens", -1, 0),
     ("UNILORA", "bias", "lora_only", "unilora_only"),
@@ -239,6 +250,7 @@ CONFIG_BOUNDARIES = [
     ("FROD", "sparse_rate", 1.01, 1.0),
     ("SUPERTUNING", "sparsity", 1.0, 0.0),
     ("SUPERTUNING", "r", 0, 1),
+    ("SUPERTUNING", "lora_dropout", 1.0, 0.99),
     ("ROAD", "group_size", 3, 2),
     ("ROAD", "variant", "road_3", "road_4"),
     ("GRALORA", "gralora_k", 0, 1),
@@ -300,3 +312,35 @@ def test_layer_constraint_matches_peft(peft_type: str, field: str, bad: Any, goo
     document = saved(build(peft_type, **{field: good}), tmp_path)
     assert errors(peft_type, document) == []
     assert errors(peft_type, {**document, field: bad}) != []
+
+
+# --- POST_INIT_CHECKS.md lists every check peft's config classes raise on ---------------------------
+
+CHECKS_DOC = gen.SCHEMA_DIR / "POST_INIT_CHECKS.md"
+SITE_PACKAGES = Path(peft.__file__).resolve().parents[1]
+
+
+def _cited_lines() -> set[tuple[str, int]]:
+    cited, path = set(), ""
+    for match in re.finditer(r"`(peft/[\w/]+\.py)?:(\d+)`", CHECKS_DOC.read_text()):
+        path = match.group(1) or path  # "`:146`" continues the file cited just before
+        cited.add((path, int(match.group(2))))
+    return cited
+
+
+def _raises_in_config_checks() -> set[tuple[str, int]]:
+    raises = set()
+    config_modules = [SITE_PACKAGES / "peft" / "config.py", *(SITE_PACKAGES / "peft" / "tuners").glob("*/config.py")]
+    for path in config_modules:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and node.name in ("__post_init__", "check_kwargs"):
+                relative = path.relative_to(SITE_PACKAGES).as_posix()
+                raises |= {(relative, r.lineno) for r in ast.walk(node) if isinstance(r, ast.Raise)}
+    return raises
+
+
+def test_post_init_checks_doc_cites_every_raise_and_only_raises() -> None:
+    cited, raises = _cited_lines(), _raises_in_config_checks()
+    assert len(raises) > 100
+    assert raises - cited == set(), "raises missing from POST_INIT_CHECKS.md"
+    assert cited - raises == set(), "POST_INIT_CHECKS.md cites lines that do not raise"
