@@ -51,3 +51,9 @@ class Document:
             if not path:
                 return (None, None)
             path = path[:-1]
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """`text` from a file, fit for a one-line message: control characters escaped, long text cut."""
+    text = "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
