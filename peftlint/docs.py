@@ -22,7 +22,20 @@ def _example(example: dict[str, Any]) -> str:
     return "\n".join(context + [body])
 
 
-def explain(rule: Rule) -> str:
+def _sample_output(rule: Rule) -> list[str]:
+    """What peftlint prints for the bad example: real output, not a template."""
+    from peftlint.examples import lint_example
+
+    finding = next(iter(lint_example(rule, rule.examples["bad"][0])), None)
+    if finding is None:
+        return []
+    lines = ["", "Message on that example", f"  {finding.message}"]
+    if finding.fix:
+        lines.append(f"  fix: {finding.fix}")
+    return lines
+
+
+def explain(rule: Rule, *, with_output: bool = True) -> str:
     """ruff's section order: what it does, why, example, use instead, fix, references."""
     lines = [
         f"{rule.code} {rule.name} ({rule.severity})",
@@ -35,12 +48,17 @@ def explain(rule: Rule) -> str:
         "",
         "Example",
         *("  " + line for line in _example(rule.examples["bad"][0]).splitlines()),
+        *(_sample_output(rule) if with_output else []),
         "",
         "Use instead",
         *("  " + line for line in _example(rule.examples["good"][0]).splitlines()),
     ]
-    if rule.fix_title:
-        lines += ["", f"Fix ({rule.fix_applicability})", f"  {rule.fix_title}"]
+    if rule.fix_applicability:
+        safety = {
+            "safe": "safe: the fix keeps what the config meant (a typo, a matching value)",
+            "unsafe": "unsafe: the fix changes training behaviour; apply it with judgement",
+        }
+        lines += ["", "Fix safety", f"  {safety[rule.fix_applicability]}"]
     if rule.inputs:
         lines += ["", "Needs", "  " + ", ".join(rule.inputs) + " (silent when not set)"]
     lines += ["", "References", f"  {rule.source}"]

@@ -75,29 +75,21 @@ def _condition(rule_path: str, when_json: str) -> Any:
     return jsonschema_rs.validator_for(json.loads(when_json))
 
 
-def parse_rule(path: Path) -> Rule:
+def parse_rule(path: Path, *, validate: bool = True) -> Rule:
+    """Read one rule file; `validate` checks it against schemas/rule.schema.json and its parts.
+
+    Shipped rules are validated by the test suite, so `check` skips that cost for them; user
+    rule folders are always validated.
+    """
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise RuleFileError(path, "(file)", str(exc).replace("\n", " ")) from None
     if not isinstance(data, dict):
         raise RuleFileError(path, "(file)", "a rule file must hold one mapping")
-    error = next(iter(_rule_file_validator().iter_errors(data)), None)
-    if error is not None:
-        field = ".".join(str(p) for p in error.instance_path) or "(top level)"
-        raise RuleFileError(path, field, error.message)
-    for field in ("message", "at"):
-        _check_template(path, field, data.get(field))
+    if validate:
+        _validate_rule_data(path, data)
     fix = data.get("fix") or {}
-    _check_template(path, "fix.title", fix.get("title"))
-    if "when" in data:
-        import jsonschema_rs
-
-        try:
-            jsonschema_rs.meta.validate(data["when"]) if isinstance(data["when"], dict) else None
-            _condition(str(path), json.dumps(data["when"], sort_keys=True))
-        except (jsonschema_rs.ValidationError, ValueError) as exc:
-            raise RuleFileError(path, "when", f"not a valid JSON Schema: {exc}".replace("\n", " ")) from None
     return Rule(
         code=data["code"],
         name=data["name"],
@@ -120,6 +112,26 @@ def parse_rule(path: Path) -> Rule:
     )
 
 
+def _validate_rule_data(path: Path, data: dict[str, Any]) -> None:
+    error = next(iter(_rule_file_validator().iter_errors(data)), None)
+    if error is not None:
+        field = ".".join(str(p) for p in error.instance_path) or "(top level)"
+        raise RuleFileError(path, field, error.message)
+    for field in ("message", "at"):
+        _check_template(path, field, data.get(field))
+    fix = data.get("fix") or {}
+    _check_template(path, "fix.title", fix.get("title"))
+    if "when" in data:
+        import jsonschema_rs
+
+        try:
+            if isinstance(data["when"], dict):
+                jsonschema_rs.meta.validate(data["when"])
+            _condition(str(path), json.dumps(data["when"], sort_keys=True))
+        except (jsonschema_rs.ValidationError, ValueError) as exc:
+            raise RuleFileError(path, "when", f"not a valid JSON Schema: {exc}".replace("\n", " ")) from None
+
+
 def _check_template(path: Path, field: str, template: str | None) -> None:
     if template is None:
         return
@@ -133,12 +145,13 @@ def load_rules(extra_dirs: Iterable[Path] = ()) -> list[Rule]:
     """The shipped rules plus the user's rule folders; codes and names must be unique."""
     rules: list[Rule] = []
     seen: dict[str, str] = {}
-    for directory in (rules_dir(), *extra_dirs):
+    shipped = rules_dir()
+    for directory in (shipped, *extra_dirs):
         directory = Path(directory)
         if not directory.is_dir():
             raise RuleFileError(directory, "(folder)", "rule folder not found")
         for path in sorted(directory.glob("*.yaml")):
-            rule = parse_rule(path)
+            rule = parse_rule(path, validate=directory != shipped)
             for ident in (rule.code, rule.name):
                 if ident in seen:
                     raise RuleFileError(path, "code" if ident == rule.code else "name", f"`{ident}` is already used by {seen[ident]}")

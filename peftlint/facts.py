@@ -51,6 +51,13 @@ def _derived(effective: dict[str, Any]) -> dict[str, Any]:
     derived["target_modules_kind"] = _target_kind(targets)
     if isinstance(targets, list):
         derived["target_modules_count"] = len(targets)
+        feedforward = effective.get("feedforward_modules")
+        if isinstance(feedforward, list):  # IA3: peft compares the two only when both are lists
+            derived["feedforward_not_targeted"] = [m for m in feedforward if m not in targets]
+    steps = [_number(effective.get(k)) for k in ("total_step", "tinit", "tfinal")]
+    if effective.get("peft_type") == "ADALORA" and None not in steps:
+        total, tinit, tfinal = steps
+        derived["adalora_budget_steps"] = int(total - tfinal - tinit)  # peft needs tinit < total_step - tfinal
     return derived
 
 

@@ -74,9 +74,9 @@ def _owner_types(key: str, own_type: str) -> list[str]:
     return sorted(owners, key=lambda t: (COMMON_TYPES.index(t) if t in COMMON_TYPES else len(COMMON_TYPES), t))
 
 
-def _unknown_key(config: PeftConfig, key: str, known: list[str]) -> dict[str, Any]:
+def _unknown_key(config: PeftConfig, parent: tuple[Any, ...], key: str, known: list[str]) -> dict[str, Any]:
     suggestion = next(iter(difflib.get_close_matches(key, known, n=1, cutoff=0.75)), None)
-    owners = _owner_types(key, config.peft_type)
+    owners = _owner_types(key, config.peft_type) if not parent else []
     if suggestion:
         hint = f"did you mean `{suggestion}`?"
     elif owners:
@@ -84,7 +84,34 @@ def _unknown_key(config: PeftConfig, key: str, known: list[str]) -> dict[str, An
     else:
         hint = f"{config.peft_type} has no such option; see `peftlint explain PL001`"
     fix = f"Rename `{key}` to `{suggestion}`" if suggestion else f"Remove `{key}`"
-    return {"key": key, "path": [key], "suggestion": suggestion, "hint": hint, "owners": owners, "fix": fix}
+    path = [*parent, key]
+    return {"key": _dotted(tuple(path)), "path": path, "suggestion": suggestion, "hint": hint, "owners": owners, "fix": fix}
+
+
+def _known_keys(schema: dict[str, Any], parent: tuple[Any, ...]) -> list[str]:
+    """Property names of the (possibly nested, `$ref`'d) object at `parent`."""
+    node = schema
+    for part in parent:
+        node = node.get("properties", {}).get(part, {})
+        for option in [node, *node.get("anyOf", [])]:
+            ref = option.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                node = schema["$defs"][ref.split("/")[-1]]
+                break
+    return sorted(node.get("properties", {}))
+
+
+def _float_for_integer(schema: dict[str, Any], values: dict[str, Any]) -> list[dict[str, Any]]:
+    """`r: 8.0` passes JSON Schema's integer check, but peft's layers fail on a float rank."""
+    problems = []
+    for key, value in values.items():
+        prop = schema["properties"].get(key, {})
+        types = prop.get("type", [])
+        types = [types] if isinstance(types, str) else types
+        if isinstance(value, float) and "integer" in types and "number" not in types:
+            expected = f"must be an integer, not the float `{_show(value)}`"
+            problems.append({"key": key, "path": [key], "value": value, "expected": expected})
+    return problems
 
 
 def _invalid(error: Any) -> tuple[str, dict[str, Any]]:
@@ -139,12 +166,14 @@ def validate(config: PeftConfig) -> dict[str, list[dict[str, Any]]]:
         return problems
     values = dict(config.values)
     values.setdefault("peft_type", config.peft_type)
-    known_keys = sorted(schema["properties"])
     for error in _validator(config.peft_type).iter_errors(values):
         if error.kind.name == "additionalProperties":
+            parent = tuple(error.instance_path)
+            known = _known_keys(schema, parent)
             for key in error.kind.as_dict()["unexpected"]:
-                problems["unknown_keys"].append(_unknown_key(config, key, known_keys))
+                problems["unknown_keys"].append(_unknown_key(config, parent, key, known))
             continue
         kind, problem = _invalid(error)
         problems[kind].append(problem)
+    problems["invalid_types"] += _float_for_integer(schema, values)
     return problems

@@ -14,6 +14,11 @@ SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 RULES = load_rules()
 
 
+@pytest.mark.parametrize("path", sorted(rules_dir().glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_rule_file_is_valid(path: Path) -> None:
+    parse_rule(path, validate=True)  # `check` skips this for shipped rules: the tests do it
+
+
 def test_codes_and_names_are_unique() -> None:
     codes = [r.code for r in RULES]
     names = [r.name for r in RULES]
