@@ -1,0 +1,574 @@
+"""Training and inference GPU-memory estimates from model dimensions, without torch.
+
+The estimate is a sum of physical terms, each in bytes, each reported separately:
+
+- base weights at their load dtype, or bitsandbytes 4/8-bit with the quantization constants;
+- trainable weights, their gradients and the optimizer states (peft keeps adapters in fp32);
+- activations kept for the backward pass, for `batch x seq` tokens, with or without gradient
+  checkpointing;
+- the logits and the loss's fp32 copies, `batch x seq x vocab`;
+- framework overhead (CUDA context), only when the metric being predicted includes it.
+
+A handful of constants are fitted to published peak-memory measurements
+(tests/enrich/calibration_models/memory-measurements.csv); each one says which rows it comes from.
+`tests/enrich/test_memory.py` prints the per-row error and holds the median error to <= 15%.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# --- spellings -------------------------------------------------------------------------------
+
+DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
+_DTYPE_ALIASES = {
+    "fp32": "fp32", "float32": "fp32", "float": "fp32", "32": "fp32", "32-true": "fp32",
+    "bf16": "bf16", "bfloat16": "bf16", "bf16-true": "bf16",
+    "fp16": "fp16", "float16": "fp16", "half": "fp16", "16": "fp16", "16-true": "fp16",
+}  # fmt: skip
+
+OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw", "paged-adamw-8bit", "sgd", "adafactor")
+# transformers' `TrainingArguments.optim` names and bitsandbytes class names, by family.
+_OPTIMIZER_ALIASES = {
+    "adamw": "adamw", "adam": "adamw", "adamw_torch": "adamw", "adamw_torch_fused": "adamw",
+    "adamw_hf": "adamw", "adamw_apex_fused": "adamw", "adamw_torch_xla": "adamw", "adamw_torch_npu_fused": "adamw",
+    "adamw_8bit": "adamw-8bit", "adamw_bnb_8bit": "adamw-8bit", "adam8bit": "adamw-8bit", "adamw8bit": "adamw-8bit",
+    "paged_adamw": "paged-adamw", "paged_adamw_32bit": "paged-adamw", "pagedadamw": "paged-adamw",
+    "paged_adamw_8bit": "paged-adamw-8bit", "pagedadamw8bit": "paged-adamw-8bit",
+    "sgd": "sgd", "adafactor": "adafactor",
+}  # fmt: skip
+
+QUANTIZATIONS = ("4bit", "8bit")
+
+
+def normalize_dtype(value: str) -> str:
+    """`bfloat16` -> `bf16`, `float32` -> `fp32`, ...; ValueError naming the allowed values."""
+    key = str(value).strip().lower().removeprefix("torch.")
+    if key not in _DTYPE_ALIASES:
+        raise ValueError(f"unknown dtype `{value}`: use one of bf16, fp16, fp32 (or bfloat16, float16, float32)")
+    return _DTYPE_ALIASES[key]
+
+
+def normalize_optimizer(value: str) -> str:
+    """`adamw_torch` -> `adamw`, `paged_adamw_8bit` -> `paged-adamw-8bit`, ...; ValueError otherwise."""
+    key = str(value).strip().lower().replace("-", "_")
+    if key not in _OPTIMIZER_ALIASES:
+        raise ValueError(
+            f"unknown optimizer `{value}`: use one of {', '.join(OPTIMIZERS)} "
+            "(or a transformers `optim` name such as adamw_torch, adamw_bnb_8bit, paged_adamw_8bit)"
+        )
+    return _OPTIMIZER_ALIASES[key]
+
+
+def normalize_quantization(value: str | None) -> str | None:
+    """None, `4bit` / `load_in_4bit` / `nf4` / `fp4`, `8bit` / `load_in_8bit` / `int8`."""
+    if value is None:
+        return None
+    key = str(value).strip().lower().replace("-", "_").removeprefix("load_in_").removeprefix("bnb.")
+    if key in ("4bit", "4", "nf4", "fp4", "nf4_dq", "fp4_dq"):
+        return "4bit"
+    if key in ("8bit", "8", "int8", "llm.int8"):
+        return "8bit"
+    raise ValueError(f"unknown quantization `{value}`: use 4bit or 8bit")
+
+
+# --- model dimensions ------------------------------------------------------------------------
+
+# model_types whose MLP is gated (gate * act(up)): three weight matrices and four
+# intermediate-width tensors kept for backward instead of two.
+_GATED_MLP_TYPES = frozenset({
+    "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3_text",
+    "phi3", "olmo", "olmo2", "cohere", "granite", "starcoder2_gated", "deepseek_v2", "internlm2", "yi", "baichuan",
+    "stablelm", "exaone", "nemotron_gated", "smollm3",
+})  # fmt: skip
+
+# Upper bounds that no published model comes near; they turn a typo (1e12) into a clear error
+# instead of an overflowing estimate.
+_LIMITS = {"size": 1 << 20, "layers": 1 << 12, "heads": 1 << 12, "vocab": 1 << 24, "positions": 1 << 26}
+
+
+def _field(cfg: Mapping[str, Any], names: tuple[str, ...], kind: str, *, required: bool = True) -> int | None:
+    for name in names:
+        value = cfg.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"config field `{name}` must be an integer, got {value!r}")
+        if not 0 < value <= _LIMITS[kind]:
+            raise ValueError(f"config field `{name}` = {value} is out of range (1..{_LIMITS[kind]})")
+        return value
+    if required:
+        raise ValueError(f"config has no `{names[0]}` (nor {', '.join(f'`{n}`' for n in names[1:])})")
+    return None
+
+
+@dataclass(frozen=True)
+class ModelDims:
+    """The few numbers of a config.json that decide memory, under their canonical names."""
+
+    model_type: str
+    hidden_size: int
+    num_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    head_dim: int
+    intermediate_size: int  # per expert for MoE models
+    vocab_size: int
+    max_position_embeddings: int | None  # None for relative-position models (T5)
+    gated_mlp: bool
+    num_experts: int = 1
+    experts_per_token: int = 1
+    # Gemma 2's tanh soft-capping of attention scores has no fused kernel: attention runs eager
+    attention_softcapping: bool = False
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> ModelDims:
+        """Read a config.json dict, accepting the usual field aliases (n_embd, n_layer, d_model, ...)."""
+        if not isinstance(cfg, Mapping):
+            raise ValueError(f"a model config must be a JSON object, got {type(cfg).__name__}")
+        if isinstance(cfg.get("text_config"), Mapping):  # multimodal wrappers: the language model decides
+            cfg = {**cfg["text_config"], "model_type": cfg["text_config"].get("model_type", cfg.get("model_type"))}
+        model_type = cfg.get("model_type")
+        if not isinstance(model_type, str) or not model_type:
+            raise ValueError("config has no `model_type`: is this a model config.json?")
+        hidden = _field(cfg, ("hidden_size", "n_embd", "d_model", "n_embed", "dim"), "size")
+        layers = _encoder_decoder_layers(cfg) or _field(
+            cfg, ("num_hidden_layers", "n_layer", "num_layers", "n_layers"), "layers"
+        )
+        heads = _field(cfg, ("num_attention_heads", "n_head", "num_heads", "n_heads", "encoder_attention_heads"), "heads")
+        if cfg.get("multi_query") is True and not cfg.get("new_decoder_architecture"):
+            kv_heads = 1
+        else:
+            kv_heads = _field(cfg, ("num_key_value_heads", "num_kv_heads", "n_head_kv"), "heads", required=False)
+        head_dim = _field(cfg, ("head_dim", "d_kv", "kv_channels"), "size", required=False)
+        intermediate = _field(
+            cfg,
+            ("moe_intermediate_size", "intermediate_size", "n_inner", "d_ff", "ffn_dim", "ffn_hidden_size",
+             "encoder_ffn_dim"),
+            "size", required=False,
+        )  # fmt: skip
+        vocab = _field(cfg, ("vocab_size", "padded_vocab_size", "n_vocab"), "vocab")
+        positions = _field(
+            cfg, ("max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length", "seq_length"),
+            "positions", required=False,
+        )  # fmt: skip
+        experts = _field(cfg, ("num_local_experts", "num_experts", "n_routed_experts"), "heads", required=False)
+        per_token = _field(cfg, ("num_experts_per_tok", "moe_top_k"), "heads", required=False)
+        feed_forward = str(cfg.get("feed_forward_proj", ""))
+        return cls(
+            model_type=model_type,
+            hidden_size=hidden,
+            num_layers=layers,
+            num_attention_heads=heads,
+            num_key_value_heads=kv_heads or heads,
+            head_dim=head_dim or hidden // heads,
+            intermediate_size=intermediate or 4 * hidden,  # GPT-2 / Falcon leave it out: 4 x hidden
+            vocab_size=vocab,
+            max_position_embeddings=positions,
+            gated_mlp=model_type in _GATED_MLP_TYPES or feed_forward.startswith("gated"),
+            num_experts=experts or 1,
+            experts_per_token=min(per_token or 1, experts or 1),
+            attention_softcapping=cfg.get("attn_logit_softcapping") is not None,
+        )
+
+    @property
+    def q_dim(self) -> int:
+        return self.num_attention_heads * self.head_dim
+
+    @property
+    def kv_dim(self) -> int:
+        return self.num_key_value_heads * self.head_dim
+
+    @property
+    def linear_params_per_layer(self) -> int:
+        """Weights of the Linear layers of one block: what bitsandbytes quantizes (biases aside)."""
+        attention = 2 * self.hidden_size * self.q_dim + 2 * self.hidden_size * self.kv_dim
+        mlp = (3 if self.gated_mlp else 2) * self.hidden_size * self.intermediate_size
+        return attention + self.num_experts * mlp
+
+
+def _encoder_decoder_layers(cfg: Mapping[str, Any]) -> int | None:
+    # Both stacks hold activations (the decoder over the target tokens): counted as one deeper stack.
+    if "encoder_layers" in cfg and "decoder_layers" in cfg:
+        return _field(cfg, ("encoder_layers",), "layers") + _field(cfg, ("decoder_layers",), "layers")
+    if cfg.get("is_encoder_decoder") and "num_layers" in cfg:
+        encoder = _field(cfg, ("num_layers",), "layers")
+        return encoder + (_field(cfg, ("num_decoder_layers",), "layers", required=False) or encoder)
+    return None
+
+
+# --- fitted and physical constants -----------------------------------------------------------
+
+# Activations kept for backward in one block, per token, in units of hidden_size. The two norm
+# inputs live in the residual stream's dtype (fp32 when the weights around it are fp32); the rest
+# (q/k/v after rope, the attention output, the residual adds' operands) in the compute dtype.
+NORM_INPUTS_PER_LAYER = 2
+# Fitted to the slope of peak memory over batch size in lit-gpt's resource tables, rows
+# 127/130/131 (phi-1.5), 132/135/136 (StableLM-3B) and 137/140 (Llama 2 7B), which differ only in
+# batch size; those runs keep no Linear inputs (frozen bf16 weights, see LINEAR_INPUTS).
+HIDDEN_ACTIVATIONS_PER_LAYER = 9.0
+# RMSNorm as transformers and lit-gpt write it upcasts its input to fp32 and keeps that copy for
+# backward (x * rsqrt(mean(x * x))): 4 bytes per element instead of the input counted above, i.e.
+# 4 - residual bytes more per norm, two norms per block. A frozen norm weight keeps nothing else.
+RMSNORM_NORMS_PER_LAYER = 2
+# Intermediate-width tensors the MLP keeps with frozen weights: the activation's input (plain),
+# or gate, act(gate) and up, the operands of the product (gated). The product itself, the down
+# projection's input, is kept only by a Linear that keeps its inputs (see LINEAR_INPUTS below).
+MLP_TENSORS = {False: 1, True: 3}
+# Eager attention keeps, per head and (query, key) pair: the fp32 softmax output (transformers and
+# lit-gpt take the softmax in fp32), its compute-dtype copy that is multiplied into V (none in
+# fp32), with attention dropout a 1-byte mask and the dropout's output (fp32 under autocast, which
+# leaves dropout alone), and with soft-capping the tanh output. SDPA / flash kernels keep none.
+EAGER_SOFTMAX_BYTES = 4
+EAGER_DROPOUT_MASK_BYTES = 1
+# The loss: transformers' ForCausalLMLoss upcasts logits to fp32 and log_softmax keeps its fp32
+# output; the backward pass then holds that output, the incoming fp32 gradient and log_softmax's
+# fp32 input gradient at once: 3 x 4 bytes per logit. Without the upcast (lit-gpt's chunked
+# cross-entropy) the compute-dtype logits and log-probabilities remain: 2 x compute bytes.
+LOGIT_BYTES_UPCAST = 12
+# LINEAR_INPUTS: a Linear keeps its input for backward only when it needs it: for its own weight gradient (full
+# fine-tuning) or because bitsandbytes' MatMul4Bit / MatMul8bitLt save it unconditionally; a frozen
+# bf16 nn.Linear saves nothing (autograd saves an operand only when the other one needs a
+# gradient). Per block the distinct inputs are: attention in (q, k, v share it), attention out,
+# MLP in (gate/up share it), MLP down. This is the QLoRA-over-LoRA excess beyond the weights in
+# lit-gpt rows 127-144 (phi-1.5 0.85 GB, StableLM 1.58, Llama 2 7B 2.34, 13B 3.49 at ~1.1k tokens).
+# bitsandbytes 4-bit: 4 bits per weight plus one fp32 absmax per 64-weight block; double
+# quantization stores the absmax as 8-bit with one fp32 constant per 256 blocks (QLoRA paper,
+# §2). Checked against lit-gpt rows 176/177, 179/180, 181/182 (nf4 -> nf4-dq saves 0.31, 0.60,
+# 1.57 GB on 7B, 13B, 34B: 0.373 bit per quantized weight).
+NF4_BLOCK = 64
+NF4_DQ_BLOCKS = 256
+# LLM.int8: one byte per weight; the per-row fp32 scales are negligible.
+INT8_BYTES = 1
+# bitsandbytes 8-bit optimizers: two uint8 states plus one fp32 absmax per 2048-value block each.
+OPTIMIZER_8BIT_BYTES = 2 * (1 + 4 / 2048)
+# CUDA context, kernels and the caching allocator's slack: what nvidia-smi or a card's capacity
+# counts beyond torch.cuda.max_memory_allocated(). Fitted so that the median signed error is zero
+# on the 19 rows measured that way (237-245 nvidia-smi, 246/247/249 LLaMA-Factory, 251-257
+# capacity points); the transformers docs measure 1.34 GB of context alone (rows 237-245 notes).
+FRAMEWORK_OVERHEAD_BYTES = 1_600_000_000
+
+_PROMPT_TYPES = frozenset({"PROMPT_TUNING", "P_TUNING", "MULTITASK_PROMPT_TUNING", "CPT"})
+_PREFIX_TYPES = frozenset({"PREFIX_TUNING", "ADAPTION_PROMPT"})
+TASK_TYPES_WITH_LM_HEAD = frozenset({"CAUSAL_LM", "SEQ_2_SEQ_LM"})
+ATTENTION_KINDS = ("sdpa", "flash", "eager")
+
+
+def _eager_score_bytes(model: ModelDims, compute_bytes: int, dropout: bool, mixed_precision: bool) -> int:
+    cast_copy = compute_bytes if compute_bytes != EAGER_SOFTMAX_BYTES else 0
+    dropout_output = EAGER_SOFTMAX_BYTES if mixed_precision else compute_bytes
+    return (
+        EAGER_SOFTMAX_BYTES
+        + cast_copy
+        + (EAGER_DROPOUT_MASK_BYTES + dropout_output if dropout else 0)
+        + (compute_bytes if model.attention_softcapping else 0)
+    )
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    total_bytes: int
+    breakdown: dict[str, int]
+    assumptions: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"total_bytes": self.total_bytes, "breakdown": dict(self.breakdown), "assumptions": dict(self.assumptions)}
+
+
+def _positive(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class _Quantized:
+    """Which weights bitsandbytes replaces, and what they cost."""
+
+    params: int
+    largest: int  # the biggest quantized matrix: dequantized whole for every matmul
+
+    @classmethod
+    def of(cls, model: ModelDims, quantize_lm_head: bool) -> _Quantized:
+        h = model.hidden_size
+        params = model.num_layers * model.linear_params_per_layer
+        largest = max(h * model.q_dim, h * model.intermediate_size)
+        if quantize_lm_head:
+            params += model.vocab_size * h
+            largest = max(largest, model.vocab_size * h)
+        return cls(params, largest)
+
+
+def _quantized_weight_bytes(params: int, quantization: str, double_quant: bool) -> int:
+    if quantization == "8bit":
+        return params * INT8_BYTES
+    blocks = params / NF4_BLOCK
+    constants = blocks * 1 + blocks / NF4_DQ_BLOCKS * 4 if double_quant else blocks * 4
+    return round(params / 2 + constants)
+
+
+def _base_weight_bytes(
+    model: ModelDims, frozen: int, dtype: str, quantization: str | None, double_quant: bool,
+    quantized: _Quantized | None, unquantized_dtype: str,
+) -> int:  # fmt: skip
+    if quantized is None:
+        return frozen * DTYPE_BYTES[dtype]
+    params = min(quantized.params, frozen)
+    return _quantized_weight_bytes(params, quantization, double_quant) + (frozen - params) * DTYPE_BYTES[unquantized_dtype]
+
+
+def _optimizer_bytes(optimizer: str, params: int, param_bytes: int) -> int:
+    if optimizer == "adamw":
+        return 2 * params * param_bytes  # torch keeps exp_avg / exp_avg_sq in the parameter's dtype
+    if optimizer == "paged-adamw":
+        return 2 * params * 4  # bitsandbytes' 32-bit optimizers keep fp32 states
+    if optimizer in ("adamw-8bit", "paged-adamw-8bit"):
+        return round(params * OPTIMIZER_8BIT_BYTES)
+    return 0  # sgd without momentum (torch's default); adafactor's factored state is O(rows + cols)
+
+
+_OPTIMIZER_NOTES = {
+    "paged-adamw": "states counted as resident; paging moves them to CPU only under memory pressure",
+    "paged-adamw-8bit": "states counted as resident; paging moves them to CPU only under memory pressure",
+    "adafactor": "factored second moment (rows + cols per matrix) counted as zero",
+    "sgd": "no momentum buffer (torch's default momentum=0)",
+}
+
+
+def _layer_activation_bytes(
+    model: ModelDims, compute_bytes: int, residual_bytes: int, keeps_linear_inputs: bool
+) -> float:
+    """Bytes one block keeps for backward per token (SDPA attention, no adapters)."""
+    h = model.hidden_size
+    layer = (
+        NORM_INPUTS_PER_LAYER * h * residual_bytes
+        + HIDDEN_ACTIVATIONS_PER_LAYER * h * compute_bytes
+        + MLP_TENSORS[model.gated_mlp] * model.intermediate_size * model.experts_per_token * compute_bytes
+    )
+    if _rms_norm(model):
+        layer += RMSNORM_NORMS_PER_LAYER * h * (4 - residual_bytes)
+    if keeps_linear_inputs:
+        layer += (2 * h + model.q_dim + model.intermediate_size * model.experts_per_token) * compute_bytes
+    return layer
+
+
+def estimate_training_memory(
+    model: ModelDims,
+    *,
+    total_params: int,
+    trainable_params: int,
+    dtype: str = "bf16",
+    quantization: str | None = None,
+    double_quant: bool = False,
+    optimizer: str = "adamw",
+    batch_size: int = 1,
+    seq_len: int = 512,
+    gradient_checkpointing: bool = False,
+    peft_type: str | None = "LORA",
+    num_virtual_tokens: int = 0,
+    task_type: str = "CAUSAL_LM",
+    num_labels: int = 2,
+    adapter_dtype: str = "fp32",
+    mixed_precision: bool = False,
+    upcast_logits: bool = True,
+    upcast_unquantized: bool | None = None,
+    quantize_lm_head: bool = False,
+    lora_dropout_inputs: int = 0,
+    attention: str | None = None,
+    attention_dropout: bool = False,
+    include_framework_overhead: bool = False,
+) -> MemoryEstimate:
+    """Peak GPU memory of one training step on one device, as a sum of named terms.
+
+    `total_params` / `trainable_params` are what `PeftModel.get_nb_trainable_parameters()` reports
+    (for full fine-tuning pass `peft_type=None` and trainable == total). `dtype` is the dtype the
+    base weights are loaded in; `mixed_precision` means fp32 weights under bf16/fp16 autocast
+    (Trainer `bf16=True` / `fp16=True` on an fp32 model). `adapter_dtype` is the adapters' dtype:
+    peft upcasts them to fp32 (`autocast_adapter_dtype=True`). `upcast_unquantized` is what
+    `prepare_model_for_kbit_training` does (the weights left unquantized go to fp32, and with them
+    the residual stream); by default on when quantized. bitsandbytes quantizes every block Linear,
+    and lm_head too with `quantize_lm_head` (transformers skips it, lit-gpt does not).
+    `lora_dropout_inputs` is the sum of `in_features` over the modules whose input goes through
+    a LoRA dropout (0 when lora_dropout is 0). `attention="eager"` materializes the attention scores;
+    the default is SDPA, or eager for models whose score soft-capping needs it (Gemma 2).
+    """
+    dtype = normalize_dtype(dtype)
+    adapter_dtype = normalize_dtype(adapter_dtype)
+    optimizer = normalize_optimizer(optimizer)
+    quantization = normalize_quantization(quantization)
+    batch_size = _positive("batch_size", batch_size)
+    seq_len = _positive("seq_len", seq_len)
+    total_params = _positive("total_params", total_params)
+    if isinstance(trainable_params, bool) or not isinstance(trainable_params, int) or not 0 <= trainable_params <= total_params:
+        raise ValueError(f"`trainable_params` must be an integer in 0..total_params, got {trainable_params!r}")
+    if attention is None:
+        attention = "eager" if model.attention_softcapping else "sdpa"
+    if attention not in ATTENTION_KINDS:
+        raise ValueError(f"unknown attention `{attention}`: use one of {', '.join(ATTENTION_KINDS)}")
+    if quantization and mixed_precision:
+        raise ValueError("quantized base weights cannot also be fp32 master weights (`mixed_precision`)")
+    peft_type = peft_type.upper() if peft_type else None
+    full_finetune = peft_type is None
+    upcast_unquantized = bool(quantization) if upcast_unquantized is None else upcast_unquantized
+
+    weight_dtype = "fp32" if mixed_precision else dtype
+    compute_bytes = 2 if mixed_precision else DTYPE_BYTES[dtype]
+    # The residual stream takes the dtype of the weights it passes through (embeddings, norms).
+    residual_bytes = 4 if (mixed_precision or upcast_unquantized) else DTYPE_BYTES[dtype]
+    trainable_dtype = weight_dtype if full_finetune else adapter_dtype
+    trainable_bytes = DTYPE_BYTES[trainable_dtype]
+    quantized = _Quantized.of(model, quantize_lm_head) if quantization else None
+    unquantized_dtype = "fp32" if upcast_unquantized else dtype
+
+    assumptions: dict[str, Any] = {
+        "dtype": dtype,
+        "compute_dtype": "bf16/fp16 autocast over fp32 weights" if mixed_precision else dtype,
+        "peft_type": peft_type or "full fine-tuning",
+        "trainable_dtype": trainable_dtype,
+        "optimizer": optimizer + (f" ({_OPTIMIZER_NOTES[optimizer]})" if optimizer in _OPTIMIZER_NOTES else ""),
+        "batch_size": batch_size,
+        "seq_len": seq_len,
+        "gradient_checkpointing": gradient_checkpointing,
+        "attention": attention
+        + (" (scores materialized" + (", soft-capped)" if model.attention_softcapping else ")") if attention == "eager" else " (no seq x seq tensors)"),
+        "devices": "one GPU, no sharding or offloading",
+    }
+    breakdown: dict[str, int] = {
+        "base_weights": _base_weight_bytes(
+            model, total_params - trainable_params, weight_dtype, quantization, double_quant, quantized, unquantized_dtype
+        )
+    }
+    if quantized:
+        kind = "nf4/fp4, blocksize 64, " + ("double-quantized absmax" if double_quant else "fp32 absmax")
+        assumptions["quantization"] = f"bitsandbytes {quantization}" + (f" ({kind})" if quantization == "4bit" else "")
+        assumptions["quantized_params"] = quantized.params
+        assumptions["unquantized_weights"] = unquantized_dtype + (
+            " (prepare_model_for_kbit_training)" if upcast_unquantized else ""
+        )
+    if mixed_precision:
+        # autocast's compute-dtype copies of the matmul weights stay referenced until backward.
+        breakdown["autocast_weight_copies"] = model.num_layers * model.linear_params_per_layer * compute_bytes
+
+    breakdown["trainable_weights"] = trainable_params * trainable_bytes
+    breakdown["gradients"] = trainable_params * trainable_bytes  # in the parameter's dtype
+    breakdown["optimizer_states"] = _optimizer_bytes(optimizer, trainable_params, trainable_bytes)
+
+    prompt_tokens = num_virtual_tokens if peft_type in _PROMPT_TYPES else 0
+    sequence = seq_len + prompt_tokens
+    tokens = batch_size * sequence
+    per_layer = tokens * _layer_activation_bytes(
+        model, compute_bytes, residual_bytes, keeps_linear_inputs=full_finetune or quantized is not None
+    )
+    if attention == "eager":
+        keys = sequence + (num_virtual_tokens if peft_type in _PREFIX_TYPES else 0)
+        per_score = _eager_score_bytes(model, compute_bytes, attention_dropout, mixed_precision)
+        per_layer += batch_size * model.num_attention_heads * sequence * keys * per_score
+    # LoRA dropout keeps its output and a 1-byte mask for every adapted module's input.
+    dropout = tokens * lora_dropout_inputs * (compute_bytes + 1)
+    if gradient_checkpointing:
+        # each block's input is kept; one block at a time is recomputed during backward
+        checkpoints = model.num_layers * tokens * model.hidden_size * residual_bytes
+        breakdown["activations"] = round(checkpoints + per_layer + dropout / model.num_layers)
+    else:
+        breakdown["activations"] = round(model.num_layers * per_layer + dropout)
+    if quantized:
+        # backward dequantizes each weight whole while every activation is still alive
+        breakdown["dequantized_weight"] = quantized.largest * compute_bytes
+    if peft_type in _PREFIX_TYPES and num_virtual_tokens:
+        breakdown["prefix_kv"] = batch_size * num_virtual_tokens * model.num_layers * 2 * model.kv_dim * compute_bytes
+
+    has_lm_head = task_type.upper() in TASK_TYPES_WITH_LM_HEAD
+    width = model.vocab_size if has_lm_head else num_labels
+    per_logit = LOGIT_BYTES_UPCAST if upcast_logits else 2 * compute_bytes
+    breakdown["logits"] = tokens * width * per_logit
+    assumptions["logits"] = f"{tokens} tokens x {width} {'vocab' if has_lm_head else 'labels'} x {per_logit} bytes" + (
+        " (fp32 upcast for the loss)" if upcast_logits else " (no upcast)"
+    )
+
+    if include_framework_overhead:
+        breakdown["framework_overhead"] = FRAMEWORK_OVERHEAD_BYTES
+        assumptions["framework_overhead"] = "CUDA context + allocator slack (nvidia-smi view)"
+    else:
+        assumptions["framework_overhead"] = "excluded (torch.cuda.max_memory_allocated view)"
+
+    breakdown = {name: int(value) for name, value in breakdown.items()}
+    return MemoryEstimate(total_bytes=sum(breakdown.values()), breakdown=breakdown, assumptions=assumptions)
+
+
+def _rms_norm(model: ModelDims) -> bool:
+    # Every gated-MLP family in _GATED_MLP_TYPES normalizes with RMSNorm; T5 too.
+    return model.gated_mlp or model.model_type in ("t5", "mt5")
+
+
+def estimate_inference_memory(
+    model: ModelDims,
+    *,
+    total_params: int,
+    adapter_params: int = 0,
+    merged: bool = False,
+    peft_type: str | None = None,
+    num_virtual_tokens: int = 0,
+    dtype: str = "bf16",
+    adapter_dtype: str = "fp32",
+    quantization: str | None = None,
+    double_quant: bool = False,
+    quantize_lm_head: bool = False,
+    batch_size: int = 1,
+    seq_len: int = 512,
+    include_framework_overhead: bool = False,
+) -> MemoryEstimate:
+    """Serving one batch: weights, the adapters unless merged, the KV cache, one layer's working set.
+
+    `total_params` counts the base model only. Prompt-like methods lengthen every sequence by
+    `num_virtual_tokens`; prefix tuning adds that many cached key/value positions per layer.
+    """
+    dtype = normalize_dtype(dtype)
+    adapter_dtype = normalize_dtype(adapter_dtype)
+    quantization = normalize_quantization(quantization)
+    total_params = _positive("total_params", total_params)
+    batch_size = _positive("batch_size", batch_size)
+    seq_len = _positive("seq_len", seq_len)
+    peft_type = peft_type.upper() if peft_type else None
+    compute_bytes = DTYPE_BYTES[dtype]
+    quantized = _Quantized.of(model, quantize_lm_head) if quantization else None
+    assumptions: dict[str, Any] = {"dtype": dtype, "batch_size": batch_size, "seq_len": seq_len}
+    breakdown = {
+        "base_weights": _base_weight_bytes(model, total_params, dtype, quantization, double_quant, quantized, dtype)
+    }
+    if quantization:
+        assumptions["quantization"] = f"bitsandbytes {quantization}" + (", double quant" if double_quant else "")
+
+    if merged and quantization and adapter_params:
+        assumptions["merge"] = "merging into quantized weights re-rounds them: adapters counted unmerged"
+        merged = False
+    breakdown["adapter_weights"] = 0 if merged else adapter_params * DTYPE_BYTES[adapter_dtype]
+    if adapter_params:
+        assumptions["adapters"] = (
+            "merged into the base weights: no extra memory or latency"
+            if merged
+            else f"unmerged, {adapter_dtype}: one extra low-rank product per adapted module and token"
+        )
+
+    prompt_tokens = num_virtual_tokens if peft_type in _PROMPT_TYPES else 0
+    prefix_tokens = num_virtual_tokens if peft_type in _PREFIX_TYPES else 0
+    cached = seq_len + prompt_tokens + prefix_tokens
+    breakdown["kv_cache"] = batch_size * cached * model.num_layers * 2 * model.kv_dim * compute_bytes
+    if prompt_tokens or prefix_tokens:
+        assumptions["virtual_tokens"] = (
+            f"{num_virtual_tokens} extra cached positions per sequence and layer, attended to by every token"
+        )
+    tokens = batch_size * (seq_len + prompt_tokens)
+    # Prefill runs one block at a time: its widest tensors (hidden-wide ones and the MLP's gate/up
+    # or fc outputs), plus the last position's fp32 logits.
+    mlp_outputs = (2 if model.gated_mlp else 1) * model.intermediate_size * model.experts_per_token
+    breakdown["activations"] = (
+        tokens * (4 * model.hidden_size + mlp_outputs) * compute_bytes
+        + batch_size * model.vocab_size * 4
+    )
+    if quantized:
+        breakdown["dequantized_weight"] = quantized.largest * compute_bytes
+    if include_framework_overhead:
+        breakdown["framework_overhead"] = FRAMEWORK_OVERHEAD_BYTES
+    return MemoryEstimate(total_bytes=sum(breakdown.values()), breakdown=breakdown, assumptions=assumptions)
