@@ -1,0 +1,63 @@
+"""The facts document matches its documented shape (schemas/facts.schema.json) for every example."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema_rs
+import pytest
+
+from peftlint.engine import load_rules
+from peftlint.examples import write_example
+from peftlint.facts import build_facts
+from peftlint.load.files import load_path
+from peftlint.normalize import peft_types, to_peft_config
+from peftlint.resources import schemas_dir
+from peftlint.validate import validate
+
+ROOT = Path(__file__).resolve().parents[1]
+FACTS_SCHEMA = jsonschema_rs.validator_for(json.loads((schemas_dir() / "facts.schema.json").read_text()))
+EXAMPLES = [
+    pytest.param(example, id=f"{rule.code}-{kind}-{n}")
+    for rule in load_rules()
+    if rule.emitted_by is None  # PL000's examples are unreadable on purpose
+    for kind in ("good", "bad")
+    for n, example in enumerate(rule.examples[kind])
+]
+
+
+def _facts(path: Path) -> list[dict]:
+    documents = load_path(path, config_classes=peft_types()["classes"])
+    configs = [c for c in map(to_peft_config, documents) if c is not None]
+    return [build_facts(c, validate(c)) for c in configs]
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_facts_match_documented_shape(example: dict, tmp_path: Path) -> None:
+    for document in _facts(write_example(example, tmp_path)):
+        errors = [f"{list(e.instance_path)}: {e.message}" for e in FACTS_SCHEMA.iter_errors(document)]
+        assert not errors, errors
+
+
+def test_effective_config_fills_peft_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text("peft_type: LORA\nr: 16\n")
+    (facts,) = _facts(path)
+    assert facts["effective"]["lora_alpha"] == 8 and facts["effective"]["r"] == 16
+    assert facts["set_keys"] == ["peft_type", "r"]
+    assert facts["derived"]["alpha_ratio"] == 0.5 and facts["derived"]["alpha_for_rank"] == 32
+
+
+def test_computed_python_values_have_no_effective_value(tmp_path: Path) -> None:
+    path = tmp_path / "train.py"
+    path.write_text("from peft import LoraConfig\nrank = 4\nc = LoraConfig(r=rank, lora_alpha=16)\n")
+    (facts,) = _facts(path)
+    assert "r" not in facts["effective"] and facts["computed"] == [{"key": "r"}]
+
+
+def test_profile_block_is_not_a_peft_key(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text("peft_type: LORA\nr: 8\npeftlint: {task: classification}\n")
+    (facts,) = _facts(path)
+    assert "peftlint" not in facts["config"] and not facts["problems"]["unknown_keys"]
