@@ -21,6 +21,9 @@ class Module:
     out_features: int | None  # embedding: embedding_dim; other: None
     bias: bool
     params: int  # parameters held directly by this module (weight + bias, or e.g. LayerNorm's)
+    # elements of its own `bias` parameter; None when the builder did not record it (counts then
+    # assume out_features for linear-like layers and half of `params` for norm layers)
+    bias_params: int | None = None
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,12 @@ class ModuleTree:
     total_params: int  # as `model.num_parameters()` counts it: tied weights once
     num_layers: int  # repeated blocks of the main stack (decoder's for encoder-decoder models)
     tied: dict[str, str] = field(default_factory=dict)  # module name -> module whose weight it shares
+    # the modules `model.get_input_embeddings()` / `get_output_embeddings()` return (None: none,
+    # e.g. a classifier has no output embedding); `all-linear` leaves the output one out, a tied
+    # output embedding is a Linear over its owner's weight, and `save_pretrained` writes both
+    # when they are adapted
+    input_embedding: str | None = None
+    output_embedding: str | None = None
 
     def by_name(self) -> dict[str, Module]:
         return {m.name: m for m in self.modules}

@@ -1,0 +1,98 @@
+"""Shared helpers for the enrich tests: real transformers models on the meta device, and the
+ModuleTree peft sees in them. torch/transformers are imported inside the helpers so that
+collecting tests that don't need them stays cheap."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from peftlint.enrich.modules import ModuleTree
+
+# Real published config.json files (see SOURCES.md there); the CI checkout provides the same tree.
+MODELS_DIR = Path(os.environ.get("PEFTLINT_MODELS_DIR", "/work/shared/models"))
+SHARED_MODELS = sorted(p.parent.name for p in MODELS_DIR.glob("*/config.json"))
+
+# The task each shared model is usually fine-tuned for: decoders as causal LMs, encoders as classifiers.
+ENCODERS = {"bert", "roberta", "distilbert", "deberta-v2", "electra", "xlm-roberta"}
+
+AUTO_CLASSES = {
+    "CAUSAL_LM": "AutoModelForCausalLM",
+    "SEQ_CLS": "AutoModelForSequenceClassification",
+    "SEQ_2_SEQ_LM": "AutoModelForSeq2SeqLM",
+    "TOKEN_CLS": "AutoModelForTokenClassification",
+    "QUESTION_ANS": "AutoModelForQuestionAnswering",
+    None: "AutoModel",
+}
+
+
+def shared_config(name: str) -> Any:
+    from transformers import AutoConfig
+
+    if not (MODELS_DIR / name / "config.json").is_file():
+        pytest.skip(f"{MODELS_DIR / name} not available (set PEFTLINT_MODELS_DIR)")
+    return AutoConfig.from_pretrained(MODELS_DIR / name)
+
+
+def tiny_config(model_type: str, **overrides: Any) -> Any:
+    from transformers import AutoConfig
+
+    return AutoConfig.for_model(model_type, **overrides)
+
+
+def default_task(config: Any) -> str:
+    return "SEQ_CLS" if config.model_type in ENCODERS else "CAUSAL_LM"
+
+
+def build_model(config: Any, task_type: str | None, device: str = "meta") -> Any:
+    """A freshly initialised model (no weights, no download) for `task_type`."""
+    import torch
+    import transformers
+
+    auto = getattr(transformers, AUTO_CLASSES[task_type])
+    with torch.device(device):
+        return auto.from_config(config)
+
+
+def peft_tree(model: Any) -> ModuleTree:
+    """torch_tree's ModuleTree plus the facts peft needs that it does not record yet.
+
+    TODO(lead): move these fields into `torch_tree.module_tree` (they are read from the
+    live model the same way there) and drop this wrapper.
+    """
+    from peftlint.enrich.torch_tree import module_tree
+
+    tree = module_tree(model)
+    def name_of(module: Any) -> str | None:
+        return next((n for n, m in model.named_modules() if m is module), None) if module is not None else None
+
+    owned = dict(model.named_modules())
+
+    def bias_params(name: str) -> int:
+        bias = owned[name]._parameters.get("bias")
+        return 0 if bias is None else bias.numel()
+
+    modules = tuple(dataclasses.replace(m, bias_params=bias_params(m.name)) for m in tree.modules)
+    return dataclasses.replace(
+        tree,
+        modules=modules,
+        input_embedding=name_of(model.get_input_embeddings()),
+        output_embedding=name_of(model.get_output_embeddings()),
+    )
+
+
+def peft_model(model: Any, config: dict[str, Any], peft_type: str, task_type: str | None, device: str = "meta") -> Any:
+    """The oracle: `get_peft_model` with the config as a user would pass it (peft mutates its lists)."""
+    import torch
+    from peft import PEFT_TYPE_TO_CONFIG_MAPPING, get_peft_model
+
+    with warnings.catch_warnings(), torch.device(device):
+        warnings.simplefilter("ignore")  # peft warns about exactly the choices these tests make on purpose
+        peft_config = PEFT_TYPE_TO_CONFIG_MAPPING[peft_type](task_type=task_type, **copy.deepcopy(config))
+        return get_peft_model(model, peft_config)

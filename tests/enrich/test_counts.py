@@ -1,0 +1,218 @@
+"""Parameter counts and adapter file sizes against peft itself.
+
+The oracle is `get_peft_model(...).get_nb_trainable_parameters()` on the real architecture
+(meta device: no weights), and for file sizes an actual `save_pretrained` of a tiny model on CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SHARED_MODELS, build_model, default_task, peft_model, peft_tree, shared_config, tiny_config
+
+from peftlint.enrich.counts import CountError, count_parameters, factorization
+from peftlint.enrich.modules import ModuleTree
+from peftlint.enrich.targets import resolve_targets
+
+
+def check_against_peft(hf_config: Any, config: dict[str, Any], peft_type: str, task_type: str | None) -> None:
+    tree = _tree(hf_config, task_type)
+    model = build_model(hf_config, task_type)
+    try:
+        counts = count_parameters(tree, config, peft_type, task_type, model_config=hf_config.to_diff_dict())
+    except CountError:
+        # a config we call invalid for this model must be one peft refuses too
+        with pytest.raises((ValueError, TypeError)):
+            peft_model(model, config, peft_type, task_type, "meta")
+        return
+    expected = peft_model(model, config, peft_type, task_type, "meta").get_nb_trainable_parameters()
+    assert (counts.trainable, counts.total) == expected
+
+
+_TREES: dict[tuple[str, str | None], ModuleTree] = {}
+
+
+def _tree(hf_config: Any, task_type: str | None) -> ModuleTree:
+    key = (json.dumps(hf_config.to_diff_dict(), sort_keys=True, default=str), task_type)
+    if key not in _TREES:
+        _TREES[key] = peft_tree(build_model(hf_config, task_type))
+    return _TREES[key]
+
+
+# --- a variant list that works on any architecture ------------------------------------------------
+
+
+def model_names(tree: ModuleTree, task_type: str | None) -> dict[str, Any]:
+    """Leaf names to build configs from: two linear targets and the input embedding."""
+    linear = resolve_targets(tree, {"target_modules": "all-linear"}, "LORA", task_type).targeted
+    leaves = list(dict.fromkeys(m.name.rsplit(".", 1)[-1] for m in linear))
+    assert tree.input_embedding is not None
+    return {"pair": leaves[:2], "other": leaves[2:3], "embedding": tree.input_embedding.rsplit(".", 1)[-1]}
+
+
+def variants(names: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    pair, other, embedding = names["pair"], names["other"], names["embedding"]
+    return [
+        ("LORA", {}),
+        ("LORA", {"target_modules": "all-linear", "r": 16}),
+        ("LORA", {"target_modules": "all-linear", "use_dora": True}),
+        ("LORA", {"target_modules": "all-linear", "use_rslora": True, "rank_pattern": {r".*\.0\..*": 32}}),
+        ("LORA", {"target_modules": pair, "layers_to_transform": [0, 2], "bias": "lora_only", "lora_bias": True}),
+        ("LORA", {"target_modules": "all-linear", "exclude_modules": other, "bias": "all"}),
+        ("LORA", {"target_modules": pair + [embedding], "modules_to_save": other}),
+        ("LORA", {"target_modules": pair, "modules_to_save": [embedding], "use_dora": True}),
+        ("ADALORA", {"total_step": 100}),
+        ("ADALORA", {"total_step": 100, "target_modules": "all-linear", "init_r": 6}),
+        ("IA3", {}),
+        ("IA3", {"target_modules": pair + other, "feedforward_modules": other}),
+        ("PREFIX_TUNING", {"num_virtual_tokens": 20}),
+        ("PREFIX_TUNING", {"num_virtual_tokens": 20, "prefix_projection": True, "encoder_hidden_size": 128}),
+        ("PROMPT_TUNING", {"num_virtual_tokens": 20}),
+        ("P_TUNING", {"num_virtual_tokens": 20, "encoder_hidden_size": 128}),
+        ("P_TUNING", {"num_virtual_tokens": 10, "encoder_reparameterization_type": "LSTM", "encoder_hidden_size": 64}),
+        ("LOHA", {"target_modules": pair, "rank_pattern": {pair[0]: 4}}),
+        ("LOKR", {"target_modules": pair + other}),
+        ("LOKR", {"target_modules": pair, "r": 2, "decompose_both": True, "decompose_factor": 8}),
+        ("VERA", {"target_modules": pair + other, "r": 64}),
+        ("OFT", {"target_modules": pair}),
+        ("OFT", {"target_modules": pair + [embedding], "r": 8, "oft_block_size": 0, "block_share": True}),
+    ]
+
+
+TINY = {
+    "llama": dict(hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, vocab_size=101, tie_word_embeddings=True),
+    "gpt2": dict(n_embd=64, n_layer=3, n_head=4, vocab_size=101),
+    "bert": dict(hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4, vocab_size=101),
+}
+
+
+def tiny(model_type: str) -> Any:
+    return tiny_config(model_type, **TINY[model_type])
+
+
+VARIANT_IDS = [f"{t}-{i}" for i, (t, _) in enumerate(variants({"pair": ["a", "b"], "other": ["c"], "embedding": "e"}))]
+
+
+@pytest.mark.parametrize("model_type", sorted(TINY))
+@pytest.mark.parametrize("variant", range(len(VARIANT_IDS)), ids=VARIANT_IDS)
+def test_tiny_models_equal_peft(model_type: str, variant: int) -> None:
+    hf_config = tiny(model_type)
+    task = default_task(hf_config)
+    peft_type, config = variants(model_names(_tree(hf_config, task), task))[variant]
+    check_against_peft(hf_config, config, peft_type, task)
+
+
+@pytest.mark.parametrize(
+    ("model_name", "peft_type", "config"),
+    [
+        ("llama-3.2-1b", "LORA", {"target_modules": "all-linear", "r": 16}),
+        ("qwen2.5-0.5b", "PREFIX_TUNING", {"num_virtual_tokens": 30}),  # GQA: prefix sized for KV heads
+        ("bert-base-uncased", "IA3", {}),
+        ("gpt2", "LORA", {"target_modules": ["c_attn"], "use_dora": True}),
+    ],
+    ids=lambda v: str(v)[:30],
+)
+def test_shared_models_equal_peft(model_name: str, peft_type: str, config: dict[str, Any]) -> None:
+    hf_config = shared_config(model_name)
+    check_against_peft(hf_config, config, peft_type, default_task(hf_config))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_name", SHARED_MODELS)
+@pytest.mark.parametrize("variant", range(len(VARIANT_IDS)), ids=VARIANT_IDS)
+def test_every_shared_model_equals_peft(model_name: str, variant: int) -> None:
+    hf_config = shared_config(model_name)
+    task = default_task(hf_config)
+    peft_type, config = variants(model_names(_tree(hf_config, task), task))[variant]
+    check_against_peft(hf_config, config, peft_type, task)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_name", ["qwen2.5-0.5b", "llama-3.2-1b"])
+@pytest.mark.parametrize("peft_type", ["LORA", "PREFIX_TUNING"])
+def test_classification_heads_equal_peft(model_name: str, peft_type: str) -> None:
+    config = {"target_modules": "all-linear"} if peft_type == "LORA" else {"num_virtual_tokens": 8}
+    check_against_peft(shared_config(model_name), config, peft_type, "SEQ_CLS")
+
+
+# --- adapter_model.safetensors ----------------------------------------------------------------------
+
+
+def saved_header(peft: Any, directory: Path) -> tuple[int, dict[str, Any]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        peft.save_pretrained(directory)
+    data = (directory / "adapter_model.safetensors").read_bytes()
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + length])
+    header.pop("__metadata__")
+    return len(data), {key: (entry["dtype"], tuple(entry["shape"])) for key, entry in header.items()}
+
+
+SAVE_CASES = [
+    ("llama", "LORA", {"target_modules": ["q_proj", "embed_tokens", "lm_head"], "use_dora": True}, "bfloat16"),
+    ("llama", "LORA", {"target_modules": "all-linear", "modules_to_save": ["norm"], "bias": "all"}, "float16"),
+    ("gpt2", "LORA", {"target_modules": ["c_attn"], "bias": "all", "lora_bias": True}, "float32"),
+    ("bert", "LORA", {"target_modules": ["query"], "bias": "lora_only"}, "bfloat16"),
+    ("bert", "ADALORA", {"total_step": 10}, "float32"),
+    ("gpt2", "IA3", {}, "float32"),
+    ("llama", "VERA", {"target_modules": ["q_proj", "down_proj"], "r": 16}, "float32"),
+    ("llama", "VERA", {"target_modules": ["q_proj"], "save_projection": False}, "float32"),
+    ("llama", "LOHA", {"target_modules": ["q_proj", "up_proj"]}, "float32"),
+    ("llama", "LOKR", {"target_modules": ["q_proj", "up_proj"], "r": 2, "decompose_both": True}, "float32"),
+    ("llama", "OFT", {"target_modules": ["q_proj", "embed_tokens"], "oft_block_size": 16}, "float32"),
+    ("llama", "BOFT", {"target_modules": ["q_proj", "down_proj"], "boft_block_size": 4}, "float32"),
+    ("gpt2", "PREFIX_TUNING", {"num_virtual_tokens": 5, "prefix_projection": True}, "float32"),
+    ("llama", "P_TUNING", {"num_virtual_tokens": 5}, "float32"),
+    ("bert", "PROMPT_TUNING", {"num_virtual_tokens": 5}, "bfloat16"),
+]
+
+
+@pytest.mark.parametrize(("model_type", "peft_type", "config", "dtype"), SAVE_CASES, ids=lambda v: str(v)[:30])
+def test_adapter_file_equals_save_pretrained(
+    model_type: str, peft_type: str, config: dict[str, Any], dtype: str, tmp_path: Path
+) -> None:
+    import torch
+
+    hf_config = tiny(model_type)
+    task = default_task(hf_config)
+    tree = _tree(hf_config, task)
+    counts = count_parameters(tree, config, peft_type, task, model_config=hf_config.to_diff_dict(), base_dtype=dtype)
+    model = build_model(hf_config, task, device="cpu").to(getattr(torch, dtype))
+    peft = peft_model(model, config, peft_type, task, "cpu")
+
+    size, header = saved_header(peft, tmp_path)
+
+    assert {t.key: (t.dtype, t.shape) for t in counts.tensors if t.saved} == header
+    assert counts.adapter_bytes == size
+    assert (counts.trainable, counts.total) == peft.get_nb_trainable_parameters()
+
+
+# --- units ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dimension", [1, 2, 7, 64, 127, 128, 768, 896, 3072, 4864, 50257, 151936])
+@pytest.mark.parametrize("factor", [-1, 4, 8, 16])
+def test_factorization_equals_peft(dimension: int, factor: int) -> None:
+    from peft.tuners.lokr.layer import factorization as peft_factorization
+
+    assert factorization(dimension, factor) == peft_factorization(dimension, factor)
+
+
+def test_unmodelled_option_is_refused() -> None:
+    tree = _tree(tiny("llama"), "CAUSAL_LM")
+    with pytest.raises(CountError, match="layer_replication"):
+        count_parameters(tree, {"target_modules": ["q_proj"], "layer_replication": [[0, 2]]}, "LORA", "CAUSAL_LM")
+
+
+def test_trainable_percent_and_per_module() -> None:
+    tree = _tree(tiny("llama"), "CAUSAL_LM")
+    counts = count_parameters(tree, {"target_modules": ["q_proj"], "r": 4}, "LORA", "CAUSAL_LM")
+
+    assert counts.per_module == {f"model.layers.{i}.self_attn.q_proj": 4 * (64 + 64) for i in range(3)}
+    assert counts.trainable_percent == pytest.approx(100 * counts.trainable / counts.total)

@@ -1,0 +1,252 @@
+"""Target matching against peft itself: what `get_peft_model` adapts on real architectures."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+from conftest import SHARED_MODELS, build_model, default_task, peft_model, peft_tree, shared_config
+
+from peftlint.enrich import targets
+from peftlint.enrich.targets import PatternError, closest_module_names, resolve_targets
+from peftlint.resources import data_dir
+
+DEFAULTS_PATH = data_dir() / "peft_defaults.json"
+
+
+def installed_peft_defaults() -> dict[str, Any]:
+    """peft's default-target maps, read from the installed peft (the generator of peft_defaults.json)."""
+    import peft
+    from peft import PEFT_TYPE_TO_TUNER_MAPPING
+    from peft.utils import constants
+
+    by_type = {
+        str(peft_type.value): tuner.target_module_mapping
+        for peft_type, tuner in PEFT_TYPE_TO_TUNER_MAPPING.items()
+        if getattr(tuner, "target_module_mapping", None)
+    }
+    # IA3Model reads its maps from constants instead of a class attribute
+    by_type["IA3"] = constants.TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING
+    return {
+        "peft_version": peft.__version__,
+        "target_modules": {t: dict(sorted(m.items())) for t, m in sorted(by_type.items())},
+        "ia3_feedforward_modules": dict(sorted(constants.TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING.items())),
+    }
+
+
+def test_peft_defaults_json_matches_installed_peft() -> None:
+    """Regenerate with `PEFTLINT_REGENERATE=1 pytest tests/enrich/test_targets.py -k defaults_json`."""
+    expected = installed_peft_defaults()
+    if os.environ.get("PEFTLINT_REGENERATE"):
+        DEFAULTS_PATH.write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
+    assert json.loads(DEFAULTS_PATH.read_text(encoding="utf-8")) == expected
+
+
+def test_importing_targets_does_not_import_torch() -> None:
+    code = "import sys, peftlint.enrich.targets, peftlint.enrich.counts; print(sorted({'torch', 'transformers', 'peft'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+# --- the oracle ---------------------------------------------------------------------------------
+
+
+def peft_targets(model: Any, config: dict[str, Any], peft_type: str, task_type: str | None) -> set[str]:
+    """What peft adapts: `targeted_module_names` after `get_peft_model`."""
+    return set(peft_model(model, config, peft_type, task_type).base_model.targeted_module_names)
+
+
+def peft_saved(model: Any) -> set[str]:
+    from peft.utils.other import ModulesToSaveWrapper
+
+    return {n.removeprefix("base_model.model.") for n, m in model.named_modules() if isinstance(m, ModulesToSaveWrapper)}
+
+
+CASES = [
+    ("llama-3.2-1b", "LORA", {"target_modules": ["q_proj", "v_proj"]}),
+    ("llama-3.2-1b", "LORA", {"target_modules": "all-linear"}),
+    ("llama-3.2-1b", "LORA", {}),  # peft's default targets for llama
+    ("llama-3.2-1b", "LORA", {"target_modules": r".*\.(1|3)\.self_attn\.(q|k)_proj"}),
+    ("llama-3.2-1b", "LORA", {"target_modules": ["q_proj", "down_proj"], "layers_to_transform": [0, 5, 15]}),
+    ("llama-3.2-1b", "LORA", {"target_modules": ["q_proj"], "layers_to_transform": 3, "layers_pattern": "layers"}),
+    ("llama-3.2-1b", "LORA", {"target_modules": "all-linear", "exclude_modules": ["o_proj", "mlp.up_proj"]}),
+    ("llama-3.2-1b", "LORA", {"target_modules": "all-linear", "exclude_modules": r".*layers\.1\d\..*"}),
+    ("llama-3.2-1b", "LORA", {"target_modules": ["q_proj", "lm_head", "embed_tokens"]}),
+    ("llama-3.2-1b", "LORA", {"target_modules": ["q_proj"], "modules_to_save": ["lm_head", "embed_tokens"]}),
+    ("gpt2", "LORA", {"target_modules": "all-linear"}),
+    ("gpt2", "IA3", {}),
+    ("gpt2", "LORA", {"target_modules": ["c_attn", "q_proj"]}),  # partial miss: peft accepts it silently
+    ("bert-base-uncased", "LORA", {"target_modules": "all-linear"}),
+    ("bert-base-uncased", "LORA", {"target_modules": ["query", "value"], "modules_to_save": ["pooler"]}),
+    ("roberta-base", "LORA", {"target_modules": "all-linear"}),
+    ("distilbert-base-uncased", "LORA", {"target_modules": ["q_lin", "v_lin"], "layers_to_transform": [0, 1]}),
+    ("qwen2.5-0.5b", "IA3", {"target_modules": ["k_proj", "down_proj"], "feedforward_modules": ["down_proj"]}),
+]
+
+
+@pytest.mark.parametrize(("model_name", "peft_type", "config"), CASES, ids=lambda v: str(v)[:40])
+def test_targets_equal_peft(model_name: str, peft_type: str, config: dict[str, Any]) -> None:
+    hf_config = shared_config(model_name)
+    task = default_task(hf_config)
+    tree = peft_tree(build_model(hf_config, task))
+    model = build_model(hf_config, task)
+    expected = peft_targets(model, config, peft_type, task)
+
+    resolution = resolve_targets(tree, config, peft_type, task)
+
+    assert resolution.error is None
+    assert set(resolution.targeted_names) == expected
+    assert set(resolution.saved) == peft_saved(model)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_name", SHARED_MODELS)
+@pytest.mark.parametrize("peft_type", ["LORA", "ADALORA", "IA3", "VERA"])
+def test_default_and_all_linear_targets_equal_peft_on_every_model(model_name: str, peft_type: str) -> None:
+    hf_config = shared_config(model_name)
+    task = default_task(hf_config)
+    tree = peft_tree(build_model(hf_config, task))
+    extra = {"total_step": 100} if peft_type == "ADALORA" else {}
+    for config in ({**extra}, {**extra, "target_modules": "all-linear"}):
+        if peft_type == "IA3" and "target_modules" in config:
+            config["feedforward_modules"] = []
+        resolution = resolve_targets(tree, config, peft_type, task)
+        if resolution.error is not None:
+            with pytest.raises(ValueError):
+                peft_targets(build_model(hf_config, task), config, peft_type, task)
+            continue
+        assert set(resolution.targeted_names) == peft_targets(build_model(hf_config, task), config, peft_type, task)
+
+
+# --- what peft would reject ---------------------------------------------------------------------
+
+
+def _tree(model_name: str, task_type: str | None = None) -> Any:
+    hf_config = shared_config(model_name)
+    return peft_tree(build_model(hf_config, task_type or default_task(hf_config)))
+
+
+@pytest.fixture(scope="module")
+def bert() -> Any:
+    return _tree("bert-base-uncased")
+
+
+@pytest.fixture(scope="module")
+def llama() -> Any:
+    return _tree("llama-3.2-1b")
+
+
+def test_llama_names_on_bert_match_nothing_and_suggest_bert_names(bert: Any) -> None:
+    resolution = resolve_targets(bert, {"target_modules": ["q_proj", "v_proj"]}, "LORA", "SEQ_CLS")
+
+    assert resolution.targeted == ()
+    assert resolution.unmatched_entries == ("q_proj", "v_proj")
+    assert resolution.error is not None and "No modules were targeted" in resolution.error
+    assert closest_module_names("q_proj", bert) == ["query"]
+    assert closest_module_names("v_proj", bert) == ["value"]
+
+
+def test_peft_raises_where_resolution_reports_an_error(bert: Any) -> None:
+    hf_config = shared_config("bert-base-uncased")
+    with pytest.raises(ValueError, match="No modules were targeted"):
+        peft_targets(build_model(hf_config, "SEQ_CLS"), {"target_modules": ["q_proj"]}, "LORA", "SEQ_CLS")
+    # without a classifier head nothing is excluded, and peft names the missing targets
+    base = _tree("bert-base-uncased", task_type=None)
+    resolution = resolve_targets(base, {"target_modules": ["q_proj"]}, "LORA", None)
+    assert resolution.error == "Target modules ['q_proj'] not found in the base model."
+
+
+def test_partial_list_miss_is_reported_while_peft_accepts_it(llama: Any) -> None:
+    resolution = resolve_targets(llama, {"target_modules": ["q_proj", "query"]}, "LORA", "CAUSAL_LM")
+
+    assert resolution.error is None
+    assert resolution.unmatched_entries == ("query",)
+    assert len(resolution.entry_matches["q_proj"]) == 16
+
+
+def test_layers_to_transform_covers_a_subset(llama: Any) -> None:
+    config = {"target_modules": ["q_proj", "v_proj"], "layers_to_transform": [0, 1, 40]}
+    resolution = resolve_targets(llama, config, "LORA", "CAUSAL_LM")
+
+    assert resolution.targeted_names == (
+        "model.layers.0.self_attn.q_proj",
+        "model.layers.0.self_attn.v_proj",
+        "model.layers.1.self_attn.q_proj",
+        "model.layers.1.self_attn.v_proj",
+    )
+    assert resolution.layers_found == tuple(range(16))  # so index 40 is out of range
+    assert {(p.family, p.matched, p.total) for p in resolution.partial} == {
+        ("model.layers.*.self_attn.q_proj", 2, 16),
+        ("model.layers.*.self_attn.v_proj", 2, 16),
+    }
+
+
+def test_regex_string_is_fullmatched(llama: Any) -> None:
+    resolution = resolve_targets(llama, {"target_modules": r"model\.layers\.(0|1)\.mlp\..*_proj"}, "LORA", None)
+
+    assert len(resolution.targeted) == 6
+    assert resolve_targets(llama, {"target_modules": "q_proj"}, "LORA", None).targeted == ()  # no suffix rule for str
+
+
+def test_container_match_is_unsupported(llama: Any) -> None:
+    resolution = resolve_targets(llama, {"target_modules": ["self_attn"]}, "LORA", None)
+
+    assert resolution.unsupported[0] == "model.layers.0.self_attn"
+    assert resolution.error is not None and "not supported" in resolution.error
+
+
+def test_lokr_cannot_wrap_gpt2_conv1d() -> None:
+    resolution = resolve_targets(_tree("gpt2"), {"target_modules": ["c_attn"]}, "LOKR", "CAUSAL_LM")
+
+    assert resolution.error is not None and "conv1d" in resolution.error
+
+
+def test_no_default_targets_for_distilbert() -> None:
+    resolution = resolve_targets(_tree("distilbert-base-uncased"), {}, "LORA", "SEQ_CLS")
+
+    assert resolution.error == "Please specify `target_modules` in `peft_config`"
+
+
+def test_tied_output_embedding_is_a_linear_target(llama: Any) -> None:
+    resolution = resolve_targets(llama, {"target_modules": ["lm_head"]}, "LORA", "CAUSAL_LM")
+
+    (lm_head,) = resolution.targeted
+    assert (lm_head.kind, lm_head.in_features, lm_head.out_features) == ("linear", 2048, 128256)
+
+
+def test_modules_to_save_entry_that_matches_nothing(llama: Any) -> None:
+    resolution = resolve_targets(llama, {"target_modules": ["q_proj"], "modules_to_save": ["classifier"]}, "LORA", None)
+
+    assert resolution.modules_to_save == {"classifier": ()}
+
+
+def test_unmatched_rank_pattern_key(llama: Any) -> None:
+    config = {"target_modules": ["q_proj"], "rank_pattern": {"q_proj": 4, "v_proj": 2}}
+
+    assert resolve_targets(llama, config, "LORA", None).unmatched_pattern_keys == {"rank_pattern": ("v_proj",)}
+
+
+# --- regex safety ---------------------------------------------------------------------------------
+
+
+def test_invalid_regex_is_a_pattern_error(llama: Any) -> None:
+    with pytest.raises(PatternError, match="invalid regular expression"):
+        resolve_targets(llama, {"target_modules": "(q_proj"}, "LORA", None)
+
+
+def test_overlong_regex_is_refused(llama: Any) -> None:
+    with pytest.raises(PatternError, match="longer than"):
+        resolve_targets(llama, {"target_modules": "a|" * 600 + "q_proj"}, "LORA", None)
+
+
+def test_catastrophic_regex_is_interrupted(llama: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(targets, "REGEX_DEADLINE_S", 0.2)
+    started = time.monotonic()
+    with pytest.raises(PatternError, match="took longer"):
+        resolve_targets(llama, {"target_modules": "(.|.)*x"}, "LORA", None)  # exponential backtracking
+    assert time.monotonic() - started < 5
