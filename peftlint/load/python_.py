@@ -64,7 +64,9 @@ def load_python(text: str, path: str, *, config_classes: Mapping[str, str] | Non
             warnings.simplefilter("ignore")
             tree = ast.parse(text, filename=path)
     except SyntaxError as exc:
-        raise LoadError(path, f"invalid Python: {exc.msg}", exc.lineno, exc.offset) from None
+        # CPython reports some errors (`@0`) at offset 0 although its offsets are 1-based
+        column = max(exc.offset, 1) if exc.offset is not None else None
+        raise LoadError(path, f"invalid Python: {exc.msg}", exc.lineno, column) from None
     except ValueError as exc:  # "source code string cannot contain null bytes"
         raise LoadError(path, f"invalid Python: {exc}") from None
     except (MemoryError, RecursionError):  # the parser's own limits on pathological nesting
@@ -163,10 +165,11 @@ class _CallReader:
                 computed["**" + _source(keyword.value)] = position
                 continue
             name = keyword.arg
-            if (name,) in positions or name in computed:  # Python refuses this at compile time
-                first = positions.get((name,)) or computed[name]
-                raise LoadError(self.path, f"duplicate key `{name}` (first at line {first[0]})", *position)
-            value_positions: dict[JsonPath, tuple[int, int]] = {(name,): position}
+            if (name,) in positions:  # Python refuses this at compile time
+                first_line = positions[(name,)][0]
+                raise LoadError(self.path, f"duplicate key `{name}` (first at line {first_line})", *position)
+            positions[(name,)] = position  # computed or not: findings about the key point here
+            value_positions: dict[JsonPath, tuple[int, int]] = {}
             try:
                 data[name] = self._literal(keyword.value, (name,), value_positions)
             except _NotLiteral:

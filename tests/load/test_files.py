@@ -163,7 +163,9 @@ def test_any_bytes_give_documents_or_a_load_error(content: bytes, name: str) -> 
     else:
         for document in documents:
             assert isinstance(document, Document)
-            for path in document.positions:  # every position names a value that exists
+            for path in document.positions:  # every position names a value, or a computed keyword
+                if len(path) == 1 and path[0] in document.computed:
+                    continue
                 value = document.data
                 for step in path:
                     value = value[step]
