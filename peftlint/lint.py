@@ -92,10 +92,12 @@ def lint_config(config: PeftConfig, rules: list[Rule], settings: Settings) -> li
 
 def _apply_suppressions(path: str, findings: list[Finding], settings: Settings, rules: list[Rule]) -> tuple[list[Finding], int]:
     ignored = file_ignores(settings, path)
+    from peftlint.load.files import decode
+
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            directives = suppress.parse(handle.read())
-    except OSError:
+        with open(path, "rb") as handle:
+            directives = suppress.parse(decode(handle.read(), path))
+    except (OSError, LoadError):
         directives = suppress.Suppressions()
     identifiers = {r.code: r.identifiers for r in rules}
     kept = []

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 _DIRECTIVE = re.compile(r"#\s*peftlint:\s*(disable-file|disable)\b\s*(?:=\s*([A-Za-z0-9_\-, ]+))?")
 ALL = "*"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # the loaders count lines the same way
 
 
 @dataclass
@@ -29,7 +30,7 @@ def parse(text: str) -> Suppressions:
     found = Suppressions()
     if "peftlint:" not in text:
         return found
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_LINE_BREAK.split(text), start=1):
         match = _DIRECTIVE.search(line)
         if match is None:
             continue

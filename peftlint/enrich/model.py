@@ -1,0 +1,190 @@
+"""Find a base model's config.json: a local path, the Hugging Face cache, the bundled set, the Hub.
+
+Only config.json is ever read or fetched (with huggingface_hub, honouring HF_HOME, HF_ENDPOINT,
+HF_HUB_OFFLINE and HF_TOKEN). Order for a Hub id: the local cache (what was fetched before wins),
+then the bundled copy (exact id, no network), then the Hub with a short timeout. Every failure is
+a `ModelUnavailable` with a one-line reason; the caller turns it into a finding.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from peftlint.enrich.bundled import bundled_config
+
+CONFIG_NAME = "config.json"
+DEFAULT_TIMEOUT = 10.0  # seconds; a lint must not hang on a slow Hub
+MAX_CONFIG_BYTES = 5_000_000  # config.json files are a few KB; anything huge is not one
+_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}(/[A-Za-z0-9][A-Za-z0-9_.\-]{0,95})?$")
+
+
+class ModelUnavailable(Exception):
+    """The model's config.json could not be had; `reason` is one line, never with a token."""
+
+    def __init__(self, model: str, reason: str):
+        super().__init__(f"model facts unavailable for {model}: {reason}")
+        self.model = model
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    model_id: str  # as the user or the adapter config named it
+    config: dict[str, Any]
+    source: str  # "local" | "cache" | "bundled" | "hub"
+    location: str | None = None  # file it was read from, if any
+
+
+def _parse(model: str, text: str) -> dict[str, Any]:
+    try:
+        config = json.loads(text)
+    except ValueError as exc:
+        raise ModelUnavailable(model, f"{CONFIG_NAME} is not valid JSON ({exc})") from None
+    if not isinstance(config, dict) or not isinstance(config.get("model_type"), str):
+        raise ModelUnavailable(model, f"{CONFIG_NAME} is not a model config (no `model_type`)")
+    return config
+
+
+def _read(model: str, path: Path) -> dict[str, Any]:
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ModelUnavailable(model, f"{path} is larger than {MAX_CONFIG_BYTES:,} bytes: not a config.json")
+        return _parse(model, path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelUnavailable(model, f"cannot read {path}: {exc.__class__.__name__}") from None
+
+
+def _looks_like_path(spec: str) -> bool:
+    return spec.startswith((".", "/", "~")) or os.sep in spec.rstrip(os.sep) and not _REPO_ID.match(spec) or os.path.exists(spec)
+
+
+def _local(spec: str) -> ModelConfig:
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        path = path / CONFIG_NAME
+    if not path.is_file():
+        raise ModelUnavailable(spec, f"no such file: {path}")
+    return ModelConfig(spec, _read(spec, path), "local", str(path))
+
+
+def _hub_reason(exc: Exception, token: str | None) -> str:
+    from huggingface_hub import errors
+
+    if isinstance(exc, errors.GatedRepoError):
+        reason = "gated repository: accept its licence on the Hub and pass --token or set HF_TOKEN"
+    elif isinstance(exc, errors.RepositoryNotFoundError):
+        reason = "repository not found on the Hub (or private: pass --token or set HF_TOKEN)"
+    elif isinstance(exc, errors.RevisionNotFoundError):
+        reason = "revision not found on the Hub"
+    elif isinstance(exc, errors.RemoteEntryNotFoundError):
+        reason = f"the repository has no {CONFIG_NAME}"
+    elif isinstance(exc, errors.LocalEntryNotFoundError):
+        reason = "the Hub is unreachable (offline or timed out) and the config is not cached"
+    elif isinstance(exc, errors.HfHubHTTPError) and exc.response is not None:
+        reason = f"the Hub answered HTTP {exc.response.status_code}"
+    elif isinstance(exc, TimeoutError):
+        reason = f"the Hub did not answer in time ({exc})"
+    else:
+        reason = f"cannot reach the Hub ({exc.__class__.__name__})"
+    return reason.replace(token, "***") if token else reason
+
+
+def _cache_dir() -> str | None:
+    if cache := os.environ.get("HF_HUB_CACHE"):
+        return cache
+    if home := os.environ.get("HF_HOME"):
+        return os.path.join(home, "hub")
+    return None  # huggingface_hub's default (~/.cache/huggingface/hub)
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _download(repo_id: str, revision: str | None, token: str | None, timeout: float, cached_only: bool) -> str:
+    from huggingface_hub import hf_hub_download
+
+    def fetch() -> str:
+        return hf_hub_download(
+            repo_id,
+            CONFIG_NAME,
+            revision=revision,
+            token=token or None,
+            etag_timeout=timeout,
+            local_files_only=cached_only,
+            # read per call: huggingface_hub reads these once, at its import
+            endpoint=os.environ.get("HF_ENDPOINT") or None,
+            cache_dir=_cache_dir(),
+        )
+
+    if cached_only:
+        return fetch()
+    # hf_hub_download retries network errors and 5xx answers five times with back-off (about
+    # 25 s in all) and has no option to turn that off: a daemon thread with a deadline bounds it.
+    logging.getLogger("huggingface_hub.utils._http").setLevel(logging.ERROR)  # its retry chatter
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["path"] = fetch()
+        except BaseException as exc:  # handed to the caller below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="peftlint-hub-fetch", daemon=True)  # not joined at exit
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise TimeoutError(f"no answer within {timeout:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return str(outcome["path"])
+
+
+def _from_hub(repo_id: str, revision: str | None, token: str | None, timeout: float) -> ModelConfig:
+    from huggingface_hub import errors
+
+    try:
+        path = _download(repo_id, revision, token, timeout, cached_only=True)
+        return ModelConfig(repo_id, _cached(repo_id, Path(path)), "cache", path)
+    except errors.LocalEntryNotFoundError:
+        pass
+    if revision is None and (config := bundled_config(repo_id)) is not None:
+        return ModelConfig(repo_id, config, "bundled")
+    if _offline():
+        raise ModelUnavailable(repo_id, "offline (HF_HUB_OFFLINE is set) and not in the cache or the bundled set")
+    try:
+        path = _download(repo_id, revision, token, timeout, cached_only=False)
+    except Exception as exc:  # huggingface_hub raises many types (HTTP, network, validation)
+        raise ModelUnavailable(repo_id, _hub_reason(exc, token)) from None
+    return ModelConfig(repo_id, _cached(repo_id, Path(path)), "hub", path)
+
+
+def _cached(repo_id: str, path: Path) -> dict[str, Any]:
+    """Read a cached config.json; a bad one is removed so that the next good answer is used."""
+    try:
+        return _read(repo_id, path)
+    except ModelUnavailable:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def resolve_model(
+    spec: str,
+    *,
+    revision: str | None = None,
+    token: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> ModelConfig:
+    """The config.json of `spec`: a path to config.json, a folder holding one, or a Hub repo id."""
+    if _looks_like_path(spec):
+        return _local(spec)
+    if not _REPO_ID.match(spec):
+        raise ModelUnavailable(spec, "neither an existing local path nor a Hub repo id such as `meta-llama/Llama-3.1-8B`")
+    return _from_hub(spec, revision, token or os.environ.get("HF_TOKEN"), timeout)
