@@ -40,7 +40,6 @@ _OPTIMIZER_ALIASES = {
     "sgd": "sgd", "adafactor": "adafactor",
 }  # fmt: skip
 
-QUANTIZATIONS = ("4bit", "8bit")
 
 
 def normalize_dtype(value: str) -> str:
@@ -71,22 +70,21 @@ def normalize_quantization(value: str | None) -> str | None:
         return "4bit"
     if key in ("8bit", "8", "int8", "llm.int8"):
         return "8bit"
-    raise ValueError(f"unknown quantization `{value}`: use 4bit or 8bit")
+    raise ValueError(f"unknown quantization `{value}`: use 4bit or 8bit (or load_in_4bit, nf4, load_in_8bit, int8)")
 
 
 # --- model dimensions ------------------------------------------------------------------------
 
-# model_types whose MLP is gated (gate * act(up)): three weight matrices and four
-# intermediate-width tensors kept for backward instead of two.
+# model_types whose MLP is gated (down(act(gate(x)) * up(x))): three weight matrices instead of
+# two, and RMSNorm instead of LayerNorm. test_memory.py checks the list against transformers.
 _GATED_MLP_TYPES = frozenset({
     "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3_text",
-    "phi3", "olmo", "olmo2", "cohere", "granite", "starcoder2_gated", "deepseek_v2", "internlm2", "yi", "baichuan",
-    "stablelm", "exaone", "nemotron_gated", "smollm3",
+    "phi3", "olmo", "olmo2", "cohere", "granite", "stablelm", "smollm3",
 })  # fmt: skip
 
 # Upper bounds that no published model comes near; they turn a typo (1e12) into a clear error
 # instead of an overflowing estimate.
-_LIMITS = {"size": 1 << 20, "layers": 1 << 12, "heads": 1 << 12, "vocab": 1 << 24, "positions": 1 << 26}
+_LIMITS = {"size": 1 << 20, "layers": 1 << 12, "count": 1 << 12, "vocab": 1 << 24, "positions": 1 << 26}
 
 
 def _field(cfg: Mapping[str, Any], names: tuple[str, ...], kind: str, *, required: bool = True) -> int | None:
@@ -106,7 +104,11 @@ def _field(cfg: Mapping[str, Any], names: tuple[str, ...], kind: str, *, require
 
 @dataclass(frozen=True)
 class ModelDims:
-    """The few numbers of a config.json that decide memory, under their canonical names."""
+    """The few numbers of a config.json that decide memory, under their canonical names.
+
+    Encoder-decoder models count both stacks as layers (their decoders' cross-attention is left
+    out of `linear_params_per_layer`); models without a vocabulary (ViT) have `vocab_size` 0.
+    """
 
     model_type: str
     hidden_size: int
@@ -116,7 +118,7 @@ class ModelDims:
     head_dim: int
     intermediate_size: int  # per expert for MoE models
     vocab_size: int
-    max_position_embeddings: int | None  # None for relative-position models (T5)
+    max_position_embeddings: int | None  # None when the config gives none (relative positions)
     gated_mlp: bool
     num_experts: int = 1
     experts_per_token: int = 1
@@ -137,25 +139,27 @@ class ModelDims:
         layers = _encoder_decoder_layers(cfg) or _field(
             cfg, ("num_hidden_layers", "n_layer", "num_layers", "n_layers"), "layers"
         )
-        heads = _field(cfg, ("num_attention_heads", "n_head", "num_heads", "n_heads", "encoder_attention_heads"), "heads")
+        heads = _field(
+            cfg, ("num_attention_heads", "n_head", "num_heads", "n_heads", "encoder_attention_heads"), "count"
+        )
         if cfg.get("multi_query") is True and not cfg.get("new_decoder_architecture"):
             kv_heads = 1
         else:
-            kv_heads = _field(cfg, ("num_key_value_heads", "num_kv_heads", "n_head_kv"), "heads", required=False)
+            kv_heads = _field(cfg, ("num_key_value_heads", "num_kv_heads", "n_head_kv"), "count", required=False)
         head_dim = _field(cfg, ("head_dim", "d_kv", "kv_channels"), "size", required=False)
         intermediate = _field(
             cfg,
             ("moe_intermediate_size", "intermediate_size", "n_inner", "d_ff", "ffn_dim", "ffn_hidden_size",
-             "encoder_ffn_dim"),
+             "encoder_ffn_dim", "hidden_dim"),  # DistilBERT's hidden_dim is its FFN width
             "size", required=False,
         )  # fmt: skip
-        vocab = _field(cfg, ("vocab_size", "padded_vocab_size", "n_vocab"), "vocab")
+        vocab = _field(cfg, ("vocab_size", "padded_vocab_size", "n_vocab"), "vocab", required=False)
         positions = _field(
             cfg, ("max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length", "seq_length"),
             "positions", required=False,
         )  # fmt: skip
-        experts = _field(cfg, ("num_local_experts", "num_experts", "n_routed_experts"), "heads", required=False)
-        per_token = _field(cfg, ("num_experts_per_tok", "moe_top_k"), "heads", required=False)
+        experts = _field(cfg, ("num_local_experts", "num_experts", "n_routed_experts"), "count", required=False)
+        per_token = _field(cfg, ("num_experts_per_tok", "moe_top_k"), "count", required=False)
         feed_forward = str(cfg.get("feed_forward_proj", ""))
         return cls(
             model_type=model_type,
@@ -165,7 +169,7 @@ class ModelDims:
             num_key_value_heads=kv_heads or heads,
             head_dim=head_dim or hidden // heads,
             intermediate_size=intermediate or 4 * hidden,  # GPT-2 / Falcon leave it out: 4 x hidden
-            vocab_size=vocab,
+            vocab_size=vocab or 0,
             max_position_embeddings=positions,
             gated_mlp=model_type in _GATED_MLP_TYPES or feed_forward.startswith("gated"),
             num_experts=experts or 1,
@@ -215,8 +219,15 @@ HIDDEN_ACTIVATIONS_PER_LAYER = 9.0
 RMSNORM_NORMS_PER_LAYER = 2
 # Intermediate-width tensors the MLP keeps with frozen weights: the activation's input (plain),
 # or gate, act(gate) and up, the operands of the product (gated). The product itself, the down
-# projection's input, is kept only by a Linear that keeps its inputs (see LINEAR_INPUTS below).
+# projection's input, is kept only by a Linear that keeps its inputs (next note).
 MLP_TENSORS = {False: 1, True: 3}
+# Linear inputs: a Linear keeps its input for backward only when it needs it, for its own weight
+# gradient (full fine-tuning) or because bitsandbytes' MatMul4Bit / MatMul8bitLt save it
+# unconditionally; a frozen bf16 nn.Linear keeps nothing (autograd saves an operand only when the
+# other one needs a gradient). Per block the distinct inputs are attention-in (q, k, v share it),
+# attention-out, MLP-in (gate and up share it) and MLP-down. Physical, not fitted: it is the
+# QLoRA-over-LoRA excess beyond the weights in lit-gpt rows 127-144 (phi-1.5 0.85 GB, StableLM
+# 1.58, Llama 2 7B 2.34, 13B 3.49 GB at ~1.1k tokens), which it reproduces within 3%.
 # Eager attention keeps, per head and (query, key) pair: the fp32 softmax output (transformers and
 # lit-gpt take the softmax in fp32), its compute-dtype copy that is multiplied into V (none in
 # fp32), with attention dropout a 1-byte mask and the dropout's output (fp32 under autocast, which
@@ -228,12 +239,6 @@ EAGER_DROPOUT_MASK_BYTES = 1
 # fp32 input gradient at once: 3 x 4 bytes per logit. Without the upcast (lit-gpt's chunked
 # cross-entropy) the compute-dtype logits and log-probabilities remain: 2 x compute bytes.
 LOGIT_BYTES_UPCAST = 12
-# LINEAR_INPUTS: a Linear keeps its input for backward only when it needs it: for its own weight gradient (full
-# fine-tuning) or because bitsandbytes' MatMul4Bit / MatMul8bitLt save it unconditionally; a frozen
-# bf16 nn.Linear saves nothing (autograd saves an operand only when the other one needs a
-# gradient). Per block the distinct inputs are: attention in (q, k, v share it), attention out,
-# MLP in (gate/up share it), MLP down. This is the QLoRA-over-LoRA excess beyond the weights in
-# lit-gpt rows 127-144 (phi-1.5 0.85 GB, StableLM 1.58, Llama 2 7B 2.34, 13B 3.49 at ~1.1k tokens).
 # bitsandbytes 4-bit: 4 bits per weight plus one fp32 absmax per 64-weight block; double
 # quantization stores the absmax as 8-bit with one fp32 constant per 256 blocks (QLoRA paper,
 # §2). Checked against lit-gpt rows 176/177, 179/180, 181/182 (nf4 -> nf4-dq saves 0.31, 0.60,
@@ -274,7 +279,11 @@ class MemoryEstimate:
     assumptions: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"total_bytes": self.total_bytes, "breakdown": dict(self.breakdown), "assumptions": dict(self.assumptions)}
+        return {
+            "total_bytes": self.total_bytes,
+            "breakdown": dict(self.breakdown),
+            "assumptions": dict(self.assumptions),
+        }
 
 
 def _positive(name: str, value: int) -> int:
@@ -287,36 +296,40 @@ def _positive(name: str, value: int) -> int:
 class _Quantized:
     """Which weights bitsandbytes replaces, and what they cost."""
 
+    kind: str  # 4bit | 8bit
+    double_quant: bool
     params: int
-    largest: int  # the biggest quantized matrix: dequantized whole for every matmul
+    largest: int  # the biggest quantized matrix: backward dequantizes it whole
 
     @classmethod
-    def of(cls, model: ModelDims, quantize_lm_head: bool) -> _Quantized:
+    def of(cls, model: ModelDims, kind: str, double_quant: bool, quantize_lm_head: bool) -> _Quantized:
         h = model.hidden_size
         params = model.num_layers * model.linear_params_per_layer
         largest = max(h * model.q_dim, h * model.intermediate_size)
         if quantize_lm_head:
             params += model.vocab_size * h
             largest = max(largest, model.vocab_size * h)
-        return cls(params, largest)
+        return cls(kind, double_quant and kind == "4bit", params, largest)
+
+    def bytes(self, params: int) -> int:
+        if self.kind == "8bit":
+            return params * INT8_BYTES
+        blocks = params / NF4_BLOCK
+        absmax = blocks * 1 + blocks / NF4_DQ_BLOCKS * 4 if self.double_quant else blocks * 4
+        return round(params / 2 + absmax)
+
+    def describe(self) -> str:
+        if self.kind == "8bit":
+            return "bitsandbytes LLM.int8 (1 byte per weight)"
+        absmax = "8-bit absmax, double-quantized" if self.double_quant else "fp32 absmax"
+        return f"bitsandbytes 4-bit nf4/fp4, blocks of {NF4_BLOCK}, {absmax}"
 
 
-def _quantized_weight_bytes(params: int, quantization: str, double_quant: bool) -> int:
-    if quantization == "8bit":
-        return params * INT8_BYTES
-    blocks = params / NF4_BLOCK
-    constants = blocks * 1 + blocks / NF4_DQ_BLOCKS * 4 if double_quant else blocks * 4
-    return round(params / 2 + constants)
-
-
-def _base_weight_bytes(
-    model: ModelDims, frozen: int, dtype: str, quantization: str | None, double_quant: bool,
-    quantized: _Quantized | None, unquantized_dtype: str,
-) -> int:  # fmt: skip
+def _base_weight_bytes(frozen: int, dtype: str, quantized: _Quantized | None, unquantized_dtype: str) -> int:
     if quantized is None:
         return frozen * DTYPE_BYTES[dtype]
     params = min(quantized.params, frozen)
-    return _quantized_weight_bytes(params, quantization, double_quant) + (frozen - params) * DTYPE_BYTES[unquantized_dtype]
+    return quantized.bytes(params) + (frozen - params) * DTYPE_BYTES[unquantized_dtype]
 
 
 def _optimizer_bytes(optimizer: str, params: int, param_bytes: int) -> int:
@@ -401,7 +414,9 @@ def estimate_training_memory(
     batch_size = _positive("batch_size", batch_size)
     seq_len = _positive("seq_len", seq_len)
     total_params = _positive("total_params", total_params)
-    if isinstance(trainable_params, bool) or not isinstance(trainable_params, int) or not 0 <= trainable_params <= total_params:
+    if not isinstance(trainable_params, int) or isinstance(trainable_params, bool) or trainable_params < 0:
+        raise ValueError(f"`trainable_params` must be an integer in 0..total_params, got {trainable_params!r}")
+    if trainable_params > total_params:
         raise ValueError(f"`trainable_params` must be an integer in 0..total_params, got {trainable_params!r}")
     if attention is None:
         attention = "eager" if model.attention_softcapping else "sdpa"
@@ -410,74 +425,67 @@ def estimate_training_memory(
     if quantization and mixed_precision:
         raise ValueError("quantized base weights cannot also be fp32 master weights (`mixed_precision`)")
     peft_type = peft_type.upper() if peft_type else None
-    full_finetune = peft_type is None
     upcast_unquantized = bool(quantization) if upcast_unquantized is None else upcast_unquantized
+    quantized = _Quantized.of(model, quantization, double_quant, quantize_lm_head) if quantization else None
 
     weight_dtype = "fp32" if mixed_precision else dtype
     compute_bytes = 2 if mixed_precision else DTYPE_BYTES[dtype]
     # The residual stream takes the dtype of the weights it passes through (embeddings, norms).
     residual_bytes = 4 if (mixed_precision or upcast_unquantized) else DTYPE_BYTES[dtype]
-    trainable_dtype = weight_dtype if full_finetune else adapter_dtype
-    trainable_bytes = DTYPE_BYTES[trainable_dtype]
-    quantized = _Quantized.of(model, quantize_lm_head) if quantization else None
-    unquantized_dtype = "fp32" if upcast_unquantized else dtype
+    trainable_dtype = weight_dtype if peft_type is None else adapter_dtype
+    unquantized_dtype = "fp32" if upcast_unquantized else weight_dtype
 
     assumptions: dict[str, Any] = {
-        "dtype": dtype,
+        "devices": "one GPU, no sharding or offloading",
+        "weights": quantized.describe() if quantized else weight_dtype,
         "compute_dtype": "bf16/fp16 autocast over fp32 weights" if mixed_precision else dtype,
         "peft_type": peft_type or "full fine-tuning",
-        "trainable_dtype": trainable_dtype,
-        "optimizer": optimizer + (f" ({_OPTIMIZER_NOTES[optimizer]})" if optimizer in _OPTIMIZER_NOTES else ""),
-        "batch_size": batch_size,
-        "seq_len": seq_len,
+        "trainable_dtype": trainable_dtype + (" (peft's upcast)" if peft_type and trainable_dtype == "fp32" else ""),
+        "optimizer": optimizer + (f": {_OPTIMIZER_NOTES[optimizer]}" if optimizer in _OPTIMIZER_NOTES else ""),
+        "tokens": f"batch {batch_size} x seq {seq_len}, every sequence padded to the longest",
         "gradient_checkpointing": gradient_checkpointing,
-        "attention": attention
-        + (" (scores materialized" + (", soft-capped)" if model.attention_softcapping else ")") if attention == "eager" else " (no seq x seq tensors)"),
-        "devices": "one GPU, no sharding or offloading",
+        "attention": _describe_attention(model, attention),
     }
-    breakdown: dict[str, int] = {
-        "base_weights": _base_weight_bytes(
-            model, total_params - trainable_params, weight_dtype, quantization, double_quant, quantized, unquantized_dtype
-        )
+    breakdown: dict[str, float] = {
+        "base_weights": _base_weight_bytes(total_params - trainable_params, weight_dtype, quantized, unquantized_dtype)
     }
     if quantized:
-        kind = "nf4/fp4, blocksize 64, " + ("double-quantized absmax" if double_quant else "fp32 absmax")
-        assumptions["quantization"] = f"bitsandbytes {quantization}" + (f" ({kind})" if quantization == "4bit" else "")
         assumptions["quantized_params"] = quantized.params
         assumptions["unquantized_weights"] = unquantized_dtype + (
             " (prepare_model_for_kbit_training)" if upcast_unquantized else ""
         )
     if mixed_precision:
-        # autocast's compute-dtype copies of the matmul weights stay referenced until backward.
+        # autocast's compute-dtype copies of the matmul weights stay referenced until backward
         breakdown["autocast_weight_copies"] = model.num_layers * model.linear_params_per_layer * compute_bytes
 
+    trainable_bytes = DTYPE_BYTES[trainable_dtype]
     breakdown["trainable_weights"] = trainable_params * trainable_bytes
     breakdown["gradients"] = trainable_params * trainable_bytes  # in the parameter's dtype
     breakdown["optimizer_states"] = _optimizer_bytes(optimizer, trainable_params, trainable_bytes)
 
     prompt_tokens = num_virtual_tokens if peft_type in _PROMPT_TYPES else 0
+    prefix_tokens = num_virtual_tokens if peft_type in _PREFIX_TYPES else 0
     sequence = seq_len + prompt_tokens
     tokens = batch_size * sequence
-    per_layer = tokens * _layer_activation_bytes(
-        model, compute_bytes, residual_bytes, keeps_linear_inputs=full_finetune or quantized is not None
+    block = tokens * _layer_activation_bytes(
+        model, compute_bytes, residual_bytes, keeps_linear_inputs=peft_type is None or quantized is not None
     )
     if attention == "eager":
-        keys = sequence + (num_virtual_tokens if peft_type in _PREFIX_TYPES else 0)
         per_score = _eager_score_bytes(model, compute_bytes, attention_dropout, mixed_precision)
-        per_layer += batch_size * model.num_attention_heads * sequence * keys * per_score
-    # LoRA dropout keeps its output and a 1-byte mask for every adapted module's input.
+        block += batch_size * model.num_attention_heads * sequence * (sequence + prefix_tokens) * per_score
+    # LoRA dropout keeps its output and a 1-byte mask for every adapted module's input
     dropout = tokens * lora_dropout_inputs * (compute_bytes + 1)
     if gradient_checkpointing:
         # each block's input is kept; one block at a time is recomputed during backward
         checkpoints = model.num_layers * tokens * model.hidden_size * residual_bytes
-        breakdown["activations"] = round(checkpoints + per_layer + dropout / model.num_layers)
+        breakdown["activations"] = checkpoints + block + dropout / model.num_layers
     else:
-        breakdown["activations"] = round(model.num_layers * per_layer + dropout)
+        breakdown["activations"] = model.num_layers * block + dropout
     if quantized:
         # backward dequantizes each weight whole while every activation is still alive
         breakdown["dequantized_weight"] = quantized.largest * compute_bytes
-    if peft_type in _PREFIX_TYPES and num_virtual_tokens:
-        breakdown["prefix_kv"] = batch_size * num_virtual_tokens * model.num_layers * 2 * model.kv_dim * compute_bytes
+    if prefix_tokens:
+        breakdown["prefix_kv"] = batch_size * prefix_tokens * model.num_layers * 2 * model.kv_dim * compute_bytes
 
     has_lm_head = task_type.upper() in TASK_TYPES_WITH_LM_HEAD
     width = model.vocab_size if has_lm_head else num_labels
@@ -489,12 +497,22 @@ def estimate_training_memory(
 
     if include_framework_overhead:
         breakdown["framework_overhead"] = FRAMEWORK_OVERHEAD_BYTES
-        assumptions["framework_overhead"] = "CUDA context + allocator slack (nvidia-smi view)"
+        assumptions["framework_overhead"] = "CUDA context and allocator slack (what nvidia-smi shows)"
     else:
-        assumptions["framework_overhead"] = "excluded (torch.cuda.max_memory_allocated view)"
+        assumptions["framework_overhead"] = "not counted (what torch.cuda.max_memory_allocated() shows)"
+    return _estimate(breakdown, assumptions)
 
-    breakdown = {name: int(value) for name, value in breakdown.items()}
-    return MemoryEstimate(total_bytes=sum(breakdown.values()), breakdown=breakdown, assumptions=assumptions)
+
+def _describe_attention(model: ModelDims, attention: str) -> str:
+    if attention != "eager":
+        return f"{attention}: no seq x seq tensors kept"
+    reason = " (soft-capped scores need it)" if model.attention_softcapping else ""
+    return f"eager: attention scores kept for backward{reason}"
+
+
+def _estimate(breakdown: Mapping[str, float], assumptions: dict[str, Any]) -> MemoryEstimate:
+    rounded = {name: round(value) for name, value in breakdown.items()}
+    return MemoryEstimate(total_bytes=sum(rounded.values()), breakdown=rounded, assumptions=assumptions)
 
 
 def _rms_norm(model: ModelDims) -> bool:
@@ -532,33 +550,33 @@ def estimate_inference_memory(
     seq_len = _positive("seq_len", seq_len)
     peft_type = peft_type.upper() if peft_type else None
     compute_bytes = DTYPE_BYTES[dtype]
-    quantized = _Quantized.of(model, quantize_lm_head) if quantization else None
-    assumptions: dict[str, Any] = {"dtype": dtype, "batch_size": batch_size, "seq_len": seq_len}
-    breakdown = {
-        "base_weights": _base_weight_bytes(model, total_params, dtype, quantization, double_quant, quantized, dtype)
+    quantized = _Quantized.of(model, quantization, double_quant, quantize_lm_head) if quantization else None
+    assumptions: dict[str, Any] = {
+        "weights": quantized.describe() if quantized else dtype,
+        "tokens": f"batch {batch_size} x seq {seq_len}",
     }
-    if quantization:
-        assumptions["quantization"] = f"bitsandbytes {quantization}" + (", double quant" if double_quant else "")
+    breakdown: dict[str, float] = {"base_weights": _base_weight_bytes(total_params, dtype, quantized, dtype)}
 
     if merged and quantization and adapter_params:
         assumptions["merge"] = "merging into quantized weights re-rounds them: adapters counted unmerged"
         merged = False
     breakdown["adapter_weights"] = 0 if merged else adapter_params * DTYPE_BYTES[adapter_dtype]
     if adapter_params:
-        assumptions["adapters"] = (
-            "merged into the base weights: no extra memory or latency"
+        assumptions["adapters"] = "merged into the base weights" if merged else f"unmerged, {adapter_dtype}"
+        assumptions["latency"] = (
+            "none added: the adapters are part of the weights"
             if merged
-            else f"unmerged, {adapter_dtype}: one extra low-rank product per adapted module and token"
+            else "an extra low-rank product per adapted module and token (unmerged adapters)"
         )
 
     prompt_tokens = num_virtual_tokens if peft_type in _PROMPT_TYPES else 0
     prefix_tokens = num_virtual_tokens if peft_type in _PREFIX_TYPES else 0
     cached = seq_len + prompt_tokens + prefix_tokens
     breakdown["kv_cache"] = batch_size * cached * model.num_layers * 2 * model.kv_dim * compute_bytes
-    if prompt_tokens or prefix_tokens:
-        assumptions["virtual_tokens"] = (
-            f"{num_virtual_tokens} extra cached positions per sequence and layer, attended to by every token"
-        )
+    if prompt_tokens:
+        assumptions["latency"] = f"every request is {prompt_tokens} virtual tokens longer (prefill and cache)"
+    if prefix_tokens:
+        assumptions["latency"] = f"every token attends to {prefix_tokens} more cached positions in each layer"
     tokens = batch_size * (seq_len + prompt_tokens)
     # Prefill runs one block at a time: its widest tensors (hidden-wide ones and the MLP's gate/up
     # or fc outputs), plus the last position's fp32 logits.
@@ -571,4 +589,4 @@ def estimate_inference_memory(
         breakdown["dequantized_weight"] = quantized.largest * compute_bytes
     if include_framework_overhead:
         breakdown["framework_overhead"] = FRAMEWORK_OVERHEAD_BYTES
-    return MemoryEstimate(total_bytes=sum(breakdown.values()), breakdown=breakdown, assumptions=assumptions)
+    return _estimate(breakdown, assumptions)

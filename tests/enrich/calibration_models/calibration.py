@@ -145,7 +145,7 @@ def parameter_counts(model_dir: str, task_type: str = "CAUSAL_LM") -> tuple[int,
     import transformers
 
     config = transformers.AutoConfig.from_pretrained(HERE / model_dir)
-    auto = transformers.AutoModelForSequenceClassification if task_type == "SEQ_CLS" else transformers.AutoModelForCausalLM
+    auto = {"SEQ_CLS": transformers.AutoModelForSequenceClassification}.get(task_type, transformers.AutoModelForCausalLM)
     with torch.device("meta"):
         model = auto.from_config(config)
     head = model.get_output_embeddings()
@@ -239,7 +239,8 @@ def _adapter_kwargs(row: dict[str, str], dims: ModelDims, stack: str, total: int
         return {"peft_type": None, "trainable_params": total}
     if method.startswith("LLaMA-Adapter"):
         # lit-gpt's LLaMA-Adapter is peft's ADAPTION_PROMPT: 10 learned prompt tokens per layer
-        return {"peft_type": "ADAPTION_PROMPT", "trainable_params": int(row["trainable_params"]), "num_virtual_tokens": 10}
+        trainable = int(row["trainable_params"])
+        return {"peft_type": "ADAPTION_PROMPT", "trainable_params": trainable, "num_virtual_tokens": 10}
     rank = lora_rank(row["peft_config"])
     all_layers = bool(re.search(r"all|mlp|gate", row["peft_config"]))
     if stack == LITGPT:
@@ -362,7 +363,6 @@ def table(results: list[Result]) -> str:
         else:
             measured, error = f"{r.case.measured_gb:.2f}", f"{r.error:+.1%}"
         seed = f"{r.seed_error:+.1%}" if r.seed_gb is not None and r.case.measured_gb is not None else ""
-        lines.append(
-            f"{r.case.id:>4} {r.case.group:9} {r.case.model[:24]:24} {measured:>9} {r.estimate_gb:9.2f} {error:>8} {seed:>8}"
-        )
+        row = f"{r.case.id:>4} {r.case.group:9} {r.case.model[:24]:24} {measured:>9} {r.estimate_gb:9.2f}"
+        lines.append(f"{row} {error:>8} {seed:>8}")
     return "\n".join(lines)
