@@ -106,8 +106,8 @@ def _field(cfg: Mapping[str, Any], names: tuple[str, ...], kind: str, *, require
 class ModelDims:
     """The few numbers of a config.json that decide memory, under their canonical names.
 
-    Encoder-decoder models count both stacks as layers (their decoders' cross-attention is left
-    out of `linear_params_per_layer`); models without a vocabulary (ViT) have `vocab_size` 0.
+    Encoder-decoder models count both stacks in `num_layers`, `cross_attention_layers` of them
+    (the decoder's) with a second attention; models without a vocabulary (ViT) have `vocab_size` 0.
     """
 
     model_type: str
@@ -124,6 +124,7 @@ class ModelDims:
     experts_per_token: int = 1
     # Gemma 2's tanh soft-capping of attention scores has no fused kernel: attention runs eager
     attention_softcapping: bool = False
+    cross_attention_layers: int = 0
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> ModelDims:
@@ -136,7 +137,8 @@ class ModelDims:
         if not isinstance(model_type, str) or not model_type:
             raise ValueError("config has no `model_type`: is this a model config.json?")
         hidden = _field(cfg, ("hidden_size", "n_embd", "d_model", "n_embed", "dim"), "size")
-        layers = _encoder_decoder_layers(cfg) or _field(
+        encoder_decoder = _encoder_decoder_layers(cfg)
+        layers = sum(encoder_decoder) if encoder_decoder else _field(
             cfg, ("num_hidden_layers", "n_layer", "num_layers", "n_layers"), "layers"
         )
         heads = _field(
@@ -175,6 +177,7 @@ class ModelDims:
             num_experts=experts or 1,
             experts_per_token=min(per_token or 1, experts or 1),
             attention_softcapping=cfg.get("attn_logit_softcapping") is not None,
+            cross_attention_layers=encoder_decoder[1] if encoder_decoder else 0,
         )
 
     @property
@@ -186,20 +189,29 @@ class ModelDims:
         return self.num_key_value_heads * self.head_dim
 
     @property
+    def attention_params(self) -> int:
+        return 2 * self.hidden_size * self.q_dim + 2 * self.hidden_size * self.kv_dim
+
+    @property
     def linear_params_per_layer(self) -> int:
-        """Weights of the Linear layers of one block: what bitsandbytes quantizes (biases aside)."""
-        attention = 2 * self.hidden_size * self.q_dim + 2 * self.hidden_size * self.kv_dim
+        """Weight matrices of one (self-attention) block: what bitsandbytes quantizes, biases aside."""
         mlp = (3 if self.gated_mlp else 2) * self.hidden_size * self.intermediate_size
-        return attention + self.num_experts * mlp
+        router = self.hidden_size * self.num_experts if self.num_experts > 1 else 0
+        return self.attention_params + self.num_experts * mlp + router
+
+    @property
+    def block_linear_params(self) -> int:
+        """Weight matrices of every block, the decoder's cross-attention included."""
+        return self.num_layers * self.linear_params_per_layer + self.cross_attention_layers * self.attention_params
 
 
-def _encoder_decoder_layers(cfg: Mapping[str, Any]) -> int | None:
-    # Both stacks hold activations (the decoder over the target tokens): counted as one deeper stack.
+def _encoder_decoder_layers(cfg: Mapping[str, Any]) -> tuple[int, int] | None:
+    """(encoder layers, decoder layers). Both stacks hold activations: one deeper stack for memory."""
     if "encoder_layers" in cfg and "decoder_layers" in cfg:
-        return _field(cfg, ("encoder_layers",), "layers") + _field(cfg, ("decoder_layers",), "layers")
+        return _field(cfg, ("encoder_layers",), "layers"), _field(cfg, ("decoder_layers",), "layers")
     if cfg.get("is_encoder_decoder") and "num_layers" in cfg:
         encoder = _field(cfg, ("num_layers",), "layers")
-        return encoder + (_field(cfg, ("num_decoder_layers",), "layers", required=False) or encoder)
+        return encoder, _field(cfg, ("num_decoder_layers",), "layers", required=False) or encoder
     return None
 
 
@@ -211,7 +223,8 @@ def _encoder_decoder_layers(cfg: Mapping[str, Any]) -> int | None:
 NORM_INPUTS_PER_LAYER = 2
 # Fitted to the slope of peak memory over batch size in lit-gpt's resource tables, rows
 # 127/130/131 (phi-1.5), 132/135/136 (StableLM-3B) and 137/140 (Llama 2 7B), which differ only in
-# batch size; those runs keep no Linear inputs (frozen bf16 weights, see LINEAR_INPUTS).
+# batch size: the three models alone give 9.45, 8.74 and 8.68; this is their mean. Those runs keep
+# no Linear inputs (frozen bf16 weights, see the Linear-inputs note below).
 HIDDEN_ACTIVATIONS_PER_LAYER = 9.0
 # RMSNorm as transformers and lit-gpt write it upcasts its input to fp32 and keeps that copy for
 # backward (x * rsqrt(mean(x * x))): 4 bytes per element instead of the input counted above, i.e.
@@ -304,7 +317,7 @@ class _Quantized:
     @classmethod
     def of(cls, model: ModelDims, kind: str, double_quant: bool, quantize_lm_head: bool) -> _Quantized:
         h = model.hidden_size
-        params = model.num_layers * model.linear_params_per_layer
+        params = model.block_linear_params
         largest = max(h * model.q_dim, h * model.intermediate_size)
         if quantize_lm_head:
             params += model.vocab_size * h
@@ -414,9 +427,8 @@ def estimate_training_memory(
     batch_size = _positive("batch_size", batch_size)
     seq_len = _positive("seq_len", seq_len)
     total_params = _positive("total_params", total_params)
-    if not isinstance(trainable_params, int) or isinstance(trainable_params, bool) or trainable_params < 0:
-        raise ValueError(f"`trainable_params` must be an integer in 0..total_params, got {trainable_params!r}")
-    if trainable_params > total_params:
+    is_count = isinstance(trainable_params, int) and not isinstance(trainable_params, bool)
+    if not (is_count and 0 <= trainable_params <= total_params):
         raise ValueError(f"`trainable_params` must be an integer in 0..total_params, got {trainable_params!r}")
     if attention is None:
         attention = "eager" if model.attention_softcapping else "sdpa"
@@ -456,7 +468,7 @@ def estimate_training_memory(
         )
     if mixed_precision:
         # autocast's compute-dtype copies of the matmul weights stay referenced until backward
-        breakdown["autocast_weight_copies"] = model.num_layers * model.linear_params_per_layer * compute_bytes
+        breakdown["autocast_weight_copies"] = model.block_linear_params * compute_bytes
 
     trainable_bytes = DTYPE_BYTES[trainable_dtype]
     breakdown["trainable_weights"] = trainable_params * trainable_bytes

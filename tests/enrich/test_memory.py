@@ -140,24 +140,30 @@ def test_double_quantization_saving_matches_the_published_one(nf4: int, nf4_dq: 
     assert estimated == pytest.approx(measured, rel=0.1)
 
 
+BUNDLED_DIR = Path(__file__).resolve().parents[2] / "peftlint" / "data" / "models"
+CONFIG_DIRS = sorted(p.parent for p in [*CALIBRATION_DIR.glob("*/config.json"), *BUNDLED_DIR.glob("*/config.json")])
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("model_dir", sorted(p.parent.name for p in CALIBRATION_DIR.glob("*/config.json")))
-def test_linear_weights_per_block_match_transformers(model_dir: str) -> None:
+@pytest.mark.parametrize("config_dir", CONFIG_DIRS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_block_weight_matrices_match_transformers(config_dir: Path) -> None:
+    """What bitsandbytes would quantize, from config.json alone, equals transformers' own blocks."""
     import torch
     import transformers
 
-    config = transformers.AutoConfig.from_pretrained(CALIBRATION_DIR / model_dir)
+    config = transformers.AutoConfig.from_pretrained(config_dir)
     with torch.device("meta"):
         model = transformers.AutoModel.from_config(config)
-    block = re.compile(r"\.(layers|layer|h|blocks)\.\d+\.")
-    linear = sum(
-        module.weight.numel()
+    block = re.compile(r"\.(layers|layer|h|blocks|block)\.\d+\.")
+    matrices = sum(
+        parameter.numel()
         for name, module in model.named_modules()
-        if isinstance(module, torch.nn.Linear) and block.search(f".{name}")
+        if block.search(f".{name}.") and not isinstance(module, torch.nn.Embedding)
+        for parameter in module.parameters(recurse=False)
+        if parameter.ndim >= 2  # Linear / Conv1D weights, fused expert tensors; not norms or biases
     )
-    ours = dims(model_dir)
-    assert ours.num_layers * ours.linear_params_per_layer == linear
-    assert ours.num_layers == config.num_hidden_layers
+    ours = ModelDims.from_config(json.loads((config_dir / "config.json").read_text()))
+    assert ours.block_linear_params == matrices
 
 
 @pytest.mark.slow
@@ -239,6 +245,7 @@ def test_dims_read_t5_style_encoder_decoder_fields() -> None:
           "d_ff": 2048, "vocab_size": 32128, "is_encoder_decoder": True, "feed_forward_proj": "relu"}  # fmt: skip
     small = ModelDims.from_config(t5)
     assert (small.hidden_size, small.num_layers, small.head_dim, small.intermediate_size) == (512, 14, 64, 2048)
+    assert small.cross_attention_layers == 8
     assert small.max_position_embeddings is None and not small.gated_mlp
     assert ModelDims.from_config({**t5, "feed_forward_proj": "gated-gelu"}).gated_mlp
     assert ModelDims.from_config({**t5, "num_decoder_layers": None}).num_layers == 12
@@ -258,7 +265,7 @@ def test_dims_read_experts_softcapping_and_multimodal_wrappers() -> None:
          "vocab_size": 32000}
     )  # fmt: skip
     assert (mixtral.num_experts, mixtral.experts_per_token) == (8, 2)
-    assert mixtral.linear_params_per_layer == 2 * 4096 * 4096 + 2 * 4096 * 1024 + 8 * 3 * 4096 * 14336
+    assert mixtral.linear_params_per_layer == 2 * 4096 * 4096 + 2 * 4096 * 1024 + 8 * 3 * 4096 * 14336 + 4096 * 8
     assert dims("gemma-2-2b").attention_softcapping and not dims("gemma-2b").attention_softcapping
     llama = json.loads((CALIBRATION_DIR / "llama-2-7b" / "config.json").read_text())
     assert ModelDims.from_config({"model_type": "llava", "text_config": llama}) == dims("llama-2-7b")
@@ -341,14 +348,14 @@ def test_quantization_shrinks_the_base_weights_in_order() -> None:
         for q, dq in ((None, False), ("8bit", False), ("4bit", False), ("4bit", True))
     )
     assert bf16 > int8 > nf4 > nf4_dq
-    quantized = LLAMA3.num_layers * LLAMA3.linear_params_per_layer
+    quantized = LLAMA3.block_linear_params
     # 4.5 bits per quantized weight (fp32 absmax per 64), 4.127 with double quantization
     assert (nf4 - nf4_dq) * 8 / quantized == pytest.approx(0.373, abs=0.001)
 
 
 def test_kbit_preparation_upcasts_what_stays_unquantized() -> None:
     prepared, kept = train(quantization="4bit"), train(quantization="4bit", upcast_unquantized=False)
-    embeddings_and_head = LLAMA3_TOTAL - LLAMA3.num_layers * LLAMA3.linear_params_per_layer
+    embeddings_and_head = LLAMA3_TOTAL - LLAMA3.block_linear_params
     upcast = prepared.breakdown["base_weights"] - kept.breakdown["base_weights"]
     assert upcast == pytest.approx(2 * embeddings_and_head, rel=0.001)
     assert "prepare_model_for_kbit_training" in prepared.assumptions["unquantized_weights"]
