@@ -197,7 +197,7 @@ def peft_lora(dims: ModelDims, rank: int, all_layers: bool) -> int:
     return dims.num_layers * per_layer
 
 
-def _stack(row: dict[str, str]) -> str:
+def stack_of(row: dict[str, str]) -> str:
     source = row["source"].lower()
     if "lit-gpt" in source or "litgpt" in source or "raschka" in source:
         return LITGPT
@@ -255,7 +255,7 @@ def _adapter_kwargs(row: dict[str, str], dims: ModelDims, stack: str, total: int
 
 
 def training_kwargs(row: dict[str, str], dims: ModelDims) -> dict[str, Any]:
-    stack = _stack(row)
+    stack = stack_of(row)
     model_dir = MODEL_DIRS[row["model"]]
     task_type = "SEQ_CLS" if dims.model_type == "bert" else "CAUSAL_LM"
     total, tied_head = parameter_counts(model_dir, task_type)
