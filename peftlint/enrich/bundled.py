@@ -1,0 +1,47 @@
+"""The config.json of popular base models, shipped so that common ids work offline and without a token.
+
+`data/models/<org>--<name>/config.json` holds the published file of Hub id `<org>/<name>` (its
+`SOURCE.md` says where the values come from); `data/models/aliases.json` maps legacy ids the Hub
+redirects (`gpt2`, `bert-base-uncased`) to their current ones.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from peftlint.resources import data_dir
+
+
+def _models_dir() -> Path:
+    return data_dir() / "models"
+
+
+@lru_cache(maxsize=1)
+def _index() -> dict[str, Path]:
+    """Lower-cased id (canonical or alias) -> the directory holding its config.json."""
+    index = {
+        path.parent.name.replace("--", "/", 1).lower(): path.parent
+        for path in _models_dir().glob("*/config.json")
+    }
+    with open(_models_dir() / "aliases.json", encoding="utf-8") as handle:
+        for alias, model_id in json.load(handle).items():
+            index[alias.lower()] = index[model_id.lower()]
+    return index
+
+
+def bundled_ids() -> list[str]:
+    """The Hub ids of the bundled configs (canonical spelling, without aliases)."""
+    return sorted(path.parent.name.replace("--", "/", 1) for path in _models_dir().glob("*/config.json"))
+
+
+def bundled_config(model_id: str) -> dict[str, Any] | None:
+    """The bundled config.json for `model_id` (case-insensitive), or None when none is shipped."""
+    directory = _index().get(model_id.lower())
+    if directory is None:
+        return None
+    with open(directory / "config.json", encoding="utf-8") as handle:
+        config: dict[str, Any] = json.load(handle)
+    return config
