@@ -50,7 +50,15 @@ UNMODELLED_OPTIONS = (
 
 
 class CountError(ValueError):
-    """peft would reject this config on this model, or its counts cannot be derived exactly."""
+    """No exact counts for this config on this model."""
+
+
+class PeftRejects(CountError):
+    """`get_peft_model` raises for this config on this model; the message says what peft objects to."""
+
+
+class NotModelled(CountError):
+    """peft accepts the config, but it uses an option whose parameters the module tree cannot describe."""
 
 
 @dataclass(frozen=True)
@@ -124,12 +132,14 @@ def count_parameters(
     cfg = effective_config(config, peft_type)
     unmodelled = [key for key in UNMODELLED_OPTIONS if cfg.get(key)]
     if unmodelled:
-        raise CountError(f"`{unmodelled[0]}` is not modelled: counts would not be exact")
+        raise NotModelled(f"`{unmodelled[0]}` is not modelled: counts would not be exact")
     if cfg.get("init_lora_weights") == "eva":
-        raise CountError("`init_lora_weights='eva'` redistributes ranks from data: counts would not be exact")
+        raise NotModelled("`init_lora_weights='eva'` redistributes ranks from data: counts would not be exact")
     resolution = resolve_targets(tree, cfg, peft_type, task_type)
     if resolution.error is not None:
-        raise CountError(resolution.error)
+        raise PeftRejects(resolution.error)
+    if resolution.moe_conversion:
+        raise NotModelled("LoRA on fused MoE experts (peft converts them to `target_parameters`) is not modelled")
     view = model_view(tree)
     base = DTYPES[base_dtype][0]
 
@@ -140,7 +150,7 @@ def count_parameters(
     else:
         builder = ADAPTER_BUILDERS.get(peft_type)
         if builder is None:
-            raise CountError(f"counting `{peft_type}` parameters is not supported")
+            raise NotModelled(f"counting `{peft_type}` parameters is not supported")
         for module in resolution.targeted:
             tensors += builder(module, cfg, resolution)
         tensors += shared_tensors(peft_type, cfg, resolution)
@@ -188,15 +198,15 @@ def _rank(module: Module, cfg: Mapping[str, Any], default_key: str = "r") -> int
     key = pattern_key(patterns, module.name)
     rank = int(patterns[key]) if key is not None else int(cfg[default_key])
     if rank <= 0:
-        raise CountError(f"`r` should be a positive integer, got {rank} for `{module.name}`")
+        raise PeftRejects(f"`r` should be a positive integer, got {rank} for `{module.name}`")
     return rank
 
 
 def _in_out(module: Module) -> tuple[int, int]:
     if module.in_features is None or module.out_features is None:
-        raise CountError(f"`{module.name}` has no recorded shape")
+        raise NotModelled(f"`{module.name}` has no recorded shape")
     if module.kind == "conv2d":
-        raise CountError(f"`{module.name}` is a Conv2d: its kernel size is not recorded")
+        raise NotModelled(f"`{module.name}` is a Conv2d: its kernel size is not recorded")
     return module.in_features, module.out_features
 
 
@@ -209,7 +219,7 @@ def lora_tensors(module: Module, cfg: Mapping[str, Any], resolution: TargetResol
     n_in, n_out = _in_out(module)
     if module.kind == "embedding":
         if cfg.get("lora_bias"):
-            raise CountError(f"`lora_bias=True` is not supported for embedding `{module.name}`")
+            raise PeftRejects(f"`lora_bias=True` is not supported for embedding `{module.name}`")
         tensors = [_tensor(module, "lora_embedding_A", r, n_in), _tensor(module, "lora_embedding_B", n_out, r)]
     else:
         tensors = [_tensor(module, "lora_A.weight", r, n_in), _tensor(module, "lora_B.weight", n_out, r)]
@@ -316,7 +326,7 @@ def oft_tensors(module: Module, cfg: Mapping[str, Any], resolution: TargetResolu
         n_in = n_out  # OFT rotates the embedding dimension
     r, block = int(cfg.get("r", 0)), int(cfg.get("oft_block_size", 0))
     if (r == 0) == (block == 0):
-        raise CountError("OFT needs exactly one of `r` and `oft_block_size` to be non-zero")
+        raise PeftRejects("OFT needs exactly one of `r` and `oft_block_size` to be non-zero")
     if r == 0:
         block = block if n_in % block == 0 and block <= n_in else _adjust_oft(n_in, block)
         r = n_in // block
@@ -334,10 +344,10 @@ def boft_tensors(module: Module, cfg: Mapping[str, Any], resolution: TargetResol
     size, number = int(cfg.get("boft_block_size", 0)), int(cfg.get("boft_block_num", 0))
     butterfly = int(cfg.get("boft_n_butterfly_factor", 1))
     if (size == 0) == (number == 0):
-        raise CountError("BOFT needs exactly one of `boft_block_size` and `boft_block_num` to be non-zero")
+        raise PeftRejects("BOFT needs exactly one of `boft_block_size` and `boft_block_num` to be non-zero")
     divisor = number or size
     if n_in % divisor != 0:
-        raise CountError(f"in_features ({n_in}) of `{module.name}` must be divisible by {divisor}")
+        raise PeftRejects(f"in_features ({n_in}) of `{module.name}` must be divisible by {divisor}")
     size, number = (n_in // number, number) if number else (size, n_in // size)
     return [_tensor(module, "boft_R", butterfly, number, size, size), _tensor(module, "boft_s", n_out, 1)]
 
@@ -473,7 +483,7 @@ def _first(model_config: Mapping[str, Any], keys: Sequence[str], what: str) -> i
     for key in keys:
         if model_config.get(key) is not None:
             return int(model_config[key])
-    raise CountError(f"Please specify `{what}` in `peft_config` (the model config has none of {list(keys)})")
+    raise PeftRejects(f"Please specify `{what}` in `peft_config` (the model config has none of {list(keys)})")
 
 
 def prompt_dimensions(
@@ -528,9 +538,9 @@ def prompt_encoder_tensors(
 ) -> list[Tensor]:
     """The prompt encoder's parameters (trainable, unsaved) and the `prompt_embeddings` it saves instead."""
     if peft_type not in ("PROMPT_TUNING", "P_TUNING", "PREFIX_TUNING"):
-        raise CountError(f"counting `{peft_type}` parameters is not supported")
+        raise NotModelled(f"counting `{peft_type}` parameters is not supported")
     if not cfg.get("num_virtual_tokens"):
-        raise CountError("`num_virtual_tokens` must be set")
+        raise PeftRejects("`num_virtual_tokens` must be set")
     dims = prompt_dimensions(cfg, peft_type, task_type, model_config)
     tokens = int(cfg["num_virtual_tokens"])
     training = not cfg.get("inference_mode")

@@ -32,6 +32,9 @@ TASK_MODULES_TO_SAVE = {
     "TOKEN_CLS": ("classifier", "score"),
     "QUESTION_ANS": ("qa_outputs",),
 }
+# Task types with their own PeftModel class (peft's MODEL_TYPE_TO_PEFT_MODEL_MAPPING); prompt
+# learning needs one of them, other methods fall back to the plain PeftModel.
+PEFT_MODEL_TASKS = frozenset({"SEQ_CLS", "SEQ_2_SEQ_LM", "CAUSAL_LM", "TOKEN_CLS", "QUESTION_ANS", "FEATURE_EXTRACTION"})
 PROMPT_LEARNING_TYPES = frozenset({"PROMPT_TUNING", "P_TUNING", "PREFIX_TUNING", "MULTITASK_PROMPT_TUNING", "CPT"})
 # Module kinds each method's dispatcher can wrap; any other match makes peft raise
 # "Target module ... is not supported". Methods not listed are matched but not checked.
@@ -241,6 +244,11 @@ def default_feedforward_modules(model_type: str) -> list[str] | str | None:
     return peft_defaults()["ia3_feedforward_modules"].get(model_type)
 
 
+def moe_conversion_names(model_type: str) -> list[str] | None:
+    """v4 expert names peft rewrites into `target_parameters` for LoRA on this fused-MoE model type."""
+    return peft_defaults()["lora_moe_conversion"].get(model_type)
+
+
 # --- the resolution -----------------------------------------------------------------------------
 
 
@@ -269,6 +277,9 @@ class TargetResolution:
     saved: tuple[str, ...]  # modules wrapped by ModulesToSaveWrapper (full trainable copies)
     unmatched_pattern_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)  # rank/alpha_pattern
     error: str | None = None  # what peft raises for this config on this model, if it does
+    # LoRA on a fused-MoE model (transformers v5) whose targets peft rewrites into `target_parameters`
+    # on the stacked expert weights; `targeted` then lists only the modules that stay module targets
+    moe_conversion: bool = False
 
     @property
     def targeted_names(self) -> tuple[str, ...]:
@@ -353,9 +364,19 @@ def _resolve(view: ModelView, config: Mapping[str, Any], peft_type: str, task_ty
     saved_by_entry, saved = _resolve_modules_to_save(view, modules_to_save)
     empty = TargetResolution(None, False, (), {}, (), (), (), (), (), frozenset(), saved_by_entry, saved)
     if peft_type in PROMPT_LEARNING_TYPES:
-        return empty
+        if task_type not in PEFT_MODEL_TASKS:
+            return replace(empty, error=f"{peft_type} needs a `task_type` (one of {sorted(PEFT_MODEL_TASKS)})")
+        return replace(empty, error=_modules_to_save_error(view, saved, ()))
 
     raw_targets = config.get("target_modules")
+    moe_names = moe_conversion_names(view.tree.model_type) if peft_type == "LORA" else None
+    if moe_names is not None and raw_targets is None:
+        # peft converts the (unset) targets before it would fill in defaults, leaving an empty set
+        return replace(empty, error=_no_match_error((), False, True, config))
+    # a string (regex or all-linear) is first resolved to leaf names there, so it always changes meaning
+    moe_conversion = moe_names is not None and (
+        isinstance(raw_targets, str) or any(_matched_entries(t, moe_names) for t in raw_targets)
+    )
     default_used = raw_targets is None
     if raw_targets is None:
         raw_targets = default_target_modules(peft_type, view.tree.model_type)
@@ -422,6 +443,7 @@ def _resolve(view: ModelView, config: Mapping[str, Any], peft_type: str, task_ty
         error = f"Target module `{first}` ({kind}) is not supported by {peft_type}"
 
     adapted = tuple(view.modules[n] for n in targeted if n not in unsupported)
+    error = error or _modules_to_save_error(view, saved, targeted)
     feedforward: frozenset[str] = frozenset()
     if peft_type == "IA3":
         ff_modules = config.get("feedforward_modules")
@@ -450,6 +472,7 @@ def _resolve(view: ModelView, config: Mapping[str, Any], peft_type: str, task_ty
         saved=saved,
         unmatched_pattern_keys={attr: keys for attr, keys in unmatched_patterns.items() if keys},
         error=error,
+        moe_conversion=moe_conversion,
     )
 
 
@@ -472,6 +495,23 @@ def _resolve_modules_to_save(
         if not any(key.startswith(outer + ".") for outer in saved):
             saved.append(key)
     return {entry: tuple(hits) for entry, hits in by_entry.items()}, tuple(saved)
+
+
+def _is_module_list(view: ModelView, name: str) -> bool:
+    """A container whose children are all numbered is a ModuleList (e.g. `model.layers`)."""
+    children = [n[len(name) + 1 :] for n in view.names if n.startswith(name + ".") and "." not in n[len(name) + 1 :]]
+    return name in view.containers and bool(children) and all(c.isdigit() for c in children)
+
+
+def _modules_to_save_error(view: ModelView, saved: Sequence[str], targeted: Sequence[str]) -> str | None:
+    """AuxiliaryTrainingWrapper.check_module: no copies of adapter layers or of ModuleLists."""
+    adapted = set(targeted)
+    for name in saved:
+        if name in adapted:
+            return f"`modules_to_save` cannot wrap `{name}`: it is also an adapter target"
+        if _is_module_list(view, name):
+            return f"`modules_to_save` cannot wrap `{name}`: it is a ModuleList"
+    return None
 
 
 # --- did you mean ---------------------------------------------------------------------------------

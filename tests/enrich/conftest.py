@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import os
 import warnings
 from pathlib import Path
@@ -14,14 +15,20 @@ from typing import Any
 import pytest
 
 from peftlint.enrich.modules import ModuleTree
+from peftlint.resources import data_dir
 
-# Real published config.json files (see SOURCES.md there); the CI checkout provides the same tree.
+# Real published config.json files: the shared set (see SOURCES.md there; CI checks out the same
+# tree) and the set peftlint bundles.
 MODELS_DIR = Path(os.environ.get("PEFTLINT_MODELS_DIR", "/work/shared/models"))
 SHARED_MODELS = sorted(p.parent.name for p in MODELS_DIR.glob("*/config.json"))
+BUNDLED_MODELS = sorted(f"bundled/{p.parent.name}" for p in (data_dir() / "models").glob("*/config.json"))
 
-# The task each shared model is usually fine-tuned for: decoders as causal LMs, encoders as classifiers.
-ENCODERS = {"bert", "roberta", "distilbert", "deberta-v2", "electra", "xlm-roberta"}
-
+# What each architecture is usually fine-tuned as, where that is not a causal LM.
+TASKS = {
+    **dict.fromkeys(("bert", "roberta", "distilbert", "deberta-v2", "electra", "xlm-roberta"), "SEQ_CLS"),
+    **dict.fromkeys(("t5", "mt5", "bart", "whisper"), "SEQ_2_SEQ_LM"),
+    "vit": None,
+}
 AUTO_CLASSES = {
     "CAUSAL_LM": "AutoModelForCausalLM",
     "SEQ_CLS": "AutoModelForSequenceClassification",
@@ -30,14 +37,26 @@ AUTO_CLASSES = {
     "QUESTION_ANS": "AutoModelForQuestionAnswering",
     None: "AutoModel",
 }
+SPEECH = {"whisper"}  # their seq2seq heads live in AutoModelForSpeechSeq2Seq
+
+
+def _config_dir(name: str) -> Path:
+    directory = data_dir() / "models" / name.removeprefix("bundled/") if name.startswith("bundled/") else MODELS_DIR / name
+    if not (directory / "config.json").is_file():
+        pytest.skip(f"{directory} not available (set PEFTLINT_MODELS_DIR)")
+    return directory
 
 
 def shared_config(name: str) -> Any:
+    """The transformers config of a shared (`llama-3.2-1b`) or bundled (`bundled/<dir>`) model."""
     from transformers import AutoConfig
 
-    if not (MODELS_DIR / name / "config.json").is_file():
-        pytest.skip(f"{MODELS_DIR / name} not available (set PEFTLINT_MODELS_DIR)")
-    return AutoConfig.from_pretrained(MODELS_DIR / name)
+    return AutoConfig.from_pretrained(_config_dir(name))
+
+
+def raw_config(name: str) -> dict[str, Any]:
+    """The same model's config.json as plain JSON: what peftlint reads at runtime."""
+    return json.loads((_config_dir(name) / "config.json").read_text(encoding="utf-8"))
 
 
 def tiny_config(model_type: str, **overrides: Any) -> Any:
@@ -46,8 +65,8 @@ def tiny_config(model_type: str, **overrides: Any) -> Any:
     return AutoConfig.for_model(model_type, **overrides)
 
 
-def default_task(config: Any) -> str:
-    return "SEQ_CLS" if config.model_type in ENCODERS else "CAUSAL_LM"
+def default_task(config: Any) -> str | None:
+    return TASKS.get(config.model_type, "CAUSAL_LM")
 
 
 def build_model(config: Any, task_type: str | None, device: str = "meta") -> Any:
@@ -55,7 +74,8 @@ def build_model(config: Any, task_type: str | None, device: str = "meta") -> Any
     import torch
     import transformers
 
-    auto = getattr(transformers, AUTO_CLASSES[task_type])
+    speech = config.model_type in SPEECH and task_type == "SEQ_2_SEQ_LM"
+    auto = getattr(transformers, "AutoModelForSpeechSeq2Seq" if speech else AUTO_CLASSES[task_type])
     with torch.device(device):
         return auto.from_config(config)
 

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import SHARED_MODELS, build_model, default_task, peft_model, peft_tree, shared_config
+from tests.enrich.conftest import SHARED_MODELS, build_model, default_task, peft_model, peft_tree, shared_config
 
 from peftlint.enrich import targets
 from peftlint.enrich.targets import PatternError, closest_module_names, resolve_targets
@@ -30,12 +30,22 @@ def installed_peft_defaults() -> dict[str, Any]:
         for peft_type, tuner in PEFT_TYPE_TO_TUNER_MAPPING.items()
         if getattr(tuner, "target_module_mapping", None)
     }
+    from peft.utils import transformers_weight_conversion as v5
+
     # IA3Model reads its maps from constants instead of a class attribute
     by_type["IA3"] = constants.TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING
+    # LoRA on these MoE model types has its expert targets rewritten into `target_parameters`
+    # (peft's transformers-v5 conversion of fused experts); the v4 names it rewrites:
+    moe = {
+        model_type: sorted(v5._MOE_TARGET_MODULE_MAPPING[base])
+        for model_type, base in v5._MODEL_TO_CONVERSION_PATTERN.items()
+        if v5._MOE_FUSED_TARGETS.get(base)
+    }
     return {
         "peft_version": peft.__version__,
         "target_modules": {t: dict(sorted(m.items())) for t, m in sorted(by_type.items())},
         "ia3_feedforward_modules": dict(sorted(constants.TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING.items())),
+        "lora_moe_conversion": dict(sorted(moe.items())),
     }
 
 
@@ -117,7 +127,7 @@ def test_default_and_all_linear_targets_equal_peft_on_every_model(model_name: st
             config["feedforward_modules"] = []
         resolution = resolve_targets(tree, config, peft_type, task)
         if resolution.error is not None:
-            with pytest.raises(ValueError):
+            with pytest.raises((ValueError, TypeError)):
                 peft_targets(build_model(hf_config, task), config, peft_type, task)
             continue
         assert set(resolution.targeted_names) == peft_targets(build_model(hf_config, task), config, peft_type, task)
@@ -204,6 +214,25 @@ def test_lokr_cannot_wrap_gpt2_conv1d() -> None:
     resolution = resolve_targets(_tree("gpt2"), {"target_modules": ["c_attn"]}, "LOKR", "CAUSAL_LM")
 
     assert resolution.error is not None and "conv1d" in resolution.error
+
+
+def test_all_linear_on_distilbert_classifier_clashes_with_the_saved_head() -> None:
+    """`pre_classifier` is a LoRA target and also ends with `classifier`, which SEQ_CLS saves."""
+    hf_config = shared_config("distilbert-base-uncased")
+    resolution = resolve_targets(_tree("distilbert-base-uncased"), {"target_modules": "all-linear"}, "LORA", "SEQ_CLS")
+
+    assert resolution.error == "`modules_to_save` cannot wrap `pre_classifier`: it is also an adapter target"
+    with pytest.raises(TypeError, match="modules_to_save cannot be applied"):
+        peft_targets(build_model(hf_config, "SEQ_CLS"), {"target_modules": "all-linear"}, "LORA", "SEQ_CLS")
+
+
+def test_modules_to_save_cannot_copy_a_module_list(llama: Any) -> None:
+    config = {"target_modules": ["lm_head"], "modules_to_save": ["layers"]}
+    resolution = resolve_targets(llama, config, "LORA", "CAUSAL_LM")
+
+    assert resolution.error == "`modules_to_save` cannot wrap `model.layers`: it is a ModuleList"
+    with pytest.raises(TypeError, match="modules_to_save cannot be applied"):
+        peft_targets(build_model(shared_config("llama-3.2-1b"), "CAUSAL_LM"), config, "LORA", "CAUSAL_LM")
 
 
 def test_no_default_targets_for_distilbert() -> None:
