@@ -140,6 +140,11 @@ def count_parameters(
         raise PeftRejects(resolution.error)
     if resolution.moe_conversion:
         raise NotModelled("LoRA on fused MoE experts (peft converts them to `target_parameters`) is not modelled")
+    embeddings = {tree.input_embedding, tree.output_embedding}
+    tied = tree.output_embedding in tree.tied and any(m.name in embeddings for m in resolution.targeted)
+    if cfg.get("ensure_weight_tying") and tied:
+        # peft then adapts the partner embedding too, with adapter weights tied to the first one's
+        raise NotModelled("`ensure_weight_tying` with an adapted tied embedding is not modelled")
     view = model_view(tree)
     base = DTYPES[base_dtype][0]
 

@@ -166,13 +166,24 @@ def model_view(tree: ModuleTree) -> ModelView:
 # --- peft's matching rules, one function each ------------------------------------------------------
 
 
+def dotted_suffixes(key: str) -> set[str]:
+    """`a.b.c` -> {`a.b.c`, `b.c`, `c`}: the names a list entry must equal to match `key`.
+
+    peft tests `key == t or key.endswith("." + t)` entry by entry; looking the key's few
+    suffixes up in a set is the same test, without scanning hundreds of entries per module
+    (`all-linear` expands to one entry per linear layer).
+    """
+    parts = key.split(".")
+    return {".".join(parts[i:]) for i in range(len(parts))}
+
+
 def matches_target_list(key: str, targets: Sequence[str] | frozenset[str]) -> bool:
     """A list/set of `target_modules`: the exact name or a dotted suffix."""
-    return key in targets or any(key.endswith("." + t) for t in targets)
+    return not dotted_suffixes(key).isdisjoint(targets)
 
 
-def _matched_entries(key: str, targets: Sequence[str]) -> list[str]:
-    return [t for t in targets if key == t or key.endswith("." + t)]
+def _matched_entries(key: str, targets: Sequence[str] | frozenset[str]) -> set[str]:
+    return dotted_suffixes(key).intersection(targets)
 
 
 def layer_index(key: str, layers_pattern: str | Sequence[str] | None) -> int | None:
@@ -399,6 +410,7 @@ def _resolve(view: ModelView, config: Mapping[str, Any], peft_type: str, task_ty
         len(layers_to_transform) != 0 if isinstance(layers_to_transform, list) else True
     )
     entry_hits: dict[str, list[str]] = {t: [] for t in targets} if isinstance(targets, tuple) else {targets: []}
+    target_set = frozenset(targets) if isinstance(targets, tuple) else frozenset()
     excluded: list[str] = []
     targeted: list[str] = []
     unmatched_any = False
@@ -415,7 +427,7 @@ def _resolve(view: ModelView, config: Mapping[str, Any], peft_type: str, task_ty
             if hit:
                 entry_hits[targets].append(key)
         else:
-            entries = _matched_entries(key, targets)
+            entries = _matched_entries(key, target_set)
             for entry in entries:
                 entry_hits[entry].append(key)
             hit = bool(entries)

@@ -17,8 +17,8 @@ import pytest
 from peftlint.enrich.modules import ModuleTree
 from peftlint.resources import data_dir
 
-# Real published config.json files: the shared set (see SOURCES.md there; CI checks out the same
-# tree) and the set peftlint bundles.
+# Real published config.json files: the set peftlint bundles (always there) and the team's shared
+# set (see SOURCES.md there), which only development machines have.
 MODELS_DIR = Path(os.environ.get("PEFTLINT_MODELS_DIR", "/work/shared/models"))
 SHARED_MODELS = sorted(p.parent.name for p in MODELS_DIR.glob("*/config.json"))
 BUNDLED_MODELS = sorted(f"bundled/{p.parent.name}" for p in (data_dir() / "models").glob("*/config.json"))

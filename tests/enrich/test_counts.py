@@ -126,10 +126,10 @@ def test_tiny_models_equal_peft(model_type: str, variant: int) -> None:
 @pytest.mark.parametrize(
     ("model_name", "peft_type", "config"),
     [
-        ("llama-3.2-1b", "LORA", {"target_modules": "all-linear", "r": 16}),
-        ("qwen2.5-0.5b", "PREFIX_TUNING", {"num_virtual_tokens": 30}),  # GQA: prefix sized for KV heads
-        ("bert-base-uncased", "IA3", {}),
-        ("gpt2", "LORA", {"target_modules": ["c_attn"], "use_dora": True}),
+        ("bundled/meta-llama--Llama-3.2-1B", "LORA", {"target_modules": "all-linear", "r": 16}),
+        ("bundled/Qwen--Qwen2.5-0.5B", "PREFIX_TUNING", {"num_virtual_tokens": 30}),  # GQA: prefix sized for KV heads
+        ("bundled/google-bert--bert-base-uncased", "IA3", {}),
+        ("bundled/openai-community--gpt2", "LORA", {"target_modules": ["c_attn"], "use_dora": True}),
     ],
     ids=lambda v: str(v)[:30],
 )
@@ -149,7 +149,7 @@ def test_every_real_model_equals_peft(model_name: str, variant: int) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model_name", ["qwen2.5-0.5b", "llama-3.2-1b"])
+@pytest.mark.parametrize("model_name", ["bundled/Qwen--Qwen2.5-0.5B", "bundled/meta-llama--Llama-3.2-1B"])
 @pytest.mark.parametrize("peft_type", ["LORA", "PREFIX_TUNING"])
 def test_classification_heads_equal_peft(model_name: str, peft_type: str) -> None:
     config = {"target_modules": "all-linear"} if peft_type == "LORA" else {"num_virtual_tokens": 8}
@@ -224,6 +224,20 @@ def test_unmodelled_option_is_refused() -> None:
     tree = _tree(tiny("llama"), "CAUSAL_LM")
     with pytest.raises(NotModelled, match="layer_replication"):
         count_parameters(tree, {"target_modules": ["q_proj"], "layer_replication": [[0, 2]]}, "LORA", "CAUSAL_LM")
+
+
+def test_weight_tying_of_a_saved_embedding_equals_peft() -> None:
+    hf_config = tiny("llama")
+    config = {"target_modules": ["q_proj"], "modules_to_save": ["embed_tokens"], "ensure_weight_tying": True}
+    check_against_peft(hf_config, hf_config.to_diff_dict(), config, "LORA", "CAUSAL_LM")
+
+
+@pytest.mark.parametrize("embedding", ["embed_tokens", "lm_head"])
+def test_tied_embedding_adapter_is_not_modelled(embedding: str) -> None:
+    tree = _tree(tiny("llama"), "CAUSAL_LM")
+    config = {"target_modules": [embedding, "q_proj"], "ensure_weight_tying": True}
+    with pytest.raises(NotModelled, match="ensure_weight_tying"):
+        count_parameters(tree, config, "LORA", "CAUSAL_LM")
 
 
 def test_trainable_percent_and_per_module() -> None:

@@ -78,24 +78,24 @@ def peft_saved(model: Any) -> set[str]:
 
 
 CASES = [
-    ("llama-3.2-1b", "LORA", {"target_modules": ["q_proj", "v_proj"]}),
-    ("llama-3.2-1b", "LORA", {"target_modules": "all-linear"}),
-    ("llama-3.2-1b", "LORA", {}),  # peft's default targets for llama
-    ("llama-3.2-1b", "LORA", {"target_modules": r".*\.(1|3)\.self_attn\.(q|k)_proj"}),
-    ("llama-3.2-1b", "LORA", {"target_modules": ["q_proj", "down_proj"], "layers_to_transform": [0, 5, 15]}),
-    ("llama-3.2-1b", "LORA", {"target_modules": ["q_proj"], "layers_to_transform": 3, "layers_pattern": "layers"}),
-    ("llama-3.2-1b", "LORA", {"target_modules": "all-linear", "exclude_modules": ["o_proj", "mlp.up_proj"]}),
-    ("llama-3.2-1b", "LORA", {"target_modules": "all-linear", "exclude_modules": r".*layers\.1\d\..*"}),
-    ("llama-3.2-1b", "LORA", {"target_modules": ["q_proj", "lm_head", "embed_tokens"]}),
-    ("llama-3.2-1b", "LORA", {"target_modules": ["q_proj"], "modules_to_save": ["lm_head", "embed_tokens"]}),
-    ("gpt2", "LORA", {"target_modules": "all-linear"}),
-    ("gpt2", "IA3", {}),
-    ("gpt2", "LORA", {"target_modules": ["c_attn", "q_proj"]}),  # partial miss: peft accepts it silently
-    ("bert-base-uncased", "LORA", {"target_modules": "all-linear"}),
-    ("bert-base-uncased", "LORA", {"target_modules": ["query", "value"], "modules_to_save": ["pooler"]}),
-    ("roberta-base", "LORA", {"target_modules": "all-linear"}),
-    ("distilbert-base-uncased", "LORA", {"target_modules": ["q_lin", "v_lin"], "layers_to_transform": [0, 1]}),
-    ("qwen2.5-0.5b", "IA3", {"target_modules": ["k_proj", "down_proj"], "feedforward_modules": ["down_proj"]}),
+    ("bundled/meta-llama--Llama-3.2-1B", "LORA", {"target_modules": ["q_proj", "v_proj"]}),
+    ("bundled/meta-llama--Llama-3.2-1B", "LORA", {"target_modules": "all-linear"}),
+    ("bundled/meta-llama--Llama-3.2-1B", "LORA", {}),  # peft's default targets for llama
+    ("bundled/meta-llama--Llama-3.2-1B", "LORA", {"target_modules": r".*\.(1|3)\.self_attn\.(q|k)_proj"}),
+    ("bundled/meta-llama--Llama-3.2-1B", "LORA", {"target_modules": ["q_proj", "down_proj"], "layers_to_transform": [0, 5, 15]}),
+    ("bundled/meta-llama--Llama-3.2-1B", "LORA", {"target_modules": ["q_proj"], "layers_to_transform": 3, "layers_pattern": "layers"}),
+    ("bundled/meta-llama--Llama-3.2-1B", "LORA", {"target_modules": "all-linear", "exclude_modules": ["o_proj", "mlp.up_proj"]}),
+    ("bundled/meta-llama--Llama-3.2-1B", "LORA", {"target_modules": "all-linear", "exclude_modules": r".*layers\.1\d\..*"}),
+    ("bundled/meta-llama--Llama-3.2-1B", "LORA", {"target_modules": ["q_proj", "lm_head", "embed_tokens"]}),
+    ("bundled/meta-llama--Llama-3.2-1B", "LORA", {"target_modules": ["q_proj"], "modules_to_save": ["lm_head", "embed_tokens"]}),
+    ("bundled/openai-community--gpt2", "LORA", {"target_modules": "all-linear"}),
+    ("bundled/openai-community--gpt2", "IA3", {}),
+    ("bundled/openai-community--gpt2", "LORA", {"target_modules": ["c_attn", "q_proj"]}),  # partial miss: peft accepts it silently
+    ("bundled/google-bert--bert-base-uncased", "LORA", {"target_modules": "all-linear"}),
+    ("bundled/google-bert--bert-base-uncased", "LORA", {"target_modules": ["query", "value"], "modules_to_save": ["pooler"]}),
+    ("bundled/FacebookAI--roberta-base", "LORA", {"target_modules": "all-linear"}),
+    ("bundled/distilbert--distilbert-base-uncased", "LORA", {"target_modules": ["q_lin", "v_lin"], "layers_to_transform": [0, 1]}),
+    ("bundled/Qwen--Qwen2.5-0.5B", "IA3", {"target_modules": ["k_proj", "down_proj"], "feedforward_modules": ["down_proj"]}),
 ]
 
 
@@ -143,12 +143,12 @@ def _tree(model_name: str, task_type: str | None = None) -> Any:
 
 @pytest.fixture(scope="module")
 def bert() -> Any:
-    return _tree("bert-base-uncased")
+    return _tree("bundled/google-bert--bert-base-uncased")
 
 
 @pytest.fixture(scope="module")
 def llama() -> Any:
-    return _tree("llama-3.2-1b")
+    return _tree("bundled/meta-llama--Llama-3.2-1B")
 
 
 def test_llama_names_on_bert_match_nothing_and_suggest_bert_names(bert: Any) -> None:
@@ -162,11 +162,11 @@ def test_llama_names_on_bert_match_nothing_and_suggest_bert_names(bert: Any) -> 
 
 
 def test_peft_raises_where_resolution_reports_an_error(bert: Any) -> None:
-    hf_config = shared_config("bert-base-uncased")
+    hf_config = shared_config("bundled/google-bert--bert-base-uncased")
     with pytest.raises(ValueError, match="No modules were targeted"):
         peft_targets(build_model(hf_config, "SEQ_CLS"), {"target_modules": ["q_proj"]}, "LORA", "SEQ_CLS")
     # without a classifier head nothing is excluded, and peft names the missing targets
-    base = _tree("bert-base-uncased", task_type=None)
+    base = _tree("bundled/google-bert--bert-base-uncased", task_type=None)
     resolution = resolve_targets(base, {"target_modules": ["q_proj"]}, "LORA", None)
     assert resolution.error == "Target modules ['q_proj'] not found in the base model."
 
@@ -211,15 +211,15 @@ def test_container_match_is_unsupported(llama: Any) -> None:
 
 
 def test_lokr_cannot_wrap_gpt2_conv1d() -> None:
-    resolution = resolve_targets(_tree("gpt2"), {"target_modules": ["c_attn"]}, "LOKR", "CAUSAL_LM")
+    resolution = resolve_targets(_tree("bundled/openai-community--gpt2"), {"target_modules": ["c_attn"]}, "LOKR", "CAUSAL_LM")
 
     assert resolution.error is not None and "conv1d" in resolution.error
 
 
 def test_all_linear_on_distilbert_classifier_clashes_with_the_saved_head() -> None:
     """`pre_classifier` is a LoRA target and also ends with `classifier`, which SEQ_CLS saves."""
-    hf_config = shared_config("distilbert-base-uncased")
-    resolution = resolve_targets(_tree("distilbert-base-uncased"), {"target_modules": "all-linear"}, "LORA", "SEQ_CLS")
+    hf_config = shared_config("bundled/distilbert--distilbert-base-uncased")
+    resolution = resolve_targets(_tree("bundled/distilbert--distilbert-base-uncased"), {"target_modules": "all-linear"}, "LORA", "SEQ_CLS")
 
     assert resolution.error == "`modules_to_save` cannot wrap `pre_classifier`: it is also an adapter target"
     with pytest.raises(TypeError, match="modules_to_save cannot be applied"):
@@ -232,11 +232,11 @@ def test_modules_to_save_cannot_copy_a_module_list(llama: Any) -> None:
 
     assert resolution.error == "`modules_to_save` cannot wrap `model.layers`: it is a ModuleList"
     with pytest.raises(TypeError, match="modules_to_save cannot be applied"):
-        peft_targets(build_model(shared_config("llama-3.2-1b"), "CAUSAL_LM"), config, "LORA", "CAUSAL_LM")
+        peft_targets(build_model(shared_config("bundled/meta-llama--Llama-3.2-1B"), "CAUSAL_LM"), config, "LORA", "CAUSAL_LM")
 
 
 def test_no_default_targets_for_distilbert() -> None:
-    resolution = resolve_targets(_tree("distilbert-base-uncased"), {}, "LORA", "SEQ_CLS")
+    resolution = resolve_targets(_tree("bundled/distilbert--distilbert-base-uncased"), {}, "LORA", "SEQ_CLS")
 
     assert resolution.error == "Please specify `target_modules` in `peft_config`"
 
