@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from peftlint.engine import Rule
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-FORMATS = ("text", "json", "github")
+FORMATS = ("text", "json", "github", "sarif")
 
 
 def _split(values: tuple[str, ...]) -> tuple[str, ...]:

@@ -17,6 +17,8 @@ def reporter(name: str) -> Reporter:
         from peftlint.report.json_ import write
     elif name == "github":
         from peftlint.report.github import write
+    elif name == "sarif":
+        from peftlint.report.sarif import write
     else:
         raise KeyError(name)
     return write
