@@ -1,0 +1,306 @@
+"""The module tree PEFT would see, from a `config.json` as plain JSON (no torch, no transformers).
+
+`data/architectures.json` (written by `scripts/gen_architectures.py` from transformers on the meta
+device) holds, per `model_type`, templates of the modules that own parameters: dotted names with
+repeated blocks, and every shape as data over named config quantities (`hidden_size`,
+`num_key_value_heads`, ...). This module only resolves those quantities from a user's config the
+way transformers' config classes do (defaults, derived values such as `head_dim`) and expands the
+template. The JSON is read once, on first use.
+
+Template vocabulary (all plain data, never evaluated as code):
+  dim        int | quantity name | [[coefficient, quantity, ...], ...]  (sum of products)
+  condition  [["eq" | "ne", q1, q2] | ["pos" | "nonpos", q] | ["is", field, value], ...]  (all hold)
+  leaf       {"n": name, "k": kind, "i": dim|null, "o": dim|null, "b": bool|condition, "if": condition?,
+              "t": [[tensor, [dim, ...], condition?], ...],  -- the parameters it owns
+              "s": [...]?}  -- its parameters first registered elsewhere (not counted again)
+  group      {"n": name, "r": quantity, "items": items, "first": items?}  -- `name.0.`, `name.1.`, ...
+             repeated; "first", when present, replaces "items" for block 0 (T5's position bias)
+  items      [leaf | group, ...] | index into the model type's shared "blocks"
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from typing import Any
+
+from peftlint.enrich.modules import Module, ModuleTree
+from peftlint.resources import data_dir
+
+# The PEFT task types (and peftlint's names for other heads) -> the template head they build.
+TASK_HEADS: dict[str | None, str] = {
+    None: "base",
+    "FEATURE_EXTRACTION": "base",
+    "CAUSAL_LM": "causal_lm",
+    "SEQ_2_SEQ_LM": "seq2seq_lm",
+    "SEQ_CLS": "seq_cls",
+    "TOKEN_CLS": "token_cls",
+    "QUESTION_ANS": "question_ans",
+    "MASKED_LM": "masked_lm",
+    "IMAGE_CLS": "image_cls",
+}
+
+# Sizes beyond any published model: a dimension this large is a typo or a unit mistake, and
+# letting it through would only produce astronomically wrong counts.
+MAX_DIMENSION = 1 << 24
+MAX_REPEAT = 4096
+
+
+class ArchitectureError(ValueError):
+    """The config cannot be turned into a module tree; the message says why."""
+
+
+class UnknownArchitecture(ArchitectureError):
+    """A model_type (or a setting of one) peftlint has no template for; `[exact]` can still build it."""
+
+    def __init__(self, model_type: str, detail: str = "") -> None:
+        self.model_type = model_type
+        self.detail = detail
+        if detail:
+            super().__init__(f"peftlint has no `{model_type}` template for {detail}")
+        else:
+            super().__init__(f"model_type `{model_type}` is not known to peftlint")
+
+
+class InvalidModelConfig(ArchitectureError):
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"`{field}` {reason}" if field else reason)
+
+
+class UnsupportedTaskType(ArchitectureError):
+    def __init__(self, model_type: str, task_type: str, supported: list[str]) -> None:
+        self.model_type = model_type
+        self.task_type = task_type
+        if task_type in TASK_HEADS:
+            problem = f"has no `{model_type}` model class"
+        else:
+            problem = "is not a task type"
+        super().__init__(f"task_type `{task_type}` {problem}; use one of {', '.join(supported)}")
+
+
+def _label_count(q: _Quantities) -> Any:
+    # as PretrainedConfig: the labels map decides, else `num_labels`, else 2
+    labels = q.config.get("id2label")
+    if isinstance(labels, Mapping):
+        return len(labels)
+    return 2 if q.config.get("num_labels") is None else q.config["num_labels"]
+
+
+# How transformers fills a field the config leaves out (or sets to null) when its default depends
+# on other fields. `scripts/gen_architectures.py` checks every rule against transformers and
+# refuses to write a template that needs a rule missing here.
+DERIVED: dict[str, Callable[[_Quantities], Any]] = {
+    "head_dim": lambda q: q.size("hidden_size") // q.size("num_attention_heads"),
+    "num_key_value_heads": lambda q: q.size("num_attention_heads"),
+    "num_kv_heads": lambda q: q.size("num_attention_heads"),
+    "n_inner": lambda q: 4 * q.size("hidden_size"),
+    "intermediate_size": lambda q: 4 * q.size("hidden_size"),  # RWKV
+    "attention_hidden_size": lambda q: q.size("hidden_size"),  # RWKV
+    "ffn_hidden_size": lambda q: 4 * q.size("hidden_size"),
+    "num_decoder_layers": lambda q: q.size("num_layers"),
+    "word_embed_proj_dim": lambda q: q.size("hidden_size"),
+    "pooler_output_size": lambda q: q.size("hidden_size"),
+    "pooler_hidden_size": lambda q: q.size("hidden_size"),
+    "is_gated_act": lambda q: str(q.raw("feed_forward_proj")).split("-")[0] == "gated",
+    "num_patches": lambda q: (q.size("image_size") // q.size("patch_size")) ** 2,
+    "num_labels": _label_count,
+}
+# Quantities that are never config fields: always computed.
+ALWAYS_DERIVED = frozenset({"num_patches", "num_labels"})
+
+
+class _Quantities:
+    """Config values by name, resolved like the model type's transformers config class does."""
+
+    def __init__(self, model_type: str, entry: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+        self.model_type = model_type
+        self.aliases: Mapping[str, str] = entry.get("attribute_map", {})
+        self.defaults: Mapping[str, Any] = entry.get("defaults", {})
+        self.derived = frozenset(entry.get("derived", ()))
+        # A generic name in the config (e.g. `hidden_size` for GPT-2) sets the field it aliases,
+        # as `PretrainedConfig.__setattr__` does after the class's own fields: the alias wins,
+        # and of two aliases of one field the later.
+        self.config: dict[str, Any] = dict(config)
+        for key, value in config.items():
+            if key in self.aliases:
+                self.config[self.aliases[key]] = value
+        self.values: dict[str, Any] = {}
+
+    def raw(self, name: str) -> Any:
+        """A field's value (bool, str, number) after defaults, without checking it is a size."""
+        name = self.aliases.get(name, name)
+        if name in self.values:
+            return self.values[name]
+        value = None if name in ALWAYS_DERIVED else self.config.get(name)
+        if value is None:
+            if name in ALWAYS_DERIVED or name in self.derived:
+                value = DERIVED[name](self)
+            else:
+                value = self.defaults.get(name)
+        self.values[name] = value
+        return value
+
+    def size(self, name: str, minimum: int = 1, limit: int = MAX_DIMENSION) -> int:
+        value = self.raw(name)
+        field = self.aliases.get(name, name)
+        if value is None:
+            raise InvalidModelConfig(field, f"is not set, and a `{self.model_type}` model cannot be sized without it")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidModelConfig(field, f"must be an integer, got {json.dumps(value)}")
+        if value < minimum:
+            raise InvalidModelConfig(field, f"must be at least {minimum}, got {value}")
+        if value > limit:
+            raise InvalidModelConfig(field, f"is {value}, larger than any real model (limit {limit})")
+        return value
+
+    def dim(self, spec: Any) -> int:
+        if isinstance(spec, int):
+            return spec
+        if isinstance(spec, str):
+            return self.size(spec)
+        total = 0
+        for coefficient, *factors in spec:
+            term = coefficient
+            for factor in factors:
+                term *= self.size(factor)
+            total += term
+        if total < 1:
+            raise InvalidModelConfig(_first_factor(spec), f"gives a dimension of {total}")
+        return total
+
+    def holds(self, condition: list[list[Any]]) -> bool:
+        for test, *args in condition:
+            if test == "is":
+                field, value = args
+                if self.raw(field) != value:
+                    return False
+            elif test in ("eq", "ne"):
+                same = self.size(args[0]) == self.size(args[1])
+                if same != (test == "eq"):
+                    return False
+            else:  # "pos" / "nonpos": a size that may be 0 (or -1) to switch a module off
+                positive = self.size(args[0], minimum=-MAX_DIMENSION) > 0
+                if positive != (test == "pos"):
+                    return False
+        return True
+
+
+def _first_factor(spec: list[list[Any]]) -> str:
+    return next((factor for _, *factors in spec for factor in factors), "")
+
+
+def _numel(q: _Quantities, tensor: list[Any]) -> int | None:
+    """A tensor's element count, or None when its condition does not hold."""
+    if len(tensor) > 2 and not q.holds(tensor[2]):
+        return None
+    numel = 1
+    for spec in tensor[1]:
+        numel *= q.dim(spec)
+    return numel
+
+
+def _expand(items: Any, prefix: str, q: _Quantities, blocks: list[Any], out: list[Module]) -> None:
+    for item in blocks[items] if isinstance(items, int) else items:
+        if "if" in item and not q.holds(item["if"]):
+            continue
+        if "r" in item:
+            # sizes do not depend on the index: resolve a block once (and the first, when it differs)
+            block: list[Module] = []
+            _expand(item["items"], "", q, blocks, block)
+            first = block
+            if "first" in item:
+                first = []
+                _expand(item["first"], "", q, blocks, first)
+            base = f"{prefix}{item['n']}."
+            for index in range(q.size(item["r"], limit=MAX_REPEAT)):
+                head = f"{base}{index}."
+                out.extend(
+                    Module(head + m.name, m.kind, m.in_features, m.out_features, m.bias, m.params, m.bias_params)
+                    for m in (first if index == 0 else block)
+                )
+            continue
+        params = bias_params = 0
+        for tensor in item["t"]:
+            numel = _numel(q, tensor)
+            if numel is not None:
+                params += numel
+                if tensor[0] == "bias":
+                    bias_params = numel
+        for tensor in item.get("s", ()):  # owned but counted where first registered (a shared bias)
+            numel = _numel(q, tensor)
+            if numel is not None and tensor[0] == "bias":
+                bias_params = numel
+        bias = item["b"] if isinstance(item["b"], bool) else q.holds(item["b"])
+        in_f = None if item["i"] is None else q.dim(item["i"])
+        out_f = None if item["o"] is None else q.dim(item["o"])
+        out.append(Module(prefix + item["n"], item["k"], in_f, out_f, bias, params, bias_params))
+
+
+class ArchitectureIndex:
+    """Architecture knowledge (the parsed `architectures.json`) and the trees built from it."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.document = document
+        self.model_types: Mapping[str, Any] = document["model_types"]
+
+    def module_tree(self, config: Mapping[str, Any], task_type: str | None = None) -> ModuleTree:
+        if not isinstance(config, Mapping):
+            raise InvalidModelConfig("", f"a model config must be a JSON object, got {type(config).__name__}")
+        model_type = config.get("model_type")
+        if model_type is None:
+            raise InvalidModelConfig("model_type", "is missing: this is not a transformers model config")
+        if not isinstance(model_type, str):
+            raise InvalidModelConfig("model_type", f"must be a string, got {json.dumps(model_type)}")
+        entry = self.model_types.get(model_type)
+        if entry is None:
+            raise UnknownArchitecture(model_type)
+        if task_type not in TASK_HEADS:
+            raise UnsupportedTaskType(model_type, str(task_type), sorted(k for k in TASK_HEADS if k))
+        q = _Quantities(model_type, entry, config)
+        variant = self._variant(model_type, entry, q)
+        head = TASK_HEADS[task_type]
+        if head not in variant["heads"]:
+            supported = [t for t, h in TASK_HEADS.items() if t and h in variant["heads"]]
+            raise UnsupportedTaskType(model_type, str(task_type), supported)
+        template = entry["templates"][variant["heads"][head]]
+        modules: list[Module] = []
+        _expand(template["items"], "", q, entry["blocks"], modules)
+        # as torch_tree reads it off the config: `num_hidden_layers` (or its alias), else `num_layers`
+        layers = next((q.size(name) for name in ("num_hidden_layers", "num_layers") if q.raw(name)), 0)
+        return ModuleTree(
+            model_type=model_type,
+            modules=tuple(modules),
+            total_params=sum(m.params for m in modules),
+            num_layers=layers,
+            tied=dict(template["tied"]),
+            input_embedding=template["input_embedding"],
+            output_embedding=template["output_embedding"],
+        )
+
+    @staticmethod
+    def _variant(model_type: str, entry: Mapping[str, Any], q: _Quantities) -> Mapping[str, Any]:
+        for variant in entry["variants"]:
+            if all(q.raw(field) == value for field, value in variant["when"].items()):
+                return variant
+        switches = sorted({field for v in entry["variants"] for field in v["when"]})
+        found = ", ".join(f"{field}={json.dumps(q.raw(field))}" for field in switches)
+        raise UnknownArchitecture(model_type, found)
+
+
+@lru_cache(maxsize=1)
+def _default_index() -> ArchitectureIndex:
+    with open(data_dir() / "architectures.json", encoding="utf-8") as handle:
+        return ArchitectureIndex(json.load(handle))
+
+
+def module_tree_from_config(config: Mapping[str, Any], task_type: str | None = None) -> ModuleTree:
+    """The modules (with shapes and parameter counts) of the model transformers builds from
+    `config` for `task_type` (None and FEATURE_EXTRACTION: the bare base model)."""
+    return _default_index().module_tree(config, task_type)
+
+
+def known_model_types() -> list[str]:
+    return sorted(_default_index().model_types)

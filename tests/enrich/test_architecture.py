@@ -1,0 +1,290 @@
+"""Module trees from config.json as plain JSON, checked against transformers on the meta device.
+
+The oracle is the tree `torch_tree` (plus conftest's `peft_tree` extras) reads from the model
+transformers builds from the same file; equality covers every module's name, kind, shape, bias
+and parameter count, the total, the layer count, tied weights and the embedding modules.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.enrich.conftest import BUNDLED_MODELS, peft_tree, raw_config, shared_config
+
+from peftlint.enrich.architecture import (
+    InvalidModelConfig,
+    UnknownArchitecture,
+    UnsupportedTaskType,
+    known_model_types,
+    module_tree_from_config,
+)
+from peftlint.enrich.bundled import bundled_config, bundled_ids
+from peftlint.resources import data_dir
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Task type -> the auto-class mappings transformers picks the model class from (first match).
+TASK_MAPPINGS: dict[str | None, tuple[str, ...]] = {
+    None: ("MODEL_MAPPING_NAMES",),
+    "CAUSAL_LM": ("MODEL_FOR_CAUSAL_LM_MAPPING_NAMES",),
+    "SEQ_2_SEQ_LM": ("MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES", "MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES"),
+    "SEQ_CLS": ("MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES",),
+    "TOKEN_CLS": ("MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES",),
+    "QUESTION_ANS": ("MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES",),
+    "MASKED_LM": ("MODEL_FOR_MASKED_LM_MAPPING_NAMES",),
+    "IMAGE_CLS": ("MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES",),
+}
+
+
+def model_class(model_type: str, task_type: str | None) -> str | None:
+    from transformers.models.auto import modeling_auto
+
+    for mapping in TASK_MAPPINGS[task_type]:
+        name = getattr(modeling_auto, mapping).get(model_type)
+        if name:
+            return name if isinstance(name, str) else name[0]
+    return None
+
+
+def transformers_tree(config: Any, task_type: str | None) -> Any:
+    import torch
+    import transformers
+
+    cls = model_class(config.model_type, task_type)
+    assert cls is not None
+    with torch.device("meta"):
+        return peft_tree(getattr(transformers, cls)._from_config(config))
+
+
+def _bundled_cases() -> list[Any]:
+    """Every bundled config under every task type its model type has a class for."""
+    from transformers.models.auto import modeling_auto
+
+    fast = {
+        ("bundled/meta-llama--Llama-3.2-1B", "CAUSAL_LM"),
+        ("bundled/openai-community--gpt2", "CAUSAL_LM"),
+        ("bundled/google-bert--bert-base-uncased", "SEQ_CLS"),
+        ("bundled/google-t5--t5-base", "SEQ_2_SEQ_LM"),
+        ("bundled/mistralai--Mixtral-8x7B-v0.1", "CAUSAL_LM"),
+        ("bundled/tiiuae--falcon-7b-instruct", "CAUSAL_LM"),
+        ("bundled/facebook--opt-350m", None),
+        ("bundled/microsoft--Phi-3-mini-4k-instruct", "CAUSAL_LM"),
+    }
+    cases = []
+    for name in BUNDLED_MODELS:
+        model_type = raw_config(name)["model_type"]
+        for task in TASK_MAPPINGS:
+            if any(model_type in getattr(modeling_auto, m) for m in TASK_MAPPINGS[task]):
+                marks = () if (name, task) in fast else (pytest.mark.slow,)
+                cases.append(pytest.param(name, task, marks=marks, id=f"{name.removeprefix('bundled/')}-{task}"))
+    return cases
+
+
+@pytest.mark.parametrize(("name", "task_type"), _bundled_cases())
+def test_bundled_config_gives_the_tree_transformers_builds(name: str, task_type: str | None) -> None:
+    assert module_tree_from_config(raw_config(name), task_type) == transformers_tree(shared_config(name), task_type)
+
+
+# Settings the bundled files do not show: each case changes a bundled config the way another
+# published model (or a user) does, and must still match transformers exactly.
+VARIATIONS = [
+    # biases switched on by a flag; GQA with tied embeddings
+    ("meta-llama/Llama-3.2-1B", {"attention_bias": True, "mlp_bias": True}, "CAUSAL_LM"),
+    ("meta-llama/Llama-3.2-1B", {"tie_word_embeddings": False, "head_dim": None}, "CAUSAL_LM"),
+    # labels from `id2label`, or from `num_labels` alone
+    ("Qwen/Qwen2.5-0.5B", {"id2label": {str(i): f"L{i}" for i in range(5)}}, "SEQ_CLS"),
+    ("Qwen/Qwen2.5-0.5B", {"num_labels": 3}, "TOKEN_CLS"),
+    # GPT-2: explicit MLP width, generic alias for the width, cross-attention blocks
+    ("openai-community/gpt2", {"n_inner": 1000, "n_layer": 2}, "CAUSAL_LM"),
+    ("openai-community/gpt2", {"hidden_size": 256, "n_head": 4}, "CAUSAL_LM"),
+    ("openai-community/gpt2", {"add_cross_attention": True}, None),
+    # Falcon-40B (new decoder, 8 KV heads) and Falcon-RW (multi-head, sequential, biases)
+    ("tiiuae/falcon-7b-instruct", {"new_decoder_architecture": True, "num_kv_heads": 8, "num_attention_heads": 64,
+                                   "hidden_size": 8192, "num_hidden_layers": 3}, "CAUSAL_LM"),
+    ("tiiuae/falcon-7b-instruct", {"multi_query": False, "parallel_attn": False, "bias": True, "alibi": True,
+                                   "hidden_size": 2048, "num_attention_heads": 32}, "SEQ_CLS"),
+    # OPT: projections appear when the embedding width differs from the hidden size
+    ("facebook/opt-125m", {"word_embed_proj_dim": 512, "do_layer_norm_before": False}, "CAUSAL_LM"),
+    ("facebook/opt-350m", {"word_embed_proj_dim": 1024, "enable_bias": False}, "CAUSAL_LM"),
+    # T5: asymmetric stacks, a gated activation spelled differently, an explicit head width
+    ("google-t5/t5-base", {"num_decoder_layers": 3, "feed_forward_proj": "gated-silu", "d_kv": 32}, "SEQ_2_SEQ_LM"),
+    # BART: the generic alias overrides the field (transformers applies aliases last)
+    ("facebook/bart-base", {"num_hidden_layers": 2, "encoder_layers": 5}, "SEQ_2_SEQ_LM"),
+    # DeBERTa-v3: token-type embeddings exist only for a positive vocabulary
+    ("microsoft/deberta-v3-base", {"type_vocab_size": 2}, "SEQ_CLS"),
+    # Whisper: different encoder and decoder widths of attention
+    ("openai/whisper-small", {"decoder_attention_heads": 8, "decoder_ffn_dim": 2048, "encoder_layers": 2},
+     "SEQ_2_SEQ_LM"),
+    # ViT: positions follow image and patch size; labels size the classifier
+    ("google/vit-base-patch16-224-in21k", {"image_size": 384, "id2label": {str(i): str(i) for i in range(10)}},
+     "IMAGE_CLS"),
+    # Phi-2 with per-head norms, Mixtral with fewer experts, Gemma 2 untied
+    ("microsoft/phi-2", {"qk_layernorm": True}, "CAUSAL_LM"),
+    ("mistralai/Mixtral-8x7B-v0.1", {"num_local_experts": 4, "num_hidden_layers": 2}, "CAUSAL_LM"),
+    ("google/gemma-2-2b", {"tie_word_embeddings": False}, "CAUSAL_LM"),
+]
+
+
+@pytest.mark.parametrize(("model_id", "changes", "task_type"), VARIATIONS,
+                         ids=[f"{m}-{'-'.join(c)}" for m, c, _ in VARIATIONS])
+def test_varied_configs_give_the_tree_transformers_builds(
+    model_id: str, changes: dict[str, Any], task_type: str | None
+) -> None:
+    from transformers import AutoConfig
+
+    config = {**copy.deepcopy(bundled_config(model_id)), **changes}  # type: ignore[arg-type]
+    expected = transformers_tree(AutoConfig.for_model(**config), task_type)
+    assert module_tree_from_config(config, task_type) == expected
+
+
+def test_every_bundled_model_type_is_known() -> None:
+    types = {bundled_config(i)["model_type"] for i in bundled_ids()}  # type: ignore[index]
+    assert types <= set(known_model_types())
+
+
+def test_a_tied_output_head_is_listed_once() -> None:
+    tree = module_tree_from_config(bundled_config("meta-llama/Llama-3.2-1B"), "CAUSAL_LM")  # type: ignore[arg-type]
+    assert tree.tied == {"lm_head": "model.embed_tokens"}
+    assert "lm_head" not in tree.by_name() and tree.output_embedding == "lm_head"
+    assert tree.total_params == sum(m.params for m in tree.modules) == 1_235_814_400
+
+
+def test_no_task_type_means_the_bare_base_model() -> None:
+    config = bundled_config("meta-llama/Llama-3.2-1B")
+    assert config is not None
+    tree = module_tree_from_config(config)
+    assert tree == module_tree_from_config(config, "FEATURE_EXTRACTION")
+    assert tree.modules[0].name == "embed_tokens" and tree.num_layers == 16
+
+
+# --- bad input -------------------------------------------------------------------------------------
+
+
+LLAMA = "meta-llama/Llama-3.2-1B"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "reason"),
+    [
+        ({"hidden_size": "2048"}, "hidden_size", 'must be an integer, got "2048"'),
+        ({"hidden_size": 1e12}, "hidden_size", "must be an integer, got 1000000000000.0"),
+        ({"hidden_size": 10**12}, "hidden_size", "larger than any real model"),
+        ({"num_hidden_layers": -2}, "num_hidden_layers", "must be at least 1, got -2"),
+        ({"num_hidden_layers": 0}, "num_hidden_layers", "must be at least 1, got 0"),
+        ({"num_hidden_layers": True}, "num_hidden_layers", "must be an integer, got true"),
+        ({"num_hidden_layers": 10**6}, "num_hidden_layers", "larger than any real model"),
+        ({"num_key_value_heads": None, "num_attention_heads": "32"}, "num_attention_heads", "must be an integer"),
+        ({"vocab_size": -5}, "vocab_size", "must be at least 1, got -5"),
+    ],
+)
+def test_bad_values_name_the_field(changes: dict[str, Any], field: str, reason: str) -> None:
+    with pytest.raises(InvalidModelConfig) as error:
+        module_tree_from_config({**bundled_config(LLAMA), **changes}, "CAUSAL_LM")  # type: ignore[dict-item]
+    assert error.value.field == field
+    assert reason in str(error.value) and f"`{field}`" in str(error.value)
+
+
+def test_a_generic_alias_is_checked_under_the_field_it_sets() -> None:
+    with pytest.raises(InvalidModelConfig, match="`n_embd` must be an integer"):
+        module_tree_from_config({**bundled_config("gpt2"), "hidden_size": "768"}, "CAUSAL_LM")  # type: ignore[dict-item]
+
+
+def test_a_size_without_default_must_be_set() -> None:
+    config = {k: v for k, v in bundled_config("microsoft/deberta-v3-base").items() if k != "position_buckets"}  # type: ignore[union-attr]
+    with pytest.raises(InvalidModelConfig, match="`position_buckets` is not set"):
+        module_tree_from_config(config, "SEQ_CLS")
+
+
+@pytest.mark.parametrize(
+    ("config", "field", "reason"),
+    [
+        ([1, 2], "", "must be a JSON object"),
+        ({"hidden_size": 8}, "model_type", "is missing: this is not a transformers model config"),
+        ({"model_type": 7}, "model_type", "must be a string"),
+    ],
+)
+def test_a_file_that_is_not_a_model_config_is_rejected(config: Any, field: str, reason: str) -> None:
+    with pytest.raises(InvalidModelConfig) as error:
+        module_tree_from_config(config)
+    assert error.value.field == field and reason in str(error.value)
+
+
+def test_an_unknown_model_type_says_so() -> None:
+    with pytest.raises(UnknownArchitecture, match="model_type `my-custom-lm` is not known") as error:
+        module_tree_from_config({"model_type": "my-custom-lm", "hidden_size": 64})
+    assert error.value.model_type == "my-custom-lm"
+
+
+def test_a_setting_without_template_says_which() -> None:
+    config = {**bundled_config("bert-base-uncased"), "add_cross_attention": True}  # type: ignore[dict-item]
+    with pytest.raises(UnknownArchitecture, match="no `bert` template for add_cross_attention=true"):
+        module_tree_from_config(config)
+
+
+@pytest.mark.parametrize(
+    ("task_type", "message"),
+    [
+        ("IMAGE_CLS", "task_type `IMAGE_CLS` has no `llama` model class; use one of FEATURE_EXTRACTION, CAUSAL_LM"),
+        ("CAUSAL", "task_type `CAUSAL` is not a task type; use one of CAUSAL_LM"),
+    ],
+)
+def test_an_unsupported_task_type_is_rejected(task_type: str, message: str) -> None:
+    with pytest.raises(UnsupportedTaskType, match=message):
+        module_tree_from_config(bundled_config(LLAMA), task_type)  # type: ignore[arg-type]
+
+
+def test_errors_are_value_errors() -> None:
+    assert issubclass(InvalidModelConfig, ValueError) and issubclass(UnknownArchitecture, ValueError)
+
+
+# --- the runtime stays light ------------------------------------------------------------------------
+
+
+def test_building_a_tree_imports_neither_torch_nor_transformers() -> None:
+    code = (
+        "import sys\n"
+        "from peftlint.enrich.architecture import module_tree_from_config\n"
+        "from peftlint.enrich.bundled import bundled_config\n"
+        "module_tree_from_config(bundled_config('meta-llama/Llama-2-70b-hf'), 'CAUSAL_LM')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'transformers', 'peft'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+# --- the generated knowledge is current ------------------------------------------------------------
+
+
+def _generator() -> Any:
+    spec = importlib.util.spec_from_file_location("gen_architectures", REPO / "scripts" / "gen_architectures.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being defined
+    spec.loader.exec_module(module)
+    return module
+
+
+def _committed() -> dict[str, Any]:
+    return json.loads((data_dir() / "architectures.json").read_text(encoding="utf-8"))
+
+
+def test_architectures_json_was_generated_from_these_configs_and_this_transformers() -> None:
+    import transformers
+
+    document = _committed()
+    assert document["transformers"] == transformers.__version__
+    assert document["bundled_configs"] == _generator().bundled_fingerprint()
+
+
+@pytest.mark.slow
+def test_architectures_json_is_what_the_generator_writes_now() -> None:
+    """Regenerate with `python scripts/gen_architectures.py`."""
+    generator = _generator()
+    assert generator.render(generator.generate()) == (data_dir() / "architectures.json").read_text(encoding="utf-8")

@@ -1,0 +1,130 @@
+"""Bundled base-model configs: real published files, found by Hub id, each naming its source."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from peftlint.enrich.bundled import bundled_config, bundled_ids
+from peftlint.resources import data_dir
+
+MODELS_DIR = data_dir() / "models"
+
+# Parameter counts as the Hub / model cards publish them, and the class that holds them.
+PUBLISHED: dict[str, tuple[float, str]] = {
+    "meta-llama/Llama-2-7b-hf": (6.74e9, "AutoModelForCausalLM"),
+    "meta-llama/Llama-2-13b-hf": (13.0e9, "AutoModelForCausalLM"),
+    "meta-llama/Llama-2-70b-hf": (69.0e9, "AutoModelForCausalLM"),
+    "meta-llama/Meta-Llama-3-8B": (8.03e9, "AutoModelForCausalLM"),
+    "meta-llama/Llama-3.1-8B": (8.03e9, "AutoModelForCausalLM"),
+    "meta-llama/Llama-3.2-1B": (1.24e9, "AutoModelForCausalLM"),
+    "meta-llama/Llama-3.2-3B-Instruct": (3.21e9, "AutoModelForCausalLM"),
+    "mistralai/Mistral-7B-v0.1": (7.24e9, "AutoModelForCausalLM"),
+    "mistralai/Mistral-7B-v0.3": (7.25e9, "AutoModelForCausalLM"),
+    "mistralai/Mistral-Nemo-Base-2407": (12.2e9, "AutoModelForCausalLM"),
+    "mistralai/Mixtral-8x7B-v0.1": (46.7e9, "AutoModelForCausalLM"),
+    "Qwen/Qwen2-7B": (7.62e9, "AutoModelForCausalLM"),
+    "Qwen/Qwen2-1.5B-Instruct": (1.54e9, "AutoModelForCausalLM"),
+    "Qwen/Qwen2.5-0.5B": (0.494e9, "AutoModelForCausalLM"),
+    "Qwen/Qwen2.5-7B": (7.62e9, "AutoModelForCausalLM"),
+    "Qwen/Qwen3-0.6B": (0.6e9, "AutoModelForCausalLM"),
+    "Qwen/Qwen3-8B": (8.2e9, "AutoModelForCausalLM"),
+    "google/gemma-2b": (2.51e9, "AutoModelForCausalLM"),
+    "google/gemma-2-2b": (2.61e9, "AutoModelForCausalLM"),
+    "google/gemma-2-9b": (9.24e9, "AutoModelForCausalLM"),
+    "google/gemma-3-1b-it": (1.0e9, "AutoModelForCausalLM"),
+    "microsoft/phi-2": (2.78e9, "AutoModelForCausalLM"),
+    "microsoft/Phi-3-mini-4k-instruct": (3.82e9, "AutoModelForCausalLM"),
+    "tiiuae/falcon-7b-instruct": (6.92e9, "AutoModelForCausalLM"),
+    "EleutherAI/gpt-j-6b": (6.05e9, "AutoModelForCausalLM"),
+    "EleutherAI/pythia-1b": (1.01e9, "AutoModelForCausalLM"),
+    "facebook/opt-125m": (125e6, "AutoModelForCausalLM"),
+    "facebook/opt-350m": (331e6, "AutoModelForCausalLM"),
+    "bigscience/bloom-560m": (559e6, "AutoModelForCausalLM"),
+    "openai-community/gpt2": (124e6, "AutoModelForCausalLM"),
+    "google-t5/t5-base": (223e6, "AutoModelForSeq2SeqLM"),
+    "facebook/bart-base": (139e6, "AutoModelForSeq2SeqLM"),
+    "google-bert/bert-base-uncased": (110e6, "AutoModel"),
+    "google-bert/bert-large-uncased": (335e6, "AutoModel"),
+    "FacebookAI/roberta-base": (125e6, "AutoModel"),
+    "distilbert/distilbert-base-uncased": (66.4e6, "AutoModel"),
+    "microsoft/deberta-v3-base": (184e6, "AutoModel"),
+    "openai/whisper-small": (244e6, "AutoModelForSpeechSeq2Seq"),
+    "google/vit-base-patch16-224-in21k": (86.4e6, "AutoModel"),
+}
+
+
+def test_at_least_thirty_models_are_bundled() -> None:
+    assert len(bundled_ids()) >= 30
+
+
+@pytest.mark.parametrize("model_id", bundled_ids())
+def test_each_bundled_model_names_where_its_values_come_from(model_id: str) -> None:
+    source = (MODELS_DIR / model_id.replace("/", "--") / "SOURCE.md").read_text(encoding="utf-8")
+    assert source.startswith(f"# {model_id}\n")
+    # a repository (`owner/name`), a public-code index file id, or the shared set it was copied from
+    assert re.search(r"`[\w.-]+/[\w.-]+`|index file \d+|\.\./shared/models", source)
+
+
+@pytest.mark.parametrize("model_id", bundled_ids())
+def test_bundled_config_is_the_file_in_its_hub_id_directory(model_id: str) -> None:
+    path = MODELS_DIR / model_id.replace("/", "--") / "config.json"
+    assert bundled_config(model_id) == json.loads(path.read_text(encoding="utf-8"))
+    assert isinstance(bundled_config(model_id)["model_type"], str)  # type: ignore[index]
+
+
+def test_every_bundled_model_has_a_published_size_to_check() -> None:
+    assert set(PUBLISHED) | {"google/t5-v1_1-base"} == set(bundled_ids())
+
+
+def test_lookup_matches_the_id_exactly_or_ignoring_case() -> None:
+    config = bundled_config("meta-llama/Llama-3.2-1B")
+    assert config is not None and config["num_hidden_layers"] == 16
+    assert bundled_config("META-LLAMA/llama-3.2-1b") == config
+    assert bundled_config("meta-llama/Llama-3.2") is None
+    assert bundled_config("Llama-3.2-1B") is None  # the name alone is another model's id
+    assert bundled_config("") is None
+
+
+def test_legacy_ids_the_hub_redirects_find_their_model() -> None:
+    aliases = json.loads((MODELS_DIR / "aliases.json").read_text(encoding="utf-8"))
+    assert bundled_config("gpt2") == bundled_config("openai-community/gpt2") is not None
+    for alias, model_id in aliases.items():
+        assert model_id in bundled_ids()
+        assert bundled_config(alias) == bundled_config(model_id)
+
+
+def test_each_call_returns_a_fresh_dict() -> None:
+    first = bundled_config("openai-community/gpt2")
+    assert first is not None
+    first["n_layer"] = 99
+    assert bundled_config("openai-community/gpt2")["n_layer"] == 12  # type: ignore[index]
+
+
+def _parameter_count(model_id: str, auto_class: str) -> int:
+    import torch
+    import transformers
+
+    config = transformers.AutoConfig.from_pretrained(MODELS_DIR / model_id.replace("/", "--"))
+    with torch.device("meta"):
+        model: Any = getattr(transformers, auto_class).from_config(config)
+    return int(model.num_parameters())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_id", sorted(PUBLISHED))
+def test_bundled_config_gives_the_published_model_size(model_id: str) -> None:
+    published, auto_class = PUBLISHED[model_id]
+    assert _parameter_count(model_id, auto_class) == pytest.approx(published, rel=0.015)
+
+
+def test_t5_v1_1_builds_with_a_tied_head_under_transformers_5() -> None:
+    """Published 247.6M untied; transformers 5 always ties T5's lm_head to `shared`
+    (T5Config forces `tie_word_embeddings`), so the same file builds one vocab x d_model less."""
+    config = bundled_config("google/t5-v1_1-base")
+    assert config is not None and config["tie_word_embeddings"] is False
+    untied_head = config["vocab_size"] * config["d_model"]
+    assert _parameter_count("google/t5-v1_1-base", "AutoModelForSeq2SeqLM") == 247_577_856 - untied_head
