@@ -18,7 +18,6 @@ from peftlint.enrich.targets import (
     PROMPT_LEARNING_TYPES,
     ModelView,
     TargetResolution,
-    effective_modules_to_save,
     model_view,
     pattern_key,
     regex_fullmatch,

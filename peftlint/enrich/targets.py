@@ -552,5 +552,6 @@ def closest_module_names(name: str, tree: ModuleTree, limit: int = 3) -> list[st
         return [wanted]
     roles = [role for role, spellings in _ROLES.items() if wanted in spellings]
     by_role = [leaf for leaf in leaves if any(leaf in _ROLES[role] for role in roles)]
-    by_spelling = difflib.get_close_matches(wanted, leaves, n=limit, cutoff=0.6)
-    return list(dict.fromkeys(by_role + by_spelling))[:limit]
+    if by_role:
+        return by_role[:limit]
+    return difflib.get_close_matches(wanted, leaves, n=1, cutoff=0.6)  # a typo: the closest spelling

@@ -161,6 +161,20 @@ def test_llama_names_on_bert_match_nothing_and_suggest_bert_names(bert: Any) -> 
     assert closest_module_names("v_proj", bert) == ["value"]
 
 
+@pytest.mark.parametrize(
+    ("model_name", "wrong", "suggested"),
+    [
+        ("bundled/openai-community--gpt2", "q_proj", ["c_attn"]),  # fused q/k/v
+        ("bundled/distilbert--distilbert-base-uncased", "v_proj", ["v_lin"]),
+        ("bundled/meta-llama--Llama-3.2-1B", "query", ["q_proj"]),
+        ("bundled/meta-llama--Llama-3.2-1B", "q_porj", ["q_proj"]),  # a typo: by spelling
+        ("bundled/meta-llama--Llama-3.2-1B", "model.layers.0.mlp.fc1", ["gate_proj", "up_proj"]),
+    ],
+)
+def test_did_you_mean_suggests_names_the_model_has(model_name: str, wrong: str, suggested: list[str]) -> None:
+    assert closest_module_names(wrong, _tree(model_name)) == suggested
+
+
 def test_peft_raises_where_resolution_reports_an_error(bert: Any) -> None:
     hf_config = shared_config("bundled/google-bert--bert-base-uncased")
     with pytest.raises(ValueError, match="No modules were targeted"):
