@@ -55,19 +55,25 @@ def help_uri(rule: Rule) -> str:
     return f"{repository_url()}/blob/main/docs/rules.md#{rule.code.lower()}-{rule.name}"
 
 
-def rules_for(findings: Iterable[Finding]) -> list[Rule]:
-    """The shipped rules and the user rules configured for the files the findings are in."""
+def _rule_folders(findings: Iterable[Finding]) -> list[tuple[Path, ...]]:
+    """Rule folders of this run: none (the shipped rules), then those configured for each file."""
     from peftlint.config import settings_for
 
-    folders = {settings_for(Path(f.file)).rule_dirs for f in findings if f.file is not None}
-    rules = {rule.code: rule for dirs in [(), *sorted(folders)] for rule in rule_set(dirs)}
-    return sorted(rules.values(), key=lambda rule: rule.code)
+    return [(), *sorted({settings_for(Path(f.file)).rule_dirs for f in findings if f.file is not None})]
 
 
-def _descriptor(rule: Rule, shipped: frozenset[str]) -> dict[str, Any]:
+@lru_cache(maxsize=None)
+def _help_texts(rule_dirs: tuple[Path, ...]) -> dict[str, str]:
+    """`peftlint explain` of each rule, cached as long as `rule_set` caches the rules themselves.
+
+    Rendering the examples is most of a SARIF report's cost (~20 ms for the shipped rules).
+    """
     from peftlint.docs import explain
 
-    help_text = explain(rule, with_output=False)
+    return {rule.code: explain(rule, with_output=False) for rule in rule_set(rule_dirs)}
+
+
+def _descriptor(rule: Rule, help_text: str, shipped: frozenset[str]) -> dict[str, Any]:
     descriptor: dict[str, Any] = {
         "id": rule.code,
         "name": rule.name,
@@ -151,7 +157,9 @@ def _folder_uri(folder: Path) -> str:
 def sarif_log(report: Report, root: Path | None = None) -> dict[str, Any]:
     """The SARIF document for `report`, with paths relative to `root` (default: the cwd)."""
     root = Path(os.path.abspath(root or os.getcwd()))
-    rules = rules_for(report.findings)
+    folders = _rule_folders(report.findings)
+    rules = sorted({rule.code: rule for dirs in folders for rule in rule_set(dirs)}.values(), key=lambda rule: rule.code)
+    help_texts = {code: text for dirs in folders for code, text in _help_texts(dirs).items()}
     shipped = frozenset(rule.path for rule in rule_set(()))
     index = {rule.code: n for n, rule in enumerate(rules)}
     results = [
@@ -163,7 +171,7 @@ def sarif_log(report: Report, root: Path | None = None) -> dict[str, Any]:
         "version": __version__,
         "semanticVersion": __version__,
         "informationUri": repository_url(),
-        "rules": [_descriptor(rule, shipped) for rule in rules],
+        "rules": [_descriptor(rule, help_texts[rule.code], shipped) for rule in rules],
     }
     run = {
         "tool": {"driver": driver},
