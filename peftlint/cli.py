@@ -7,7 +7,7 @@ Exit codes: 0 nothing at or above the fail level; 1 findings at or above it;
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, NoReturn, Sequence
+from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 
 import click
 
@@ -37,6 +37,15 @@ def cli() -> None:
     """Lint Hugging Face PEFT adapter configs before a GPU is touched."""
 
 
+def model_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--model / --revision / --token, shared by the commands that read a base model."""
+    command = click.option("--token", default=None, help="Hugging Face token for gated or private repos [default: $HF_TOKEN].")(command)
+    command = click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --model.")(command)
+    return click.option(
+        "--model", default=None, help="Base model: Hub id, folder with config.json, or a config.json [default: the config's base_model_name_or_path]."
+    )(command)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
@@ -44,13 +53,21 @@ def cli() -> None:
 @click.option("--ignore", multiple=True, help="Skip these rules (codes, prefixes or names; comma-separated).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None, help="Lowest severity that makes the exit code 1 [default: warning].")
 @click.option("-v", "--verbose", is_flag=True, help="Also say which files were skipped and why.")
-def check(paths: tuple[str, ...], output_format: str, select: tuple[str, ...], ignore: tuple[str, ...], fail_on: str | None, verbose: bool) -> None:
+@model_options
+def check(paths: tuple[str, ...], output_format: str, select: tuple[str, ...], ignore: tuple[str, ...], fail_on: str | None, verbose: bool, model: str | None, revision: str | None, token: str | None) -> None:
     """Lint PEFT configs in PATHS (files or folders; default: the current folder)."""
+    from peftlint.enrich.stage import ModelOptions
     from peftlint.lint import lint_paths
     from peftlint.report import reporter
 
     try:
-        report = lint_paths(paths or (".",), select=_split(select), ignore=_split(ignore), fail_on=fail_on)
+        report = lint_paths(
+            paths or (".",),
+            select=_split(select),
+            ignore=_split(ignore),
+            fail_on=fail_on,
+            model=ModelOptions(model=model, revision=revision, token=token),
+        )
     except (ConfigError, RuleFileError) as exc:
         _fail(str(exc))
     if verbose:
@@ -87,6 +104,43 @@ def explain(code: str) -> None:
     if rule is None:
         _fail(f"no rule `{code}`; `peftlint rules` lists them")
     click.echo(render(rule), nl=False)
+
+
+@cli.command()
+@click.argument("config_path", metavar="CONFIG", type=click.Path())
+@model_options
+@click.option("--format", "output_format", type=click.Choice(("text", "json")), default="text", show_default=True)
+@click.option("--dtype", default="bf16", show_default=True, help="Base weights: bf16, fp16, fp32 (or bfloat16, float16, float32).")
+@click.option("--optimizer", default="adamw", show_default=True, help="adamw, adamw-8bit, paged-adamw-8bit, sgd (or transformers' optim names).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True, help="Micro-batch size per GPU.")
+@click.option("--seq-len", type=click.IntRange(min=1), default=512, show_default=True, help="Tokens per sequence.")
+@click.option("--gradient-checkpointing/--no-gradient-checkpointing", default=False, show_default=True)
+@click.option("--load-in-4bit", "quantization", flag_value="4bit", help="QLoRA: 4-bit base weights (NF4, double quantization).")
+@click.option("--load-in-8bit", "quantization", flag_value="8bit", help="8-bit base weights.")
+@click.option("--gpu-memory", default=None, help="Memory of one GPU, e.g. 24GB (GB on a GPU is GiB), 80GiB or 24.")
+@click.option("--compare", is_flag=True, help="Also estimate the usual alternatives side by side.")
+def estimate(config_path: str, model: str | None, revision: str | None, token: str | None, output_format: str, dtype: str, optimizer: str, batch_size: int, seq_len: int, gradient_checkpointing: bool, quantization: str | None, gpu_memory: str | None, compare: bool) -> None:
+    """Trainable parameters, adapter size and GPU memory of the PEFT config in CONFIG."""
+    from peftlint.estimate_command import run_estimate
+
+    sys.exit(
+        run_estimate(
+            config_path,
+            model=model,
+            revision=revision,
+            token=token,
+            output_format=output_format,
+            dtype=dtype,
+            optimizer=optimizer,
+            batch_size=batch_size,
+            seq_len=seq_len,
+            gradient_checkpointing=gradient_checkpointing,
+            quantization=quantization,
+            gpu_memory=gpu_memory,
+            compare=compare,
+            fail=_fail,
+        )
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

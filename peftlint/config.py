@@ -43,6 +43,9 @@ class Settings:
             fail_on=fail_on or self.fail_on,
         )
 
+    def with_profile(self, profile: dict[str, Any]) -> Settings:
+        return replace(self, profile=profile)
+
     def relative(self, path: str) -> str:
         if self.root is None:
             return path

@@ -27,10 +27,12 @@ def write_example(example: dict[str, Any], folder: Path) -> Path:
 
 def lint_example(rule: Rule, example: dict[str, Any], folder: Path | None = None) -> list[Finding]:
     """The findings of `rule` alone on `example` (in `folder`, or a temporary one)."""
+    from peftlint.enrich.stage import ModelOptions
     from peftlint.lint import lint_paths
 
     if folder is None:
         with tempfile.TemporaryDirectory() as tmp:
             return lint_example(rule, example, Path(tmp))
-    report = lint_paths([str(write_example(example, folder))], select=(rule.code,))
+    model = ModelOptions(model=example.get("model"))
+    report = lint_paths([str(write_example(example, folder))], select=(rule.code,), model=model)
     return [f for f in report.findings if f.code == rule.code]

@@ -11,6 +11,8 @@ from typing import Iterable, Iterator
 from peftlint import suppress
 from peftlint.config import Settings, fails, file_ignores, matches, rule_enabled, settings_for
 from peftlint.engine import Rule, evaluate, load_rules
+from peftlint.enrich.stage import Enricher, ModelOptions
+from peftlint.profile import profile_gpu_bytes
 from peftlint.facts import build_facts
 from peftlint.finding import Finding
 from peftlint.load import Document, LoadError
@@ -84,10 +86,22 @@ def _load(path: str, settings: Settings) -> list[Document]:
     return load_path(path, max_bytes=settings.max_file_size, config_classes=peft_types()["classes"])
 
 
-def lint_config(config: PeftConfig, rules: list[Rule], settings: Settings) -> list[Finding]:
+def load_configs(path: str) -> list[PeftConfig]:
+    """The PEFT configs in one file (raises LoadError)."""
+    return [c for c in map(to_peft_config, _load(path, settings_for(Path(path)))) if c is not None]
+
+
+def config_facts(config: PeftConfig, settings: Settings, enricher: Enricher) -> dict:
+    """The facts document of one config (schemas/facts.schema.json)."""
     profile = {**settings.profile, **config.profile}
     facts = build_facts(config, validate(config), profile=profile)
-    return evaluate(rules, facts, config)
+    seq_len = profile.get("seq_len") if isinstance(profile.get("seq_len"), int) else None
+    facts["model"], facts["model_error"] = enricher.facts(facts["effective"], config.peft_type, profile_gpu_bytes(profile), seq_len)
+    return facts
+
+
+def lint_config(config: PeftConfig, rules: list[Rule], settings: Settings, enricher: Enricher) -> list[Finding]:
+    return evaluate(rules, config_facts(config, settings, enricher), config)
 
 
 def _apply_suppressions(path: str, findings: list[Finding], settings: Settings, rules: list[Rule]) -> tuple[list[Finding], int]:
@@ -109,7 +123,7 @@ def _apply_suppressions(path: str, findings: list[Finding], settings: Settings, 
     return kept, len(findings) - len(kept)
 
 
-def lint_file(path: str, settings: Settings, report: Report) -> None:
+def lint_file(path: str, settings: Settings, report: Report, enricher: Enricher) -> None:
     rules = active_rules(settings)
     try:
         documents = _load(path, settings)
@@ -123,7 +137,7 @@ def lint_file(path: str, settings: Settings, report: Report) -> None:
         report.skipped.append((path, "empty file" if not documents else "not a PEFT config"))
         return
     report.files += 1
-    findings = [f for config in configs for f in lint_config(config, rules, settings)]
+    findings = [f for config in configs for f in lint_config(config, rules, settings, enricher)]
     if findings:
         findings, suppressed = _apply_suppressions(path, findings, settings, rules)
         report.suppressed += suppressed
@@ -137,10 +151,12 @@ def lint_paths(
     select: tuple[str, ...] = (),
     ignore: tuple[str, ...] = (),
     fail_on: str | None = None,
+    model: ModelOptions | None = None,
 ) -> Report:
     report = Report()
+    enricher = Enricher(model or ModelOptions())
     for path in iter_files(paths):
         settings = settings_for(Path(path)).with_cli(select=select, ignore=ignore, fail_on=fail_on)
-        lint_file(path, settings, report)
+        lint_file(path, settings, report, enricher)
     report.findings.sort(key=Finding.sort_key)
     return report

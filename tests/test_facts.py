@@ -10,11 +10,12 @@ import pytest
 
 from peftlint.engine import load_rules
 from peftlint.examples import write_example
-from peftlint.facts import build_facts
+from peftlint.config import Settings
+from peftlint.enrich.stage import Enricher, ModelOptions
+from peftlint.lint import config_facts
 from peftlint.load.files import load_path
 from peftlint.normalize import peft_types, to_peft_config
 from peftlint.resources import schemas_dir
-from peftlint.validate import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 FACTS_SCHEMA = jsonschema_rs.validator_for(json.loads((schemas_dir() / "facts.schema.json").read_text()))
@@ -27,15 +28,16 @@ EXAMPLES = [
 ]
 
 
-def _facts(path: Path) -> list[dict]:
+def _facts(path: Path, model: str | None = None) -> list[dict]:
     documents = load_path(path, config_classes=peft_types()["classes"])
     configs = [c for c in map(to_peft_config, documents) if c is not None]
-    return [build_facts(c, validate(c)) for c in configs]
+    enricher = Enricher(ModelOptions(model=model))
+    return [config_facts(c, Settings(), enricher) for c in configs]
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_facts_match_documented_shape(example: dict, tmp_path: Path) -> None:
-    for document in _facts(write_example(example, tmp_path)):
+    for document in _facts(write_example(example, tmp_path), example.get("model")):
         errors = [f"{list(e.instance_path)}: {e.message}" for e in FACTS_SCHEMA.iter_errors(document)]
         assert not errors, errors
 

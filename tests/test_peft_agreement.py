@@ -45,3 +45,58 @@ def test_every_good_example_builds_in_peft(config: dict[str, Any]) -> None:
 def test_peft_rejects_what_post_init_rules_flag(config: dict[str, Any]) -> None:
     with pytest.raises((ValueError, TypeError)):
         build(config)
+
+
+# --- model-aware rules: peft's get_peft_model on the real architecture (meta device) ---------------
+
+# Bad examples peft refuses only once it sees the model: (code, example index). PL210's second
+# example is a partial miss, which peft accepts silently (the reason the rule exists).
+RAISES_ON_MODEL = {("PL215", 0), ("PL216", 0), ("PL210", 0)}
+
+
+def _model_examples(kind: str, only: set[tuple[str, int]] | None = None) -> list[Any]:
+    return [
+        pytest.param(example["config"], example["model"], id=f"{rule.code}-{kind}-{n}")
+        for rule in RULES
+        for n, example in enumerate(rule.examples[kind])
+        if (only is None or (rule.code, n) in only)
+        and "config" in example
+        and "model" in example
+        and not example["model"].startswith(".")
+    ]
+
+
+def apply_to_model(config: dict[str, Any], model_id: str) -> Any:
+    import torch
+    import transformers
+    from peft import get_peft_model
+
+    from peftlint.enrich.analysis import model_task_type
+    from peftlint.enrich.bundled import bundled_config
+
+    model_config = bundled_config(model_id)
+    hf_config = transformers.AutoConfig.for_model(**model_config)
+    task = model_task_type(config, model_config)
+    auto = {
+        "CAUSAL_LM": transformers.AutoModelForCausalLM,
+        "SEQ_CLS": transformers.AutoModelForSequenceClassification,
+        "SEQ_2_SEQ_LM": transformers.AutoModelForSeq2SeqLM,
+    }.get(task or "", transformers.AutoModel)
+    with torch.device("meta"):
+        model = auto.from_config(hf_config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return get_peft_model(model, build(config))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("config", "model_id"), _model_examples("good"))
+def test_good_model_examples_apply_in_peft(config: dict[str, Any], model_id: str) -> None:
+    apply_to_model(config, model_id)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("config", "model_id"), _model_examples("bad", RAISES_ON_MODEL))
+def test_peft_rejects_on_model(config: dict[str, Any], model_id: str) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        apply_to_model(config, model_id)

@@ -1,0 +1,324 @@
+"""Model facts for one config: what the model has, what the config selects, what it costs.
+
+Puts `architecture` (module tree), `targets` (peft's matching), `counts` (exact parameters and
+adapter size) and `memory` (training peak) together into the plain-JSON `model` block of the
+facts document. Every failure becomes data (`counts_error`, ...), so rules decide what to say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from peftlint.enrich.architecture import ArchitectureError, module_tree_from_config
+from peftlint.enrich.counts import CountError, Counts, count_parameters
+from peftlint.enrich.memory import ModelDims, MemoryEstimate, estimate_training_memory
+from peftlint.enrich.model import ModelConfig
+from peftlint.enrich.modules import ModuleTree
+from peftlint.enrich.targets import (
+    PROMPT_LEARNING_TYPES,
+    PatternError,
+    TargetResolution,
+    closest_module_names,
+    dotted_suffixes,
+    model_view,
+)
+
+DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+EMBEDDING_KINDS = ("embedding",)
+
+
+@dataclass(frozen=True)
+class Training:
+    """How the adapter will be trained: feeds the memory estimate. `given` names what the user set."""
+
+    dtype: str = "bf16"
+    quantization: str | None = None  # "4bit" | "8bit"
+    double_quant: bool = False
+    optimizer: str = "adamw"
+    batch_size: int = 1
+    seq_len: int = 512
+    gradient_checkpointing: bool = False
+    given: frozenset[str] = field(default_factory=frozenset)
+
+
+class ModelFactsError(Exception):
+    """The model is known but cannot be analysed (unknown architecture, bad config.json)."""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    model: ModelConfig
+    tree: ModuleTree
+    counts: Counts | None
+    counts_error: str | None
+    memory: MemoryEstimate | None
+    memory_error: str | None
+    resolution: TargetResolution | None
+
+
+def module_tree(model: ModelConfig, task_type: str | None) -> ModuleTree:
+    try:
+        return module_tree_from_config(model.config, task_type)
+    except ArchitectureError as exc:
+        raise ModelFactsError(str(exc)) from None
+
+
+def _counts(tree: ModuleTree, effective: Mapping[str, Any], peft_type: str, task_type: str | None, model: ModelConfig, training: Training) -> tuple[Counts | None, str | None]:
+    base_dtype = DTYPE_NAMES.get(training.dtype, "float32")
+    try:
+        return count_parameters(tree, effective, peft_type, task_type, model_config=model.config, base_dtype=base_dtype), None
+    except (CountError, PatternError, ValueError) as exc:
+        return None, str(exc)
+
+
+def _memory(model: ModelConfig, counts: Counts, effective: Mapping[str, Any], peft_type: str, task_type: str | None, training: Training) -> tuple[MemoryEstimate | None, str | None]:
+    try:
+        dims = ModelDims.from_config(model.config)
+        estimate = estimate_training_memory(
+            dims,
+            total_params=counts.total,
+            trainable_params=counts.trainable,
+            dtype=training.dtype,
+            quantization=training.quantization,
+            double_quant=training.double_quant,
+            optimizer=training.optimizer,
+            batch_size=training.batch_size,
+            seq_len=training.seq_len,
+            gradient_checkpointing=training.gradient_checkpointing,
+            peft_type=peft_type,
+            num_virtual_tokens=int(effective.get("num_virtual_tokens") or 0) if peft_type in PROMPT_LEARNING_TYPES else 0,
+            task_type=task_type or "CAUSAL_LM",
+            lora_dropout_inputs=_dropout_inputs(counts, effective),
+            include_framework_overhead=True,  # compared with a card's size, which includes the CUDA context
+        )
+    except ValueError as exc:
+        return None, str(exc)
+    return estimate, None
+
+
+def _dropout_inputs(counts: Counts, effective: Mapping[str, Any]) -> int:
+    if not effective.get("lora_dropout"):
+        return 0
+    return sum(m.in_features or 0 for m in counts.resolution.targeted if m.kind != "embedding")
+
+
+def model_task_type(effective: Mapping[str, Any], config: Mapping[str, Any]) -> str | None:
+    """The task head to analyse: the config's `task_type`, else the one the model was published with.
+
+    Without `task_type`, peft adapts whatever model the script loaded; the `architectures` entry of
+    config.json says which class that usually is (`LlamaForCausalLM`, `T5ForConditionalGeneration`).
+    """
+    if effective.get("task_type"):
+        return str(effective["task_type"])
+    architectures = config.get("architectures") or []
+    names = [a for a in architectures if isinstance(a, str)]
+    if any(a.endswith("ForCausalLM") for a in names):
+        return "CAUSAL_LM"
+    if any(a.endswith("ForConditionalGeneration") for a in names) and config.get("is_encoder_decoder"):
+        return "SEQ_2_SEQ_LM"
+    return None
+
+
+def analyze(model: ModelConfig, effective: Mapping[str, Any], peft_type: str, training: Training) -> Analysis:
+    task_type = model_task_type(effective, model.config)
+    tree = module_tree(model, task_type)
+    counts, counts_error = _counts(tree, effective, peft_type, task_type, model, training)
+    memory, memory_error = (None, None)
+    if counts is not None:
+        memory, memory_error = _memory(model, counts, effective, peft_type, task_type, training)
+    resolution = counts.resolution if counts is not None else _resolution(tree, effective, peft_type, task_type)
+    return Analysis(model, tree, counts, counts_error, memory, memory_error, resolution)
+
+
+def _resolution(tree: ModuleTree, effective: Mapping[str, Any], peft_type: str, task_type: str | None) -> TargetResolution | None:
+    from peftlint.enrich.targets import resolve_targets
+
+    try:
+        return resolve_targets(tree, effective, peft_type, task_type)
+    except (PatternError, ValueError):
+        return None
+
+
+def _matchable_names(tree: ModuleTree) -> frozenset[str]:
+    """Every name a `target_modules` list entry can equal to match some module (dotted suffixes)."""
+    view = model_view(tree)
+    return frozenset(suffix for name in view.names for suffix in dotted_suffixes(name))
+
+
+def _leaf(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def _targets_facts(analysis: Analysis, effective: Mapping[str, Any]) -> dict[str, Any]:
+    resolution, tree = analysis.resolution, analysis.tree
+    if resolution is None:
+        return {}
+    embeddings = {m.name for m in tree.modules if m.kind in EMBEDDING_KINDS}
+    embeddings |= {n for n in (tree.input_embedding, tree.output_embedding) if n}
+    targeted = resolution.targeted_names
+    layers = effective.get("layers_to_transform")
+    wanted_layers = [layers] if isinstance(layers, int) else list(layers or [])
+    return {
+        "target_modules": list(resolution.target_modules) if isinstance(resolution.target_modules, tuple) else resolution.target_modules,
+        "default_targets_used": resolution.default_targets_used,
+        "targeted_count": len(targeted),
+        "targeted_leaf_names": sorted({_leaf(n) for n in targeted}),
+        "unmatched_entries": [  # matched nothing at all (entries only excluded or filtered are not typos)
+            {"entry": entry, "suggestions": closest_module_names(entry, tree)}
+            for entry in resolution.unmatched_entries
+            if entry not in _matchable_names(tree)
+        ],
+        "partial": [
+            {"family": p.family, "matched": p.matched, "total": p.total}
+            for p in resolution.partial
+            if not wanted_layers  # layers_to_transform asks for part of the layers on purpose
+        ],
+        "embeddings_targeted": sorted(_leaf(n) for n in targeted if n in embeddings),
+        "tied_targeted": sorted(_leaf(n) for n in targeted if n in tree.tied),
+        # the targets whose layer type contradicts `fan_in_fan_out` (True means Conv1D's in x out layout)
+        "fan_in_fan_out_wrong_for": sorted(
+            {_leaf(m.name) for m in resolution.targeted if m.kind == ("linear" if effective.get("fan_in_fan_out") else "conv1d")}
+        ),
+        "layers_out_of_range": sorted(i for i in wanted_layers if isinstance(i, int) and not 0 <= i < max(tree.num_layers, 1)),
+        # only the user's entries: peft adds both `classifier` and `score` for SEQ_CLS and ignores the missing one
+        "modules_to_save_unmatched": sorted(e for e, hits in resolution.modules_to_save.items() if not hits and e in (effective.get("modules_to_save") or ())),
+        "unmatched_pattern_keys": sorted(resolution.unmatched_pattern_keys),
+        "error": resolution.error,
+        "rank_above_dims": _rank_above_dims(resolution, effective),
+    }
+
+
+def _rank_above_dims(resolution: TargetResolution, effective: Mapping[str, Any]) -> list[str]:
+    """Targets whose smaller side is below the rank: the low-rank update cannot use the extra rank."""
+    rank = effective.get("r")
+    if not isinstance(rank, int) or isinstance(rank, bool):
+        return []
+    return sorted({_leaf(m.name) for m in resolution.targeted if m.in_features and m.out_features and rank > min(m.in_features, m.out_features)})
+
+
+GIB = 1024**3
+
+
+def _gib(value: int) -> float:
+    return round(value / GIB, 1)
+
+
+def _prompt_facts(tree: ModuleTree, config: Mapping[str, Any], effective: Mapping[str, Any], peft_type: str, seq_len: int | None) -> dict[str, Any] | None:
+    """Virtual tokens against the context window and the embedding width (prompt learning only)."""
+    if peft_type not in PROMPT_LEARNING_TYPES:
+        return None
+    tokens = effective.get("num_virtual_tokens")
+    tokens = tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else 0
+    embedding_dim = next((m.out_features for m in tree.modules if m.name == tree.input_embedding), None)
+    # peft fills an unset token_dim from the config (hidden_size | n_embd | d_model)
+    token_dim = effective.get("token_dim") or config.get("hidden_size") or config.get("n_embd") or config.get("d_model")
+    max_positions = config.get("max_position_embeddings") or config.get("n_positions")
+    needed = tokens + (seq_len or 0)
+    return {
+        "num_virtual_tokens": tokens,
+        "seq_len": seq_len,
+        "context_needed": needed,
+        "max_positions": max_positions,
+        "exceeds_context": bool(max_positions) and needed > max_positions,
+        "token_dim": token_dim,
+        "embedding_dim": embedding_dim,
+        "token_dim_mismatch": bool(embedding_dim and token_dim) and token_dim != embedding_dim and peft_type in ("PROMPT_TUNING", "P_TUNING", "MULTITASK_PROMPT_TUNING"),
+    }
+
+
+def _remedies(analysis: Analysis, effective: Mapping[str, Any], peft_type: str, training: Training, budget: int) -> list[dict[str, Any]]:
+    """The guides' memory remedies applied in order, each step with its estimate, until one fits."""
+    from dataclasses import replace
+
+    steps: list[tuple[str, Any]] = []
+    if not training.gradient_checkpointing:
+        steps.append(("gradient checkpointing", lambda t, e: (replace(t, gradient_checkpointing=True), e)))
+    if training.batch_size > 1:
+        steps.append((f"micro-batch 1 with {training.batch_size}x gradient accumulation", lambda t, e: (replace(t, batch_size=1), e)))
+    if training.quantization is None:
+        steps.append(("4-bit QLoRA", lambda t, e: (replace(t, quantization="4bit", double_quant=True), e)))
+    rank = effective.get("r")
+    if isinstance(rank, int) and not isinstance(rank, bool) and rank > 8:
+        steps.append((f"r=8 instead of {rank}", lambda t, e: (t, {**e, "r": 8, "lora_alpha": 16})))
+    remedies: list[dict[str, Any]] = []
+    current_training, current_effective = training, effective
+    for change, apply in steps:
+        current_training, current_effective = apply(current_training, current_effective)
+        counts, _ = _counts(analysis.tree, current_effective, peft_type, model_task_type(current_effective, analysis.model.config), analysis.model, current_training)
+        if counts is None:
+            continue
+        estimate, _ = _memory(analysis.model, counts, current_effective, peft_type, model_task_type(current_effective, analysis.model.config), current_training)
+        if estimate is None:
+            continue
+        fits = estimate.total_bytes <= budget
+        remedies.append({"change": change, "total_bytes": estimate.total_bytes, "total_gib": _gib(estimate.total_bytes), "fits": fits})
+        if fits:
+            break
+    return remedies
+
+
+def _remedies_text(remedies: list[dict[str, Any]]) -> str:
+    if not remedies:
+        return "none of the usual remedies applies"
+    steps = [f"{'+ ' if n else 'with '}{r['change']}: {r['total_gib']} GiB" for n, r in enumerate(remedies)]
+    verdict = "fits" if remedies[-1]["fits"] else "still too large: use a smaller model, more GPU memory or shorter sequences"
+    return "; ".join(steps) + f" ({verdict})"
+
+
+def _breakdown_text(breakdown: Mapping[str, int]) -> str:
+    parts = sorted(((v, k) for k, v in breakdown.items() if v >= GIB // 20), reverse=True)
+    return ", ".join(f"{k.replace('_', ' ')} {_gib(v)}" for v, k in parts)
+
+
+def model_facts(analysis: Analysis, effective: Mapping[str, Any], training: Training, gpu_memory_bytes: int | None, *, peft_type: str = "LORA", seq_len: int | None = None) -> dict[str, Any]:
+    """The facts document's `model` block (documented in schemas/facts.schema.json)."""
+    model, tree = analysis.model, analysis.tree
+    config = model.config
+    leaves = sorted({_leaf(m.name) for m in tree.modules if m.kind in ("linear", "conv1d")})
+    embedding_dim = next((m.out_features for m in tree.modules if m.name == tree.input_embedding), None)
+    facts: dict[str, Any] = {
+        "id": model.model_id,
+        "source": model.source,
+        "model_type": tree.model_type,
+        "num_layers": tree.num_layers,
+        "embedding_dim": embedding_dim,
+        "max_position_embeddings": config.get("max_position_embeddings") or config.get("n_positions"),
+        "total_params": tree.total_params,
+        "linear_leaf_names": leaves,
+        "targets": _targets_facts(analysis, effective),
+        "counts": None,
+        "counts_error": analysis.counts_error,
+        "memory": None,
+        "memory_error": analysis.memory_error,
+        "prompt": _prompt_facts(tree, config, effective, peft_type, seq_len),
+        "training": {
+            "dtype": training.dtype,
+            "quantization": training.quantization,
+            "optimizer": training.optimizer,
+            "batch_size": training.batch_size,
+            "seq_len": training.seq_len,
+            "gradient_checkpointing": training.gradient_checkpointing,
+        },
+    }
+    if analysis.counts is not None:
+        counts = analysis.counts
+        facts["counts"] = {
+            "trainable_params": counts.trainable,
+            "total_params": counts.total,
+            "trainable_percent": round(counts.trainable_percent, 4),
+            "adapter_bytes": counts.adapter_bytes,
+        }
+    if analysis.memory is not None:
+        memory = analysis.memory.to_dict()
+        memory["total_gib"] = _gib(memory["total_bytes"])
+        memory["breakdown_text"] = _breakdown_text(memory["breakdown"])
+        if gpu_memory_bytes:
+            memory["gpu_bytes"] = gpu_memory_bytes
+            memory["gpu_gib"] = _gib(gpu_memory_bytes)
+            memory["over_budget_bytes"] = memory["total_bytes"] - gpu_memory_bytes
+            if memory["over_budget_bytes"] > 0:
+                memory["remedies"] = _remedies(analysis, effective, peft_type, training, gpu_memory_bytes)
+                memory["remedies_text"] = _remedies_text(memory["remedies"])
+        facts["memory"] = memory
+    return facts

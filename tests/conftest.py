@@ -1,0 +1,8 @@
+"""Test-wide safety: no test may reach the real Hugging Face Hub."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # tests that need a Hub start the local stand-in and unset this
+os.environ.pop("HF_TOKEN", None)
