@@ -41,7 +41,13 @@ if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
 
 from peftlint.enrich import bundled  # noqa: E402
-from peftlint.enrich.architecture import ALWAYS_DERIVED, DERIVED, ArchitectureIndex, _Quantities  # noqa: E402
+from peftlint.enrich.architecture import (  # noqa: E402
+    ALWAYS_DERIVED,
+    DERIVED,
+    TASK_HEADS,
+    ArchitectureIndex,
+    ConfigQuantities,
+)
 from peftlint.enrich.modules import ModuleTree  # noqa: E402
 
 OUTPUT = REPO / "peftlint" / "data" / "architectures.json"
@@ -306,7 +312,7 @@ def size_fields(config: Mapping[str, Any]) -> list[str]:
     return sorted(
         k for k, v in config.items()
         if isinstance(v, int) and not isinstance(v, bool) and not _is_token_id(k)
-        and not any(w in k for w in BEHAVIOUR_WORDS) and k not in {"chunk_size_feed_forward"}
+        and not any(w in k for w in BEHAVIOUR_WORDS)
     )
 
 
@@ -433,25 +439,32 @@ def merge(probes: Sequence[tuple[Item, ...]], matcher: Matcher) -> list[dict[str
         if len({shape_free(v) for v in versions}) != 1:
             raise GenerationError(f"`{first.name}` changes structure with the sizes")
         if isinstance(first, Group):
-            quantities = set.intersection(*(set(v.repeat.split("|")) for v in versions))
-            if len(quantities) != 1:
-                raise GenerationError(f"cannot tell which quantity repeats `{first.name}`: {quantities}")
-            group = {"n": first.name, "r": quantities.pop(), "items": merge([v.items for v in versions], matcher)}
+            groups = [v for v in versions if isinstance(v, Group)]
+            group = {"n": first.name, "r": first.repeat, "items": merge([g.items for g in groups], matcher)}
             if first.first is not None:
-                group["first"] = merge([v.first for v in versions], matcher)
+                group["first"] = merge([g.first for g in groups if g.first is not None], matcher)
             out.append(group)
-            continue
-        dims = lambda pick: None if pick(first) is None else matcher.match(tuple(pick(v) for v in versions))  # noqa: E731
-        def shapes(pick: Any) -> list[list[Any]]:
-            return [[tname, [matcher.match(tuple(pick(v)[t][1][d] for v in versions)) for d in range(len(shape))]]
-                    for t, (tname, shape) in enumerate(pick(first))]
-
-        leaf = {"n": first.name, "k": first.kind, "i": dims(lambda v: v.in_features),
-                "o": dims(lambda v: v.out_features), "t": shapes(lambda v: v.tensors), "b": first.bias}
-        if first.shared:
-            leaf["s"] = shapes(lambda v: v.shared)
-        out.append(leaf)
+        else:
+            out.append(_merge_leaf([v for v in versions if isinstance(v, Leaf)], matcher))
     return out
+
+
+def _merge_leaf(versions: Sequence[Leaf], matcher: Matcher) -> dict[str, Any]:
+    first = versions[0]
+
+    def dim(sizes: Sequence[int | None]) -> Expr:
+        return None if sizes[0] is None else matcher.match(tuple(int(s) for s in sizes if s is not None))
+
+    def shapes(tensors: Sequence[Sequence[tuple[str, tuple[int, ...]]]]) -> list[list[Any]]:
+        return [[name, [matcher.match(tuple(t[i][1][d] for t in tensors)) for d in range(len(shape))]]
+                for i, (name, shape) in enumerate(tensors[0])]
+
+    leaf = {"n": first.name, "k": first.kind, "i": dim([v.in_features for v in versions]),
+            "o": dim([v.out_features for v in versions]), "t": shapes([v.tensors for v in versions]),
+            "b": first.bias}
+    if first.shared:
+        leaf["s"] = shapes([v.shared for v in versions])
+    return leaf
 
 
 def _find(items: list[dict[str, Any]], path: tuple[str, ...]) -> dict[str, Any]:
@@ -503,7 +516,7 @@ class ModelType:
     def quantities(self, config: Mapping[str, Any], names: Sequence[str]) -> dict[str, int]:
         # quantities transformers computes without storing them (e.g. Falcon's head_dim)
         derived_only = [n for n in DERIVED_ONLY if n not in self.class_defaults and n not in names]
-        q = _Quantities(self.model_type, self.meta(derived_only), config)
+        q = ConfigQuantities(self.model_type, self.meta(derived_only), config)
         values = {n: q.raw(n) for n in names}
         for name in derived_only:
             try:
@@ -695,7 +708,7 @@ class ModelType:
         inputs: set[str] = set()
         for name in sorted(used):
             if name in DERIVED:  # what the rule reads needs a default too
-                rule = _Quantities(self.model_type, {**self.meta([name]), "defaults": self.class_defaults}, {})
+                rule = ConfigQuantities(self.model_type, {**self.meta([name]), "defaults": self.class_defaults}, {})
                 try:
                     rule.raw(name)
                 except Exception:  # noqa: S112 - a rule this model type cannot use is never called
@@ -719,7 +732,7 @@ class ModelType:
                 if name not in DERIVED:
                     raise GenerationError(f"`{name}` defaults to a value derived from other fields "
                                           f"({computed}); add a rule to architecture.DERIVED")
-                rule = _Quantities(self.model_type, {**self.meta([name]), "defaults": self.class_defaults}, config)
+                rule = ConfigQuantities(self.model_type, {**self.meta([name]), "defaults": self.class_defaults}, config)
                 if rule.raw(name) != computed:
                     raise GenerationError(f"architecture.DERIVED[{name!r}] gives {rule.raw(name)}, "
                                           f"transformers {computed}")
@@ -856,7 +869,7 @@ def capped(config: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any
 
 def verify(model_type: str, entry: Mapping[str, Any], seeds: Sequence[Mapping[str, Any]]) -> None:
     index = ArchitectureIndex({"model_types": {model_type: entry}})
-    tasks = {head: next(t for t, h in TASKS.items() if h == head) for head in entry["architectures"].values()}
+    tasks = {head: next(t for t, h in TASK_HEADS.items() if h == head) for head in entry["architectures"].values()}
     for seed in seeds:
         config = capped(clean_seed(seed), entry)
         for cls, head in entry["architectures"].items():
@@ -878,8 +891,6 @@ def _diff(got: ModuleTree, expected: ModuleTree) -> str:
 
 # --- the document ----------------------------------------------------------------------------------
 
-
-from peftlint.enrich.architecture import TASK_HEADS as TASKS  # noqa: E402
 
 
 def peft_model_types() -> list[str]:

@@ -81,18 +81,19 @@ class UnsupportedTaskType(ArchitectureError):
         super().__init__(f"task_type `{task_type}` {problem}; use one of {', '.join(supported)}")
 
 
-def _label_count(q: _Quantities) -> Any:
-    # as PretrainedConfig: the labels map decides, else `num_labels`, else 2
+def _label_count(q: ConfigQuantities) -> Any:
+    # as PretrainedConfig: `num_labels` wins (over a labels map of another length), else the
+    # size of `id2label`, else 2
+    if q.config.get("num_labels") is not None:
+        return q.config["num_labels"]
     labels = q.config.get("id2label")
-    if isinstance(labels, Mapping):
-        return len(labels)
-    return 2 if q.config.get("num_labels") is None else q.config["num_labels"]
+    return len(labels) if isinstance(labels, Mapping) else 2
 
 
 # How transformers fills a field the config leaves out (or sets to null) when its default depends
 # on other fields. `scripts/gen_architectures.py` checks every rule against transformers and
 # refuses to write a template that needs a rule missing here.
-DERIVED: dict[str, Callable[[_Quantities], Any]] = {
+DERIVED: dict[str, Callable[[ConfigQuantities], Any]] = {
     "head_dim": lambda q: q.size("hidden_size") // q.size("num_attention_heads"),
     "num_key_value_heads": lambda q: q.size("num_attention_heads"),
     "num_kv_heads": lambda q: q.size("num_attention_heads"),
@@ -112,8 +113,9 @@ DERIVED: dict[str, Callable[[_Quantities], Any]] = {
 ALWAYS_DERIVED = frozenset({"num_patches", "num_labels"})
 
 
-class _Quantities:
-    """Config values by name, resolved like the model type's transformers config class does."""
+class ConfigQuantities:
+    """A config's values by name, resolved as the model type's transformers config class does:
+    aliases, class defaults, and derived defaults (`head_dim`, `num_key_value_heads`, ...)."""
 
     def __init__(self, model_type: str, entry: Mapping[str, Any], config: Mapping[str, Any]) -> None:
         self.model_type = model_type
@@ -171,11 +173,18 @@ class _Quantities:
             raise InvalidModelConfig(_first_factor(spec), f"gives a dimension of {total}")
         return total
 
+    def setting(self, name: str, expected: Any) -> Any:
+        """A switch's value, checked to be of the kind the templates distinguish (a bool for flags)."""
+        value = self.raw(name)
+        if isinstance(expected, bool) and value is not None and not isinstance(value, bool):
+            raise InvalidModelConfig(self.aliases.get(name, name), f"must be true or false, got {json.dumps(value)}")
+        return value
+
     def holds(self, condition: list[list[Any]]) -> bool:
         for test, *args in condition:
             if test == "is":
                 field, value = args
-                if self.raw(field) != value:
+                if self.setting(field, value) != value:
                     return False
             elif test in ("eq", "ne"):
                 same = self.size(args[0]) == self.size(args[1])
@@ -192,7 +201,7 @@ def _first_factor(spec: list[list[Any]]) -> str:
     return next((factor for _, *factors in spec for factor in factors), "")
 
 
-def _numel(q: _Quantities, tensor: list[Any]) -> int | None:
+def _numel(q: ConfigQuantities, tensor: list[Any]) -> int | None:
     """A tensor's element count, or None when its condition does not hold."""
     if len(tensor) > 2 and not q.holds(tensor[2]):
         return None
@@ -202,7 +211,7 @@ def _numel(q: _Quantities, tensor: list[Any]) -> int | None:
     return numel
 
 
-def _expand(items: Any, prefix: str, q: _Quantities, blocks: list[Any], out: list[Module]) -> None:
+def _expand(items: Any, prefix: str, q: ConfigQuantities, blocks: list[Any], out: list[Module]) -> None:
     for item in blocks[items] if isinstance(items, int) else items:
         if "if" in item and not q.holds(item["if"]):
             continue
@@ -259,7 +268,7 @@ class ArchitectureIndex:
             raise UnknownArchitecture(model_type)
         if task_type not in TASK_HEADS:
             raise UnsupportedTaskType(model_type, str(task_type), sorted(k for k in TASK_HEADS if k))
-        q = _Quantities(model_type, entry, config)
+        q = ConfigQuantities(model_type, entry, config)
         variant = self._variant(model_type, entry, q)
         head = TASK_HEADS[task_type]
         if head not in variant["heads"]:
@@ -281,9 +290,9 @@ class ArchitectureIndex:
         )
 
     @staticmethod
-    def _variant(model_type: str, entry: Mapping[str, Any], q: _Quantities) -> Mapping[str, Any]:
+    def _variant(model_type: str, entry: Mapping[str, Any], q: ConfigQuantities) -> Mapping[str, Any]:
         for variant in entry["variants"]:
-            if all(q.raw(field) == value for field, value in variant["when"].items()):
+            if all(q.setting(field, value) == value for field, value in variant["when"].items()):
                 return variant
         switches = sorted({field for v in entry["variants"] for field in v["when"]})
         found = ", ".join(f"{field}={json.dumps(q.raw(field))}" for field in switches)

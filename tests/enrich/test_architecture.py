@@ -101,6 +101,7 @@ VARIATIONS = [
     # labels from `id2label`, or from `num_labels` alone
     ("Qwen/Qwen2.5-0.5B", {"id2label": {str(i): f"L{i}" for i in range(5)}}, "SEQ_CLS"),
     ("Qwen/Qwen2.5-0.5B", {"num_labels": 3}, "TOKEN_CLS"),
+    ("google-bert/bert-base-uncased", {"id2label": {"0": "no", "1": "yes"}, "num_labels": 5}, "SEQ_CLS"),
     # GPT-2: explicit MLP width, generic alias for the width, cross-attention blocks
     ("openai-community/gpt2", {"n_inner": 1000, "n_layer": 2}, "CAUSAL_LM"),
     ("openai-community/gpt2", {"hidden_size": 256, "n_head": 4}, "CAUSAL_LM"),
@@ -182,6 +183,8 @@ LLAMA = "meta-llama/Llama-3.2-1B"
         ({"num_hidden_layers": 10**6}, "num_hidden_layers", "larger than any real model"),
         ({"num_key_value_heads": None, "num_attention_heads": "32"}, "num_attention_heads", "must be an integer"),
         ({"vocab_size": -5}, "vocab_size", "must be at least 1, got -5"),
+        ({"tie_word_embeddings": "yes"}, "tie_word_embeddings", 'must be true or false, got "yes"'),
+        ({"attention_bias": 1}, "attention_bias", "must be true or false, got 1"),
     ],
 )
 def test_bad_values_name_the_field(changes: dict[str, Any], field: str, reason: str) -> None:
