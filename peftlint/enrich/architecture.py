@@ -252,7 +252,6 @@ class ArchitectureIndex:
     """Architecture knowledge (the parsed `architectures.json`) and the trees built from it."""
 
     def __init__(self, document: Mapping[str, Any]) -> None:
-        self.document = document
         self.model_types: Mapping[str, Any] = document["model_types"]
 
     def module_tree(self, config: Mapping[str, Any], task_type: str | None = None) -> ModuleTree:
@@ -312,4 +311,5 @@ def module_tree_from_config(config: Mapping[str, Any], task_type: str | None = N
 
 
 def known_model_types() -> list[str]:
+    """The model_types `module_tree_from_config` has templates for."""
     return sorted(_default_index().model_types)
