@@ -47,8 +47,9 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # --- strategies ---------------------------------------------------------------------------------
 
 # control characters, any plane, RTL and combining marks; no lone surrogates (see KNOWN_CRASHES)
-texts = st.text(max_size=24)
-long_texts = st.builds(lambda char, n: char * n, st.characters(), st.integers(1_000, 20_000))
+characters = st.characters(codec="utf-8")
+texts = st.text(characters, max_size=24)
+long_texts = st.builds(lambda char, n: char * n, characters, st.integers(1_000, 20_000))
 keys = st.one_of(st.sampled_from(KNOWN_KEYS + ["peft_type", "peftlint"]), texts)
 scalars = st.one_of(
     st.none(),
@@ -189,7 +190,7 @@ def test_any_python_config_call(folder: Path, source: str) -> None:
 
 
 @PROPERTY
-@given(st.text(max_size=300))
+@given(st.text(characters, max_size=300))
 def test_any_python_source_text(folder: Path, source: str) -> None:
     lint(folder, ".py", source.encode())
 
@@ -203,8 +204,8 @@ lora_values = st.one_of(
     st.floats(min_value=-1e6, max_value=1e6),
     st.floats(min_value=0, max_value=1.5),  # dropout's range and a little past it
     st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=6),
-    st.lists(st.text(max_size=6), max_size=3),
+    st.text(characters, max_size=6),
+    st.lists(st.text(characters, max_size=6), max_size=3),
 )
 BIASES = ("none", "all", "lora_only")
 lora_configs = st.fixed_dictionaries(
