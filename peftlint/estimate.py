@@ -138,9 +138,10 @@ def compare(model: ModelConfig, config: Mapping[str, Any], training: Training) -
 def _size(n: int | None) -> str:
     if n is None:
         return "unknown"
-    if n >= GIB:
-        return f"{n / GIB:.1f} GiB"
-    return f"{n / 1024**2:.1f} MiB"
+    for unit, size in (("GiB", GIB), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
 
 
 def render_text(result: Estimate, training: Training, gpu_bytes: int | None, comparison: list[dict[str, Any]] | None) -> str:

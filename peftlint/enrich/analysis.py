@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from peftlint.enrich.architecture import ArchitectureError, module_tree_from_config
+from peftlint.enrich.architecture import ArchitectureError, UnknownArchitecture, module_tree_from_config
 from peftlint.enrich.counts import CountError, Counts, count_parameters
 from peftlint.enrich.memory import ModelDims, MemoryEstimate, estimate_training_memory
 from peftlint.enrich.model import ModelConfig
@@ -60,6 +60,13 @@ class Analysis:
 def module_tree(model: ModelConfig, task_type: str | None) -> ModuleTree:
     try:
         return module_tree_from_config(model.config, task_type)
+    except UnknownArchitecture as exc:
+        from peftlint.enrich.exact import ExactUnavailable, module_tree_on_meta
+
+        try:
+            return module_tree_on_meta(model.config, task_type)  # the [exact] extra, when installed
+        except ExactUnavailable as fallback:
+            raise ModelFactsError(f"{exc}; {fallback}") from None
     except ArchitectureError as exc:
         raise ModelFactsError(str(exc)) from None
 

@@ -53,6 +53,7 @@ def module_tree(model: Any, model_type: str | None = None) -> ModuleTree:
             seen.setdefault(id(p), name)
         kind = _kind(module)
         in_f, out_f = _shape(module, kind)
+        bias = module._parameters.get("bias")
         modules.append(
             Module(
                 name=name,
@@ -61,8 +62,15 @@ def module_tree(model: Any, model_type: str | None = None) -> ModuleTree:
                 out_features=out_f,
                 bias=getattr(module, "bias", None) is not None,
                 params=sum(p.numel() for p in fresh),
+                bias_params=0 if bias is None else bias.numel(),
             )
         )
+    names = {id(m): n for n, m in model.named_modules()}
+
+    def name_of(getter: str) -> str | None:
+        found = getattr(model, getter, lambda: None)()
+        return None if found is None else names.get(id(found))
+
     config = getattr(model, "config", None)
     num_layers = int(getattr(config, "num_hidden_layers", 0) or getattr(config, "num_layers", 0) or 0)
     return ModuleTree(
@@ -71,4 +79,6 @@ def module_tree(model: Any, model_type: str | None = None) -> ModuleTree:
         total_params=sum(m.params for m in modules),
         num_layers=num_layers,
         tied=tied,
+        input_embedding=name_of("get_input_embeddings"),
+        output_embedding=name_of("get_output_embeddings"),
     )
