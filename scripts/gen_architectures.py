@@ -18,7 +18,7 @@ Dev-time only (torch + transformers, meta device, no weights). How a template is
    the same way. Modules that exist only when two sizes differ (OPT's `project_in`) or when a
    size is positive (`type_vocab_size: 0`) get conditions.
 4. Verify. Every seed, at its real sizes (layer and expert counts capped), must give exactly the
-   tree torch_tree reads from transformers; generation fails otherwise.
+   tree `torch_tree.module_tree` reads from transformers; generation fails otherwise.
 
 Usage: python scripts/gen_architectures.py [--check]
 """
@@ -125,24 +125,9 @@ def build(model_type: str, config_dict: Mapping[str, Any], class_name: str) -> A
 
 
 def oracle_tree(model: Any) -> ModuleTree:
-    """torch_tree's tree plus the facts it does not record yet (as tests/enrich/conftest.py)."""
-    import dataclasses
-
     from peftlint.enrich.torch_tree import module_tree
 
-    tree = module_tree(model)
-    owned = dict(model.named_modules())
-
-    def name_of(module: Any) -> str | None:
-        return next((n for n, m in owned.items() if m is module), None) if module is not None else None
-
-    def bias_params(name: str) -> int:
-        bias = owned[name]._parameters.get("bias")
-        return 0 if bias is None else bias.numel()
-
-    modules = tuple(dataclasses.replace(m, bias_params=bias_params(m.name)) for m in tree.modules)
-    return dataclasses.replace(tree, modules=modules, input_embedding=name_of(model.get_input_embeddings()),
-                               output_embedding=name_of(model.get_output_embeddings()))
+    return module_tree(model)
 
 
 # --- a built model, as a structure of leaves and repeated groups ---------------------------------

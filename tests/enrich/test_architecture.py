@@ -1,8 +1,8 @@
 """Module trees from config.json as plain JSON, checked against transformers on the meta device.
 
-The oracle is the tree `torch_tree` (plus conftest's `peft_tree` extras) reads from the model
-transformers builds from the same file; equality covers every module's name, kind, shape, bias
-and parameter count, the total, the layer count, tied weights and the embedding modules.
+The oracle is the tree `torch_tree` reads from the model transformers builds from the same file;
+equality covers every module's name, kind, shape, bias and parameter count, the total, the layer
+count, tied weights and the embedding modules.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.enrich.conftest import BUNDLED_MODELS, peft_tree, raw_config, shared_config
+from tests.enrich.conftest import BUNDLED_MODELS, raw_config, shared_config
 
 from peftlint.enrich.architecture import (
     InvalidModelConfig,
@@ -57,10 +57,12 @@ def transformers_tree(config: Any, task_type: str | None) -> Any:
     import torch
     import transformers
 
+    from peftlint.enrich.torch_tree import module_tree
+
     cls = model_class(config.model_type, task_type)
     assert cls is not None
     with torch.device("meta"):
-        return peft_tree(getattr(transformers, cls)._from_config(config))
+        return module_tree(getattr(transformers, cls)._from_config(config))
 
 
 def _bundled_cases() -> list[Any]:
