@@ -1,4 +1,4 @@
-"""Cold-start and throughput of `peftlint check`, side by side with yamllint in one run.
+"""Cold-start and throughput of `peftlint check` and `estimate`, side by side with yamllint in one run.
 
 Usage: .venv/bin/python benchmarks/bench_check.py [--runs 21] [--files 1000]
 
@@ -59,6 +59,7 @@ def main() -> int:
         commands = {
             "yamllint one.yaml": [_bin("yamllint"), "-d", "relaxed", str(one)],
             "peftlint check one.yaml": [_bin("peftlint"), "check", str(one)],
+            "peftlint estimate (bundled 8B)": [_bin("peftlint"), "estimate", str(one), "--model", "meta-llama/Meta-Llama-3-8B"],
             f"peftlint check {args.files} files": [_bin("peftlint"), "check", str(many)],
         }
         for cmd in commands.values():  # warm-up: write bytecode caches, fill the page cache

@@ -6,6 +6,7 @@ Schemas over it. Computing a fact is Python (tested); deciding what is wrong is 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from peftlint.normalize import PeftConfig
@@ -15,9 +16,14 @@ INCLUDE_ALL_LINEAR = "all-linear"
 
 
 def _number(value: Any) -> float | None:
+    """A finite number, or None: huge ints, NaN and infinities are schema problems, not facts."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _effective(config: PeftConfig) -> dict[str, Any]:
@@ -46,7 +52,8 @@ def _derived(effective: dict[str, Any]) -> dict[str, Any]:
     rank, alpha = _number(effective.get("r")), _number(effective.get("lora_alpha"))
     if rank and alpha is not None and rank > 0:
         derived["alpha_ratio"] = round(alpha / rank, 4)
-        derived["alpha_for_rank"] = int(2 * rank)  # the guides' default: alpha = 2 r
+        if math.isfinite(2 * rank):
+            derived["alpha_for_rank"] = int(2 * rank)  # the guides' default: alpha = 2 r
     targets = effective.get("target_modules")
     derived["target_modules_kind"] = _target_kind(targets)
     if isinstance(targets, list):
@@ -57,7 +64,9 @@ def _derived(effective: dict[str, Any]) -> dict[str, Any]:
     steps = [_number(effective.get(k)) for k in ("total_step", "tinit", "tfinal")]
     if effective.get("peft_type") == "ADALORA" and None not in steps:
         total, tinit, tfinal = steps
-        derived["adalora_budget_steps"] = int(total - tfinal - tinit)  # peft needs tinit < total_step - tfinal
+        budget = total - tfinal - tinit
+        if math.isfinite(budget):
+            derived["adalora_budget_steps"] = int(budget)  # peft needs tinit < total_step - tfinal
     return derived
 
 
@@ -86,4 +95,5 @@ def build_facts(
         },
         "profile": profile or {},
         "model": model,
+        "model_error": None,
     }

@@ -58,9 +58,20 @@ def _is_lora_shaped(mapping: dict[str, Any]) -> bool:
     return bool(keys & LORA_MARKERS) or {"r", "target_modules"} <= keys
 
 
+def _valid_unicode(value: Any) -> Any:
+    """Lone surrogates (`"\\ud800"` in JSON) become U+FFFD: no encoder downstream accepts them."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace") if not value.isascii() else value
+    if isinstance(value, list):
+        return [_valid_unicode(v) for v in value]
+    if isinstance(value, dict):
+        return {_valid_unicode(k): _valid_unicode(v) for k, v in value.items()}
+    return value
+
+
 def to_peft_config(document: Document) -> PeftConfig | None:
     """The PEFT config a document holds, or None when it holds none."""
-    data = document.data
+    data = _valid_unicode(document.data)
     if not isinstance(data, dict):
         return None
     values = {str(k): v for k, v in data.items() if k != PROFILE_KEY}

@@ -62,7 +62,12 @@ def _text(value: Any, spec: str) -> str:
         return ", ".join(_text(v, "") for v in value)
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
+    return _one_line(str(value))
+
+
+def _one_line(text: str) -> str:
+    """Values come from user files: escape line breaks and control characters, keep messages one line."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def render(template: str, context: Mapping[str, Any]) -> str:

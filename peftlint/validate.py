@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from functools import lru_cache
 from typing import Any
 
@@ -101,6 +102,15 @@ def _known_keys(schema: dict[str, Any], parent: tuple[Any, ...]) -> list[str]:
     return sorted(node.get("properties", {}))
 
 
+def _non_finite(values: dict[str, Any]) -> list[dict[str, Any]]:
+    """NaN and infinities (YAML `.nan`, JSON `NaN`) are no valid value for any peft option."""
+    return [
+        {"key": key, "path": [key], "value": str(value), "expected": f"must be a finite number, not `{value}`"}
+        for key, value in values.items()
+        if isinstance(value, float) and not math.isfinite(value)
+    ]
+
+
 def _float_for_integer(schema: dict[str, Any], values: dict[str, Any]) -> list[dict[str, Any]]:
     """`r: 8.0` passes JSON Schema's integer check, but peft's layers fail on a float rank."""
     problems = []
@@ -108,7 +118,7 @@ def _float_for_integer(schema: dict[str, Any], values: dict[str, Any]) -> list[d
         prop = schema["properties"].get(key, {})
         types = prop.get("type", [])
         types = [types] if isinstance(types, str) else types
-        if isinstance(value, float) and "integer" in types and "number" not in types:
+        if isinstance(value, float) and value.is_integer() and "integer" in types and "number" not in types:
             expected = f"must be an integer, not the float `{_show(value)}`"
             problems.append({"key": key, "path": [key], "value": value, "expected": expected})
     return problems
@@ -160,12 +170,17 @@ def validate(config: PeftConfig) -> dict[str, list[dict[str, Any]]]:
     if schema is None:
         known = sorted(peft_types()["types"])
         suggestion = next(iter(difflib.get_close_matches(config.peft_type.upper(), known, n=1, cutoff=0.6)), None)
+        hint = f"did you mean `{suggestion}`?" if suggestion else "peft's types include " + ", ".join(f"`{t}`" for t in COMMON_TYPES[:6])
         problems["unknown_peft_type"].append(
-            {"key": "peft_type", "path": ["peft_type"], "value": config.peft_type, "suggestion": suggestion, "known": known}
+            {"key": "peft_type", "path": ["peft_type"], "value": config.peft_type, "suggestion": suggestion or "LORA", "hint": hint, "known": known}
         )
         return problems
     values = dict(config.values)
     values.setdefault("peft_type", config.peft_type)
+    non_finite = _non_finite(values)
+    problems["invalid_values"] += non_finite
+    for key in (p["key"] for p in non_finite):  # JSON Schema has no NaN: keep them out of its way
+        values.pop(key)
     for error in _validator(config.peft_type).iter_errors(values):
         if error.kind.name == "additionalProperties":
             parent = tuple(error.instance_path)
