@@ -18,6 +18,7 @@ from peftlint import templates
 from peftlint.finding import Finding
 from peftlint.normalize import PeftConfig
 from peftlint.resources import rules_dir, schemas_dir
+from peftlint.rule_cache import RuleCache
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -75,7 +76,7 @@ def _condition(rule_path: str, when_json: str) -> Any:
     return jsonschema_rs.validator_for(json.loads(when_json))
 
 
-def parse_rule(path: Path, *, validate: bool = True) -> Rule:
+def read_rule_data(path: Path, *, validate: bool = True) -> dict[str, Any]:
     """Read one rule file; `validate` checks it against schemas/rule.schema.json and its parts.
 
     Shipped rules are validated by the test suite, so `check` skips that cost for them; user
@@ -89,6 +90,14 @@ def parse_rule(path: Path, *, validate: bool = True) -> Rule:
         raise RuleFileError(path, "(file)", "a rule file must hold one mapping")
     if validate:
         _validate_rule_data(path, data)
+    return data
+
+
+def parse_rule(path: Path, *, validate: bool = True) -> Rule:
+    return rule_from_data(path, read_rule_data(path, validate=validate))
+
+
+def rule_from_data(path: Path, data: dict[str, Any]) -> Rule:
     fix = data.get("fix") or {}
     return Rule(
         code=data["code"],
@@ -141,7 +150,7 @@ def _check_template(path: Path, field: str, template: str | None) -> None:
         raise RuleFileError(path, field, str(exc)) from None
 
 
-def load_rules(extra_dirs: Iterable[Path] = ()) -> list[Rule]:
+def load_rules(extra_dirs: Iterable[Path] = (), *, cache: RuleCache | None = None) -> list[Rule]:
     """The shipped rules plus the user's rule folders; codes and names must be unique."""
     rules: list[Rule] = []
     seen: dict[str, str] = {}
@@ -151,12 +160,19 @@ def load_rules(extra_dirs: Iterable[Path] = ()) -> list[Rule]:
         if not directory.is_dir():
             raise RuleFileError(directory, "(folder)", "rule folder not found")
         for path in sorted(directory.glob("*.yaml")):
-            rule = parse_rule(path, validate=directory != shipped)
+            data = cache.get(path) if cache else None
+            if data is None:
+                data = read_rule_data(path, validate=directory != shipped)
+                if cache:
+                    cache.put(path, data)  # only data that parsed and validated is cached
+            rule = rule_from_data(path, data)
             for ident in (rule.code, rule.name):
                 if ident in seen:
                     raise RuleFileError(path, "code" if ident == rule.code else "name", f"`{ident}` is already used by {seen[ident]}")
                 seen[ident] = rule.path
             rules.append(rule)
+    if cache:
+        cache.save()
     return sorted(rules, key=lambda r: r.code)
 
 

@@ -6,3 +6,8 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # tests that need a Hub start the local stand-in and unset this
 os.environ.pop("HF_TOKEN", None)
+
+import tempfile
+
+# The rule cache goes to a throw-away folder, never the developer's ~/.cache.
+os.environ["PEFTLINT_CACHE_DIR"] = tempfile.mkdtemp(prefix="peftlint-cache-")

@@ -1,0 +1,62 @@
+"""A cache of parsed rule files, keyed by path, size and modification time.
+
+Parsing ~40 YAML rule files is most of the work a one-file `check` does after start-up; the
+cache turns it into one JSON read. It is only an accelerator: a missing, corrupt or unwritable
+cache is ignored, and a rule file that changed is parsed (and validated) again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+VERSION = 1
+
+
+def cache_file() -> Path:
+    root = os.environ.get("PEFTLINT_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "peftlint"
+    )
+    return Path(root) / f"rules-v{VERSION}.json"
+
+
+class RuleCache:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or cache_file()
+        self.entries: dict[str, Any] = {}
+        self.dirty = False
+        try:
+            loaded = json.loads(self.path.read_text(encoding="utf-8"))
+            if isinstance(loaded, dict) and loaded.get("version") == VERSION and isinstance(loaded.get("rules"), dict):
+                self.entries = loaded["rules"]
+        except (OSError, ValueError):
+            pass
+
+    @staticmethod
+    def _stamp(path: Path) -> list[int]:
+        stat = path.stat()
+        return [stat.st_mtime_ns, stat.st_size]
+
+    def get(self, path: Path) -> dict[str, Any] | None:
+        entry = self.entries.get(str(path))
+        if isinstance(entry, dict) and entry.get("stamp") == self._stamp(path) and isinstance(entry.get("data"), dict):
+            return entry["data"]
+        return None
+
+    def put(self, path: Path, data: dict[str, Any]) -> None:
+        self.entries[str(path)] = {"stamp": self._stamp(path), "data": data}
+        self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", dir=self.path.parent, delete=False, suffix=".tmp", encoding="utf-8") as handle:
+                json.dump({"version": VERSION, "rules": self.entries}, handle)
+            os.replace(handle.name, self.path)  # atomic: concurrent runs never see half a file
+        except OSError:
+            pass

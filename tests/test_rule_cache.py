@@ -1,0 +1,58 @@
+"""The parsed-rule cache only speeds loading up: results equal a fresh parse, changes are seen."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from peftlint.engine import RuleFileError, load_rules
+from peftlint.resources import rules_dir
+from peftlint.rule_cache import RuleCache
+
+RULE = (rules_dir() / "PL103-dropout-too-high.yaml").read_text(encoding="utf-8").replace("PL103", "ORG001").replace("dropout-too-high", "org-rule")
+
+
+def test_cached_rules_equal_freshly_parsed(tmp_path: Path) -> None:
+    cache_path = tmp_path / "cache.json"
+    fresh = load_rules()
+    first = load_rules(cache=RuleCache(cache_path))
+    assert cache_path.is_file()
+    second = load_rules(cache=RuleCache(cache_path))
+    assert fresh == first == second
+
+
+def test_a_changed_rule_file_is_parsed_again(tmp_path: Path) -> None:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    rule_file = folder / "ORG001-org-rule.yaml"
+    rule_file.write_text(RULE, encoding="utf-8")
+    cache_path = tmp_path / "cache.json"
+    load_rules([folder], cache=RuleCache(cache_path))
+    rule_file.write_text(RULE.replace("severity: warning", "severity: error"), encoding="utf-8")
+    os.utime(rule_file, ns=(1, 1))  # a different stamp even on coarse file systems
+    rule = next(r for r in load_rules([folder], cache=RuleCache(cache_path)) if r.code == "ORG001")
+    assert rule.severity == "error"
+
+
+def test_an_invalid_user_rule_is_never_cached(tmp_path: Path) -> None:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "ORG001-org-rule.yaml").write_text(RULE.replace("severity: warning", "severity: fatal"), encoding="utf-8")
+    for _ in range(2):
+        with pytest.raises(RuleFileError, match="severity"):
+            load_rules([folder], cache=RuleCache(tmp_path / "cache.json"))
+
+
+@pytest.mark.parametrize("content", ["{", "[]", '{"version": 1, "rules": {"x": 5}}', ""])
+def test_a_corrupt_cache_is_ignored(tmp_path: Path, content: str) -> None:
+    cache_path = tmp_path / "cache.json"
+    cache_path.write_text(content, encoding="utf-8")
+    assert load_rules(cache=RuleCache(cache_path)) == load_rules()
+
+
+def test_an_unwritable_cache_is_ignored(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert load_rules(cache=RuleCache(blocker / "cache.json")) == load_rules()
