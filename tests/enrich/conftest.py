@@ -1,11 +1,10 @@
-"""Shared helpers for the enrich tests: real transformers models on the meta device, and the
-ModuleTree peft sees in them. torch/transformers are imported inside the helpers so that
+"""Shared helpers for the enrich tests: real transformers models on the meta device, and peft
+applied to them as the oracle. torch/transformers/peft are imported inside the helpers so that
 collecting tests that don't need them stays cheap."""
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import os
 import warnings
@@ -14,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from peftlint.enrich.modules import ModuleTree
 from peftlint.resources import data_dir
 
 # Real published config.json files: the set peftlint bundles (always there) and the team's shared
@@ -78,33 +76,6 @@ def build_model(config: Any, task_type: str | None, device: str = "meta") -> Any
     auto = getattr(transformers, "AutoModelForSpeechSeq2Seq" if speech else AUTO_CLASSES[task_type])
     with torch.device(device):
         return auto.from_config(config)
-
-
-def peft_tree(model: Any) -> ModuleTree:
-    """torch_tree's ModuleTree plus the facts peft needs that it does not record yet.
-
-    TODO(lead): move these fields into `torch_tree.module_tree` (they are read from the
-    live model the same way there) and drop this wrapper.
-    """
-    from peftlint.enrich.torch_tree import module_tree
-
-    tree = module_tree(model)
-    def name_of(module: Any) -> str | None:
-        return next((n for n, m in model.named_modules() if m is module), None) if module is not None else None
-
-    owned = dict(model.named_modules())
-
-    def bias_params(name: str) -> int:
-        bias = owned[name]._parameters.get("bias")
-        return 0 if bias is None else bias.numel()
-
-    modules = tuple(dataclasses.replace(m, bias_params=bias_params(m.name)) for m in tree.modules)
-    return dataclasses.replace(
-        tree,
-        modules=modules,
-        input_embedding=name_of(model.get_input_embeddings()),
-        output_embedding=name_of(model.get_output_embeddings()),
-    )
 
 
 def peft_model(model: Any, config: dict[str, Any], peft_type: str, task_type: str | None, device: str = "meta") -> Any:

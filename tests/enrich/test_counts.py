@@ -19,7 +19,6 @@ from tests.enrich.conftest import (
     build_model,
     default_task,
     peft_model,
-    peft_tree,
     raw_config,
     shared_config,
     tiny_config,
@@ -28,6 +27,7 @@ from tests.enrich.conftest import (
 from peftlint.enrich.counts import NotModelled, PeftRejects, count_parameters, factorization
 from peftlint.enrich.modules import ModuleTree
 from peftlint.enrich.targets import resolve_targets
+from peftlint.enrich.torch_tree import module_tree
 
 
 def check_against_peft(
@@ -55,7 +55,7 @@ _TREES: dict[tuple[str, str | None], ModuleTree] = {}
 def _tree(hf_config: Any, task_type: str | None) -> ModuleTree:
     key = (json.dumps(hf_config.to_diff_dict(), sort_keys=True, default=str), task_type)
     if key not in _TREES:
-        _TREES[key] = peft_tree(build_model(hf_config, task_type))
+        _TREES[key] = module_tree(build_model(hf_config, task_type))
     return _TREES[key]
 
 

@@ -10,10 +10,11 @@ import time
 from typing import Any
 
 import pytest
-from tests.enrich.conftest import SHARED_MODELS, build_model, default_task, peft_model, peft_tree, shared_config
+from tests.enrich.conftest import SHARED_MODELS, build_model, default_task, peft_model, shared_config
 
 from peftlint.enrich import targets
 from peftlint.enrich.targets import PatternError, closest_module_names, resolve_targets
+from peftlint.enrich.torch_tree import module_tree
 from peftlint.resources import data_dir
 
 DEFAULTS_PATH = data_dir() / "peft_defaults.json"
@@ -103,7 +104,7 @@ CASES = [
 def test_targets_equal_peft(model_name: str, peft_type: str, config: dict[str, Any]) -> None:
     hf_config = shared_config(model_name)
     task = default_task(hf_config)
-    tree = peft_tree(build_model(hf_config, task))
+    tree = module_tree(build_model(hf_config, task))
     model = build_model(hf_config, task)
     expected = peft_targets(model, config, peft_type, task)
 
@@ -120,7 +121,7 @@ def test_targets_equal_peft(model_name: str, peft_type: str, config: dict[str, A
 def test_default_and_all_linear_targets_equal_peft_on_every_model(model_name: str, peft_type: str) -> None:
     hf_config = shared_config(model_name)
     task = default_task(hf_config)
-    tree = peft_tree(build_model(hf_config, task))
+    tree = module_tree(build_model(hf_config, task))
     extra = {"total_step": 100} if peft_type == "ADALORA" else {}
     for config in ({**extra}, {**extra, "target_modules": "all-linear"}):
         if peft_type == "IA3" and "target_modules" in config:
@@ -138,7 +139,7 @@ def test_default_and_all_linear_targets_equal_peft_on_every_model(model_name: st
 
 def _tree(model_name: str, task_type: str | None = None) -> Any:
     hf_config = shared_config(model_name)
-    return peft_tree(build_model(hf_config, task_type or default_task(hf_config)))
+    return module_tree(build_model(hf_config, task_type or default_task(hf_config)))
 
 
 @pytest.fixture(scope="module")
