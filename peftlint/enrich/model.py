@@ -4,6 +4,11 @@ Only config.json is ever read or fetched (with huggingface_hub, honouring HF_HOM
 HF_HUB_OFFLINE and HF_TOKEN). Order for a Hub id: the local cache (what was fetched before wins),
 then the bundled copy (exact id, no network), then the Hub with a short timeout. Every failure is
 a `ModelUnavailable` with a one-line reason; the caller turns it into a finding.
+
+A broken Hub or proxy cannot hang the lint, fill memory or spoil the cache: the fetch has a hard
+deadline; the advertised size is checked before the download and the file's size before it is
+read; a cached config.json that is not a model config is deleted (snapshot link and blob) and
+fetched again; and the token never appears in a reason.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ def _parse(model: str, text: str) -> dict[str, Any]:
         config = json.loads(text)
     except ValueError as exc:
         raise ModelUnavailable(model, f"{CONFIG_NAME} is not valid JSON ({exc})") from None
+    except RecursionError:  # json recurses per nesting level: `[[[[...` past Python's limit
+        raise ModelUnavailable(model, f"{CONFIG_NAME} is nested too deeply to be a model config") from None
     if not isinstance(config, dict) or not isinstance(config.get("model_type"), str):
         raise ModelUnavailable(model, f"{CONFIG_NAME} is not a model config (no `model_type`)")
     return config
@@ -54,9 +61,11 @@ def _parse(model: str, text: str) -> dict[str, Any]:
 
 def _read(model: str, path: Path) -> dict[str, Any]:
     try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)  # bounded: a huge file is never read whole
+        if len(raw) > MAX_CONFIG_BYTES:
             raise ModelUnavailable(model, f"{path} is larger than {MAX_CONFIG_BYTES:,} bytes: not a config.json")
-        return _parse(model, path.read_text(encoding="utf-8"))
+        return _parse(model, raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ModelUnavailable(model, f"cannot read {path}: {exc.__class__.__name__}") from None
 
@@ -91,6 +100,10 @@ def _hub_reason(exc: Exception, token: str | None) -> str:
         reason = f"the Hub answered HTTP {exc.response.status_code}"
     elif isinstance(exc, TimeoutError):
         reason = f"the Hub did not answer in time ({exc})"
+    elif exc.__class__.__name__ == "TooManyRedirects":  # httpx's and requests' name, whichever the client uses
+        reason = "the Hub answered with too many redirects (a redirect loop)"
+    elif exc.__class__.__name__ == "RemoteProtocolError" or "Consistency check failed" in str(exc):
+        reason = f"the Hub's answer was cut short or not the size it announced ({exc.__class__.__name__})"
     else:
         reason = f"cannot reach the Hub ({exc.__class__.__name__})"
     return reason.replace(token, "***") if token else reason
@@ -108,10 +121,23 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _check_size(repo_id: str, revision: str | None, token: str | None, timeout: float) -> None:
+    """Refuse a config.json the Hub announces as huge before a byte of it is downloaded."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    # no retries: a 5xx answer is reported at once instead of after huggingface_hub's back-off
+    url = hf_hub_url(repo_id, CONFIG_NAME, revision=revision, endpoint=os.environ.get("HF_ENDPOINT") or None)
+    size = get_hf_file_metadata(url, token=token or None, timeout=timeout).size
+    if size is not None and size > MAX_CONFIG_BYTES:
+        raise ModelUnavailable(repo_id, f"the Hub's {CONFIG_NAME} is {size:,} bytes, larger than {MAX_CONFIG_BYTES:,}: not a model config")
+
+
 def _download(repo_id: str, revision: str | None, token: str | None, timeout: float, cached_only: bool) -> str:
     from huggingface_hub import hf_hub_download
 
     def fetch() -> str:
+        if not cached_only:
+            _check_size(repo_id, revision, token, timeout)
         return hf_hub_download(
             repo_id,
             CONFIG_NAME,
@@ -128,7 +154,8 @@ def _download(repo_id: str, revision: str | None, token: str | None, timeout: fl
         return fetch()
     # hf_hub_download retries network errors and 5xx answers five times with back-off (about
     # 25 s in all) and has no option to turn that off: a daemon thread with a deadline bounds it.
-    logging.getLogger("huggingface_hub.utils._http").setLevel(logging.ERROR)  # its retry chatter
+    # its retry and resume chatter ("Trying to resume download..."): the reason says what failed
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
     outcome: dict[str, Any] = {}
 
     def run() -> None:
@@ -153,7 +180,7 @@ def _from_hub(repo_id: str, revision: str | None, token: str | None, timeout: fl
     try:
         path = _download(repo_id, revision, token, timeout, cached_only=True)
         return ModelConfig(repo_id, _cached(repo_id, Path(path)), "cache", path)
-    except errors.LocalEntryNotFoundError:
+    except (errors.LocalEntryNotFoundError, ModelUnavailable):  # not cached, or a bad copy (now removed)
         pass
     if revision is None and (config := bundled_config(repo_id)) is not None:
         return ModelConfig(repo_id, config, "bundled")
@@ -161,6 +188,8 @@ def _from_hub(repo_id: str, revision: str | None, token: str | None, timeout: fl
         raise ModelUnavailable(repo_id, "offline (HF_HUB_OFFLINE is set) and not in the cache or the bundled set")
     try:
         path = _download(repo_id, revision, token, timeout, cached_only=False)
+    except ModelUnavailable:
+        raise
     except Exception as exc:  # huggingface_hub raises many types (HTTP, network, validation)
         raise ModelUnavailable(repo_id, _hub_reason(exc, token)) from None
     return ModelConfig(repo_id, _cached(repo_id, Path(path)), "hub", path)
@@ -171,7 +200,11 @@ def _cached(repo_id: str, path: Path) -> dict[str, Any]:
     try:
         return _read(repo_id, path)
     except ModelUnavailable:
+        # the snapshot entry links to a blob named by the ETag: huggingface_hub would link a new
+        # snapshot entry to the same bad blob, so both go
+        blob = path.resolve()
         path.unlink(missing_ok=True)
+        blob.unlink(missing_ok=True)
         raise
 
 
