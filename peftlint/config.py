@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import tomllib
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ class Settings:
     fail_on: str = "warning"
     rule_dirs: tuple[Path, ...] = ()
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
-    exclude: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()  # gitignore syntax, relative to `root`
+    respect_gitignore: bool = False  # also the .gitignore files from `root` down (walk.py)
     per_file_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)
     profile: dict[str, Any] = field(default_factory=dict)
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -54,9 +56,15 @@ class Settings:
         except ValueError:
             return path
 
-    def is_excluded(self, path: str) -> bool:
-        rel = self.relative(path)
-        return any(fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(Path(rel).name, pattern) for pattern in self.exclude)
+    @cached_property
+    def _exclude_spec(self) -> Any:
+        from pathspec import GitIgnoreSpec  # ~15 ms to import: only when there are patterns
+
+        return GitIgnoreSpec.from_lines(self.exclude)
+
+    def is_excluded(self, rel: str) -> bool:
+        """Whether `exclude` matches `rel`, a path relative to `root` with `/` (and a trailing `/` for a folder)."""
+        return bool(self.exclude) and self._exclude_spec.match_file(rel)
 
 
 def matches(identifiers: tuple[str, ...], patterns: tuple[str, ...]) -> bool:
@@ -101,6 +109,7 @@ def _from_table(table: dict[str, Any], root: Path, source: Path) -> Settings:
         rule_dirs=tuple((root / d).resolve() for d in table.get("rules", ())),
         max_file_size=table.get("max-file-size", DEFAULT_MAX_FILE_SIZE),
         exclude=tuple(table.get("exclude", ())),
+        respect_gitignore=table.get("respect-gitignore", False),
         per_file_ignores={k: tuple(v) for k, v in table.get("per-file-ignores", {}).items()},
         profile=dict(table.get("profile", {})),
         profiles={k: dict(v) for k, v in table.get("profiles", {}).items()},
@@ -112,7 +121,8 @@ def settings_for_dir(directory: Path) -> Settings:
     """Settings from the nearest pyproject.toml with a [tool.peftlint] table, walking up."""
     for folder in (directory, *directory.parents):
         candidate = folder / "pyproject.toml"
-        if not candidate.is_file():
+        # os.path, not Path.is_file: a folder we may not search raises PermissionError there
+        if not os.path.isfile(candidate):
             continue
         try:
             document = tomllib.loads(candidate.read_text(encoding="utf-8"))
@@ -126,4 +136,4 @@ def settings_for_dir(directory: Path) -> Settings:
 
 def settings_for(path: Path) -> Settings:
     path = path.resolve()
-    return settings_for_dir(path if path.is_dir() else path.parent)
+    return settings_for_dir(path if os.path.isdir(path) else path.parent)

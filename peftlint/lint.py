@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from peftlint import suppress
 from peftlint.config import Settings, fails, file_ignores, matches, rule_enabled, settings_for
@@ -18,9 +17,8 @@ from peftlint.finding import Finding
 from peftlint.load import Document, LoadError
 from peftlint.normalize import PeftConfig, peft_types, to_peft_config
 from peftlint.validate import validate
+from peftlint.walk import iter_files
 
-CONFIG_SUFFIXES = frozenset({".yaml", ".yml", ".json", ".py"})
-SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache"})
 UNREADABLE = "PL000"
 
 
@@ -48,21 +46,6 @@ def active_rules(settings: Settings) -> list[Rule]:
         level = next((settings.severity[i] for i in rule.identifiers if i in settings.severity), rule.severity)
         active.append(rule if level == rule.severity else replace(rule, severity=level))
     return active
-
-
-def iter_files(paths: Iterable[str]) -> Iterator[str]:
-    """Files named on the command line (any extension), and config-looking files under folders."""
-    for raw in paths:
-        if not os.path.isdir(raw):
-            yield raw
-            continue
-        settings = settings_for(Path(raw))
-        for folder, dirs, files in os.walk(raw):  # followlinks=False: symlink loops can't trap us
-            dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith("."))
-            for name in sorted(files):
-                path = os.path.join(folder, name)
-                if Path(name).suffix in CONFIG_SUFFIXES and not settings.is_excluded(path):
-                    yield path
 
 
 def _unreadable_finding(rules: list[Rule], error: LoadError) -> Finding:
@@ -155,7 +138,7 @@ def lint_paths(
 ) -> Report:
     report = Report()
     enricher = Enricher(model or ModelOptions())
-    for path in iter_files(paths):
+    for path in iter_files(paths, report.skipped):
         settings = settings_for(Path(path)).with_cli(select=select, ignore=ignore, fail_on=fail_on)
         lint_file(path, settings, report, enricher)
     report.findings.sort(key=Finding.sort_key)
