@@ -202,6 +202,7 @@ def hub_env(hub: FakeHub, home: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("output_format", ["text", "json", "github", "sarif"])
 def test_the_token_never_appears_in_any_output(hub: FakeHub, tmp_path: Path, output_format: str) -> None:
+    hub.requests.clear()
     for repo_id in HUB_REPOS:
         name = repo_id.split("/")[1]
         (tmp_path / f"{name}.yaml").write_text(f"{GOOD}base_model_name_or_path: {repo_id}\n", encoding="utf-8")
