@@ -45,6 +45,9 @@ HIGH_RANK = 64
 _BOOKKEEPING = frozenset({"base_model_name_or_path", "revision", "peft_version", "auto_mapping", "inference_mode"})
 
 
+ROLE_NAMES = {"q": "query (Q)", "k": "key (K)", "v": "value (V)", "o": "output (O)", FFN: "MLP", "other": "other modules"}
+
+
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -135,8 +138,11 @@ def derive(facts: Mapping[str, Any]) -> dict[str, Any]:
     derived: dict[str, Any] = {}
     roles = target_roles(effective, model)
     if roles is not None:
+        missing = [r for r in ATTENTION_ROLES if r not in roles]
         derived["target_roles"] = roles
-        derived["attention_roles_missing"] = [r for r in ATTENTION_ROLES if r not in roles]
+        derived["target_roles_text"] = ", ".join(ROLE_NAMES[r] for r in roles)
+        derived["attention_roles_missing"] = missing
+        derived["attention_roles_missing_text"] = ", ".join(ROLE_NAMES[r] for r in missing)
         derived["ffn_targeted"] = FFN in roles
     rank = _int(effective.get("r"))
     if rank is not None and facts["peft_type"] == "LORA":

@@ -29,6 +29,13 @@ def test_target_roles_from_the_config(targets: Any, roles: list[str] | None) -> 
     assert target_roles({"target_modules": targets}, None) == roles
 
 
+def test_roles_in_words_for_messages() -> None:
+    derived = derive(facts({"target_modules": ["q_proj", "v_proj", "down_proj"]}))
+    assert derived["target_roles_text"] == "query (Q), value (V), MLP"
+    assert derived["attention_roles_missing"] == ["k", "o"] and derived["attention_roles_missing_text"] == "key (K), output (O)"
+    assert derived["ffn_targeted"] is True
+
+
 def test_target_roles_prefer_the_models_resolution() -> None:
     model = {"targets": {"roles": {"covered": ["o", "ffn"], "unknown": []}}}
     assert target_roles({"target_modules": ["c_proj"]}, model) == ["o", "ffn"]
