@@ -17,6 +17,7 @@ from peftlint.engine import RuleFileError
 
 if TYPE_CHECKING:
     from peftlint.engine import Rule
+    from peftlint.profile import ProfileRequest
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 FORMATS = ("text", "json", "github", "sarif")
@@ -46,18 +47,67 @@ def model_options(command: Callable[..., None]) -> Callable[..., None]:
     )(command)
 
 
+PROFILE_HELP = "The user's context, over the config file's `peftlint:` block and [tool.peftlint.profile]."
+
+
+def profile_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--task, --deployment, ... --profile: the profile fields, shared by `check` and `recommend`."""
+    from peftlint.profile import DEPLOYMENTS, PRIORITIES, TASKS
+
+    options = [
+        click.option("--task", type=click.Choice(TASKS), default=None, help="What the adapter is for."),
+        click.option("--deployment", type=click.Choice(DEPLOYMENTS), default=None, help="How it will be served."),
+        click.option("--dataset-size", type=click.IntRange(min=1), default=None, help="Training examples."),
+        click.option("--num-gpus", type=click.IntRange(min=1), default=None, help="GPUs used for training."),
+        click.option("--variants", type=click.IntRange(min=1), default=None, help="Task variants of one base model."),
+        click.option("--priority", type=click.Choice(PRIORITIES), default=None, help="What matters most."),
+        click.option("--profile", "profile_name", default=None, help="A named profile: [tool.peftlint.profiles.NAME]."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def training_profile_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--gpu-memory, --seq-len, --batch-size: profile fields `estimate` already has as options."""
+    command = click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Micro-batch size per GPU.")(command)
+    command = click.option("--seq-len", type=click.IntRange(min=1), default=None, help="Tokens per sequence.")(command)
+    return click.option("--gpu-memory", default=None, help="Memory of one GPU, e.g. 24GB (GB on a GPU is GiB), 80GiB or 24.")(command)
+
+
+def profile_request(name: str | None, **values: object) -> ProfileRequest:
+    from peftlint.profile import ProfileRequest
+
+    return ProfileRequest(values={k: v for k, v in values.items() if v is not None}, name=name)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--select", multiple=True, help="Only these rules (codes, code prefixes such as PL1, or names; comma-separated).")
 @click.option("--ignore", multiple=True, help="Skip these rules (codes, prefixes or names; comma-separated).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None, help="Lowest severity that makes the exit code 1 [default: warning].")
-@click.option("-v", "--verbose", is_flag=True, help="Also say which files were skipped and why.")
+@click.option("-v", "--verbose", is_flag=True, help="Also say which files were skipped and why, and the profile of each config.")
 @model_options
-def check(paths: tuple[str, ...], output_format: str, select: tuple[str, ...], ignore: tuple[str, ...], fail_on: str | None, verbose: bool, model: str | None, revision: str | None, token: str | None) -> None:
+@profile_options
+@training_profile_options
+def check(
+    paths: tuple[str, ...],
+    output_format: str,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    fail_on: str | None,
+    verbose: bool,
+    model: str | None,
+    revision: str | None,
+    token: str | None,
+    profile_name: str | None,
+    **profile: object,
+) -> None:
     """Lint PEFT configs in PATHS (files or folders; default: the current folder)."""
     from peftlint.enrich.stage import ModelOptions
     from peftlint.lint import lint_paths
+    from peftlint.profile import ProfileError
     from peftlint.report import reporter
 
     try:
@@ -67,12 +117,15 @@ def check(paths: tuple[str, ...], output_format: str, select: tuple[str, ...], i
             ignore=_split(ignore),
             fail_on=fail_on,
             model=ModelOptions(model=model, revision=revision, token=token),
+            profile=profile_request(profile_name, **profile),
         )
-    except (ConfigError, RuleFileError) as exc:
+    except (ConfigError, RuleFileError, ProfileError) as exc:
         _fail(str(exc))
     if verbose:
         for path, why in report.skipped:
             click.echo(f"skipped {path}: {why}", err=True)
+        for config, described in report.profiles:
+            click.echo(f"profile of {config}: {described}", err=True)
     reporter(output_format)(report, sys.stdout)
     sys.exit(EXIT_USAGE if report.unreadable else EXIT_FINDINGS if report.failing else EXIT_OK)
 
@@ -110,16 +163,33 @@ def explain(code: str) -> None:
 @click.argument("config_path", metavar="CONFIG", type=click.Path())
 @model_options
 @click.option("--format", "output_format", type=click.Choice(("text", "json")), default="text", show_default=True)
-@click.option("--dtype", default="bf16", show_default=True, help="Base weights: bf16, fp16, fp32 (or bfloat16, float16, float32).")
-@click.option("--optimizer", default="adamw", show_default=True, help="adamw, adamw-8bit, paged-adamw-8bit, sgd (or transformers' optim names).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True, help="Micro-batch size per GPU.")
-@click.option("--seq-len", type=click.IntRange(min=1), default=512, show_default=True, help="Tokens per sequence.")
-@click.option("--gradient-checkpointing/--no-gradient-checkpointing", default=False, show_default=True)
+@click.option("--dtype", default=None, help="Base weights: bf16, fp16, fp32 (or bfloat16, float16, float32) [default: the training YAML's, else bf16].")
+@click.option("--optimizer", default=None, help="adamw, adamw-8bit, paged-adamw-8bit, sgd (or transformers' optim names) [default: the training YAML's, else adamw].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Micro-batch size per GPU [default: the training YAML's, else 1].")
+@click.option("--seq-len", type=click.IntRange(min=1), default=None, help="Tokens per sequence [default: the training YAML's, else 512].")
+@click.option("--gradient-checkpointing/--no-gradient-checkpointing", default=None, help="[default: the training YAML's, else off]")
 @click.option("--load-in-4bit", "quantization", flag_value="4bit", help="QLoRA: 4-bit base weights (NF4, double quantization).")
 @click.option("--load-in-8bit", "quantization", flag_value="8bit", help="8-bit base weights.")
 @click.option("--gpu-memory", default=None, help="Memory of one GPU, e.g. 24GB (GB on a GPU is GiB), 80GiB or 24.")
 @click.option("--compare", is_flag=True, help="Also estimate the usual alternatives side by side.")
-def estimate(config_path: str, model: str | None, revision: str | None, token: str | None, output_format: str, dtype: str, optimizer: str, batch_size: int, seq_len: int, gradient_checkpointing: bool, quantization: str | None, gpu_memory: str | None, compare: bool) -> None:
+@profile_options
+def estimate(
+    config_path: str,
+    model: str | None,
+    revision: str | None,
+    token: str | None,
+    output_format: str,
+    dtype: str | None,
+    optimizer: str | None,
+    batch_size: int | None,
+    seq_len: int | None,
+    gradient_checkpointing: bool | None,
+    quantization: str | None,
+    gpu_memory: str | None,
+    compare: bool,
+    profile_name: str | None,
+    **profile: object,
+) -> None:
     """Trainable parameters, adapter size and GPU memory of the PEFT config in CONFIG."""
     from peftlint.estimate_command import run_estimate
 
@@ -139,6 +209,7 @@ def estimate(config_path: str, model: str | None, revision: str | None, token: s
             gpu_memory=gpu_memory,
             compare=compare,
             fail=_fail,
+            profile=profile_request(profile_name, gpu_memory=gpu_memory, seq_len=seq_len, batch_size=batch_size, **profile),
         )
     )
 

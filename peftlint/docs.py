@@ -24,15 +24,20 @@ def _example(example: dict[str, Any]) -> str:
 
 def _sample_output(rule: Rule) -> list[str]:
     """What peftlint prints for the bad example: real output, not a template."""
+    import tempfile
+    from pathlib import Path
+
     from peftlint.examples import lint_example
 
-    finding = next(iter(lint_example(rule, rule.examples["bad"][0])), None)
-    if finding is None:
-        return []
-    lines = ["", "Message on that example", f"  {finding.message}"]
-    if finding.fix:
-        lines.append(f"  fix: {finding.fix}")
-    return lines
+    with tempfile.TemporaryDirectory() as tmp:
+        finding = next(iter(lint_example(rule, rule.examples["bad"][0], Path(tmp))), None)
+        if finding is None:
+            return []
+        # messages may name the example's files: show them relative, as a user would see them
+        lines = ["", "Message on that example", f"  {finding.message}"]
+        if finding.fix:
+            lines.append(f"  fix: {finding.fix}")
+        return [line.replace(tmp + "/", "") for line in lines]
 
 
 def explain(rule: Rule, *, with_output: bool = True) -> str:

@@ -200,6 +200,8 @@ def evaluate(rules: Iterable[Rule], facts: dict[str, Any], config: PeftConfig) -
                 continue
             key, path = _key_path(rule, context)
             line, column = config.position(path)
+            if key is not None:
+                key = ".".join(str(p) for p in config.source_path(path)) or key
             findings.append(
                 Finding(
                     code=rule.code,
@@ -209,8 +211,8 @@ def evaluate(rules: Iterable[Rule], facts: dict[str, Any], config: PeftConfig) -
                     line=line,
                     column=column,
                     key=key,
-                    message=templates.render(rule.message, context),
-                    fix=templates.render(rule.fix_title, context) if rule.fix_title else None,
+                    message=config.in_own_words(templates.render(rule.message, context)),
+                    fix=config.in_own_words(templates.render(rule.fix_title, context)) if rule.fix_title else None,
                 )
             )
     return findings

@@ -8,16 +8,16 @@ from pathlib import Path
 from typing import Callable, NoReturn
 
 from peftlint.config import settings_for
-from peftlint.enrich.analysis import ModelFactsError, Training
+from peftlint.enrich.analysis import ModelFactsError
 from peftlint.enrich.memory import normalize_dtype, normalize_optimizer
 from peftlint.enrich.model import ModelUnavailable, resolve_model
-from peftlint.enrich.stage import Enricher, ModelOptions
+from peftlint.enrich.stage import Enricher, ModelOptions, training_from
 from peftlint.engine import evaluate
 from peftlint.estimate import compare as compare_alternatives
 from peftlint.estimate import estimate, render_text
-from peftlint.lint import active_rules, config_facts, load_configs
+from peftlint.lint import active_rules, config_facts, config_profile, load_configs
 from peftlint.load import LoadError
-from peftlint.profile import ProfileError, parse_gpu_memory
+from peftlint.profile import ProfileError, ProfileRequest, parse_gpu_memory
 
 SHORT_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
 
@@ -29,29 +29,17 @@ def run_estimate(
     revision: str | None,
     token: str | None,
     output_format: str,
-    dtype: str,
-    optimizer: str,
-    batch_size: int,
-    seq_len: int,
-    gradient_checkpointing: bool,
+    dtype: str | None,
+    optimizer: str | None,
+    batch_size: int | None,
+    seq_len: int | None,
+    gradient_checkpointing: bool | None,
     quantization: str | None,
     gpu_memory: str | None,
     compare: bool,
     fail: Callable[[str], NoReturn],
+    profile: ProfileRequest | None = None,
 ) -> int:
-    try:
-        training = Training(
-            dtype=SHORT_DTYPES.get(normalize_dtype(dtype), normalize_dtype(dtype)),
-            optimizer=normalize_optimizer(optimizer),
-            quantization=quantization,
-            double_quant=quantization == "4bit",
-            batch_size=batch_size,
-            seq_len=seq_len,
-            gradient_checkpointing=gradient_checkpointing,
-        )
-        gpu_bytes = parse_gpu_memory(gpu_memory) if gpu_memory is not None else None
-    except (ValueError, ProfileError) as exc:
-        fail(str(exc))
     try:
         configs = load_configs(config_path)
     except LoadError as exc:
@@ -59,6 +47,37 @@ def run_estimate(
     if not configs:
         fail(f"{config_path}: no PEFT config found")
     config = configs[0]
+    settings = settings_for(Path(config_path))
+    try:  # the flags, the file's `peftlint:` block and pyproject.toml, as `check` reads them
+        context = config_profile(config, settings, profile)
+    except ProfileError as exc:
+        fail(str(exc))
+    gpu_memory = gpu_memory or context.values.get("gpu_memory")
+    # flags win over the training YAML's own settings (axolotl, LLaMA-Factory), which win over defaults
+    given = {
+        "dtype": dtype,
+        "optimizer": optimizer,
+        "batch_size": batch_size,
+        "seq_len": seq_len,
+        "gradient_checkpointing": gradient_checkpointing,
+        "quantization": quantization,
+    }
+    settings_from_file = dict(config.dialect.training) if config.dialect else {}
+    # below those: the profile's sequence length and micro-batch size (pyproject.toml, `peftlint:` block)
+    from_profile = {k: context.values[k] for k in ("seq_len", "batch_size") if k in context.values}
+    chosen = {**from_profile, **settings_from_file, **{k: v for k, v in given.items() if v is not None}}
+    try:
+        training = training_from(
+            {**chosen, "dtype": SHORT_DTYPES.get(normalize_dtype(chosen.get("dtype", "bf16")), normalize_dtype(chosen.get("dtype", "bf16")))},
+            None,
+            None,
+        )
+        if optimizer is not None:
+            normalize_optimizer(optimizer)  # a wrong spelling on the command line is a usage error
+        gpu_bytes = parse_gpu_memory(gpu_memory) if gpu_memory is not None else None
+    except (ValueError, ProfileError) as exc:
+        fail(str(exc))
+    seq_len = training.seq_len
     spec = model or config.values.get("base_model_name_or_path")
     if not isinstance(spec, str) or not spec:
         fail(f"{config_path}: no base model: pass --model (a Hub id, a folder with config.json, or a config.json)")
@@ -66,12 +85,8 @@ def run_estimate(
         resolved = resolve_model(spec, revision=revision, token=token)
     except ModelUnavailable as exc:
         fail(str(exc))
-    settings = settings_for(Path(config_path))
-    profile = {**settings.profile, **config.profile, "seq_len": seq_len}
-    if gpu_memory is not None:
-        profile["gpu_memory"] = gpu_memory
     enricher = Enricher(ModelOptions(model=spec, revision=revision, token=token, training=training))
-    facts = config_facts(config, settings.with_profile(profile), enricher)
+    facts = config_facts(config, settings, enricher, context)
     findings = [f for f in evaluate(active_rules(settings), facts, config) if f.severity == "error"]
     try:
         result = estimate(resolved, facts["effective"], config.peft_type, training, findings)

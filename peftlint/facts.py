@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from peftlint.dialects import TITLES, UNKNOWN_KEY_EFFECT, VERSIONS
 from peftlint.normalize import PeftConfig
-from peftlint.validate import schema_for
+from peftlint.validate import effective_config
 
 INCLUDE_ALL_LINEAR = "all-linear"
 
@@ -28,9 +29,7 @@ def _number(value: Any) -> float | None:
 
 def _effective(config: PeftConfig) -> dict[str, Any]:
     """The user's values over peft's defaults: what peft would run with."""
-    schema = schema_for(config.peft_type) or {"properties": {}}
-    merged = {key: prop["default"] for key, prop in schema["properties"].items() if "default" in prop}
-    merged.update(config.values)
+    merged = effective_config(config.values, config.peft_type)
     merged["peft_type"] = config.peft_type
     for key in config.document.computed:  # unknown at lint time: neither the default nor a value
         merged.pop(key, None)
@@ -70,6 +69,23 @@ def _derived(effective: dict[str, Any]) -> dict[str, Any]:
     return derived
 
 
+def _dialect_facts(config: PeftConfig) -> dict[str, Any] | None:
+    """The training framework's own view: its raw keys (for its own validation rules) and settings."""
+    if config.dialect is None:
+        return None
+    raw = config.document.data
+    return {
+        "name": config.dialect.name,
+        "title": TITLES[config.dialect.name],
+        "version": VERSIONS[config.dialect.name],
+        "unknown_key_effect": UNKNOWN_KEY_EFFECT[config.dialect.name],
+        "values": {k: v for k, v in raw.items() if isinstance(k, str) and k != "peftlint"},
+        "training": dict(config.dialect.training),
+        "unknown_keys": config.dialect.unknown_keys,
+        "uses_lora": config.dialect.uses_lora,
+    }
+
+
 def build_facts(
     config: PeftConfig,
     problems: dict[str, list[dict[str, Any]]],
@@ -92,7 +108,9 @@ def build_facts(
             "saved_adapter": config.saved_adapter,
             "peft_type_inferred": config.peft_type_inferred,
             "class_name": document.class_name,
+            "dialect": config.dialect.name if config.dialect else None,
         },
+        "dialect": _dialect_facts(config),
         "profile": profile or {},
         "model": model,
         "model_error": None,

@@ -11,15 +11,18 @@ from peftlint import suppress
 from peftlint.config import Settings, fails, file_ignores, matches, rule_enabled, settings_for
 from peftlint.engine import Rule, evaluate, load_rules
 from peftlint.enrich.stage import Enricher, ModelOptions
-from peftlint.profile import profile_gpu_bytes
 from peftlint.facts import build_facts
 from peftlint.finding import Finding
+from peftlint.rule_cache import RuleCache
+from peftlint.fit import derive, mark_shared_settings
 from peftlint.load import Document, LoadError
-from peftlint.normalize import PeftConfig, peft_types, to_peft_config
+from peftlint.normalize import PROFILE_KEY, PeftConfig, peft_types, to_peft_config
+from peftlint.profile import Layer, Profile, ProfileError, ProfileRequest, assemble, comment_profile, profile_gpu_bytes
 from peftlint.validate import validate
 from peftlint.walk import iter_files
 
 UNREADABLE = "PL000"
+INVALID_PROFILE = "PL300"
 
 
 @dataclass
@@ -30,11 +33,24 @@ class Report:
     failing: int = 0  # findings at or above the fail-on level of their file's settings
     unreadable: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why), shown with -v
+    profiles: list[tuple[str, str]] = field(default_factory=list)  # (config, profile and sources), shown with -v
+
+
+@dataclass
+class Prepared:
+    """One file's configs and their facts, before the rules run: facts across files come first."""
+
+    path: str
+    settings: Settings
+    rules: list[Rule]
+    configs: list[PeftConfig]
+    facts: list[dict]
+    labels: list[str]  # how messages and `-v` name each config: its path, and its document if several
 
 
 @lru_cache(maxsize=None)
 def rule_set(rule_dirs: tuple[Path, ...]) -> tuple[Rule, ...]:
-    return tuple(load_rules(rule_dirs))
+    return tuple(load_rules(rule_dirs, cache=RuleCache()))
 
 
 def active_rules(settings: Settings) -> list[Rule]:
@@ -48,19 +64,24 @@ def active_rules(settings: Settings) -> list[Rule]:
     return active
 
 
-def _unreadable_finding(rules: list[Rule], error: LoadError) -> Finding:
-    rule = next((r for r in rules if r.code == UNREADABLE), None)
+def _emitted_finding(rules: list[Rule], code: str, name: str, file: str, line: int | None, column: int | None, message: str) -> Finding:
+    """A finding a pipeline stage emits (its rule has no condition); never silenced: exit 2 says why."""
+    rule = next((r for r in rules if r.code == code), None)
     return Finding(
-        code=UNREADABLE,
-        name=rule.name if rule else "unreadable-file",
+        code=code,
+        name=rule.name if rule else name,
         severity="error",
-        file=error.path,
-        line=error.line,
-        column=error.column,
+        file=file,
+        line=line,
+        column=column,
         key=None,
-        message=error.message,
+        message=message,
         fix=rule.fix_title if rule else None,
     )
+
+
+def _unreadable_finding(rules: list[Rule], error: LoadError) -> Finding:
+    return _emitted_finding(rules, UNREADABLE, "unreadable-file", error.path, error.line, error.column, error.message)
 
 
 def _load(path: str, settings: Settings) -> list[Document]:
@@ -74,17 +95,82 @@ def load_configs(path: str) -> list[PeftConfig]:
     return [c for c in map(to_peft_config, _load(path, settings_for(Path(path)))) if c is not None]
 
 
-def config_facts(config: PeftConfig, settings: Settings, enricher: Enricher) -> dict:
+def _file_layer(config: PeftConfig) -> Layer | None:
+    """The config file's own profile: a `peftlint:` block, or `# peftlint:` comments in Python."""
+    document = config.document
+    if document.format == "python":
+        from peftlint.load.files import decode
+
+        try:
+            with open(document.path, "rb") as handle:
+                values, line = comment_profile(decode(handle.read(), document.path))
+        except (OSError, LoadError):  # not a file on disk (API): no comments to read
+            return None
+        return Layer(f"{document.path}:{line} `# peftlint:` comment", values, in_file=True, line=line) if values else None
+    data = document.data
+    if not isinstance(data, dict) or PROFILE_KEY not in data:
+        return None
+    line, _ = document.position((PROFILE_KEY,))
+    return Layer(f"{document.path}:{line} `{PROFILE_KEY}:` block", data[PROFILE_KEY], in_file=True, line=line)
+
+
+def config_profile(config: PeftConfig, settings: Settings, request: ProfileRequest | None = None, *, own_block: bool = True) -> Profile:
+    """CLI flags > the file's own block > `--profile NAME` > [tool.peftlint.profile]; raises ProfileError."""
+    pyproject = str(settings.root / "pyproject.toml") if settings.root else "pyproject.toml"
+    return assemble(
+        pyproject=pyproject,
+        table=settings.profile,
+        profiles=settings.profiles,
+        request=request or ProfileRequest(),
+        file_layer=_file_layer(config) if own_block else None,
+    )
+
+
+def _profile_or_finding(config: PeftConfig, settings: Settings, request: ProfileRequest | None, rules: list[Rule], report: Report) -> Profile:
+    """The config's profile; an invalid value in the file's own block is an INVALID_PROFILE finding
+    (exit 2, like an unreadable file) and the profile is built without that block. Invalid values
+    from pyproject.toml or the command line stay usage errors for the whole run (ProfileError)."""
+    try:
+        return config_profile(config, settings, request)
+    except ProfileError as error:
+        if error.layer is None or not error.layer.in_file:
+            raise
+        if config.document.format == "python":  # the `# peftlint:` comment
+            line, column = error.layer.line, 1
+        else:
+            line, column = config.document.position((PROFILE_KEY,) if error.key is None else (PROFILE_KEY, error.key))
+        report.unreadable += 1
+        report.findings.append(_emitted_finding(rules, INVALID_PROFILE, "invalid-profile", config.path, line, column, error.reason))
+        return config_profile(config, settings, request, own_block=False)
+
+
+def config_facts(config: PeftConfig, settings: Settings, enricher: Enricher, profile: Profile | None = None) -> dict:
     """The facts document of one config (schemas/facts.schema.json)."""
-    profile = {**settings.profile, **config.profile}
-    facts = build_facts(config, validate(config), profile=profile)
-    seq_len = profile.get("seq_len") if isinstance(profile.get("seq_len"), int) else None
-    facts["model"], facts["model_error"] = enricher.facts(facts["effective"], config.peft_type, profile_gpu_bytes(profile), seq_len)
+    values = (profile or config_profile(config, settings)).values
+    facts = build_facts(config, validate(config), profile=values)
+    facts["model"], facts["model_error"] = enricher.facts(
+        facts["effective"],
+        config.peft_type,
+        profile_gpu_bytes(values),
+        values.get("seq_len"),
+        values.get("batch_size"),
+        config.dialect.training if config.dialect else None,
+    )
+    facts["derived"].update(derive(facts))
     return facts
 
 
+DIALECT_RULES = "PL5"  # a training YAML that will not train an adapter is checked by these alone
+
+
+def rules_for(config: PeftConfig, rules: list[Rule]) -> list[Rule]:
+    if config.dialect is not None and not config.dialect.uses_lora:
+        return [r for r in rules if r.code.startswith(DIALECT_RULES)]
+    return rules
+
+
 def lint_config(config: PeftConfig, rules: list[Rule], settings: Settings, enricher: Enricher) -> list[Finding]:
-    return evaluate(rules, config_facts(config, settings, enricher), config)
+    return evaluate(rules_for(config, rules), config_facts(config, settings, enricher), config)
 
 
 def _apply_suppressions(path: str, findings: list[Finding], settings: Settings, rules: list[Rule]) -> tuple[list[Finding], int]:
@@ -106,7 +192,8 @@ def _apply_suppressions(path: str, findings: list[Finding], settings: Settings, 
     return kept, len(findings) - len(kept)
 
 
-def lint_file(path: str, settings: Settings, report: Report, enricher: Enricher) -> None:
+def prepare_file(path: str, settings: Settings, report: Report, enricher: Enricher, request: ProfileRequest | None = None) -> Prepared | None:
+    """Load one file and build its facts; None when it is unreadable (reported) or holds no config."""
     rules = active_rules(settings)
     try:
         documents = _load(path, settings)
@@ -114,18 +201,41 @@ def lint_file(path: str, settings: Settings, report: Report, enricher: Enricher)
         report.files += 1
         report.unreadable += 1
         report.findings.append(_unreadable_finding(rules, error))  # never silenced: exit 2 says why
-        return
+        return None
     configs = [c for c in map(to_peft_config, documents) if c is not None]
     if not configs:
         report.skipped.append((path, "empty file" if not documents else "not a PEFT config"))
-        return
+        return None
     report.files += 1
-    findings = [f for config in configs for f in lint_config(config, rules, settings, enricher)]
+    facts, labels = [], []
+    for config in configs:
+        profile = _profile_or_finding(config, settings, request, rules, report)
+        labels.append(path if len(configs) == 1 else f"{path} (document {config.document.index + 1})")
+        report.profiles.append((labels[-1], profile.describe()))
+        facts.append(config_facts(config, settings, enricher, profile))
+    return Prepared(path, settings, rules, configs, facts, labels)
+
+
+def _shared_settings(prepared: list[Prepared]) -> None:
+    mark_shared_settings((label, facts) for item in prepared for label, facts in zip(item.labels, item.facts))
+
+
+def finish_file(prepared: Prepared, report: Report) -> None:
+    """Run the rules on a prepared file, apply its suppressions, and add the findings."""
+    settings, rules = prepared.settings, prepared.rules
+    findings = [f for config, facts in zip(prepared.configs, prepared.facts) for f in evaluate(rules_for(config, rules), facts, config)]
     if findings:
-        findings, suppressed = _apply_suppressions(path, findings, settings, rules)
+        findings, suppressed = _apply_suppressions(prepared.path, findings, settings, rules)
         report.suppressed += suppressed
     report.findings.extend(findings)
     report.failing += sum(fails(f, settings.fail_on) for f in findings)
+
+
+def lint_file(path: str, settings: Settings, report: Report, enricher: Enricher, request: ProfileRequest | None = None) -> None:
+    prepared = prepare_file(path, settings, report, enricher, request)
+    if prepared is not None:
+        _shared_settings([prepared])
+        finish_file(prepared, report)
 
 
 def lint_paths(
@@ -135,11 +245,19 @@ def lint_paths(
     ignore: tuple[str, ...] = (),
     fail_on: str | None = None,
     model: ModelOptions | None = None,
+    profile: ProfileRequest | None = None,
 ) -> Report:
+    """Lint every file; facts that compare configs across files see all of them first."""
     report = Report()
     enricher = Enricher(model or ModelOptions())
+    prepared = []
     for path in iter_files(paths, report.skipped):
         settings = settings_for(Path(path)).with_cli(select=select, ignore=ignore, fail_on=fail_on)
-        lint_file(path, settings, report, enricher)
+        item = prepare_file(path, settings, report, enricher, profile)
+        if item is not None:
+            prepared.append(item)
+    _shared_settings(prepared)
+    for item in prepared:
+        finish_file(item, report)
     report.findings.sort(key=Finding.sort_key)
     return report

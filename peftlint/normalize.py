@@ -7,11 +7,13 @@ call, or LoRA's own keys); anything else is "not a PEFT config" and is skipped q
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePath
 from typing import Any
 
+from peftlint.dialects import DialectConfig, detect, read
 from peftlint.load import Document, JsonPath
 from peftlint.resources import data_dir
 
@@ -21,6 +23,8 @@ LORA_MARKERS = frozenset(
     {"lora_alpha", "lora_dropout", "use_rslora", "use_dora", "init_lora_weights", "rank_pattern", "alpha_pattern", "lora_bias"}
 )
 PROFILE_KEY = "peftlint"  # a top-level block holding the user's profile; never a PEFT key
+# `key`, `key=value`, `key: value` inside backticks: how rule messages name config keys
+_BACKTICKED_KEY = re.compile(r"`([a-z_][a-z0-9_]*)((?:[=:][^`]*)?)`")
 
 
 @lru_cache(maxsize=1)
@@ -39,6 +43,7 @@ class PeftConfig:
     peft_type_inferred: bool = False  # no `peft_type` key: read as LoRA from its keys
     profile: dict[str, Any] = field(default_factory=dict)  # the file's own `peftlint:` block
     root: JsonPath = ()  # where the config sits in the document
+    dialect: DialectConfig | None = None  # read from an axolotl / LLaMA-Factory training YAML
 
     @property
     def path(self) -> str:
@@ -49,8 +54,31 @@ class PeftConfig:
         """An `adapter_config.json` as `save_pretrained` writes it (always `inference_mode: true`)."""
         return PurePath(self.document.path).name == "adapter_config.json"
 
+    def source_path(self, key_path: JsonPath) -> JsonPath:
+        """Where a canonical key sits in the file: a dialect writes `lora_r` for `r`, and its
+        comma-separated lists (`lora_target: q_proj,v_proj`) have no items to point at."""
+        key_path = tuple(key_path)
+        if self.dialect is None or not key_path or key_path[0] not in self.dialect.key_paths:
+            return key_path
+        path = (self.dialect.key_paths[key_path[0]], *key_path[1:])
+        while len(path) > 1 and isinstance(path[-1], int) and self.root + path not in self.document.positions:
+            path = path[:-1]
+        return path
+
     def position(self, key_path: JsonPath) -> tuple[int | None, int | None]:
-        return self.document.position(self.root + tuple(key_path))
+        return self.document.position(self.root + self.source_path(key_path))
+
+    def in_own_words(self, text: str) -> str:
+        """A message with canonical key names in backticks renamed to the file's own keys."""
+        if self.dialect is None or not text:
+            return text
+        names = self.dialect.key_paths
+
+        def rename(match: re.Match[str]) -> str:
+            key, rest = match.group(1), match.group(2)
+            return f"`{names.get(key, key)}{rest}`"
+
+        return _BACKTICKED_KEY.sub(rename, text)
 
 
 def _is_lora_shaped(mapping: dict[str, Any]) -> bool:
@@ -81,6 +109,10 @@ def to_peft_config(document: Document) -> PeftConfig | None:
         peft_type = peft_types()["classes"].get(document.class_name, "LORA")
         values.pop("peft_type", None)
         return PeftConfig(document, peft_type, values, profile=profile)
+    dialect = detect(values) if document.format in ("yaml", "json") else None
+    if dialect is not None:
+        read_config = read(dialect, values)
+        return PeftConfig(document, "LORA", read_config.values, peft_type_inferred=True, profile=profile, dialect=read_config)
     declared = values.get("peft_type")
     if isinstance(declared, str):
         return PeftConfig(document, declared, values, profile=profile)

@@ -10,7 +10,7 @@ import difflib
 import json
 import math
 from functools import lru_cache
-from typing import Any
+from typing import Any, Mapping
 
 from peftlint.normalize import PeftConfig, peft_types
 from peftlint.resources import schemas_dir
@@ -32,6 +32,14 @@ def schema_for(peft_type: str) -> dict[str, Any] | None:
     if entry is None:
         return None
     return json.loads((schemas_dir() / "peft" / entry["schema"]).read_text(encoding="utf-8"))
+
+
+def effective_config(values: Mapping[str, Any], peft_type: str) -> dict[str, Any]:
+    """The user's values over peft's defaults for the type (from the schema generated from peft)."""
+    schema = schema_for(peft_type) or {"properties": {}}
+    merged = {key: prop["default"] for key, prop in schema["properties"].items() if "default" in prop}
+    merged.update(values)
+    return merged
 
 
 @lru_cache(maxsize=None)

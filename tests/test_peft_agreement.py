@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from peft.mapping import PEFT_TYPE_TO_CONFIG_MAPPING
 
+from peftlint.dialects import detect
 from peftlint.engine import load_rules
 
 RULES = load_rules()
@@ -24,11 +25,12 @@ def build(config: dict[str, Any]) -> Any:
 
 
 def _examples(rules, kind: str) -> list[Any]:
+    """Rule examples written as peft configs (not as axolotl / LLaMA-Factory training files)."""
     return [
         pytest.param(example["config"], id=f"{rule.code}-{kind}-{n}")
         for rule in rules
         for n, example in enumerate(rule.examples[kind])
-        if "config" in example
+        if "config" in example and detect(example["config"]) is None
     ]
 
 

@@ -23,6 +23,7 @@ from peftlint.enrich.targets import (
     dotted_suffixes,
     model_view,
 )
+from peftlint.roles import covered_roles
 
 DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 EMBEDDING_KINDS = ("embedding",)
@@ -57,12 +58,16 @@ class Analysis:
     resolution: TargetResolution | None
 
 
-def module_tree(model: ModelConfig, task_type: str | None) -> ModuleTree:
+def module_tree(model: ModelConfig, task_type: str | None, *, exact: bool = False) -> ModuleTree:
+    """The model's module tree from config.json; with `exact`, unknown architectures are built on
+    torch's meta device (seconds, and torch): `estimate` does that, `check` stays light."""
     try:
         return module_tree_from_config(model.config, task_type)
     except UnknownArchitecture as exc:
         from peftlint.enrich.exact import ExactUnavailable, module_tree_on_meta
 
+        if not exact:
+            raise ModelFactsError(f"{exc}; `peftlint estimate` can build it with the [exact] extra") from None
         try:
             return module_tree_on_meta(model.config, task_type)  # the [exact] extra, when installed
         except ExactUnavailable as fallback:
@@ -127,9 +132,19 @@ def model_task_type(effective: Mapping[str, Any], config: Mapping[str, Any]) -> 
     return None
 
 
-def analyze(model: ModelConfig, effective: Mapping[str, Any], peft_type: str, training: Training) -> Analysis:
+def analyze(
+    model: ModelConfig,
+    effective: Mapping[str, Any],
+    peft_type: str,
+    training: Training,
+    tree: ModuleTree | None = None,
+    *,
+    exact: bool = False,
+) -> Analysis:
+    """Everything about `effective` on `model`; `tree`: the modules of a loaded model, instead of
+    the ones built from its config.json (so that custom architectures work)."""
     task_type = model_task_type(effective, model.config)
-    tree = module_tree(model, task_type)
+    tree = module_tree(model, task_type, exact=exact) if tree is None else tree
     counts, counts_error = _counts(tree, effective, peft_type, task_type, model, training)
     memory, memory_error = (None, None)
     if counts is not None:
@@ -145,6 +160,14 @@ def _resolution(tree: ModuleTree, effective: Mapping[str, Any], peft_type: str, 
         return resolve_targets(tree, effective, peft_type, task_type)
     except (PatternError, ValueError):
         return None
+
+
+def _entry_path(effective: Mapping[str, Any], entry: str) -> list[Any]:
+    """Where a `target_modules` entry is written: the list item, so findings point at its line."""
+    targets = effective.get("target_modules")
+    if isinstance(targets, list) and entry in targets:
+        return ["target_modules", targets.index(entry)]
+    return ["target_modules"]
 
 
 def _matchable_names(tree: ModuleTree) -> frozenset[str]:
@@ -172,7 +195,7 @@ def _targets_facts(analysis: Analysis, effective: Mapping[str, Any]) -> dict[str
         "targeted_count": len(targeted),
         "targeted_leaf_names": sorted({_leaf(n) for n in targeted}),
         "unmatched_entries": [  # matched nothing at all (entries only excluded or filtered are not typos)
-            {"entry": entry, "suggestions": closest_module_names(entry, tree)}
+            {"entry": entry, "suggestions": closest_module_names(entry, tree), "path": _entry_path(effective, entry)}
             for entry in resolution.unmatched_entries
             if entry not in _matchable_names(tree)
         ],
@@ -193,6 +216,7 @@ def _targets_facts(analysis: Analysis, effective: Mapping[str, Any]) -> dict[str
         "unmatched_pattern_keys": sorted(resolution.unmatched_pattern_keys),
         "error": resolution.error,
         "rank_above_dims": _rank_above_dims(resolution, effective),
+        "roles": dict(zip(("covered", "unknown"), covered_roles(targeted))),
     }
 
 
@@ -234,7 +258,68 @@ def _prompt_facts(tree: ModuleTree, config: Mapping[str, Any], effective: Mappin
     }
 
 
-def _remedies(analysis: Analysis, effective: Mapping[str, Any], peft_type: str, training: Training, budget: int) -> list[dict[str, Any]]:
+def _estimate_with(analysis: Analysis, effective: Mapping[str, Any], peft_type: str, training: Training) -> MemoryEstimate | None:
+    """The memory estimate of the same model with other settings (None when it cannot be made)."""
+    task_type = model_task_type(effective, analysis.model.config)
+    counts, _ = _counts(analysis.tree, effective, peft_type, task_type, analysis.model, training)
+    if counts is None:
+        return None
+    estimate, _ = _memory(analysis.model, counts, effective, peft_type, task_type, training)
+    return estimate
+
+
+# "fits comfortably": at most this share of the card, leaving room for allocator fragmentation
+# and the longest batches (the estimate is a typical peak, not a worst case)
+COMFORTABLE_SHARE = 0.8
+
+
+def _fit(estimate: MemoryEstimate, budget: int) -> dict[str, Any]:
+    fits = estimate.total_bytes <= budget
+    return {
+        "total_bytes": estimate.total_bytes,
+        "total_gib": _gib(estimate.total_bytes),
+        "fits": fits,
+        "comfortable": estimate.total_bytes <= COMFORTABLE_SHARE * budget,
+        "share_of_gpu": round(estimate.total_bytes / budget, 3),
+        "verdict": "fits" if fits else "does not fit",
+    }
+
+
+def _precision_facts(analysis: Analysis, effective: Mapping[str, Any], peft_type: str, training: Training, budget: int, over_budget: bool) -> dict[str, Any]:
+    """The run with the base weights' precision switched: is quantization needed, or not worth it?
+
+    Quantized: `unquantized` is the same run in 16-bit. Not quantized and over budget: `lean` is
+    the leanest 16-bit run (gradient checkpointing, micro-batch 1) and `lean_4bit` the same in 4-bit.
+    """
+    from dataclasses import replace
+
+    if training.quantization:
+        plain = _estimate_with(analysis, effective, peft_type, replace(training, quantization=None, double_quant=False))
+        return {} if plain is None else {"unquantized": _fit(plain, budget)}
+    if not over_budget:
+        return {}
+    lean = replace(training, gradient_checkpointing=True, batch_size=1)
+    variants = {"lean": lean, "lean_4bit": replace(lean, quantization="4bit", double_quant=True)}
+    facts = {}
+    for name, settings in variants.items():
+        estimate = _estimate_with(analysis, effective, peft_type, settings)
+        if estimate is not None:
+            facts[name] = _fit(estimate, budget)
+    return facts
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """One of the guides' memory remedies, applied on top of the ones before it, and its estimate."""
+
+    change: str
+    training: Training
+    effective: Mapping[str, Any]
+    total_bytes: int
+    fits: bool
+
+
+def memory_remedies(analysis: Analysis, effective: Mapping[str, Any], peft_type: str, training: Training, budget: int) -> list[Remedy]:
     """The guides' memory remedies applied in order, each step with its estimate, until one fits."""
     from dataclasses import replace
 
@@ -248,21 +333,25 @@ def _remedies(analysis: Analysis, effective: Mapping[str, Any], peft_type: str, 
     rank = effective.get("r")
     if isinstance(rank, int) and not isinstance(rank, bool) and rank > 8:
         steps.append((f"r=8 instead of {rank}", lambda t, e: (t, {**e, "r": 8, "lora_alpha": 16})))
-    remedies: list[dict[str, Any]] = []
+    remedies: list[Remedy] = []
     current_training, current_effective = training, effective
     for change, apply in steps:
         current_training, current_effective = apply(current_training, current_effective)
-        counts, _ = _counts(analysis.tree, current_effective, peft_type, model_task_type(current_effective, analysis.model.config), analysis.model, current_training)
-        if counts is None:
-            continue
-        estimate, _ = _memory(analysis.model, counts, current_effective, peft_type, model_task_type(current_effective, analysis.model.config), current_training)
+        estimate = _estimate_with(analysis, current_effective, peft_type, current_training)
         if estimate is None:
             continue
         fits = estimate.total_bytes <= budget
-        remedies.append({"change": change, "total_bytes": estimate.total_bytes, "total_gib": _gib(estimate.total_bytes), "fits": fits})
+        remedies.append(Remedy(change, current_training, current_effective, estimate.total_bytes, fits))
         if fits:
             break
     return remedies
+
+
+def _remedies(analysis: Analysis, effective: Mapping[str, Any], peft_type: str, training: Training, budget: int) -> list[dict[str, Any]]:
+    return [
+        {"change": r.change, "total_bytes": r.total_bytes, "total_gib": _gib(r.total_bytes), "fits": r.fits}
+        for r in memory_remedies(analysis, effective, peft_type, training, budget)
+    ]
 
 
 def _remedies_text(remedies: list[dict[str, Any]]) -> str:
@@ -327,5 +416,8 @@ def model_facts(analysis: Analysis, effective: Mapping[str, Any], training: Trai
             if memory["over_budget_bytes"] > 0:
                 memory["remedies"] = _remedies(analysis, effective, peft_type, training, gpu_memory_bytes)
                 memory["remedies_text"] = _remedies_text(memory["remedies"])
+            memory.update(_precision_facts(analysis, effective, peft_type, training, gpu_memory_bytes, memory["over_budget_bytes"] > 0))
+            memory["base_weights_gib"] = _gib(memory["breakdown"]["base_weights"])
+            memory["base_weights_exceed_gpu"] = memory["breakdown"]["base_weights"] > gpu_memory_bytes
         facts["memory"] = memory
     return facts

@@ -23,7 +23,7 @@ from peftlint.enrich.targets import (
     regex_fullmatch,
     resolve_targets,
 )
-from peftlint.validate import schema_for
+from peftlint.validate import effective_config
 
 # dtype name -> (safetensors dtype, bytes per element)
 DTYPES = {"float32": ("F32", 4), "bfloat16": ("BF16", 2), "float16": ("F16", 2)}
@@ -102,14 +102,6 @@ class Counts:
             if tensor.parameter and tensor.trainable:
                 result[tensor.module] = result.get(tensor.module, 0) + tensor.numel
         return result
-
-
-def effective_config(config: Mapping[str, Any], peft_type: str) -> dict[str, Any]:
-    """The user's values over peft's defaults (from the schema generated from peft)."""
-    schema = schema_for(peft_type) or {"properties": {}}
-    merged = {key: prop["default"] for key, prop in schema["properties"].items() if "default" in prop}
-    merged.update(config)
-    return merged
 
 
 def count_parameters(

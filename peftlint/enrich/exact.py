@@ -19,11 +19,28 @@ AUTO_CLASSES = {
 }
 
 
+# The same bounds as the template path (peftlint.enrich.architecture): building a 20,000-layer
+# model on the meta device still takes minutes and gigabytes.
+MAX_DIMENSION = 2**24
+MAX_REPEATS = 4096
+REPEAT_FIELDS = ("num_hidden_layers", "num_layers", "n_layer", "num_decoder_layers", "decoder_layers", "encoder_layers", "num_local_experts", "num_experts")
+
+
 class ExactUnavailable(RuntimeError):
     pass
 
 
+def _check_sizes(config: Mapping[str, Any]) -> None:
+    for field, value in config.items():
+        if isinstance(value, bool) or not isinstance(value, int):
+            continue
+        limit = MAX_REPEATS if field in REPEAT_FIELDS else MAX_DIMENSION
+        if value > limit:
+            raise ExactUnavailable(f"`{field}` = {value} is above {limit:,}: not building such a model")
+
+
 def module_tree_on_meta(config: Mapping[str, Any], task_type: str | None) -> ModuleTree:
+    _check_sizes(config)
     try:
         import torch
         import transformers

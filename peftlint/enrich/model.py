@@ -98,8 +98,8 @@ def _hub_reason(exc: Exception, token: str | None) -> str:
         reason = "the Hub is unreachable (offline or timed out) and the config is not cached"
     elif isinstance(exc, errors.HfHubHTTPError) and exc.response is not None:
         reason = f"the Hub answered HTTP {exc.response.status_code}"
-    elif isinstance(exc, TimeoutError):
-        reason = f"the Hub did not answer in time ({exc})"
+    elif isinstance(exc, TimeoutError) or exc.__class__.__name__.endswith("Timeout"):  # ours, or httpx's
+        reason = f"the Hub did not answer in time ({exc or exc.__class__.__name__})"
     elif exc.__class__.__name__ == "TooManyRedirects":  # httpx's and requests' name, whichever the client uses
         reason = "the Hub answered with too many redirects (a redirect loop)"
     elif exc.__class__.__name__ == "RemoteProtocolError" or "Consistency check failed" in str(exc):

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from peftlint.enrich.model import DEFAULT_TIMEOUT, ModelConfig, ModelUnavailable
+if TYPE_CHECKING:
+    from peftlint.enrich.model import ModelConfig, ModelUnavailable
+    from peftlint.enrich.modules import ModuleTree
+
+# The model code (huggingface_hub, threads, logging) is imported only when a config names a model.
+DEFAULT_TIMEOUT = 10.0  # seconds; the same as peftlint.enrich.model.DEFAULT_TIMEOUT (a test checks it)
 
 
 @dataclass(frozen=True)
@@ -15,6 +20,31 @@ class ModelOptions:
     token: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     training: Any = None  # analysis.Training; None: defaults (kept lazy: analysis imports the model code)
+    # a model the caller already has (Python API, training callback): used as is, nothing is
+    # resolved; wins over `model`. `tree`: its loaded modules (None: built from its config.json)
+    resolved: ModelConfig | None = None
+    tree: ModuleTree | None = None
+
+
+def training_from(settings: Mapping[str, Any], seq_len: int | None, batch_size: int | None) -> Any:
+    """A Training from a framework's settings, the profile's sizes, and the defaults."""
+    from peftlint.enrich.analysis import Training
+    from peftlint.enrich.memory import normalize_optimizer
+
+    try:
+        optimizer = normalize_optimizer(settings.get("optimizer", "adamw"))
+    except ValueError:  # a name the estimate does not model (e.g. lion): AdamW's states are the safe upper side
+        optimizer = "adamw"
+    quantization = settings.get("quantization")
+    return Training(
+        dtype=settings.get("dtype", Training.dtype),
+        quantization=quantization,
+        double_quant=quantization == "4bit",
+        optimizer=optimizer,
+        batch_size=settings.get("batch_size") or batch_size or Training.batch_size,
+        seq_len=settings.get("seq_len") or seq_len or Training.seq_len,
+        gradient_checkpointing=bool(settings.get("gradient_checkpointing", Training.gradient_checkpointing)),
+    )
 
 
 @dataclass
@@ -23,7 +53,7 @@ class Enricher:
     _models: dict[tuple[str, str | None], ModelConfig | ModelUnavailable] = field(default_factory=dict)
 
     def _resolve(self, spec: str) -> ModelConfig:
-        from peftlint.enrich.model import resolve_model
+        from peftlint.enrich.model import ModelUnavailable, resolve_model
 
         key = (spec, self.options.revision)
         if key not in self._models:  # failures are remembered too: one slow Hub answer per run
@@ -36,17 +66,32 @@ class Enricher:
             raise found
         return found
 
-    def facts(self, effective: Mapping[str, Any], peft_type: str, gpu_memory_bytes: int | None, seq_len: int | None = None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        """(model facts, model error): both None when no model is named."""
-        explicit = self.options.model is not None
-        spec = self.options.model or effective.get("base_model_name_or_path")
+    def facts(
+        self,
+        effective: Mapping[str, Any],
+        peft_type: str,
+        gpu_memory_bytes: int | None,
+        seq_len: int | None = None,
+        batch_size: int | None = None,
+        training_settings: Mapping[str, Any] | None = None,
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(model facts, model error): both None when no model is named.
+
+        `training_settings` are a training framework's own (a dialect file's sequence_len, ...);
+        they win over the profile's `seq_len` / `batch_size`.
+        """
+        resolved = self.options.resolved
+        explicit = self.options.model is not None or resolved is not None
+        spec = resolved.model_id if resolved is not None else self.options.model or effective.get("base_model_name_or_path")
         if not isinstance(spec, str) or not spec.strip():
             return None, None
         from peftlint.enrich.analysis import ModelFactsError, Training, analyze, model_facts
+        from peftlint.enrich.model import ModelUnavailable
 
-        training = self.options.training or Training(seq_len=seq_len or Training.seq_len)
+        training = self.options.training or training_from(training_settings or {}, seq_len, batch_size)
         try:
-            analysis = analyze(self._resolve(spec.strip()), effective, peft_type, training)
+            model = resolved if resolved is not None else self._resolve(spec.strip())
+            analysis = analyze(model, effective, peft_type, training, tree=self.options.tree)
         except (ModelUnavailable, ModelFactsError) as exc:
             reason = exc.reason if isinstance(exc, ModelUnavailable) else str(exc)
             return None, {"model": spec, "reason": reason, "explicit": explicit}

@@ -128,3 +128,9 @@ def test_local_file_that_is_not_a_model_config(tmp_path: Path, content: str, rea
     (tmp_path / "config.json").write_text(content)
     with pytest.raises(ModelUnavailable, match=reason):
         resolve_model(str(tmp_path))
+
+
+def test_enrich_stage_timeout_matches_the_model_code() -> None:
+    from peftlint.enrich import model, stage
+
+    assert stage.DEFAULT_TIMEOUT == model.DEFAULT_TIMEOUT

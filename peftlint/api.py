@@ -1,0 +1,292 @@
+"""The Python API: `check` and `estimate` for a config given as a path, a mapping or a live
+`peft.PeftConfig`, on a model given as a Hub id, a path, a config.json mapping or a loaded model.
+
+Never imports torch, transformers or peft itself: a PeftConfig (or a transformers config) is read
+through its `to_dict()`, and only a loaded torch model, whose libraries the caller has already
+imported, is read module by module.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Protocol, Union
+
+from peftlint.config import ConfigError, settings_for
+from peftlint.engine import RuleFileError, evaluate
+from peftlint.enrich.stage import Enricher, ModelOptions
+from peftlint.finding import Finding
+from peftlint.lint import active_rules, config_facts, config_profile, lint_paths, load_configs, rules_for
+from peftlint.load import Document, LoadError
+from peftlint.normalize import PeftConfig, to_peft_config
+from peftlint.profile import ProfileError, ProfileRequest
+
+if TYPE_CHECKING:  # imported where used: the model code only when a model is named, the estimate's only by `estimate`
+    from peftlint.enrich.model import ModelConfig
+    from peftlint.estimate import Estimate
+
+__all__ = [
+    "ConfigSourceError",
+    "Finding",
+    "LintFailed",
+    "ModelError",
+    "PeftlintError",
+    "SettingsError",
+    "check",
+    "estimate",
+]
+
+
+class SupportsToDict(Protocol):
+    """`peft.PeftConfig` and `transformers.PretrainedConfig` alike."""
+
+    def to_dict(self) -> Mapping[str, Any]: ...
+
+
+ConfigSource = Union[str, "os.PathLike[str]", Mapping[str, Any], SupportsToDict]
+# a loaded torch model (`transformers.PreTrainedModel`, `peft.PeftModel`) is accepted by `check` too
+ModelSource = Union[str, "os.PathLike[str]", Mapping[str, Any], SupportsToDict]
+
+
+class PeftlintError(Exception):
+    """Base of every error the API raises."""
+
+
+class ConfigSourceError(PeftlintError):
+    """The config cannot be had: no such path, no PEFT config in it, values without a JSON form."""
+
+
+class ModelError(PeftlintError):
+    """The base model cannot be resolved (no config.json) or analysed (unknown architecture)."""
+
+
+class SettingsError(PeftlintError):
+    """Invalid `[tool.peftlint]`, rule file, profile value or option."""
+
+
+class LintFailed(PeftlintError):
+    """Findings at or above the fail level (raised by the training callback); `findings` has them."""
+
+    def __init__(self, message: str, findings: list[Finding]):
+        super().__init__(message)
+        self.findings = findings
+
+
+def check(
+    source: ConfigSource,
+    *,
+    model: ModelSource | Any | None = None,
+    profile: Mapping[str, Any] | str | None = None,
+    select: str | Iterable[str] | None = None,
+    ignore: str | Iterable[str] | None = None,
+) -> list[Finding]:
+    """Lint PEFT configs and return the findings, sorted by file, line, column and code.
+
+    `source`: a path (a config file, or a folder whose config files are all checked, as by
+    `peftlint check`), a mapping (as in adapter_config.json), or a `peft.PeftConfig` object. For
+    a mapping or an object, `file`, `line` and `column` of the findings are None and the settings
+    come from the `[tool.peftlint]` above the current folder.
+
+    `model`: the base model, over each config's `base_model_name_or_path`: a Hub id or a path
+    (resolved as `--model` is), a config.json mapping or `transformers.PretrainedConfig`, or a
+    loaded model (`PreTrainedModel` or `PeftModel`), whose real modules are then used, so custom
+    architectures work. `profile`: the user's context as the command line's flags give it (a
+    mapping such as `{"task": "classification", "gpu_memory": "24GB"}`, over the file's own
+    block and `[tool.peftlint.profile]`), or the name of a `[tool.peftlint.profiles.NAME]`.
+    `select` / `ignore`: rule codes, code prefixes or names (a string may list several,
+    comma-separated).
+
+    A file that cannot be parsed is a `PL000` finding, as on the command line. Raises
+    `ConfigSourceError`, `ModelError` or `SettingsError`.
+    """
+    options, request = _model_options(model), _profile_request(profile)
+    chosen, skipped = _codes(select), _codes(ignore)
+    with _settings_errors():
+        if isinstance(source, (str, os.PathLike)):
+            if not Path(source).exists():
+                raise ConfigSourceError(f"{os.fspath(source)}: no such file or folder")
+            return lint_paths([os.fspath(source)], select=chosen, ignore=skipped, model=options, profile=request).findings
+        config = _config_from_object(source)
+        settings = settings_for(Path.cwd()).with_cli(select=chosen, ignore=skipped)
+        facts = config_facts(config, settings, Enricher(options), config_profile(config, settings, request))
+        findings = evaluate(rules_for(config, active_rules(settings)), facts, config)
+    return sorted((replace(f, file=None) for f in findings), key=Finding.sort_key)
+
+
+def estimate(
+    config: ConfigSource,
+    *,
+    model: ModelSource | None = None,
+    dtype: str | None = None,
+    batch_size: int | None = None,
+    seq_len: int | None = None,
+    gradient_checkpointing: bool | None = None,
+    optimizer: str | None = None,
+    quantization: str | None = None,
+    gpu_memory: str | float | None = None,
+) -> Estimate:
+    """Exact trainable parameters, adapter size and training/inference memory of one config.
+
+    `config`: as for `check` (a file holding several configs: the first one). `model`: a Hub id,
+    a path, a config.json mapping or `transformers.PretrainedConfig` (default: the config's
+    `base_model_name_or_path`); the estimate reads config.json only. The training settings left
+    None come from a training YAML's own keys (axolotl, LLaMA-Factory), else the defaults of
+    `peftlint estimate`: `dtype` bf16 (fp16, fp32), `batch_size` 1, `seq_len` 512, no gradient
+    checkpointing, `optimizer` adamw (adamw-8bit, paged-adamw-8bit, sgd, ... or transformers'
+    `optim` names), `quantization` none ("4bit" is QLoRA with double quantization, "8bit").
+    `gpu_memory` (e.g. "24GB") adds a `PL401` finding when the peak does not fit. The result has
+    the fields of `peftlint estimate --format json`; counts and memory are None when peft would
+    reject the config on this model (its error findings say why).
+
+    Raises `ConfigSourceError`, `ModelError` or `SettingsError`.
+    """
+    from peftlint.enrich.analysis import ModelFactsError
+    from peftlint.enrich.stage import training_from
+    from peftlint.estimate import estimate as estimate_config
+
+    if isinstance(config, (str, os.PathLike)):
+        peft_config, where = _configs_in_file(Path(config))[0], Path(config)
+    else:
+        peft_config, where = _config_from_object(config), Path.cwd()
+    given = _training_settings(dtype, batch_size, seq_len, gradient_checkpointing, optimizer, quantization)
+    # the call's own settings win over the training YAML's, which win over the defaults
+    training = training_from({**(peft_config.dialect.training if peft_config.dialect else {}), **given}, None, None)
+    if _is_loaded_model(model):
+        raise TypeError("estimate reads a model's config.json: pass `model.config`, not the loaded model")
+    spec = model if model is not None else peft_config.values.get("base_model_name_or_path")
+    if not spec:
+        raise ModelError("no base model: pass `model=` (a Hub id, a folder with config.json, a config.json, or its mapping)")
+    resolved = _model_config(spec)
+    flags = {"seq_len": training.seq_len, "gpu_memory": gpu_memory}  # as `peftlint estimate` passes them
+    with _settings_errors():
+        settings = settings_for(where)
+        profile = config_profile(peft_config, settings, ProfileRequest(values={k: v for k, v in flags.items() if v is not None}))
+        facts = config_facts(peft_config, settings, Enricher(ModelOptions(resolved=resolved, training=training)), profile)
+        errors = [f for f in evaluate(rules_for(peft_config, active_rules(settings)), facts, peft_config) if f.severity == "error"]
+    try:
+        return estimate_config(resolved, facts["effective"], peft_config.peft_type, training, errors)
+    except ModelFactsError as exc:
+        raise ModelError(f"model facts unavailable for {resolved.model_id}: {exc}") from None
+
+
+def json_value(value: Any, key: str = "") -> Any:
+    """`value` as JSON data, the way `save_pretrained` writes it: enums by value, sets as sorted lists."""
+    if isinstance(value, enum.Enum):  # before str: PeftType and TaskType are str enums
+        return json_value(value.value, key)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): json_value(v, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return [json_value(v, key) for v in sorted(value, key=str)]
+    if isinstance(value, (list, tuple)):
+        return [json_value(v, f"{key}.{i}") for i, v in enumerate(value)]
+    raise ConfigSourceError(f"`{key}` holds a {type(value).__name__}, which has no JSON form")
+
+
+def model_config_from(data: Mapping[str, Any], name: str | None = None) -> ModelConfig:
+    """A config.json given as data (a mapping or `PretrainedConfig.to_dict()`) as a resolved model,
+    named by its `_name_or_path`, else `name`, else its `model_type`."""
+    from peftlint.enrich.model import ModelConfig
+
+    config = json_value(data)
+    if not isinstance(config.get("model_type"), str) or not config["model_type"]:
+        raise ModelError("the model config has no `model_type`: pass the model's config.json")
+    return ModelConfig(model_id=str(config.get("_name_or_path") or name or config["model_type"]), config=config, source="local")
+
+
+def _is_loaded_model(model: Any) -> bool:
+    return callable(getattr(model, "named_modules", None))
+
+
+def _model_options(model: Any) -> ModelOptions:
+    if model is None:
+        return ModelOptions()
+    if _is_loaded_model(model):
+        from peftlint.integrations.live_model import loaded_model
+
+        resolved, tree = loaded_model(model)
+        return ModelOptions(resolved=resolved, tree=tree)
+    return ModelOptions(resolved=_model_config(model))
+
+
+def _model_config(model: Any) -> ModelConfig:
+    if isinstance(model, (str, os.PathLike)):
+        from peftlint.enrich.model import ModelUnavailable, resolve_model
+
+        try:
+            return resolve_model(os.fspath(model))
+        except ModelUnavailable as exc:
+            raise ModelError(str(exc)) from None
+    if isinstance(model, Mapping):
+        return model_config_from(model)
+    if callable(getattr(model, "to_dict", None)):
+        return model_config_from(model.to_dict())
+    raise TypeError(f"model must be a Hub id, a path, a config.json mapping, a transformers config or a loaded model, not {type(model).__name__}")
+
+
+def _config_from_object(source: Any) -> PeftConfig:
+    if isinstance(source, Mapping):
+        data, what = source, "mapping"
+    elif callable(getattr(source, "to_dict", None)):
+        data, what = source.to_dict(), type(source).__name__
+    else:
+        raise TypeError(f"source must be a path, a mapping or a peft config object, not {type(source).__name__}")
+    # no file: positions stay empty, so findings carry no line or column
+    config = to_peft_config(Document(path=f"<{what}>", format="json", data=json_value(data)))
+    if config is None:
+        raise ConfigSourceError(f"the {what} is not a PEFT config: it has no `peft_type` and none of LoRA's keys")
+    return config
+
+
+def _configs_in_file(path: Path) -> list[PeftConfig]:
+    try:
+        configs = load_configs(str(path))
+    except LoadError as exc:
+        raise ConfigSourceError(str(exc)) from None
+    if not configs:
+        raise ConfigSourceError(f"{path}: no PEFT config found")
+    return configs
+
+
+@contextmanager
+def _settings_errors() -> Iterator[None]:
+    try:
+        yield
+    except (ConfigError, RuleFileError, ProfileError) as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _codes(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    parts = [value] if isinstance(value, str) else list(value or ())
+    return tuple(code.strip() for part in parts for code in part.split(",") if code.strip())
+
+
+def _profile_request(profile: Mapping[str, Any] | str | None) -> ProfileRequest:
+    if isinstance(profile, str):
+        return ProfileRequest(name=profile)
+    return ProfileRequest(values=dict(profile or {}))
+
+
+def _training_settings(dtype: str | None, batch_size: int | None, seq_len: int | None, gradient_checkpointing: bool | None, optimizer: str | None, quantization: str | None) -> dict[str, Any]:
+    """The settings the caller gave, checked and in the estimate's spelling (`bfloat16` -> bf16)."""
+    from peftlint.enrich.memory import normalize_dtype, normalize_optimizer, normalize_quantization
+
+    for name, value in (("batch_size", batch_size), ("seq_len", seq_len)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise SettingsError(f"{name} must be a positive integer, not {value!r}")
+    try:
+        given = {
+            "dtype": None if dtype is None else normalize_dtype(dtype),
+            "optimizer": None if optimizer is None else normalize_optimizer(optimizer),
+            "quantization": normalize_quantization(quantization),
+            "batch_size": batch_size,
+            "seq_len": seq_len,
+            "gradient_checkpointing": gradient_checkpointing,
+        }
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    return {key: value for key, value in given.items() if value is not None}

@@ -1,0 +1,170 @@
+"""`peftlint recommend` output: a config file to use (YAML, Python), the JSON document, or a report.
+
+YAML and Python files carry the rationale as comments and the profile they were made for, so
+`peftlint check FILE` re-checks them in the same situation.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Mapping
+
+import yaml
+
+from peftlint.enrich.analysis import Training
+from peftlint.estimate import render_text
+from peftlint.normalize import PROFILE_KEY, peft_types
+from peftlint.recommend import Recommendation
+from peftlint.recommend_files import PEFT
+
+FORMATS = ("text", "yaml", "json", "python")
+
+
+def training_settings(recommendation: Recommendation) -> dict[str, Any]:
+    """How to train it: what a plain PEFT config cannot say, and what the estimate assumes."""
+    training, plan = recommendation.plan.training, recommendation.plan
+    return {
+        "dtype": training.dtype,
+        "quantization": training.quantization,
+        "gradient_checkpointing": training.gradient_checkpointing,
+        "optimizer": training.optimizer,
+        "micro_batch_size": training.batch_size,
+        "gradient_accumulation_steps": plan.accumulation,
+        "seq_len": training.seq_len,
+    }
+
+
+def document(recommendation: Recommendation) -> dict[str, Any]:
+    """`--format json`: config, rationale, estimate (as `peftlint estimate --format json`), alternatives."""
+    return {
+        "config": recommendation.file_mapping(with_profile=False),
+        "rationale": [reason.to_dict() for reason in recommendation.rationale],
+        "estimate": recommendation.estimate.to_dict(),
+        "alternatives": [alternative.to_dict() for alternative in recommendation.alternatives],
+        "training": training_settings(recommendation),
+    }
+
+
+def _training_text(training: Training, accumulation: int) -> str:
+    parts = [training.dtype]
+    if training.quantization == "4bit":
+        parts.append("4-bit NF4 base weights with double quantization (QLoRA)")
+    elif training.quantization:
+        parts.append(f"{training.quantization} base weights")
+    parts.append("gradient checkpointing" if training.gradient_checkpointing else "no gradient checkpointing")
+    batch = f"micro-batch {training.batch_size}" + (f" x {accumulation} gradient accumulation steps" if accumulation > 1 else "")
+    parts += [batch, f"{training.seq_len} tokens per sequence", training.optimizer]
+    return ", ".join(parts)
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def _estimate_line(recommendation: Recommendation) -> str:
+    result, budget = recommendation.estimate, recommendation.request.budget
+    parts = []
+    if result.trainable_params is not None:
+        parts.append(f"{result.trainable_params:,} trainable parameters ({result.trainable_percent}%)")
+    if result.adapter_bytes is not None:
+        parts.append(f"adapter file {_size(result.adapter_bytes)}")
+    if result.memory is not None:
+        peak = f"training peak {_size(result.memory['total_bytes'])}"
+        parts.append(peak + (f" of {_size(budget)}" if budget else ""))
+    return ", ".join(parts)
+
+
+def situation(recommendation: Recommendation) -> str:
+    request = recommendation.request
+    described = ", ".join(f"{k}={v}{' GiB' if k == 'gpu_memory' else ''}" for k, v in request.values.items()) or "no profile"
+    return f"{request.model.model_id} ({request.dialect}): {described}"
+
+
+def blind_spots(recommendation: Recommendation) -> list[str]:
+    """What `peftlint check` cannot see in the written file (a plain PEFT config has no training settings)."""
+    training = recommendation.plan.training
+    if recommendation.request.dialect != PEFT or not (training.gradient_checkpointing or training.quantization):
+        return []
+    flags = " ".join(f for f, on in (("--gradient-checkpointing", training.gradient_checkpointing), ("--load-in-4bit", training.quantization == "4bit")) if on)
+    return [
+        "a plain PEFT config cannot say how it is trained: `peftlint check` assumes 16-bit weights without "
+        f"gradient checkpointing and reports the memory as too high; `peftlint estimate FILE {flags}` shows the fit, "
+        "and --dialect axolotl or llama-factory writes the training settings into the file"
+    ]
+
+
+def _comments(recommendation: Recommendation) -> list[str]:
+    plan = recommendation.plan
+    lines = [
+        f"Recommended by `peftlint recommend` for {situation(recommendation)}",
+        f"Train with: {_training_text(plan.training, plan.accumulation)}",
+        f"Estimate: {_estimate_line(recommendation)}",
+        "Why:",
+        *(f"  - {r.decision}: {r.reason} [{r.source}]" for r in recommendation.rationale),
+        "Not chosen (best first):",
+        *(f"  - {a.label}: {a.why_not}" for a in recommendation.alternatives),
+        *(f"Note: {note}" for note in blind_spots(recommendation)),
+    ]
+    return [f"# {line}".rstrip() for line in lines]
+
+
+def as_yaml(recommendation: Recommendation) -> str:
+    mapping = recommendation.file_mapping()
+    body = yaml.safe_dump(mapping, sort_keys=False, default_flow_style=None, width=4096, allow_unicode=True)
+    return "\n".join(_comments(recommendation)) + "\n" + body
+
+
+def _python_value(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_python_value(v) for v in value) + "]"
+    return json.dumps(value)  # str, int, float: the same literal in Python
+
+
+def as_python(recommendation: Recommendation) -> str:
+    if recommendation.request.dialect != PEFT:
+        raise ValueError(f"--format python writes a peft config class call; {recommendation.request.dialect} files are YAML")
+    mapping = recommendation.file_mapping()
+    profile = mapping.pop(PROFILE_KEY, None) or {}
+    class_name = {peft: name for name, peft in peft_types()["classes"].items()}[str(mapping.pop("peft_type"))]
+    lines = _comments(recommendation)
+    if profile:
+        lines.append("# peftlint: " + " ".join(f"{k}={v}" for k, v in profile.items()))
+    lines += [f"from peft import {class_name}", "", f"config = {class_name}("]
+    lines += [f"    {key}={_python_value(value)}," for key, value in mapping.items()]
+    lines.append(")")
+    return "\n".join(lines) + "\n"
+
+
+def as_json(recommendation: Recommendation) -> str:
+    return json.dumps(document(recommendation), indent=2) + "\n"
+
+
+def as_text(recommendation: Recommendation) -> str:
+    plan, request = recommendation.plan, recommendation.request
+    config = yaml.safe_dump(recommendation.file_mapping(), sort_keys=False, default_flow_style=None, width=4096)
+    lines = [f"Recommended for {situation(recommendation)}", "", f"Config ({request.dialect}, {plan.label}):"]
+    lines += ["  " + line for line in config.splitlines()]
+    lines += ["", f"Train with: {_training_text(plan.training, plan.accumulation)}", "", "Why:"]
+    for number, reason in enumerate(recommendation.rationale, start=1):
+        lines.append(f"  {number}. {reason.decision}: {reason.reason}")
+        lines.append(f"     [{reason.source}]")
+    lines += ["", "Estimate:"]
+    lines += ["  " + line for line in render_text(recommendation.estimate, plan.training, request.budget, None).splitlines()]
+    lines += ["", "Not chosen (best first):"]
+    lines += [f"  {n}. {a.label}: {a.why_not}" for n, a in enumerate(recommendation.alternatives, start=1)]
+    for finding in recommendation.findings:
+        lines.append(f"warning: `peftlint check` would still report {finding.code} [{finding.severity}] {finding.message}")
+    lines += [f"note: {note}" for note in blind_spots(recommendation)]
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS: Mapping[str, Callable[[Recommendation], str]] = {"text": as_text, "yaml": as_yaml, "json": as_json, "python": as_python}
+
+
+def render(recommendation: Recommendation, output_format: str) -> str:
+    return RENDERERS[output_format](recommendation)

@@ -1,0 +1,103 @@
+"""axolotl and LLaMA-Factory training YAMLs: recognised by content, mapped to one canonical
+config, checked by every rule, with findings at the dialect's own keys and in its own words."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from peftlint.dialects import AXOLOTL, LLAMA_FACTORY, detect, read
+from peftlint.lint import lint_paths
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.parametrize(
+    ("mapping", "dialect"),
+    [
+        ({"adapter": "lora", "base_model": "x"}, AXOLOTL),
+        ({"adapter": "qlora"}, AXOLOTL),
+        ({"lora_r": 8, "base_model": "x"}, AXOLOTL),
+        ({"lora_target_linear": True}, AXOLOTL),
+        ({"finetuning_type": "lora", "model_name_or_path": "x"}, LLAMA_FACTORY),
+        ({"lora_rank": 8, "lora_target": "all"}, LLAMA_FACTORY),
+        ({"peft_type": "LORA", "lora_r": 8}, None),  # a PEFT config with a typo, not axolotl
+        ({"r": 8, "lora_alpha": 16}, None),
+        ({"datasets": [], "base_model": "x"}, None),  # axolotl full fine-tuning: no PEFT here
+    ],
+)
+def test_detection_by_content(mapping: dict, dialect: str | None) -> None:
+    assert detect(mapping) == dialect
+
+
+def test_llama_factory_defaults() -> None:
+    config = read(LLAMA_FACTORY, {"model_name_or_path": "m", "lora_rank": 16, "lora_target": "q_proj, v_proj", "additional_target": "score"})
+    assert config.values["lora_alpha"] == 32  # 2 x lora_rank
+    assert config.values["target_modules"] == ["q_proj", "v_proj"] and config.values["modules_to_save"] == ["score"]
+    assert config.training["seq_len"] == 2048 and config.training["batch_size"] == 8 and config.training["gradient_checkpointing"]
+    assert read(LLAMA_FACTORY, {"lora_target": "all"}).values["target_modules"] == "all-linear"
+    assert read(LLAMA_FACTORY, {"quantization_bit": 4}).training["quantization"] == "4bit"
+
+
+def test_axolotl_mapping() -> None:
+    config = read(AXOLOTL, {"adapter": "qlora", "load_in_4bit": True, "lora_r": 32, "lora_target_linear": True, "sequence_len": 4096, "micro_batch_size": 2, "bf16": "auto", "optimizer": "paged_adamw_8bit"})
+    assert config.values["r"] == 32 and config.values["target_modules"] == "all-linear" and config.values["bias"] == "none"
+    assert config.training == {"dtype": "bf16", "quantization": "4bit", "optimizer": "paged_adamw_8bit", "batch_size": 2, "seq_len": 4096, "gradient_checkpointing": False}
+    assert config.key_paths["target_modules"] == "lora_target_linear"
+
+
+def test_good_examples_are_clean() -> None:
+    report = lint_paths([str(EXAMPLES / "good" / "axolotl"), str(EXAMPLES / "good" / "llama-factory")])
+    assert report.files == 3 and report.findings == []
+
+
+def test_axolotl_findings_point_at_axolotl_keys() -> None:
+    path = EXAMPLES / "bad" / "axolotl" / "qlora-mistakes.yaml"
+    report = lint_paths([str(path)])
+    got = {(f.code, f.key, f.line) for f in report.findings}
+    assert ("PL501", "adapter", 2) in got
+    assert ("PL101", "lora_r", 4) in got
+    assert ("PL500", "lora_alpah", 5) in got
+    assert ("PL210", "lora_target_modules.1", 8) in got
+    for finding in report.findings:  # the message speaks axolotl: `lora_r`, never a bare `r`
+        assert "`r=" not in finding.message and "`r:" not in (finding.fix or "")
+    assert any("`lora_r=128`" in f.message for f in report.findings)
+
+
+def test_llama_factory_findings_point_at_its_keys() -> None:
+    report = lint_paths([str(EXAMPLES / "bad" / "llama-factory" / "bert-targets.yaml")])
+    assert {(f.code, f.key, f.line) for f in report.findings} == {("PL210", "lora_target", 5)}
+    assert all(f.message.startswith("`lora_target` entry") for f in report.findings)
+
+
+def test_full_fine_tuning_file_is_checked_by_dialect_rules_only(tmp_path: Path) -> None:
+    path = tmp_path / "full.yaml"
+    path.write_text("base_model: meta-llama/Llama-3.2-1B\nlora_r: 512\nlora_alpha: 2\nlora_target_linear: true\n")
+    report = lint_paths([str(path)])
+    assert [f.code for f in report.findings] == ["PL503"]
+
+
+def test_dialect_training_settings_feed_the_estimate(tmp_path: Path) -> None:
+    path = EXAMPLES / "good" / "axolotl" / "llama3-qlora.yaml"
+
+    def peak(*args: str) -> dict:
+        out = subprocess.run([sys.executable, "-m", "peftlint", "estimate", str(path), "--format", "json", *args], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    from_file = peak()
+    assert from_file["memory"]["assumptions"]  # 4-bit, seq 2048, batch 2, checkpointing, paged 8-bit AdamW
+    assert peak("--seq-len", "4096")["memory"]["total_bytes"] > from_file["memory"]["total_bytes"]
+    assert peak("--no-gradient-checkpointing")["memory"]["total_bytes"] > from_file["memory"]["total_bytes"]
+    full_precision = peak("--dtype", "bf16")  # the flag keeps the file's 4-bit loading
+    assert full_precision["memory"]["total_bytes"] == from_file["memory"]["total_bytes"]
+
+
+def test_mixed_training_file_ignores_unrelated_keys(tmp_path: Path) -> None:
+    path = tmp_path / "train.yaml"
+    path.write_text("base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_modules: [q_proj, v_proj]\nwandb_project: x\ndeepspeed: ds.json\nspecial_tokens: {pad_token: '<pad>'}\n")
+    assert lint_paths([str(path)]).findings == []
