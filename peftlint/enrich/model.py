@@ -174,14 +174,25 @@ def _download(repo_id: str, revision: str | None, token: str | None, timeout: fl
     return str(outcome["path"])
 
 
-def _from_hub(repo_id: str, revision: str | None, token: str | None, timeout: float) -> ModelConfig:
-    from huggingface_hub import errors
+def _maybe_cached(repo_id: str) -> bool:
+    """Whether the Hugging Face cache has a folder for this repo at all (its documented layout:
+    `models--{org}--{name}`). When it has none, huggingface_hub (~0.2 s to import and set up,
+    and it may ask the Hub for client metadata) is not needed to know that nothing is cached."""
+    from huggingface_hub.constants import HF_HUB_CACHE
 
-    try:
-        path = _download(repo_id, revision, token, timeout, cached_only=True)
-        return ModelConfig(repo_id, _cached(repo_id, Path(path)), "cache", path)
-    except (errors.LocalEntryNotFoundError, ModelUnavailable):  # not cached, or a bad copy (now removed)
-        pass
+    root = Path(_cache_dir() or HF_HUB_CACHE)
+    return (root / ("models--" + repo_id.replace("/", "--"))).is_dir()
+
+
+def _from_hub(repo_id: str, revision: str | None, token: str | None, timeout: float) -> ModelConfig:
+    if _maybe_cached(repo_id):
+        from huggingface_hub import errors
+
+        try:
+            path = _download(repo_id, revision, token, timeout, cached_only=True)
+            return ModelConfig(repo_id, _cached(repo_id, Path(path)), "cache", path)
+        except (errors.LocalEntryNotFoundError, ModelUnavailable):  # not cached, or a bad copy (now removed)
+            pass
     if revision is None and (config := bundled_config(repo_id)) is not None:
         return ModelConfig(repo_id, config, "bundled")
     if _offline():
