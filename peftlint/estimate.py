@@ -75,9 +75,18 @@ def _inference(analysis: Analysis, effective: Mapping[str, Any], peft_type: str,
     return view
 
 
-def estimate(model: ModelConfig, config: Mapping[str, Any], peft_type: str, training: Training, findings: list[Finding]) -> Estimate:
-    """Counts and memory; none when peft would reject the config on this model (see `findings`)."""
-    analysis = analyze(model, config, peft_type, training, exact=True)
+def estimate(
+    model: ModelConfig,
+    config: Mapping[str, Any],
+    peft_type: str,
+    training: Training,
+    findings: list[Finding],
+    analysis: Analysis | None = None,
+) -> Estimate:
+    """Counts and memory; none when peft would reject the config on this model (see `findings`).
+
+    `analysis`: the one the lint of the same config already made, if any."""
+    analysis = analysis or analyze(model, config, peft_type, training, exact=True)
     warnings = []
     if analysis.counts_error:
         warnings.append(f"no exact counts: {analysis.counts_error}")

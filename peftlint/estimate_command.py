@@ -85,11 +85,11 @@ def run_estimate(
         resolved = resolve_model(spec, revision=revision, token=token)
     except ModelUnavailable as exc:
         fail(str(exc))
-    enricher = Enricher(ModelOptions(model=spec, revision=revision, token=token, training=training))
+    enricher = Enricher(ModelOptions(model=spec, revision=revision, token=token, training=training, resolved=resolved, exact=True))
     facts = config_facts(config, settings, enricher, context)
     findings = [f for f in evaluate(active_rules(settings), facts, config) if f.severity == "error"]
     try:
-        result = estimate(resolved, facts["effective"], config.peft_type, training, findings)
+        result = estimate(resolved, facts["effective"], config.peft_type, training, findings, enricher.last_analysis)
     except ModelFactsError as exc:
         fail(f"model facts unavailable for {spec}: {exc}")
     comparison = compare_alternatives(resolved, facts["effective"], training) if compare else None

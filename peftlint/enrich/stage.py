@@ -24,6 +24,7 @@ class ModelOptions:
     # resolved; wins over `model`. `tree`: its loaded modules (None: built from its config.json)
     resolved: ModelConfig | None = None
     tree: ModuleTree | None = None
+    exact: bool = False  # build unknown architectures on the meta device ([exact] extra): estimate only
 
 
 def training_from(settings: Mapping[str, Any], seq_len: int | None, batch_size: int | None) -> Any:
@@ -51,6 +52,7 @@ def training_from(settings: Mapping[str, Any], seq_len: int | None, batch_size: 
 class Enricher:
     options: ModelOptions = field(default_factory=ModelOptions)
     _models: dict[tuple[str, str | None], ModelConfig | ModelUnavailable] = field(default_factory=dict)
+    last_analysis: Any = None  # the Analysis behind the latest facts: `estimate` reports it instead of redoing it
 
     def _resolve(self, spec: str) -> ModelConfig:
         from peftlint.enrich.model import ModelUnavailable, resolve_model
@@ -91,8 +93,9 @@ class Enricher:
         training = self.options.training or training_from(training_settings or {}, seq_len, batch_size)
         try:
             model = resolved if resolved is not None else self._resolve(spec.strip())
-            analysis = analyze(model, effective, peft_type, training, tree=self.options.tree)
+            analysis = analyze(model, effective, peft_type, training, tree=self.options.tree, exact=self.options.exact)
         except (ModelUnavailable, ModelFactsError) as exc:
             reason = exc.reason if isinstance(exc, ModelUnavailable) else str(exc)
             return None, {"model": spec, "reason": reason, "explicit": explicit}
+        self.last_analysis = analysis
         return model_facts(analysis, effective, training, gpu_memory_bytes, peft_type=peft_type, seq_len=seq_len), None
