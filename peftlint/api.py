@@ -99,8 +99,8 @@ def check(
     `select` / `ignore`: rule codes, code prefixes or names (a string may list several,
     comma-separated).
 
-    A file that cannot be parsed is a `PL000` finding, as on the command line. Raises
-    `ConfigSourceError`, `ModelError` or `SettingsError`.
+    As on the command line, a file that cannot be parsed is a `PL000` finding and a file that
+    holds no PEFT config gives none. Raises `ConfigSourceError`, `ModelError` or `SettingsError`.
     """
     options, request = _model_options(model), _profile_request(profile)
     chosen, skipped = _codes(select), _codes(ignore)
