@@ -48,6 +48,7 @@ def module_tree_on_meta(config: Mapping[str, Any], task_type: str | None) -> Mod
         raise ExactUnavailable("install `peftlint[exact]` (torch, transformers) to build it on the meta device") from None
     from peftlint.enrich.torch_tree import module_tree
 
+    verbosity = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()  # its config warnings are not the user's findings
     try:
         hf_config = transformers.AutoConfig.for_model(**dict(config))
@@ -56,4 +57,6 @@ def module_tree_on_meta(config: Mapping[str, Any], task_type: str | None) -> Mod
             model = auto.from_config(hf_config)
     except Exception as exc:  # transformers raises many types for configs it cannot build
         raise ExactUnavailable(f"transformers cannot build it ({exc.__class__.__name__}: {str(exc)[:200]})") from None
+    finally:
+        transformers.logging.set_verbosity(verbosity)  # a training script's own logging stays as it was
     return module_tree(model, str(config.get("model_type")))
