@@ -88,6 +88,9 @@ def profile_request(name: str | None, **values: object) -> ProfileRequest:
 @click.option("--ignore", multiple=True, help="Skip these rules (codes, prefixes or names; comma-separated).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None, help="Lowest severity that makes the exit code 1 [default: warning].")
 @click.option("-v", "--verbose", is_flag=True, help="Also say which files were skipped and why, and the profile of each config.")
+@click.option("--fix", is_flag=True, help="Apply the safe fixes to the files (comments and layout kept), then report what is left.")
+@click.option("--diff", is_flag=True, help="Print the fixes as a unified diff and change nothing (exit 1 if there are any).")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff: also apply fixes that change training behaviour.")
 @model_options
 @profile_options
 @training_profile_options
@@ -98,6 +101,9 @@ def check(
     ignore: tuple[str, ...],
     fail_on: str | None,
     verbose: bool,
+    fix: bool,
+    diff: bool,
+    unsafe_fixes: bool,
     model: str | None,
     revision: str | None,
     token: str | None,
@@ -106,21 +112,34 @@ def check(
 ) -> None:
     """Lint PEFT configs in PATHS (files or folders; default: the current folder)."""
     from peftlint.enrich.stage import ModelOptions
-    from peftlint.lint import lint_paths
+    from peftlint.lint import Report, lint_paths
     from peftlint.profile import ProfileError
     from peftlint.report import reporter
 
-    try:
-        report = lint_paths(
-            paths or (".",),
-            select=_split(select),
-            ignore=_split(ignore),
-            fail_on=fail_on,
-            model=ModelOptions(model=model, revision=revision, token=token),
-            profile=profile_request(profile_name, **profile),
-        )
-    except (ConfigError, RuleFileError, ProfileError) as exc:
-        _fail(str(exc))
+    def run() -> Report:
+        try:
+            return lint_paths(
+                paths or (".",),
+                select=_split(select),
+                ignore=_split(ignore),
+                fail_on=fail_on,
+                model=ModelOptions(model=model, revision=revision, token=token),
+                profile=profile_request(profile_name, **profile),
+            )
+        except (ConfigError, RuleFileError, ProfileError) as exc:
+            _fail(str(exc))
+
+    report = run()
+    if fix or diff:
+        from peftlint.fix import fix_findings
+
+        outcome = fix_findings(report.findings, unsafe=unsafe_fixes, write=not diff)
+        if diff:
+            sys.stdout.write(outcome.diff())
+            click.echo(outcome.summary(written=False), err=True)
+            sys.exit(EXIT_FINDINGS if outcome.changed else EXIT_OK)
+        click.echo(outcome.summary(written=True), err=True)
+        report = run()  # what is left
     if verbose:
         for path, why in report.skipped:
             click.echo(f"skipped {path}: {why}", err=True)
@@ -210,6 +229,43 @@ def estimate(
             compare=compare,
             fail=_fail,
             profile=profile_request(profile_name, gpu_memory=gpu_memory, seq_len=seq_len, batch_size=batch_size, **profile),
+        )
+    )
+
+
+@cli.command()
+@model_options
+@profile_options
+@training_profile_options
+@click.option("--format", "output_format", type=click.Choice(("text", "yaml", "json", "python")), default=None, help="[default: from -o's extension, else text]")
+@click.option("--dialect", type=click.Choice(("peft", "axolotl", "llama-factory")), default="peft", show_default=True, help="The file to write: a peft config, or a training framework's YAML.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout.")
+@click.option("--interactive", is_flag=True, help="Ask the method guide's questions one by one (needs a terminal).")
+def recommend(
+    model: str | None,
+    revision: str | None,
+    token: str | None,
+    profile_name: str | None,
+    output_format: str | None,
+    dialect: str,
+    output: str | None,
+    interactive: bool,
+    **profile: object,
+) -> None:
+    """The PEFT config the method guides recommend for --model and the profile; exit 1 if nothing fits."""
+    from peftlint.recommend_command import run_recommend
+
+    sys.exit(
+        run_recommend(
+            model=model,
+            revision=revision,
+            token=token,
+            profile=profile_request(profile_name, **profile),
+            dialect=dialect,
+            chosen_format=output_format,
+            output=output,
+            interactive=interactive,
+            fail=_fail,
         )
     )
 

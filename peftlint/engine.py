@@ -15,6 +15,7 @@ from typing import Any, Iterable
 import yaml
 
 from peftlint import templates
+from peftlint.edits import render_edit, spec_strings
 from peftlint.finding import Finding
 from peftlint.normalize import PeftConfig
 from peftlint.resources import rules_dir, schemas_dir
@@ -49,6 +50,7 @@ class Rule:
     at: str | None = None
     fix_title: str | None = None
     fix_applicability: str | None = None
+    fix_edit: dict[str, Any] | None = None  # how `check --fix` applies the fix (peftlint.edits)
     applies_to: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
@@ -115,6 +117,7 @@ def rule_from_data(path: Path, data: dict[str, Any]) -> Rule:
         at=data.get("at"),
         fix_title=fix.get("title"),
         fix_applicability=fix.get("applicability"),
+        fix_edit=fix.get("edit"),
         applies_to=tuple(data.get("applies_to", ())),
         inputs=tuple(data.get("inputs", ())),
         aliases=tuple(data.get("aliases", ())),
@@ -130,6 +133,8 @@ def _validate_rule_data(path: Path, data: dict[str, Any]) -> None:
         _check_template(path, field, data.get(field))
     fix = data.get("fix") or {}
     _check_template(path, "fix.title", fix.get("title"))
+    for name, template in spec_strings(fix.get("edit") or {}):
+        _check_template(path, f"fix.edit.{name}", template)
     if "when" in data:
         import jsonschema_rs
 
@@ -213,6 +218,7 @@ def evaluate(rules: Iterable[Rule], facts: dict[str, Any], config: PeftConfig) -
                     key=key,
                     message=config.in_own_words(templates.render(rule.message, context)),
                     fix=config.in_own_words(templates.render(rule.fix_title, context)) if rule.fix_title else None,
+                    edit=render_edit(rule.fix_edit, context, config, safe=rule.fix_applicability == "safe") if rule.fix_edit else None,
                 )
             )
     return findings

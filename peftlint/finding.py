@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
+EditOp = Literal["rename-key", "set", "replace-item"]
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A fix a machine can apply (`check --fix`): one change at one key of one document of the file.
+
+    `path` is in the file's own keys (a dialect's `lora_r`, not `r`), from the document's root.
+    rename-key: `value` is the new key; set: the new value (the key is added when missing);
+    replace-item: `old` is the list item to replace, `value` the list of items it becomes.
+    """
+
+    op: EditOp
+    path: tuple[str | int, ...]
+    value: Any
+    old: Any = None
+    document: int = 0  # which document of the file: a YAML `---` document, a Python config call
+    safe: bool = True  # the rule's fix applicability; unsafe edits are applied only when asked for
 
 
 @dataclass(frozen=True)
@@ -23,9 +41,11 @@ class Finding:
     key: str | None  # dotted path of the config key concerned, e.g. "target_modules"
     message: str
     fix: str | None = None
+    # not part of the JSON contract, nor of equality: how `--fix` applies `fix`, when it can
+    edit: Edit | None = field(default=None, compare=False, repr=False)
 
     def sort_key(self) -> tuple[Any, ...]:
         return (self.file or "", self.line or 0, self.column or 0, self.code, self.key or "", self.message)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "edit"}

@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 
 from peftlint.config import Settings
 from peftlint.engine import evaluate
-from peftlint.enrich.analysis import GIB, Training, analyze, memory_remedies, module_tree, model_task_type
+from peftlint.enrich.analysis import GIB, ModelFactsError, Training, analyze, memory_remedies, model_task_type, module_tree
 from peftlint.enrich.model import ModelConfig
 from peftlint.enrich.modules import ModuleTree
 from peftlint.enrich.stage import Enricher, ModelOptions
@@ -34,7 +34,7 @@ from peftlint.load import Document
 from peftlint.normalize import to_peft_config
 from peftlint.profile import Profile, parse_gpu_memory
 from peftlint.recommend_files import PEFT, file_mapping
-from peftlint.recommend_targets import QV, conv1d_targets, query_value_targets, role_targets
+from peftlint.recommend_targets import QV, conv1d_targets, in_role_order, query_value_targets, role_targets
 from peftlint.roles import ATTENTION_ROLES, FFN
 from peftlint.validate import effective_config
 
@@ -186,7 +186,7 @@ def base_model(request: Request) -> Base:
     for task_type in candidates:
         try:
             return Base(model, module_tree(model, task_type), task_type)
-        except Exception as exc:  # ModelFactsError: no such head, or an unknown architecture
+        except ModelFactsError as exc:  # no such head, or an architecture peftlint cannot build
             error = exc
     raise RecommendError(f"cannot analyse {model.model_id}: {error}")
 
@@ -229,7 +229,7 @@ def _roles(task: str | None, priority: str | None, reasons: list[Reason]) -> tup
 def _targets(base: Base, roles: tuple[str, ...]) -> list[str]:
     query_value = query_value_targets(base.tree)
     others = role_targets(base.tree, [r for r in roles if r not in QV])
-    return list(dict.fromkeys([*query_value, *others]))
+    return in_role_order(base.tree, dict.fromkeys([*query_value, *others]))
 
 
 def _prompt_tuning_blocker(request: Request, base: Base) -> str | None:
@@ -348,7 +348,7 @@ def fit_budget(request: Request, base: Base, config: dict[str, Any]) -> tuple[Pl
     budget = request.budget
     plan = Plan(_label(config), config, training)
     if budget is None:
-        return plan, [Reason("no memory budget", "no --gpu-memory given: the estimate below is for one GPU at the stated sequence length", f"{S001} §Memory Footprint Analysis")]
+        return plan, [Reason("no memory budget", "no --gpu-memory given: the estimate is for one GPU at the stated sequence length", f"{S001} §Memory Footprint Analysis")]
     peak = peak_bytes(base, config, training)
     if peak is not None and peak <= budget:
         unquantized = Reason("16-bit base weights, no remedy needed", f"estimated peak {_gib(peak)} of {_gib(budget)}: 4-bit would only cost speed (~10-20%) and possibly quality", f"{S001} §When to Use QLoRA (Avoid QLoRA when you have access to more memory)")
@@ -408,7 +408,7 @@ def _smaller_model(request: Request, base: Base, training: Training, budget: int
             continue
         try:
             other = Base(ModelConfig(model_id, config, "bundled"), module_tree(ModelConfig(model_id, config, "bundled"), base.task_type), base.task_type)
-        except Exception:  # no such head for this model
+        except ModelFactsError:  # no such head for this model
             continue
         if other.params >= base.params:
             continue
@@ -436,8 +436,9 @@ def _nothing_fits(request: Request, base: Base, config: Mapping[str, Any], train
 # --- what `check` will say ------------------------------------------------------------------------
 
 
-def objections(request: Request, plan: Plan) -> list[Finding]:
-    """The warnings and errors `peftlint check` reports on the file this plan is written as."""
+def checked(request: Request, plan: Plan) -> tuple[list[Finding], dict[str, Any]]:
+    """The warnings and errors `peftlint check` reports on the file this plan is written as, and
+    the facts they come from."""
     data = file_mapping(plan.config, plan.training, request.dialect, model_id=request.model.model_id, accumulation=plan.accumulation)
     config = to_peft_config(Document("<recommended>", "yaml", data))
     assert config is not None  # every mapping file_mapping writes is a PEFT config
@@ -449,7 +450,11 @@ def objections(request: Request, plan: Plan) -> list[Finding]:
         profile_values["batch_size"] = plan.training.batch_size
     facts = config_facts(config, request.settings, enricher, Profile(profile_values))
     findings = evaluate(rules_for(config, active_rules(request.settings)), facts, config)
-    return [f for f in findings if f.severity != "info"]
+    return [f for f in findings if f.severity != "info"], facts
+
+
+def objections(request: Request, plan: Plan) -> list[Finding]:
+    return checked(request, plan)[0]
 
 
 # Repairs for what a rule still objects to, most specific first: each returns a new config or None.
@@ -514,7 +519,8 @@ def _candidates(request: Request, base: Base, chosen: Plan) -> list[tuple[str, d
     rows.append(("LoRA r=16 on all-linear", all_linear, training, f"every linear layer: a larger adapter and slower steps for a first run ({S000} §Common Pitfalls: start low, increase if needed)"))
     if chosen.peft_type == "LORA" and training.quantization is None:
         qlora = replace(training, quantization="4bit", double_quant=True)
-        rows.append((_label(chosen.config, "4bit"), chosen.config, qlora, f"the 16-bit run fits: 4-bit base weights only cost ~10-20% speed and possibly quality ({S001} §When to Use QLoRA: avoid when you have more memory)"))
+        fits = "the 16-bit run fits" if request.budget else "no memory limit given"
+        rows.append((_label(chosen.config, "4bit"), chosen.config, qlora, f"{fits}: 4-bit base weights only cost ~10-20% speed and possibly quality ({S001} §When to Use QLoRA: avoid when you have more memory)"))
     if chosen.peft_type == "LORA" and training.quantization == "4bit":
         plain = replace(training, quantization=None, double_quant=False)
         rows.append((_label(chosen.config), chosen.config, plain, f"16-bit base weights do not fit the budget ({S004} §QLoRA: best for memory-constrained training)"))
@@ -548,8 +554,8 @@ def alternatives(request: Request, base: Base, chosen: Plan) -> list[Alternative
     budget = request.budget
     for order, (label, config, training, reason) in enumerate(_candidates(request, base, chosen)):
         plan = Plan(label, config, training)
-        objected = objections(replace(request, dialect=PEFT), plan)
-        peak = peak_bytes(base, config, training)
+        objected, facts = checked(replace(request, dialect=PEFT), plan)
+        peak = ((facts["model"] or {}).get("memory") or {}).get("total_bytes")
         over = budget is not None and peak is not None and peak > budget
         notes = [reason]
         notes += [f"{f.code} {f.name}" for f in objected]

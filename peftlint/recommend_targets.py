@@ -33,6 +33,15 @@ def _adaptable(tree: ModuleTree) -> list[str]:
     return [m.name for m in tree.modules if m.kind in ADAPTABLE_KINDS and m.name != tree.output_embedding]
 
 
+def _by_suffix(names: Iterable[str]) -> dict[str, list[str]]:
+    """Every dotted suffix a `target_modules` entry may be, with the names it matches (peft's rule)."""
+    index: dict[str, list[str]] = {}
+    for name in names:
+        for suffix in dotted_suffixes(name):
+            index.setdefault(suffix, []).append(name)
+    return index
+
+
 def _has_index(suffix: str) -> bool:
     return any(part.isdigit() for part in suffix.split("."))
 
@@ -41,6 +50,7 @@ def role_targets(tree: ModuleTree, roles: Iterable[str]) -> list[str]:
     """Entries that adapt exactly the linear layers of `roles` that can be named without a layer index."""
     wanted = set(roles)
     names = _adaptable(tree)
+    index = _by_suffix(names)
     chosen = {name: _roles_of(name) & wanted for name in names}
     entries: dict[str, set[str]] = {}  # insertion order: the model's module order (gate, up, down)
     for name in names:
@@ -51,8 +61,7 @@ def role_targets(tree: ModuleTree, roles: Iterable[str]) -> list[str]:
             suffix = ".".join(parts[-depth:])
             if _has_index(suffix):
                 break
-            matched = [other for other in names if suffix in dotted_suffixes(other)]
-            if all(chosen[other] for other in matched):
+            if all(chosen[other] for other in index[suffix]):
                 entries.setdefault(suffix, set()).update(chosen[name])
                 break
     order = (*ATTENTION_ROLES, FFN)
@@ -61,13 +70,14 @@ def role_targets(tree: ModuleTree, roles: Iterable[str]) -> list[str]:
 
 def covered(tree: ModuleTree, entries: Iterable[str]) -> set[str]:
     """The roles `entries` adapt on `tree` (fused QKV counts as all three)."""
-    names = _adaptable(tree)
-    found: set[str] = set()
-    for entry in entries:
-        for name in names:
-            if entry in dotted_suffixes(name):
-                found |= _roles_of(name)
-    return found
+    index = _by_suffix(_adaptable(tree))
+    return {role for entry in entries for name in index.get(entry, ()) for role in _roles_of(name)}
+
+
+def in_role_order(tree: ModuleTree, entries: Iterable[str]) -> list[str]:
+    """`entries` sorted as the guides list roles (Q, K, V, O, then the MLP); ties keep their order."""
+    order = (*ATTENTION_ROLES, FFN)
+    return sorted(entries, key=lambda entry: min((order.index(r) for r in covered(tree, [entry]) if r in order), default=len(order)))
 
 
 def query_value_targets(tree: ModuleTree) -> list[str]:
@@ -84,8 +94,8 @@ def query_value_targets(tree: ModuleTree) -> list[str]:
 def conv1d_targets(tree: ModuleTree, entries: Iterable[str] | str) -> bool:
     """Whether the entries (or `all-linear`) adapt transformers' Conv1D layers (GPT-2): LoRA then
     needs `fan_in_fan_out`."""
-    names = _adaptable(tree)
+    names = set(_adaptable(tree))
     if not isinstance(entries, str):
-        names = [name for name in names if any(entry in dotted_suffixes(name) for entry in entries)]
-    kinds = {module.kind for module in tree.modules if module.name in set(names)}
-    return kinds == {"conv1d"}
+        index = _by_suffix(names)
+        names = {name for entry in entries for name in index.get(entry, ())}
+    return {module.kind for module in tree.modules if module.name in names} == {"conv1d"}

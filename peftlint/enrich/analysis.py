@@ -210,6 +210,7 @@ def _targets_facts(analysis: Analysis, effective: Mapping[str, Any]) -> dict[str
         "fan_in_fan_out_wrong_for": sorted(
             {_leaf(m.name) for m in resolution.targeted if m.kind == ("linear" if effective.get("fan_in_fan_out") else "conv1d")}
         ),
+        "fan_in_fan_out_expected": _fan_in_fan_out_expected(resolution),
         "layers_out_of_range": sorted(i for i in wanted_layers if isinstance(i, int) and not 0 <= i < max(tree.num_layers, 1)),
         # only the user's entries: peft adds both `classifier` and `score` for SEQ_CLS and ignores the missing one
         "modules_to_save_unmatched": sorted(e for e, hits in resolution.modules_to_save.items() if not hits and e in (effective.get("modules_to_save") or ())),
@@ -218,6 +219,12 @@ def _targets_facts(analysis: Analysis, effective: Mapping[str, Any]) -> dict[str
         "rank_above_dims": _rank_above_dims(resolution, effective),
         "roles": dict(zip(("covered", "unknown"), covered_roles(targeted))),
     }
+
+
+def _fan_in_fan_out_expected(resolution: TargetResolution) -> bool | None:
+    """True when every target is a Conv1D (in x out weights), False when every one is a Linear."""
+    kinds = {m.kind for m in resolution.targeted if m.kind in ("linear", "conv1d")}
+    return None if len(kinds) != 1 else kinds == {"conv1d"}
 
 
 def _rank_above_dims(resolution: TargetResolution, effective: Mapping[str, Any]) -> list[str]:

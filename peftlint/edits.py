@@ -1,0 +1,75 @@
+"""A rule's `fix.edit` filled in for one finding: the machine-applicable half of a fix.
+
+The spec's strings are the same safe templates as messages (`peftlint.templates`); a string
+that is exactly one lookup keeps the fact's own type, so `new: "{item.suggestions}"` is a list
+and `value: "{derived.alpha_for_rank}"` a number. The key is canonical (`lora_alpha`) and is
+mapped to where the file writes it (axolotl's `lora_alpha`, LLaMA-Factory's `lora_target`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping
+
+from peftlint import templates
+from peftlint.finding import Edit
+from peftlint.normalize import PeftConfig
+
+_MISSING = object()
+
+
+def spec_strings(spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(field, template) for every templated field of an edit spec (checked when the rule loads)."""
+    for name, value in spec.items():
+        if name != "op" and isinstance(value, str):
+            yield name, value
+
+
+def _value(template: Any, context: Mapping[str, Any]) -> Any:
+    """The filled-in value, or _MISSING when a lookup finds nothing."""
+    if not isinstance(template, str):
+        return template
+    names = templates.fields(template)
+    if len(names) == 1 and template == "{" + names[0] + "}":
+        found = templates.lookup(context, names[0])
+        return _MISSING if found is None else found
+    if any(templates.lookup(context, name) is None for name in names):
+        return _MISSING
+    return templates.render(template, context)
+
+
+def _key_path(value: Any) -> tuple[str | int, ...] | None:
+    if isinstance(value, str) and value:
+        return tuple(int(part) if part.isdigit() else part for part in value.split("."))
+    if isinstance(value, list) and value and all(isinstance(part, (str, int)) for part in value):
+        return tuple(value)
+    return None
+
+
+def _items(value: Any) -> list[str] | None:
+    items = [value] if isinstance(value, str) else value
+    if isinstance(items, list) and items and all(isinstance(item, str) and item for item in items):
+        return list(dict.fromkeys(items))
+    return None
+
+
+def render_edit(spec: Mapping[str, Any], context: Mapping[str, Any], config: PeftConfig, *, safe: bool) -> Edit | None:
+    """The edit for one finding, or None when the facts do not give everything it needs."""
+    path = _key_path(_value(spec["key"], context))
+    if path is None:
+        return None
+    op = spec["op"]
+    old: Any = None
+    if op == "rename-key":
+        value = _value(spec["to"], context)
+        if not isinstance(value, str) or not value or value == path[-1]:
+            return None
+    elif op == "set":
+        value = _value(spec["value"], context)
+        if value is _MISSING:
+            return None
+    else:
+        old, value = _value(spec["old"], context), _items(_value(spec["new"], context))
+        if not isinstance(old, str) or value is None:
+            return None
+    file_path = config.root + config.source_path(path)
+    return Edit(op, file_path, value, old, document=config.document.index, safe=safe)
