@@ -465,7 +465,7 @@ class Outcome:
         lines = [f"{'fixed' if written else 'would fix'} {applied} problem(s) in {files} file(s)"]
         lines += [f"not fixed: {f.file}:{f.line}: {f.code} {f.name}: {why}" for fix in self.fixes for f, why in fix.skipped]
         if self.hidden:
-            lines.append(f"{self.hidden} unsafe fix(es) not applied: they change training behaviour; review them and add --unsafe-fixes")
+            lines.append(f"{self.hidden} unsafe fix(es) not {'applied' if written else 'shown'}: they change training behaviour; review them and add --unsafe-fixes")
         return "\n".join(lines)
 
 

@@ -198,8 +198,8 @@ def _rank(task: str | None, priority: str | None, dataset_size: int | None, reas
     low, high = TASK_RANKS.get(task or "", (DEFAULT_RANK, 2 * DEFAULT_RANK))
     rank = high if priority == "quality" else low
     if task in TASK_RANKS:
-        where = "top" if priority == "quality" and high != low else "start"
-        reasons.append(Reason(f"r={rank}, lora_alpha={2 * rank}", f"the guides' range for {task} is r={low}-{high}" if low != high else f"the guides use r={low} for {task}", f"{S000} §Task-Specific Recommendations ({where} of the range; alpha = 2r as in r=8, alpha=16)"))
+        where = "" if high == low else "the top of the range; " if priority == "quality" else "the start of the range; "
+        reasons.append(Reason(f"r={rank}, lora_alpha={2 * rank}", f"the guides' range for {task} is r={low}-{high}" if low != high else f"the guides use r={low} for {task}", f"{S000} §Task-Specific Recommendations ({where}alpha = 2r as in r=8, alpha=16)"))
     elif priority == "quality":
         reasons.append(Reason(f"r={rank}, lora_alpha={2 * rank}", "quality first: the general-purpose starting point", f"{S001} §Practical Recommendations (General-Purpose Fine-tuning: r=16, alpha=32)"))
     else:
@@ -221,7 +221,7 @@ def _roles(task: str | None, priority: str | None, reasons: list[Reason]) -> tup
     else:
         reasons.append(Reason("adapt Q and V", "start with the query and value projections, expand only if needed", f"{S000} §Practical Recommendations (Starting Point) and §Common Pitfalls (Wrong target modules)"))
     if task == "domain-adaptation":
-        reasons.append(Reason("and the MLP", "domain adaptation adds knowledge, a significant behavioural change", f"{S001} §Practical Recommendations (Add FFN adaptation for tasks requiring significant behavioral change); {S000} §Task-Specific Recommendations (Domain Adaptation)"))
+        reasons.append(Reason("adapt the MLP too", "domain adaptation adds knowledge, a significant behavioural change", f"{S001} §Practical Recommendations (Add FFN adaptation for tasks requiring significant behavioral change); {S000} §Task-Specific Recommendations (Domain Adaptation)"))
         roles = (*roles, FFN)
     return roles
 
@@ -311,6 +311,8 @@ def decide(request: Request, base: Base) -> tuple[dict[str, Any], list[Reason]]:
     rank = _rank(task, priority, values.get("dataset_size"), reasons)
     targets = _targets(base, _roles(task, priority, reasons))
     reasons.append(Reason(f"target_modules: {', '.join(targets)}", f"the names these roles have in {base.tree.model_type}", f"peft src/peft/utils/constants.py (default LoRA targets per model type); {S000} §Common Pitfalls (Wrong target modules)"))
+    if base.task_type == "SEQ_CLS":
+        reasons.append(Reason("task_type: SEQ_CLS", "a new classification head on the base model; peft trains it in full next to the adapter (modules_to_save)", f"peft src/peft/peft_model.py (PeftModelForSequenceClassification adds the classifier to modules_to_save); {S000} §Task-Specific Recommendations (Classification)"))
     small_data = values.get("dataset_size") is not None and values["dataset_size"] < PROMPT_MIN_EXAMPLES
     return _lora(base, rank, targets, SMALL_DATA_DROPOUT if small_data else DROPOUT), reasons
 
@@ -357,10 +359,7 @@ def fit_budget(request: Request, base: Base, config: dict[str, Any]) -> tuple[Pl
     remedies = memory_remedies(analysis, _effective(config), plan.peft_type, training, budget)
     reasons = [Reason(f"train with {r.change}", f"estimated peak {_gib(r.total_bytes)} ({'fits' if r.fits else 'still above'} {_gib(budget)})", _remedy_source(r.change)) for r in remedies]
     if remedies and remedies[-1].fits:
-        last = remedies[-1]
-        fitted = _canonical(config, last.effective)
-        accumulation = training.batch_size if last.training.batch_size < training.batch_size else 1
-        return Plan(_label(fitted, last.training.quantization), fitted, last.training, accumulation), reasons
+        return _remedied(_canonical(config, remedies[-1].effective), remedies[-1].training, training), reasons
     lean_training = remedies[-1].training if remedies else training
     lean = _canonical(config, remedies[-1].effective) if remedies else config
     if lean["peft_type"] == "LORA":
@@ -371,9 +370,14 @@ def fit_budget(request: Request, base: Base, config: dict[str, Any]) -> tuple[Pl
                 reasons.append(Reason("adapt Q and V only", f"estimated peak {_gib(peak)} ({'fits' if peak <= budget else 'still above'} {_gib(budget)})", f"{S000} §Practical Recommendations (Starting Point: Q and V)"))
                 lean = narrower
                 if peak <= budget:
-                    accumulation = training.batch_size if lean_training.batch_size < training.batch_size else 1
-                    return Plan(_label(lean, lean_training.quantization), lean, lean_training, accumulation), reasons
+                    return _remedied(lean, lean_training, training), reasons
     raise NothingFits(_nothing_fits(request, base, lean, lean_training, budget), reasons)
+
+
+def _remedied(config: dict[str, Any], training: Training, start: Training) -> Plan:
+    """The plan after remedies; a smaller micro-batch keeps the stated batch by gradient accumulation."""
+    accumulation = start.batch_size if training.batch_size < start.batch_size else 1
+    return Plan(_label(config, training.quantization), config, training, accumulation)
 
 
 def _remedy_source(change: str) -> str:
