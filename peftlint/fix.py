@@ -26,6 +26,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from peftlint.finding import Edit, Finding
+from peftlint.load import LoadError
 
 
 class NotApplicable(Exception):
@@ -82,7 +83,11 @@ def _fix_file(path: str, findings: list[Finding]) -> FileFix:
         reason = "only UTF-8 files are edited" if isinstance(exc, UnicodeDecodeError) else str(exc.strerror)
         return FileFix(path, "", "", skipped=[(f, reason) for f in findings])
     fix = FileFix(path, text, text, bom=bom)
-    apply = _EDITORS[_format(path, text)]
+    try:
+        apply = _EDITORS[_format(path, text)]
+    except LoadError as exc:  # changed since it was checked
+        fix.skipped = [(f, f"the file no longer parses: {exc.message}") for f in findings]
+        return fix
     for finding in findings:
         assert finding.edit is not None
         try:
