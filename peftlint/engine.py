@@ -71,6 +71,17 @@ def _rule_file_validator() -> Any:
     return jsonschema_rs.validator_for(schema)
 
 
+_COMPILED: dict[tuple[str, str], Any] = {}
+
+
+def _compiled(rule: Rule) -> Any:
+    """The rule's condition, compiled once per rule file (evaluate runs it for every config)."""
+    key = (rule.path, rule.code)
+    if key not in _COMPILED:
+        _COMPILED[key] = _condition(rule.path, json.dumps(rule.when, sort_keys=True))
+    return _COMPILED[key]
+
+
 @lru_cache(maxsize=None)
 def _condition(rule_path: str, when_json: str) -> Any:
     import jsonschema_rs
@@ -197,7 +208,7 @@ def evaluate(rules: Iterable[Rule], facts: dict[str, Any], config: PeftConfig) -
     for rule in rules:
         if rule.when is None or not rule.applies(facts["peft_type"]):
             continue
-        condition = _condition(rule.path, json.dumps(rule.when, sort_keys=True))
+        condition = _compiled(rule)
         items = templates.lookup(facts, rule.for_each) if rule.for_each else [None]
         for item in items if isinstance(items, list) else []:
             context = facts if item is None else {**facts, "item": item}
