@@ -142,6 +142,9 @@ def _invalid(error: Any) -> tuple[str, dict[str, Any]]:
         wanted = " or ".join(_JSON_TYPE_NAMES.get(t, t) for t in details["types"])
         expected = f"must be {wanted}, not {_JSON_TYPE_NAMES[_json_type(value)]} `{_show(value)}`"
         return "invalid_types", {"key": key, "path": list(path), "value": value, "expected": expected}
+    if kind == "required":  # reported at the missing key, e.g. AdaLoRA's `total_step`
+        missing = details["property"]
+        return "invalid_values", {"key": _dotted((*path, missing)), "path": [*path, missing], "value": None, "expected": "is required and has no usable default"}
     if kind == "enum":
         options = ", ".join(f"`{_show(o)}`" for o in details["options"])
         suggestion = difflib.get_close_matches(str(value), [str(o) for o in details["options"]], n=1, cutoff=0.5)

@@ -267,9 +267,6 @@ TASKS = ["classification", "instruction", "domain-adaptation", "style", "code", 
 DEPLOYMENTS = [None, "latency-critical", "multi-tenant", "batch"]
 BUDGETS = [None, 8, 24]
 PRIORITIES = [None, "quality", "cost", "speed"]
-KNOWN_RULE_ISSUES = {("openai-community/gpt2", "llama-factory"): "PL219: LLaMA-Factory has no `fan_in_fan_out` key to set for GPT-2's Conv1D"}
-
-
 def _profile(task: str, deployment: str | None, budget: int | None, priority: str | None) -> dict[str, Any]:
     profile = {"task": task, "deployment": deployment, "gpu_memory": budget, "priority": priority, "seq_len": 1024, "batch_size": 4}
     profile["dataset_size"] = 800 if task == "classification" else 20_000
@@ -336,11 +333,10 @@ def test_recommendations_pass_check_and_fit(model: str, dialect: str, profile: d
 
 
 def _grid() -> list[Any]:
-    cases = []
-    for model, dialect in itertools.product(GRID_MODELS, ("peft", "axolotl", "llama-factory")):
-        marks = [pytest.mark.xfail(reason=KNOWN_RULE_ISSUES[(model, dialect)], strict=True)] if (model, dialect) in KNOWN_RULE_ISSUES else []
-        cases.append(pytest.param(model, dialect, id=f"{model}-{dialect}", marks=marks))
-    return cases
+    return [
+        pytest.param(model, dialect, id=f"{model}-{dialect}")
+        for model, dialect in itertools.product(GRID_MODELS, ("peft", "axolotl", "llama-factory"))
+    ]
 
 
 def _situations(dialect: str) -> list[dict[str, Any]]:
