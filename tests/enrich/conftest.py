@@ -27,14 +27,7 @@ TASKS = {
     **dict.fromkeys(("t5", "mt5", "bart", "whisper"), "SEQ_2_SEQ_LM"),
     "vit": None,
 }
-AUTO_CLASSES = {
-    "CAUSAL_LM": "AutoModelForCausalLM",
-    "SEQ_CLS": "AutoModelForSequenceClassification",
-    "SEQ_2_SEQ_LM": "AutoModelForSeq2SeqLM",
-    "TOKEN_CLS": "AutoModelForTokenClassification",
-    "QUESTION_ANS": "AutoModelForQuestionAnswering",
-    None: "AutoModel",
-}
+AUTO_CLASSES = {**EXACT_AUTO_CLASSES, None: "AutoModel"}  # the classes the [exact] fallback builds
 SPEECH = {"whisper"}  # their seq2seq heads live in AutoModelForSpeechSeq2Seq
 
 
