@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from peftlint.enrich.exact import AUTO_CLASSES as EXACT_AUTO_CLASSES
 from peftlint.resources import data_dir
 
 # Real published config.json files: the set peftlint bundles (always there) and the team's shared
