@@ -101,3 +101,9 @@ def test_mixed_training_file_ignores_unrelated_keys(tmp_path: Path) -> None:
     path = tmp_path / "train.yaml"
     path.write_text("base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_modules: [q_proj, v_proj]\nwandb_project: x\ndeepspeed: ds.json\nspecial_tokens: {pad_token: '<pad>'}\n")
     assert lint_paths([str(path)]).findings == []
+
+
+def test_missing_base_model_is_reported_and_the_rest_still_checked() -> None:
+    report = lint_paths([str(EXAMPLES / "bad" / "llama-factory" / "no-base-model.yaml")])
+    assert [(f.code, f.line) for f in report.findings] == [("PL505", 2)]
+    assert report.findings[0].message.startswith("this LLaMA-Factory file names no base model")
