@@ -17,7 +17,7 @@ from peftlint.rule_cache import RuleCache
 from peftlint.fit import derive, mark_shared_settings
 from peftlint.load import Document, LoadError
 from peftlint.normalize import PROFILE_KEY, PeftConfig, peft_types, to_peft_config
-from peftlint.profile import Layer, Profile, ProfileError, ProfileRequest, assemble, comment_profile, profile_gpu_bytes
+from peftlint.profile import training_settings, Layer, Profile, ProfileError, ProfileRequest, assemble, comment_profile, profile_gpu_bytes
 from peftlint.validate import validate
 from peftlint.walk import iter_files
 
@@ -154,7 +154,8 @@ def config_facts(config: PeftConfig, settings: Settings, enricher: Enricher, pro
         profile_gpu_bytes(values),
         values.get("seq_len"),
         values.get("batch_size"),
-        config.dialect.training if config.dialect else None,
+        # a training YAML's own settings win over the profile's
+        {**training_settings(values), **(config.dialect.training if config.dialect else {})},
     )
     facts["derived"].update(derive(facts))
     return facts

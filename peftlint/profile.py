@@ -23,10 +23,17 @@ _COUNT = re.compile(r"^\s*\d{1,3}(?:[_,]?\d{3})*\s*$|^\s*\d+\s*$")
 TASKS = ("classification", "instruction", "domain-adaptation", "style", "code", "multi-task", "other")
 DEPLOYMENTS = ("latency-critical", "batch", "multi-tenant", "edge")
 PRIORITIES = ("quality", "cost", "speed")
-CHOICES: dict[str, tuple[str, ...]] = {"task": TASKS, "deployment": DEPLOYMENTS, "priority": PRIORITIES}
+QUANTIZATIONS = ("4bit", "8bit", "none")  # how the base weights are loaded for training
+CHOICES: dict[str, tuple[str, ...]] = {"task": TASKS, "deployment": DEPLOYMENTS, "priority": PRIORITIES, "quantization": QUANTIZATIONS}
 COUNTS = ("dataset_size", "num_gpus", "seq_len", "batch_size", "variants")
 # the documented order (also the order `-v` prints them in)
-FIELDS = ("task", "deployment", "dataset_size", "gpu_memory", "num_gpus", "seq_len", "batch_size", "variants", "priority")
+FIELDS = (
+    "task", "deployment", "dataset_size", "gpu_memory", "num_gpus", "seq_len", "batch_size", "variants", "priority",
+    # how a plain PEFT config is trained (training YAMLs say it themselves): feeds the memory estimate
+    "gradient_checkpointing", "quantization",
+)
+FLAGS = ("gradient_checkpointing",)
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 # `# peftlint: task=classification deployment=batch` in a Python file (suppression directives
 # `disable=...` share the prefix and are left to peftlint/suppress.py)
@@ -57,6 +64,16 @@ def parse_gpu_memory(value: Any) -> int:
     if match is None or float(match.group(1)) <= 0:
         raise ProfileError(f"gpu_memory `{value}` is not a size: use e.g. `24GB`, `80GiB` or `24` (GiB per GPU)")
     return int(float(match.group(1)) * GIB)
+
+
+def training_settings(profile: Mapping[str, Any]) -> dict[str, Any]:
+    """The profile's say on how training runs (for configs that cannot say it themselves)."""
+    settings: dict[str, Any] = {}
+    if "gradient_checkpointing" in profile:
+        settings["gradient_checkpointing"] = profile["gradient_checkpointing"]
+    if "quantization" in profile:
+        settings["quantization"] = None if profile["quantization"] == "none" else profile["quantization"]
+    return settings
 
 
 def profile_gpu_bytes(profile: Mapping[str, Any]) -> int | None:
@@ -90,8 +107,19 @@ def _gib(value: Any) -> int | float:
     return int(gib) if gib == int(gib) else round(gib, 2)
 
 
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ProfileError(f"`{name}` must be true or false, not `{value}`")
+
+
 def parse_value(name: str, value: Any) -> Any:
     """The normalized value of one field (`gpu_memory` in GiB); raises ProfileError."""
+    if name in FLAGS:
+        return _flag(name, value)
     if name in CHOICES:
         return _choice(name, value)
     if name in COUNTS:

@@ -28,6 +28,11 @@ def profile_block(profile: Mapping[str, Any], training: Training) -> dict[str, A
         block["gpu_memory"] = f"{block['gpu_memory']}GiB"
     if "batch_size" in block:
         block["batch_size"] = training.batch_size
+    # a plain PEFT config cannot say how it is trained: the profile says it, so `check` estimates the same run
+    if training.gradient_checkpointing:
+        block["gradient_checkpointing"] = True
+    if training.quantization:
+        block["quantization"] = training.quantization
     return block
 
 

@@ -83,19 +83,6 @@ def situation(recommendation: Recommendation) -> str:
     return f"{request.model.model_id} ({request.dialect}): {described}"
 
 
-def blind_spots(recommendation: Recommendation) -> list[str]:
-    """What `peftlint check` cannot see in the written file (a plain PEFT config has no training settings)."""
-    training = recommendation.plan.training
-    if recommendation.request.dialect != PEFT or not (training.gradient_checkpointing or training.quantization):
-        return []
-    flags = " ".join(f for f, on in (("--gradient-checkpointing", training.gradient_checkpointing), ("--load-in-4bit", training.quantization == "4bit")) if on)
-    return [
-        "a plain PEFT config cannot say how it is trained: `peftlint check` assumes 16-bit weights without "
-        f"gradient checkpointing and reports the memory as too high; `peftlint estimate FILE {flags}` shows the fit, "
-        "and --dialect axolotl or llama-factory writes the training settings into the file"
-    ]
-
-
 def _comments(recommendation: Recommendation) -> list[str]:
     plan = recommendation.plan
     lines = [
@@ -106,7 +93,6 @@ def _comments(recommendation: Recommendation) -> list[str]:
         *(f"  - {r.decision}: {r.reason} [{r.source}]" for r in recommendation.rationale),
         "Not chosen (best first):",
         *(f"  - {a.label}: {a.why_not}" for a in recommendation.alternatives),
-        *(f"Note: {note}" for note in blind_spots(recommendation)),
     ]
     return [f"# {line}".rstrip() for line in lines]
 
@@ -159,7 +145,6 @@ def as_text(recommendation: Recommendation) -> str:
     lines += [f"  {n}. {a.label}: {a.why_not}" for n, a in enumerate(recommendation.alternatives, start=1)]
     for finding in recommendation.findings:
         lines.append(f"warning: `peftlint check` would still report {finding.code} [{finding.severity}] {finding.message}")
-    lines += [f"note: {note}" for note in blind_spots(recommendation)]
     return "\n".join(lines) + "\n"
 
 

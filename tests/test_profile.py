@@ -267,3 +267,31 @@ def test_same_settings_under_different_tasks_across_files(tmp_path: Path) -> Non
     assert by_file["cls"].endswith(f"also for: {b} (code), {c} (code); tasks have different needs")
     assert by_file["code"].endswith(f"also for: {a} (classification); tasks have different needs")
     assert lint_paths([str(a), str(d)], select=("PL305",)).findings == []
+
+
+def test_training_fields_reach_the_memory_estimate(tmp_path: Path) -> None:
+    """A plain PEFT config states how it trains in its profile: the estimate follows it."""
+    from peftlint.enrich.stage import ModelOptions
+    from peftlint.lint import lint_paths
+
+    base = "peft_type: LORA\ntask_type: CAUSAL_LM\nr: 8\nlora_alpha: 16\ntarget_modules: [q_proj, v_proj]\n"
+    path = tmp_path / "a.yaml"
+    model = ModelOptions(model="meta-llama/Meta-Llama-3-8B")
+
+    def codes(profile: str) -> list[str]:
+        path.write_text(base + "peftlint: {gpu_memory: 24GB, seq_len: 2048" + profile + "}\n")
+        return [f.code for f in lint_paths([str(path)], model=model).findings if f.severity != "info"]
+
+    assert codes("") == ["PL401"]
+    assert codes(", gradient_checkpointing: true") == []
+    assert codes(", quantization: 4bit") == ["PL401"]  # at 2,048 tokens the activations, not the weights, are the problem
+    assert codes(", quantization: 4bit, gradient_checkpointing: true") == []
+    assert codes(", gradient_checkpointing: yes, quantization: none") == []
+
+
+@pytest.mark.parametrize(("field", "value"), [("gradient_checkpointing", "maybe"), ("quantization", "3bit")])
+def test_bad_training_fields_name_the_allowed_values(field: str, value: str) -> None:
+    from peftlint.profile import ProfileError, parse_value
+
+    with pytest.raises(ProfileError, match="true or false|4bit, 8bit, none"):
+        parse_value(field, value)

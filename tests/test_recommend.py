@@ -389,24 +389,22 @@ def test_yaml_and_python_outputs_parse_back_to_the_config() -> None:
     data = yaml.safe_load(as_yaml(result))
     assert data == result.file_mapping() and data["peftlint"]["gpu_memory"] == "24GiB"
     source = as_python(result)
-    assert "# peftlint: task=instruction deployment=latency-critical gpu_memory=24GiB seq_len=2048" in source
+    assert "# peftlint: task=instruction deployment=latency-critical gpu_memory=24GiB seq_len=2048 gradient_checkpointing=True" in source
     assert "config = LoraConfig(\n" in source and "    target_modules=[\"q_proj\", \"v_proj\"],\n" in source
-    assert "Note: a plain PEFT config cannot say how it is trained" in source  # the gradient checkpointing it needs
 
 
-def test_a_plain_peft_file_cannot_say_how_it_trains(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The known gap: `check` assumes no gradient checkpointing for a plain PEFT config, so on the
-    file alone it reports PL401, whose own remedy is the one the recommendation prescribes; the
-    framework dialects write the setting and check clean."""
+def test_a_plain_peft_file_says_how_it_trains_in_its_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A recommendation that needs gradient checkpointing writes it into the `peftlint:` block, so
+    `check` on the file alone estimates the same run and finds it fits."""
     args = ["recommend", "--model", LLAMA31, "--task", "instruction", "--deployment", "latency-critical", "--gpu-memory", "24GB", "--seq-len", "2048"]
-    peft_file, axolotl_file = tmp_path / "chat.yaml", tmp_path / "chat-axolotl.yaml"
-    assert main([*args, "-o", str(peft_file)]) == 0 and main([*args, "--dialect", "axolotl", "-o", str(axolotl_file)]) == 0
+    peft_file = tmp_path / "chat.yaml"
+    assert main([*args, "-o", str(peft_file)]) == 0
     capsys.readouterr()
+    assert "gradient_checkpointing: true" in peft_file.read_text()
+    assert [f for f in lint_paths([str(peft_file)]).findings if f.severity != "info"] == []
+    peft_file.write_text(peft_file.read_text().replace(", gradient_checkpointing: true", ""))
     [memory] = [f for f in lint_paths([str(peft_file)]).findings if f.severity != "info"]
-    assert memory.code == "PL401" and "with gradient checkpointing: 20.3 GiB (fits)" in memory.message
-    assert "# Note: a plain PEFT config cannot say how it is trained" in peft_file.read_text()
-    flags = ProfileRequest({"task": "instruction", "deployment": "latency-critical", "gpu_memory": "24GB", "seq_len": 2048})
-    assert [f for f in lint_paths([str(axolotl_file)], profile=flags).findings if f.severity != "info"] == []
+    assert memory.code == "PL401" and "with gradient checkpointing" in memory.message
 
 
 README = Path(__file__).resolve().parent.parent / "README.md"
