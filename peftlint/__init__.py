@@ -1,6 +1,6 @@
 """peftlint: a fast, declarative linter for Hugging Face PEFT adapter configs.
 
-The Python API (`peftlint.check`, `peftlint.estimate`; see `peftlint.api`) is imported on first
+The Python API (`peftlint.check`, `peftlint.estimate`, `peftlint.recommend`; see `peftlint.api`) is imported on first
 use, so `import peftlint` stays cheap and never imports torch, transformers or peft.
 """
 
@@ -16,14 +16,15 @@ __version__ = "0.1.0"
 _LAZY = {
     "check": "peftlint.api",
     "estimate": "peftlint.api",
+    "recommend": "peftlint.api",
     "PeftlintError": "peftlint.api",
     "Finding": "peftlint.finding",
     "Estimate": "peftlint.estimate",
 }
-__all__ = ["Estimate", "Finding", "PeftlintError", "__version__", "check", "estimate"]
+__all__ = ["Estimate", "Finding", "PeftlintError", "__version__", "check", "estimate", "recommend"]
 
 if TYPE_CHECKING:
-    from peftlint.api import PeftlintError, check, estimate
+    from peftlint.api import PeftlintError, check, estimate, recommend
     from peftlint.estimate import Estimate
     from peftlint.finding import Finding
 

@@ -24,7 +24,8 @@ from peftlint.load import Document, LoadError
 from peftlint.normalize import PeftConfig, to_peft_config
 from peftlint.profile import ProfileError, ProfileRequest
 
-if TYPE_CHECKING:  # imported where used: the model code only when a model is named, the estimate's only by `estimate`
+if TYPE_CHECKING:
+    from peftlint.recommend import Recommendation  # imported where used: the model code only when a model is named, the estimate's only by `estimate`
     from peftlint.enrich.model import ModelConfig
     from peftlint.estimate import Estimate
 
@@ -170,6 +171,40 @@ def estimate(
         return estimate_config(resolved, facts["effective"], peft_config.peft_type, training, errors)
     except ModelFactsError as exc:
         raise ModelError(f"model facts unavailable for {resolved.model_id}: {exc}") from None
+
+
+def recommend(
+    model: ModelSource,
+    *,
+    profile: Mapping[str, Any] | str | None = None,
+    dialect: str = "peft",
+) -> Recommendation:
+    """The config the method guides recommend for `model` and the profile (`peftlint recommend`).
+
+    `model`: a Hub id, a path, a config.json mapping or `transformers.PretrainedConfig`. `profile`:
+    a mapping of profile fields (task, deployment, dataset_size, gpu_memory, ...) or the name of a
+    `[tool.peftlint.profiles.NAME]`, over `[tool.peftlint.profile]` of the current folder.
+    `dialect`: "peft", "axolotl" or "llama-factory" (the file `Recommendation.file_mapping()` gives).
+    The result has the config, the rationale with its sources, the estimate and the ranked
+    alternatives. Raises `ModelError`, `SettingsError`, or `RecommendError` / `NothingFits`
+    (subclasses of `PeftlintError`) when no configuration fits the budget.
+    """
+    from peftlint.recommend import NothingFits
+    from peftlint.recommend import Request as RecommendRequest
+    from peftlint.recommend import recommend as recommend_config
+    from peftlint.recommend_command import assembled_profile
+
+    resolved = _model_config(model)
+    with _settings_errors():
+        chosen = assembled_profile(_profile_request(profile))
+    try:
+        return recommend_config(RecommendRequest(resolved, chosen, dialect, settings_for(Path.cwd())))
+    except NothingFits as exc:
+        raise RecommendationFailed(str(exc)) from None
+
+
+class RecommendationFailed(PeftlintError):
+    """No configuration fits the stated budget; the message says what would."""
 
 
 def json_value(value: Any, key: str = "") -> Any:

@@ -25,7 +25,7 @@ def output_format(chosen: str | None, output: str | None) -> str:
     return FORMAT_BY_SUFFIX.get(Path(output).suffix.lower(), "text") if output else "text"
 
 
-def _profile(request: ProfileRequest) -> Profile:
+def assembled_profile(request: ProfileRequest) -> Profile:
     settings = settings_for_dir(Path.cwd())
     pyproject = str(settings.root / "pyproject.toml") if settings.root else "pyproject.toml"
     return assemble(pyproject=pyproject, table=settings.profile, profiles=settings.profiles, request=request, file_layer=None)
@@ -63,10 +63,10 @@ def run_recommend(
     fail: Callable[[str], NoReturn],
 ) -> int:
     try:
-        assembled = _profile(profile)
+        assembled = assembled_profile(profile)
         if interactive:
             model, answers = _interactive(model, assembled, revision, token, fail)
-            assembled = _profile(ProfileRequest({**profile.values, **answers}, profile.name))
+            assembled = assembled_profile(ProfileRequest({**profile.values, **answers}, profile.name))
     except ProfileError as exc:
         fail(str(exc))
     if not model:

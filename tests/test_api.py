@@ -193,3 +193,23 @@ def test_readme_api_example_runs() -> None:
     with contextlib.redirect_stdout(out):
         exec(compile(readme_block("Python API and training callback"), "README.md", "exec"), {})
     assert "PL210 error" in out.getvalue() and "trainable" in out.getvalue()
+
+
+def test_recommend_gives_the_config_the_command_writes() -> None:
+    import peftlint
+
+    result = peftlint.recommend("meta-llama/Llama-3.2-1B", profile={"task": "classification", "gpu_memory": "24GB"})
+    assert result.file_mapping()["peft_type"] == "LORA"
+    assert result.rationale and all(reason.source for reason in result.rationale)
+    assert result.estimate.trainable_params and result.estimate.memory["total_bytes"] < 24 * 1024**3
+    from peftlint.recommend import Recommendation
+
+    assert isinstance(result, Recommendation)
+
+
+def test_recommend_reports_a_budget_nothing_fits() -> None:
+    import peftlint
+    from peftlint.api import RecommendationFailed
+
+    with pytest.raises(RecommendationFailed, match="GiB"):
+        peftlint.recommend("meta-llama/Llama-2-70b-hf", profile={"task": "instruction", "gpu_memory": "8GB", "seq_len": 4096})
