@@ -145,26 +145,25 @@ def estimate(
     Raises `ConfigSourceError`, `ModelError` or `SettingsError`.
     """
     from peftlint.enrich.analysis import ModelFactsError
-    from peftlint.enrich.stage import training_from
     from peftlint.estimate import estimate as estimate_config
+    from peftlint.estimate_command import training_for
 
     if isinstance(config, (str, os.PathLike)):
         peft_config, where = _configs_in_file(Path(config))[0], Path(config)
     else:
         peft_config, where = _config_from_object(config), Path.cwd()
     given = _training_settings(dtype, batch_size, seq_len, gradient_checkpointing, optimizer, quantization)
-    # the call's own settings win over the training YAML's, which win over the defaults
-    training = training_from({**(peft_config.dialect.training if peft_config.dialect else {}), **given}, None, None)
     if _is_loaded_model(model):
         raise TypeError("estimate reads a model's config.json: pass `model.config`, not the loaded model")
     spec = model if model is not None else peft_config.values.get("base_model_name_or_path")
     if not spec:
         raise ModelError("no base model: pass `model=` (a Hub id, a folder with config.json, a config.json, or its mapping)")
     resolved = _model_config(spec)
-    flags = {"seq_len": training.seq_len, "gpu_memory": gpu_memory}  # as `peftlint estimate` passes them
+    flags = {"seq_len": seq_len, "gpu_memory": gpu_memory}  # as `peftlint estimate` passes them
     with _settings_errors():
         settings = settings_for(where)
         profile = config_profile(peft_config, settings, ProfileRequest(values={k: v for k, v in flags.items() if v is not None}))
+        training = training_for(peft_config, profile.values, given)  # the same order as `peftlint estimate`
         facts = config_facts(peft_config, settings, Enricher(ModelOptions(resolved=resolved, training=training)), profile)
         errors = [f for f in evaluate(rules_for(peft_config, active_rules(settings)), facts, peft_config) if f.severity == "error"]
     try:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Callable, NoReturn
+from typing import Any, Callable, Mapping, NoReturn
 
 from peftlint.config import settings_for
-from peftlint.enrich.analysis import ModelFactsError
+from peftlint.enrich.analysis import ModelFactsError, Training
 from peftlint.enrich.memory import normalize_dtype, normalize_optimizer
 from peftlint.enrich.model import ModelUnavailable, resolve_model
 from peftlint.enrich.stage import Enricher, ModelOptions, training_from
@@ -17,9 +17,20 @@ from peftlint.estimate import compare as compare_alternatives
 from peftlint.estimate import estimate, render_text
 from peftlint.lint import active_rules, config_facts, config_profile, load_configs
 from peftlint.load import LoadError
-from peftlint.profile import ProfileError, ProfileRequest, parse_gpu_memory
+from peftlint.normalize import PeftConfig
+from peftlint.profile import training_settings, ProfileError, ProfileRequest, parse_gpu_memory
 
 SHORT_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
+
+
+def training_for(config: PeftConfig, profile: Mapping[str, Any], given: Mapping[str, Any]) -> Training:
+    """How the estimate assumes training runs: the given settings (flags, API arguments) over the
+    training YAML's own keys (axolotl, LLaMA-Factory) over the profile's over the defaults."""
+    from_profile = {**{k: profile[k] for k in ("seq_len", "batch_size") if k in profile}, **training_settings(profile)}
+    from_file = dict(config.dialect.training) if config.dialect else {}
+    chosen = {**from_profile, **from_file, **{k: v for k, v in given.items() if v is not None}}
+    dtype = normalize_dtype(chosen.get("dtype", "bf16"))
+    return training_from({**chosen, "dtype": SHORT_DTYPES.get(dtype, dtype)}, None, None)
 
 
 def run_estimate(
@@ -53,7 +64,6 @@ def run_estimate(
     except ProfileError as exc:
         fail(str(exc))
     gpu_memory = gpu_memory or context.values.get("gpu_memory")
-    # flags win over the training YAML's own settings (axolotl, LLaMA-Factory), which win over defaults
     given = {
         "dtype": dtype,
         "optimizer": optimizer,
@@ -62,16 +72,8 @@ def run_estimate(
         "gradient_checkpointing": gradient_checkpointing,
         "quantization": quantization,
     }
-    settings_from_file = dict(config.dialect.training) if config.dialect else {}
-    # below those: the profile's sequence length and micro-batch size (pyproject.toml, `peftlint:` block)
-    from_profile = {k: context.values[k] for k in ("seq_len", "batch_size") if k in context.values}
-    chosen = {**from_profile, **settings_from_file, **{k: v for k, v in given.items() if v is not None}}
     try:
-        training = training_from(
-            {**chosen, "dtype": SHORT_DTYPES.get(normalize_dtype(chosen.get("dtype", "bf16")), normalize_dtype(chosen.get("dtype", "bf16")))},
-            None,
-            None,
-        )
+        training = training_for(config, context.values, given)
         if optimizer is not None:
             normalize_optimizer(optimizer)  # a wrong spelling on the command line is a usage error
         gpu_bytes = parse_gpu_memory(gpu_memory) if gpu_memory is not None else None

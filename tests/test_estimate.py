@@ -133,3 +133,15 @@ def test_exact_fallback_builds_unknown_architectures_on_meta(tmp_path: Path) -> 
     code, result = estimate_json(tmp_path, LORA_QV, "--model", str(tmp_path / "model"))
     assert code == 0 and result["model_type"] == "gpt_neo"
     assert result["trainable_params"] == 2 * 2 * (8 * 64 + 64 * 8)  # q and v, 2 layers, A and B
+
+
+def test_the_profile_says_how_a_plain_config_trains(tmp_path: Path) -> None:
+    def peak(block: str) -> int:
+        code, result = estimate_json(tmp_path, LORA_QV + block, "--model", "meta-llama/Meta-Llama-3-8B")
+        assert code == 0
+        return result["memory"]["total_bytes"]
+
+    plain = peak("peftlint: {seq_len: 2048}\n")
+    assert peak("peftlint: {seq_len: 2048, gradient_checkpointing: true}\n") < plain
+    assert peak("peftlint: {seq_len: 2048, quantization: 4bit}\n") < plain
+    assert peak("peftlint: {seq_len: 4096}\n") > plain
