@@ -198,20 +198,15 @@ def estimate(
     revision: str | None,
     token: str | None,
     output_format: str,
-    dtype: str | None,
-    optimizer: str | None,
-    batch_size: int | None,
-    seq_len: int | None,
-    gradient_checkpointing: bool | None,
-    quantization: str | None,
     gpu_memory: str | None,
     compare: bool,
     profile_name: str | None,
-    **profile: object,
+    **options: object,
 ) -> None:
     """Trainable parameters, adapter size and GPU memory of the PEFT config in CONFIG."""
-    from peftlint.estimate_command import run_estimate
+    from peftlint.estimate_command import TRAINING_FLAGS, run_estimate
 
+    training = {name: options.pop(name) for name in TRAINING_FLAGS}  # the rest are profile fields
     sys.exit(
         run_estimate(
             config_path,
@@ -219,16 +214,13 @@ def estimate(
             revision=revision,
             token=token,
             output_format=output_format,
-            dtype=dtype,
-            optimizer=optimizer,
-            batch_size=batch_size,
-            seq_len=seq_len,
-            gradient_checkpointing=gradient_checkpointing,
-            quantization=quantization,
+            training_flags=training,
             gpu_memory=gpu_memory,
             compare=compare,
             fail=_fail,
-            profile=profile_request(profile_name, gpu_memory=gpu_memory, seq_len=seq_len, batch_size=batch_size, **profile),
+            profile=profile_request(
+                profile_name, gpu_memory=gpu_memory, seq_len=training["seq_len"], batch_size=training["batch_size"], **options
+            ),
         )
     )
 

@@ -23,6 +23,10 @@ from peftlint.profile import training_settings, ProfileError, ProfileRequest, pa
 SHORT_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
 
 
+# `estimate`'s own options for how training runs (also the keys of Training it sets)
+TRAINING_FLAGS = ("dtype", "optimizer", "batch_size", "seq_len", "gradient_checkpointing", "quantization")
+
+
 def training_for(config: PeftConfig, profile: Mapping[str, Any], given: Mapping[str, Any]) -> Training:
     """How the estimate assumes training runs: the given settings (flags, API arguments) over the
     training YAML's own keys (axolotl, LLaMA-Factory) over the profile's over the defaults."""
@@ -40,12 +44,7 @@ def run_estimate(
     revision: str | None,
     token: str | None,
     output_format: str,
-    dtype: str | None,
-    optimizer: str | None,
-    batch_size: int | None,
-    seq_len: int | None,
-    gradient_checkpointing: bool | None,
-    quantization: str | None,
+    training_flags: Mapping[str, Any],
     gpu_memory: str | None,
     compare: bool,
     fail: Callable[[str], NoReturn],
@@ -64,22 +63,13 @@ def run_estimate(
     except ProfileError as exc:
         fail(str(exc))
     gpu_memory = gpu_memory or context.values.get("gpu_memory")
-    given = {
-        "dtype": dtype,
-        "optimizer": optimizer,
-        "batch_size": batch_size,
-        "seq_len": seq_len,
-        "gradient_checkpointing": gradient_checkpointing,
-        "quantization": quantization,
-    }
     try:
-        training = training_for(config, context.values, given)
-        if optimizer is not None:
-            normalize_optimizer(optimizer)  # a wrong spelling on the command line is a usage error
+        training = training_for(config, context.values, training_flags)
+        if training_flags.get("optimizer") is not None:
+            normalize_optimizer(training_flags["optimizer"])  # a wrong spelling on the command line is a usage error
         gpu_bytes = parse_gpu_memory(gpu_memory) if gpu_memory is not None else None
     except (ValueError, ProfileError) as exc:
         fail(str(exc))
-    seq_len = training.seq_len
     spec = model or config.values.get("base_model_name_or_path")
     if not isinstance(spec, str) or not spec:
         fail(f"{config_path}: no base model: pass --model (a Hub id, a folder with config.json, or a config.json)")
