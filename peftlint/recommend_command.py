@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 from typing import Callable, NoReturn
 
-import click
 
 from peftlint.config import settings_for_dir
 from peftlint.enrich.model import ModelUnavailable, resolve_model
@@ -79,7 +78,7 @@ def run_recommend(
     except (ModelUnavailable, RecommendError, ValueError) as exc:
         fail(str(exc))
     except NothingFits as exc:
-        click.echo(f"peftlint: {exc}", err=True)
+        print(f"peftlint: {exc}", file=sys.stderr)
         return EXIT_NOTHING_FITS
     if output is None:
         sys.stdout.write(text)
@@ -88,5 +87,5 @@ def run_recommend(
         Path(output).write_text(text, encoding="utf-8")
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror}")
-    click.echo(f"peftlint: wrote {output}: {result.plan.label}", err=True)
+    print(f"peftlint: wrote {output}: {result.plan.label}", file=sys.stderr)
     return EXIT_OK

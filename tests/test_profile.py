@@ -212,9 +212,9 @@ def test_verbose_says_when_there_is_no_profile(tmp_path: Path, capsys: pytest.Ca
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["--deployment", "fast"], "'fast' is not one of 'latency-critical', 'batch', 'multi-tenant', 'edge'"),
+        (["--deployment", "fast"], "argument --deployment: invalid choice: 'fast' (choose from 'latency-critical', 'batch', 'multi-tenant', 'edge')"),
         (["--gpu-memory", "lots"], "--gpu-memory: `gpu_memory` must be a size such as `24GB`"),
-        (["--dataset-size", "0"], "0 is not in the range x>=1"),
+        (["--dataset-size", "0"], "argument --dataset-size: must be at least 1, not 0"),
         (["--profile", "nope"], "no profile `nope` in"),
     ],
 )
@@ -250,7 +250,7 @@ def test_estimate_reads_the_profile(tmp_path: Path, capsys: pytest.CaptureFixtur
     code, out, _ = run(capsys, "estimate", "--format", "json", "--model", "meta-llama/Meta-Llama-3-8B", "--gpu-memory", "80GB", "--task", "code", str(path))
     assert code == 0 and json.loads(out)["findings"] == []
     code, _, err = run(capsys, "estimate", "--model", "meta-llama/Meta-Llama-3-8B", "--deployment", "fast", str(path))
-    assert code == 2 and "'fast' is not one of" in err
+    assert code == 2 and "invalid choice: 'fast'" in err
 
 
 # --- across files: one size fits all ------------------------------------------------------------
