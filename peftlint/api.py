@@ -11,7 +11,6 @@ from __future__ import annotations
 import enum
 import os
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Protocol, Union
 
@@ -114,7 +113,8 @@ def check(
         settings = settings_for(Path.cwd()).with_cli(select=chosen, ignore=skipped)
         facts = config_facts(config, settings, Enricher(options), config_profile(config, settings, request))
         findings = evaluate(rules_for(config, active_rules(settings)), facts, config)
-    return sorted((replace(f, file=None) for f in findings), key=Finding.sort_key)
+    # a mapping has no file: no place to show, and no text for `--fix` to edit
+    return sorted((f._replace(file=None, edit=None) for f in findings), key=Finding.sort_key)
 
 
 def estimate(

@@ -192,18 +192,7 @@ def recommend(args: argparse.Namespace) -> int:
 # --- the parser -----------------------------------------------------------------------------------
 
 
-def _command(commands: Any, name: str, run: Callable[[argparse.Namespace], int], summary: str) -> argparse.ArgumentParser:
-    parser = commands.add_parser(name, help=summary, description=summary)
-    parser.set_defaults(run=run)
-    return parser
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="peftlint", description="Lint Hugging Face PEFT adapter configs before a GPU is touched.")
-    parser.add_argument("--version", action="version", version=f"peftlint, version {__version__}")
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-
-    lint = _command(commands, "check", check, "Lint PEFT configs in PATHS (files or folders; default: the current folder).")
+def _check_options(lint: argparse.ArgumentParser) -> None:
     lint.add_argument("paths", nargs="*", metavar="PATHS")
     lint.add_argument("--format", dest="output_format", choices=FORMATS, default="text", help="(default: text)")
     lint.add_argument("--select", action="append", default=[], metavar="RULES", help="Only these rules (codes, code prefixes such as PL1, or names; comma-separated).")
@@ -217,10 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_profile_options(lint)
     add_training_profile_options(lint)
 
-    _command(commands, "rules", list_rules, "List every rule: code, name, severity, summary.")
-    _command(commands, "explain", explain, "Show a rule's documentation (by code, name or alias).").add_argument("code", metavar="CODE")
 
-    cost = _command(commands, "estimate", estimate, "Trainable parameters, adapter size and GPU memory of the PEFT config in CONFIG.")
+def _explain_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("code", metavar="CODE")
+
+
+def _estimate_options(cost: argparse.ArgumentParser) -> None:
     cost.add_argument("config_path", metavar="CONFIG")
     add_model_options(cost)
     cost.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="(default: text)")
@@ -234,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--compare", action="store_true", help="Also estimate the usual alternatives side by side.")
     add_profile_options(cost)
 
-    advise = _command(commands, "recommend", recommend, "The PEFT config the method guides recommend for --model and the profile; exit 1 if nothing fits.")
+
+def _recommend_options(advise: argparse.ArgumentParser) -> None:
     add_model_options(advise)
     add_profile_options(advise)
     add_training_profile_options(advise)
@@ -242,12 +234,51 @@ def build_parser() -> argparse.ArgumentParser:
     advise.add_argument("--dialect", choices=("peft", "axolotl", "llama-factory"), default="peft", help="The file to write: a peft config, or a training framework's YAML (default: peft).")
     advise.add_argument("-o", "--output", metavar="FILE", help="Write to this file instead of stdout.")
     advise.add_argument("--interactive", action="store_true", help="Ask the method guide's questions one by one (needs a terminal).")
+
+
+# name: (run, summary, options)
+COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str, Callable[[argparse.ArgumentParser], None] | None]] = {
+    "check": (check, "Lint PEFT configs in PATHS (files or folders; default: the current folder).", _check_options),
+    "rules": (list_rules, "List every rule: code, name, severity, summary.", None),
+    "explain": (explain, "Show a rule's documentation (by code, name or alias).", _explain_options),
+    "estimate": (estimate, "Trainable parameters, adapter size and GPU memory of the PEFT config in CONFIG.", _estimate_options),
+    "recommend": (recommend, "The PEFT config the method guides recommend for --model and the profile; exit 1 if nothing fits.", _recommend_options),
+}
+
+
+def build_parser(command: str) -> argparse.ArgumentParser:
+    """The parser of one command: building only it keeps start-up short (argparse looks up
+    translations for every parser it creates)."""
+    run, summary, add_options = COMMANDS[command]
+    parser = argparse.ArgumentParser(prog=f"peftlint {command}", description=summary)
+    parser.set_defaults(run=run)
+    if add_options is not None:
+        add_options(parser)
+    return parser
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    listing = "\n".join(f"  {name:<10} {summary}" for name, (_, summary, _) in COMMANDS.items())
+    parser = argparse.ArgumentParser(
+        prog="peftlint",
+        usage="peftlint [-h] [--version] COMMAND ...",
+        description="Lint Hugging Face PEFT adapter configs before a GPU is touched.",
+        epilog=f"commands:\n{listing}\n\n`peftlint COMMAND --help` describes a command's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"peftlint, version {__version__}")
+    parser.add_argument("command", choices=COMMANDS, metavar="COMMAND", help=argparse.SUPPRESS)
+    parser.add_argument("arguments", nargs=argparse.REMAINDER, metavar="...", help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
+        if not argv or argv[0] not in COMMANDS:  # --help, --version, a misspelt command
+            top = _top_parser().parse_args(argv)
+            argv = [top.command, *top.arguments]
+        args = build_parser(argv[0]).parse_args(argv[1:])
         return args.run(args)
     except SystemExit as exc:  # argparse's usage errors (2), --help and --version (0), and _fail (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE if exc.code else EXIT_OK

@@ -5,10 +5,9 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-from dataclasses import dataclass, field, replace
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from peftlint.finding import SEVERITY_RANK, Finding
 from peftlint.resources import schemas_dir
@@ -21,31 +20,31 @@ class ConfigError(Exception):
     """An invalid `[tool.peftlint]` table: a usage error (exit 2)."""
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
+    """Settings are values: the dict fields are never changed in place (defaults are shared)."""
+
     root: Path | None = None  # folder of the pyproject.toml the settings came from
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
-    severity: dict[str, str] = field(default_factory=dict)
+    severity: dict[str, str] = {}
     fail_on: str = "warning"
     rule_dirs: tuple[Path, ...] = ()
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     exclude: tuple[str, ...] = ()  # gitignore syntax, relative to `root`
     respect_gitignore: bool = False  # also the .gitignore files from `root` down (walk.py)
-    per_file_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    profile: dict[str, Any] = field(default_factory=dict)
-    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    per_file_ignores: dict[str, tuple[str, ...]] = {}
+    profile: dict[str, Any] = {}
+    profiles: dict[str, dict[str, Any]] = {}
 
     def with_cli(self, *, select: tuple[str, ...] = (), ignore: tuple[str, ...] = (), fail_on: str | None = None) -> Settings:
-        return replace(
-            self,
+        return self._replace(
             select=select or self.select,
             ignore=self.ignore + ignore,
             fail_on=fail_on or self.fail_on,
         )
 
     def with_profile(self, profile: dict[str, Any]) -> Settings:
-        return replace(self, profile=profile)
+        return self._replace(profile=profile)
 
     def relative(self, path: str) -> str:
         if self.root is None:
@@ -55,15 +54,16 @@ class Settings:
         except ValueError:
             return path
 
-    @cached_property
-    def _exclude_spec(self) -> Any:
-        from pathspec import GitIgnoreSpec  # ~15 ms to import: only when there are patterns
-
-        return GitIgnoreSpec.from_lines(self.exclude)
-
     def is_excluded(self, rel: str) -> bool:
         """Whether `exclude` matches `rel`, a path relative to `root` with `/` (and a trailing `/` for a folder)."""
-        return bool(self.exclude) and self._exclude_spec.match_file(rel)
+        return bool(self.exclude) and _gitignore_spec(self.exclude).match_file(rel)
+
+
+@lru_cache(maxsize=None)
+def _gitignore_spec(patterns: tuple[str, ...]) -> Any:
+    from pathspec import GitIgnoreSpec  # ~15 ms to import: only when there are patterns
+
+    return GitIgnoreSpec.from_lines(patterns)
 
 
 def matches(identifiers: tuple[str, ...], patterns: tuple[str, ...]) -> bool:

@@ -11,9 +11,9 @@ Mappings follow axolotl at commit 067b021c (2026-07-24; `src/axolotl/utils/schem
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
+
+from peftlint.suggest import closest
 
 AXOLOTL, LLAMA_FACTORY = "axolotl", "llama-factory"
 VERSIONS = {AXOLOTL: "axolotl 067b021c (2026-07-24)", LLAMA_FACTORY: "LLaMA-Factory ff6d4d12 (2026-08-18)"}
@@ -37,8 +37,7 @@ def _lf_target(value: Any) -> Any:
     return "all-linear" if items == ["all"] else items
 
 
-@dataclass(frozen=True)
-class Key:
+class Key(NamedTuple):
     canonical: str  # the LoraConfig key
     convert: Callable[[Any], Any] | None = None
 
@@ -101,8 +100,7 @@ def detect(mapping: Mapping[str, Any]) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class DialectConfig:
+class DialectConfig(NamedTuple):
     name: str
     values: dict[str, Any]  # canonical LoraConfig keys
     key_paths: dict[str, str]  # canonical key -> the dialect key it came from, or the one to write
@@ -125,7 +123,7 @@ def _typos(mapping: Mapping[str, Any], known: set[str], prefixes: tuple[str, ...
     unknown = []
     for key in mapping:
         if isinstance(key, str) and key.startswith(prefixes) and key not in known:
-            suggestion = next(iter(difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)), None)
+            suggestion = closest(key, sorted(known), cutoff=0.75)
             unknown.append({"key": key, "path": [key], "suggestion": suggestion})
     return unknown
 

@@ -7,10 +7,9 @@ checked against the facts document, once, or once per item of the list `for_each
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 import yaml
 
@@ -33,16 +32,13 @@ class RuleFileError(Exception):
         self.field = field
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     code: str
     name: str
     severity: str
     summary: str
     message: str
-    rationale: str
     source: str
-    examples: dict[str, Any]
     path: str
     when: Any = None
     emitted_by: str | None = None
@@ -62,6 +58,25 @@ class Rule:
     def identifiers(self) -> tuple[str, ...]:
         return (self.code, self.name, *self.aliases)
 
+    # The documentation parts, most of a rule file's text: read from the file when asked for
+    # (explain, SARIF, tests), so that the rule cache `check` reads holds only what runs.
+    @property
+    def rationale(self) -> str:
+        return _documentation(self.path)["rationale"]
+
+    @property
+    def examples(self) -> dict[str, Any]:
+        return _documentation(self.path)["examples"]
+
+
+DOCUMENTATION = ("rationale", "examples")
+
+
+@lru_cache(maxsize=None)
+def _documentation(path: str) -> dict[str, Any]:
+    data = read_rule_data(Path(path), validate=False)  # validated when its rule was loaded
+    return {key: data[key] for key in DOCUMENTATION}
+
 
 @lru_cache(maxsize=1)
 def _rule_file_validator() -> Any:
@@ -78,15 +93,10 @@ def _compiled(rule: Rule) -> Any:
     """The rule's condition, compiled once per rule file (evaluate runs it for every config)."""
     key = (rule.path, rule.code)
     if key not in _COMPILED:
-        _COMPILED[key] = _condition(rule.path, json.dumps(rule.when, sort_keys=True))
+        import jsonschema_rs
+
+        _COMPILED[key] = jsonschema_rs.validator_for(rule.when)
     return _COMPILED[key]
-
-
-@lru_cache(maxsize=None)
-def _condition(rule_path: str, when_json: str) -> Any:
-    import jsonschema_rs
-
-    return jsonschema_rs.validator_for(json.loads(when_json))
 
 
 def read_rule_data(path: Path, *, validate: bool = True) -> dict[str, Any]:
@@ -118,9 +128,7 @@ def rule_from_data(path: Path, data: dict[str, Any]) -> Rule:
         severity=data["severity"],
         summary=data["summary"],
         message=data["message"],
-        rationale=data["rationale"],
         source=data["source"],
-        examples=data["examples"],
         path=str(path),
         when=data.get("when"),
         emitted_by=data.get("emitted_by"),
@@ -152,7 +160,7 @@ def _validate_rule_data(path: Path, data: dict[str, Any]) -> None:
         try:
             if isinstance(data["when"], dict):
                 jsonschema_rs.meta.validate(data["when"])
-            _condition(str(path), json.dumps(data["when"], sort_keys=True))
+            jsonschema_rs.validator_for(data["when"])
         except (jsonschema_rs.ValidationError, ValueError) as exc:
             raise RuleFileError(path, "when", f"not a valid JSON Schema: {exc}".replace("\n", " ")) from None
 
@@ -179,8 +187,8 @@ def load_rules(extra_dirs: Iterable[Path] = (), *, cache: RuleCache | None = Non
             data = cache.get(path) if cache else None
             if data is None:
                 data = read_rule_data(path, validate=directory != shipped)
-                if cache:
-                    cache.put(path, data)  # only data that parsed and validated is cached
+                if cache:  # only data that parsed and validated is cached
+                    cache.put(path, {key: value for key, value in data.items() if key not in DOCUMENTATION})
             rule = rule_from_data(path, data)
             for ident in (rule.code, rule.name):
                 if ident in seen:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
@@ -11,8 +10,7 @@ SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
 EditOp = Literal["rename-key", "set", "replace-item"]
 
 
-@dataclass(frozen=True)
-class Edit:
+class Edit(NamedTuple):
     """A fix a machine can apply (`check --fix`): one change at one key of one document of the file.
 
     `path` is in the file's own keys (a dialect's `lora_r`, not `r`), from the document's root.
@@ -28,8 +26,7 @@ class Edit:
     safe: bool = True  # the rule's fix applicability; unsafe edits are applied only when asked for
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """One problem at one place. Field names and order follow the JSON contract."""
 
     code: str
@@ -41,11 +38,11 @@ class Finding:
     key: str | None  # dotted path of the config key concerned, e.g. "target_modules"
     message: str
     fix: str | None = None
-    # not part of the JSON contract, nor of equality: how `--fix` applies `fix`, when it can
-    edit: Edit | None = field(default=None, compare=False, repr=False)
+    # not part of the JSON contract: how `--fix` applies `fix`, when it can
+    edit: Edit | None = None
 
     def sort_key(self) -> tuple[Any, ...]:
         return (self.file or "", self.line or 0, self.column or 0, self.code, self.key or "", self.message)
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "edit"}
+        return {name: value for name, value in zip(self._fields, self) if name != "edit"}

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from peftlint import suppress
 from peftlint.config import Settings, fails, file_ignores, matches, rule_enabled, settings_for
@@ -25,19 +24,20 @@ UNREADABLE = "PL000"
 INVALID_PROFILE = "PL300"
 
 
-@dataclass
 class Report:
-    findings: list[Finding] = field(default_factory=list)
-    files: int = 0  # files that held a PEFT config or could not be read
-    suppressed: int = 0
-    failing: int = 0  # findings at or above the fail-on level of their file's settings
-    unreadable: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why), shown with -v
-    profiles: list[tuple[str, str]] = field(default_factory=list)  # (config, profile and sources), shown with -v
+    """What a run found; the pipeline adds to it file by file."""
+
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+        self.files = 0  # files that held a PEFT config or could not be read
+        self.suppressed = 0
+        self.failing = 0  # findings at or above the fail-on level of their file's settings
+        self.unreadable = 0
+        self.skipped: list[tuple[str, str]] = []  # (path, why), shown with -v
+        self.profiles: list[tuple[str, str]] = []  # (config, profile and sources), shown with -v
 
 
-@dataclass
-class Prepared:
+class Prepared(NamedTuple):
     """One file's configs and their facts, before the rules run: facts across files come first."""
 
     path: str
@@ -60,7 +60,7 @@ def active_rules(settings: Settings) -> list[Rule]:
         if not rule_enabled(settings, rule.identifiers):
             continue
         level = next((settings.severity[i] for i in rule.identifiers if i in settings.severity), rule.severity)
-        active.append(rule if level == rule.severity else replace(rule, severity=level))
+        active.append(rule if level == rule.severity else rule._replace(severity=level))
     return active
 
 
@@ -182,7 +182,7 @@ def _apply_suppressions(path: str, findings: list[Finding], settings: Settings, 
         with open(path, "rb") as handle:
             directives = suppress.parse(decode(handle.read(), path))
     except (OSError, LoadError):
-        directives = suppress.Suppressions()
+        directives = suppress.Suppressions(set(), {})
     identifiers = {r.code: r.identifiers for r in rules}
     kept = []
     for finding in findings:

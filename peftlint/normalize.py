@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePath
-from typing import Any
+from typing import Any, NamedTuple
 
 from peftlint.dialects import DialectConfig, detect, read
 from peftlint.load import Document, JsonPath
@@ -33,15 +32,14 @@ def peft_types() -> dict[str, Any]:
     return json.loads((data_dir() / "peft_types.json").read_text(encoding="utf-8"))
 
 
-@dataclass
-class PeftConfig:
+class PeftConfig(NamedTuple):
     """One canonical PEFT config, with where each of its keys came from."""
 
     document: Document
     peft_type: str  # as in peft's PeftType, e.g. "LORA"; may be a value peft doesn't know
     values: dict[str, Any]  # the user's keys, as written (profile block removed)
     peft_type_inferred: bool = False  # no `peft_type` key: read as LoRA from its keys
-    profile: dict[str, Any] = field(default_factory=dict)  # the file's own `peftlint:` block
+    profile: dict[str, Any] = {}  # the file's own `peftlint:` block; never changed in place
     root: JsonPath = ()  # where the config sits in the document
     dialect: DialectConfig | None = None  # read from an axolotl / LLaMA-Factory training YAML
 

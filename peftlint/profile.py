@@ -10,11 +10,11 @@ the allowed values, whichever layer it came from.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, NamedTuple
+
+from peftlint.suggest import closest
 
 GIB = 1024**3
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(gib|gb|g)?\s*$", re.IGNORECASE)
@@ -133,8 +133,8 @@ def parse_value(name: str, value: Any) -> Any:
 
 
 def unknown_field_message(name: str) -> str:
-    close = difflib.get_close_matches(name, FIELDS, n=1)
-    hint = f" (did you mean `{close[0]}`?)" if close else ""
+    close = closest(name, FIELDS)
+    hint = f" (did you mean `{close}`?)" if close else ""
     return f"unknown profile field `{name}`{hint}; the fields are {', '.join(FIELDS)}"
 
 
@@ -176,8 +176,7 @@ def comment_profile(text: str) -> tuple[dict[str, str], int | None]:
     return found, first_line
 
 
-@dataclass(frozen=True)
-class Layer:
+class Layer(NamedTuple):
     """One source of profile values: `label` says where they came from (shown by `-v`)."""
 
     label: str
@@ -186,10 +185,11 @@ class Layer:
     line: int | None = None  # where the block starts in the file
 
 
-@dataclass(frozen=True)
-class Profile:
-    values: dict[str, Any] = field(default_factory=dict)
-    sources: dict[str, str] = field(default_factory=dict)  # field -> label of the layer it came from
+class Profile(NamedTuple):
+    """A value: its dicts are never changed in place (the empty defaults are shared)."""
+
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}  # field -> label of the layer it came from
 
     def describe(self) -> str:
         """`task=classification (--task), gpu_memory=24 GiB (pyproject.toml [tool.peftlint.profile])`."""
@@ -218,11 +218,10 @@ def resolve(layers: Iterable[Layer]) -> Profile:
     return Profile(values, sources)
 
 
-@dataclass(frozen=True)
-class ProfileRequest:
+class ProfileRequest(NamedTuple):
     """What the command line asks for: flag values by field (None: not given), `--profile NAME`."""
 
-    values: Mapping[str, Any] = field(default_factory=dict)
+    values: Mapping[str, Any] = {}  # never changed in place
     name: str | None = None
 
 

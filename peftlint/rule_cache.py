@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-VERSION = 1
+VERSION = 2  # 2: without the rules' documentation parts (engine.DOCUMENTATION)
 
 
 def cache_file() -> Path:
@@ -53,6 +52,10 @@ class RuleCache:
     def save(self) -> None:
         if not self.dirty:
             return
+        import tempfile  # only when something changed: most runs only read the cache
+
+        # rule folders of removed checkouts and temporary projects would otherwise pile up
+        self.entries = {path: entry for path, entry in self.entries.items() if os.path.exists(path)}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile("w", dir=self.path.parent, delete=False, suffix=".tmp", encoding="utf-8") as handle:

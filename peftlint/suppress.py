@@ -7,17 +7,16 @@ line; a directive alone on its line applies to the next line too (yamllint's dis
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 _DIRECTIVE = re.compile(r"#\s*peftlint:\s*(disable-file|disable)\b\s*(?:=\s*([A-Za-z0-9_\-, ]+))?")
 ALL = "*"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # the loaders count lines the same way
 
 
-@dataclass
-class Suppressions:
-    file_wide: set[str] = field(default_factory=set)
-    by_line: dict[int, set[str]] = field(default_factory=dict)
+class Suppressions(NamedTuple):
+    file_wide: set[str]
+    by_line: dict[int, set[str]]
 
     def covers(self, identifiers: tuple[str, ...], line: int | None) -> bool:
         scopes = [self.file_wide]
@@ -27,7 +26,7 @@ class Suppressions:
 
 
 def parse(text: str) -> Suppressions:
-    found = Suppressions()
+    found = Suppressions(set(), {})
     if "peftlint:" not in text:
         return found
     for number, line in enumerate(_LINE_BREAK.split(text), start=1):
@@ -37,7 +36,7 @@ def parse(text: str) -> Suppressions:
         kind, codes = match.groups()
         names = {c.strip() for c in codes.split(",") if c.strip()} if codes else {ALL}
         if kind == "disable-file":
-            found.file_wide |= names
+            found.file_wide.update(names)
             continue
         found.by_line.setdefault(number, set()).update(names)
         if line.lstrip().startswith("#"):

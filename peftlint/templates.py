@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import string
 from typing import Any, Mapping
 
 _FIELD = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*")
@@ -21,11 +20,18 @@ class TemplateError(ValueError):
     pass
 
 
+def _parse(template: str) -> Any:
+    """(literal, field, spec, conversion) parts, as str.format reads them."""
+    import string  # here: a clean run renders no message (its Template class compiles a regex on import)
+
+    return string.Formatter().parse(template)
+
+
 def fields(template: str) -> list[str]:
     """The field names a template uses; raises TemplateError on anything but plain lookups."""
     names = []
     try:
-        parsed = list(string.Formatter().parse(template))
+        parsed = list(_parse(template))
     except ValueError as exc:
         raise TemplateError(f"bad template {template!r}: {exc}") from None
     for _, name, spec, conversion in parsed:
@@ -72,7 +78,7 @@ def _one_line(text: str) -> str:
 
 def render(template: str, context: Mapping[str, Any]) -> str:
     out = []
-    for literal, name, spec, _ in string.Formatter().parse(template):
+    for literal, name, spec, _ in _parse(template):
         out.append(literal)
         if name is not None:
             out.append(_text(lookup(context, name), spec or ""))

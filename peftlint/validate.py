@@ -6,7 +6,6 @@ findings, so they can be selected, ignored, re-levelled and explained like any o
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 from functools import lru_cache
@@ -14,6 +13,7 @@ from typing import Any, Mapping
 
 from peftlint.normalize import PeftConfig, peft_types
 from peftlint.resources import schemas_dir
+from peftlint.suggest import closest
 
 _JSON_TYPE_NAMES = {
     "integer": "an integer",
@@ -84,7 +84,7 @@ def _owner_types(key: str, own_type: str) -> list[str]:
 
 
 def _unknown_key(config: PeftConfig, parent: tuple[Any, ...], key: str, known: list[str]) -> dict[str, Any]:
-    suggestion = next(iter(difflib.get_close_matches(key, known, n=1, cutoff=0.75)), None)
+    suggestion = closest(key, known, cutoff=0.75)
     owners = _owner_types(key, config.peft_type) if not parent else []
     if suggestion:
         hint = f"did you mean `{suggestion}`?"
@@ -147,10 +147,10 @@ def _invalid(error: Any) -> tuple[str, dict[str, Any]]:
         return "invalid_values", {"key": _dotted((*path, missing)), "path": [*path, missing], "value": None, "expected": "is required and has no usable default"}
     if kind == "enum":
         options = ", ".join(f"`{_show(o)}`" for o in details["options"])
-        suggestion = difflib.get_close_matches(str(value), [str(o) for o in details["options"]], n=1, cutoff=0.5)
+        suggestion = closest(str(value), [str(o) for o in details["options"]], cutoff=0.5)
         expected = f"must be one of {options}, not `{_show(value)}`"
         if suggestion:
-            expected += f" (did you mean `{suggestion[0]}`?)"
+            expected += f" (did you mean `{suggestion}`?)"
         return "invalid_values", {"key": key, "path": list(path), "value": value, "expected": expected}
     bounds = {
         "minimum": "at least {limit}",
@@ -180,7 +180,7 @@ def validate(config: PeftConfig) -> dict[str, list[dict[str, Any]]]:
     schema = schema_for(config.peft_type)
     if schema is None:
         known = sorted(peft_types()["types"])
-        suggestion = next(iter(difflib.get_close_matches(config.peft_type.upper(), known, n=1, cutoff=0.6)), None)
+        suggestion = closest(config.peft_type.upper(), known, cutoff=0.6)
         hint = f"did you mean `{suggestion}`?" if suggestion else "peft's types include " + ", ".join(f"`{t}`" for t in COMMON_TYPES[:6])
         problems["unknown_peft_type"].append(
             {"key": "peft_type", "path": ["peft_type"], "value": config.peft_type, "suggestion": suggestion or "LORA", "hint": hint, "known": known}

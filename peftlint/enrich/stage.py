@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
 if TYPE_CHECKING:
     from peftlint.enrich.model import ModelConfig, ModelUnavailable
@@ -13,8 +12,7 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 10.0  # seconds; the same as peftlint.enrich.model.DEFAULT_TIMEOUT (a test checks it)
 
 
-@dataclass(frozen=True)
-class ModelOptions:
+class ModelOptions(NamedTuple):
     model: str | None = None  # --model: wins over the config's base_model_name_or_path
     revision: str | None = None
     token: str | None = None
@@ -48,11 +46,13 @@ def training_from(settings: Mapping[str, Any], seq_len: int | None, batch_size: 
     )
 
 
-@dataclass
 class Enricher:
-    options: ModelOptions = field(default_factory=ModelOptions)
-    _models: dict[tuple[str, str | None], ModelConfig | ModelUnavailable] = field(default_factory=dict)
-    last_analysis: Any = None  # the Analysis behind the latest facts: `estimate` reports it instead of redoing it
+    """Builds each config's `model` facts; resolves every base model once per run."""
+
+    def __init__(self, options: ModelOptions | None = None) -> None:
+        self.options = options or ModelOptions()
+        self._models: dict[tuple[str, str | None], ModelConfig | ModelUnavailable] = {}
+        self.last_analysis: Any = None  # the Analysis behind the latest facts: `estimate` reports it instead of redoing it
 
     def _resolve(self, spec: str) -> ModelConfig:
         from peftlint.enrich.model import ModelUnavailable, resolve_model

@@ -5,8 +5,7 @@ One loader module per input format; they share `Document` and `LoadError`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 JsonPath = tuple  # tuple[str | int, ...]: keys and list indices from the document root
 
@@ -28,19 +27,18 @@ class LoadError(Exception):
         return f"{where}: {self.message}"
 
 
-@dataclass
-class Document:
+class Document(NamedTuple):
     """One config found in a file (a YAML document, a JSON file, a `LoraConfig(...)` call)."""
 
     path: str
     format: str  # "yaml" | "json" | "python"
     data: Any  # plain Python value tree (dict/list/str/int/float/bool/None)
     # 1-based (line, column) of each mapping key (or list item), by JSON path; () is the document start
-    positions: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
+    positions: dict[JsonPath, tuple[int, int]] = {}  # never changed once the document is built
     index: int = 0  # position of this document within its file
     class_name: str | None = None  # python: the config class called, e.g. "LoraConfig"
     # python: keyword arguments whose value is not a literal, with their position
-    computed: dict[str, tuple[int, int]] = field(default_factory=dict)
+    computed: dict[str, tuple[int, int]] = {}
 
     def position(self, path: JsonPath) -> tuple[int | None, int | None]:
         """Position of `path`, or of its nearest ancestor that has one."""
