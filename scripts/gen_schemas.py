@@ -205,9 +205,10 @@ CONSTRAINTS: tuple[Constraint, ...] = (
         types=("ADALORA",),
     ),
     Constraint(
-        "total_step", {"type": "integer", "minimum": 1}, "peft raises unless total_step > 0",
+        # a missing or null total_step is rule PL341's, which says what the value means
+        "total_step", {"type": ["integer", "null"], "minimum": 1}, "peft raises unless total_step > 0",
         _src("peft/tuners/adalora/config.py", 102, "does not work when `total_step` is None"),
-        ("ADALORA",), required=True,
+        ("ADALORA",),
     ),
     Constraint(
         "use_dora", {"const": False}, "AdaLoRA raises for use_dora=True",
