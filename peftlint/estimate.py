@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from peftlint import __version__
 from peftlint.enrich.analysis import GIB, Analysis, Training, analyze, model_task_type
@@ -15,8 +14,7 @@ from peftlint.finding import Finding
 MERGEABLE = frozenset({"LORA", "ADALORA", "IA3", "LOHA", "LOKR", "OFT", "BOFT", "VERA"})
 
 
-@dataclass(frozen=True)
-class Estimate:
+class Estimate(NamedTuple):
     """The JSON contract of `peftlint estimate --format json` (see README)."""
 
     model: str
@@ -133,12 +131,10 @@ def alternatives(model: ModelConfig, task_type: str | None) -> list[tuple[str, s
 
 
 def compare(model: ModelConfig, config: Mapping[str, Any], training: Training) -> list[dict[str, Any]]:
-    from dataclasses import replace
-
     task_type = model_task_type(config, model.config)
     rows = []
     for label, peft_type, alt_config, override in alternatives(model, task_type):
-        alt_training = training if override is None else replace(training, quantization=override.quantization, double_quant=override.double_quant)
+        alt_training = training if override is None else training._replace(quantization=override.quantization, double_quant=override.double_quant)
         result = estimate(model, {"peft_type": peft_type, **alt_config}, peft_type, alt_training, [])
         rows.append({"label": label, "config": {"peft_type": peft_type, **alt_config}, **{k: v for k, v in result.to_dict().items() if k in ("trainable_params", "trainable_percent", "adapter_bytes", "memory", "warnings")}})
     return rows

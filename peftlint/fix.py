@@ -19,8 +19,7 @@ import difflib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -33,13 +32,12 @@ class NotApplicable(Exception):
     """This edit cannot be made on this file as it is now (the key moved, a value is computed, ...)."""
 
 
-@dataclass
-class FileFix:
+class FileFix(NamedTuple):
     path: str
     original: str
     fixed: str
-    applied: list[Finding] = field(default_factory=list)
-    skipped: list[tuple[Finding, str]] = field(default_factory=list)  # (finding, why its edit was not made)
+    applied: tuple[Finding, ...] = ()
+    skipped: tuple[tuple[Finding, str], ...] = ()  # (finding, why its edit was not made)
     bom: bool = False
 
     @property
@@ -81,22 +79,23 @@ def _fix_file(path: str, findings: list[Finding]) -> FileFix:
         text, bom = _read(path)
     except (OSError, UnicodeDecodeError) as exc:
         reason = "only UTF-8 files are edited" if isinstance(exc, UnicodeDecodeError) else str(exc.strerror)
-        return FileFix(path, "", "", skipped=[(f, reason) for f in findings])
-    fix = FileFix(path, text, text, bom=bom)
+        return FileFix(path, "", "", skipped=tuple((f, reason) for f in findings))
     try:
         apply = _EDITORS[_format(path, text)]
     except LoadError as exc:  # changed since it was checked
-        fix.skipped = [(f, f"the file no longer parses: {exc.message}") for f in findings]
-        return fix
+        return FileFix(path, text, text, skipped=tuple((f, f"the file no longer parses: {exc.message}") for f in findings), bom=bom)
+    fixed = text
+    applied: list[Finding] = []
+    skipped: list[tuple[Finding, str]] = []
     for finding in findings:
         assert finding.edit is not None
         try:
-            fix.fixed = apply(fix.fixed, finding.edit)
+            fixed = apply(fixed, finding.edit)
         except NotApplicable as exc:
-            fix.skipped.append((finding, str(exc)))
+            skipped.append((finding, str(exc)))
         else:
-            fix.applied.append(finding)
-    return fix
+            applied.append(finding)
+    return FileFix(path, text, fixed, tuple(applied), tuple(skipped), bom)
 
 
 def _format(path: str, text: str) -> str:
@@ -452,8 +451,7 @@ _EDITORS = {
 }
 
 
-@dataclass
-class Outcome:
+class Outcome(NamedTuple):
     fixes: list[FileFix]
     hidden: int  # unsafe edits left out (no --unsafe-fixes)
 

@@ -16,8 +16,7 @@ guides' default is used and the objection is given as the reason.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 from peftlint.config import Settings
 from peftlint.engine import evaluate
@@ -60,8 +59,7 @@ class RecommendError(Exception):
     """The request cannot be served (a model peftlint cannot analyse, a dialect that cannot train it)."""
 
 
-@dataclass(frozen=True)
-class Reason:
+class Reason(NamedTuple):
     decision: str
     reason: str
     source: str
@@ -70,8 +68,7 @@ class Reason:
         return {"decision": self.decision, "reason": self.reason, "source": self.source}
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """A PEFT config and how it trains."""
 
     label: str
@@ -84,8 +81,7 @@ class Plan:
         return str(self.config["peft_type"])
 
 
-@dataclass(frozen=True)
-class Alternative:
+class Alternative(NamedTuple):
     label: str
     config: dict[str, Any]
     why_not: str
@@ -95,12 +91,11 @@ class Alternative:
         return {"label": self.label, "config": self.config, "why_not": self.why_not}
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     model: ModelConfig
-    profile: Profile = field(default_factory=Profile)
+    profile: Profile = Profile()
     dialect: str = PEFT
-    settings: Settings = field(default_factory=Settings)
+    settings: Settings = Settings()
 
     @property
     def values(self) -> Mapping[str, Any]:
@@ -112,8 +107,7 @@ class Request:
         return None if memory is None else parse_gpu_memory(memory)
 
 
-@dataclass(frozen=True)
-class Recommendation:
+class Recommendation(NamedTuple):
     request: Request
     plan: Plan
     rationale: list[Reason]
@@ -141,8 +135,7 @@ class NothingFits(Exception):
         self.rationale = rationale
 
 
-@dataclass(frozen=True)
-class Base:
+class Base(NamedTuple):
     """What the recommendation needs to know about the base model."""
 
     model: ModelConfig
@@ -322,8 +315,8 @@ def decide(request: Request, base: Base) -> tuple[dict[str, Any], list[Reason]]:
 
 def start_training(request: Request) -> Training:
     """How the run trains before any remedy: 16-bit, AdamW, the profile's sequence length and micro-batch."""
-    values = request.values
-    return Training(seq_len=values.get("seq_len") or Training.seq_len, batch_size=values.get("batch_size") or Training.batch_size)
+    sizes = {key: request.values[key] for key in ("seq_len", "batch_size") if request.values.get(key)}
+    return Training(**sizes)
 
 
 def _effective(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -427,7 +420,7 @@ def _smaller_model(request: Request, base: Base, training: Training, budget: int
 def _nothing_fits(request: Request, base: Base, config: Mapping[str, Any], training: Training, budget: int) -> str:
     peak = peak_bytes(base, config, training) or 0
     options = [f"more memory: at least {math.ceil(peak / GIB)} GiB per GPU for {base.model.model_id} at {training.seq_len} tokens"]
-    longest = _longest_fitting(lambda n: (peak_bytes(base, config, replace(training, seq_len=n)) or 0) <= budget, training.seq_len)
+    longest = _longest_fitting(lambda n: (peak_bytes(base, config, training._replace(seq_len=n)) or 0) <= budget, training.seq_len)
     if longest is not None:
         options.append(f"shorter sequences: at most {longest:,} tokens fit")
     smaller = _smaller_model(request, base, training, budget)
@@ -522,18 +515,18 @@ def _candidates(request: Request, base: Base, chosen: Plan) -> list[tuple[str, d
     all_linear = _lora(base, 16, "all-linear", DROPOUT)
     rows.append(("LoRA r=16 on all-linear", all_linear, training, f"every linear layer: a larger adapter and slower steps for a first run ({S000} §Common Pitfalls: start low, increase if needed)"))
     if chosen.peft_type == "LORA" and training.quantization is None:
-        qlora = replace(training, quantization="4bit", double_quant=True)
+        qlora = training._replace(quantization="4bit", double_quant=True)
         fits = "the 16-bit run fits" if request.budget else "no memory limit given"
         rows.append((_label(chosen.config, "4bit"), chosen.config, qlora, f"{fits}: 4-bit base weights only cost ~10-20% speed and possibly quality ({S001} §When to Use QLoRA: avoid when you have more memory)"))
     if chosen.peft_type == "LORA" and training.quantization == "4bit":
-        plain = replace(training, quantization=None, double_quant=False)
+        plain = training._replace(quantization=None, double_quant=False)
         rows.append((_label(chosen.config), chosen.config, plain, f"16-bit base weights do not fit the budget ({S004} §QLoRA: best for memory-constrained training)"))
     ia3 = _method(base, "IA3")
     rows.append(("IA3", ia3, training, f"typically 1-2% below LoRA, and it cannot learn entirely new capabilities ({S001} §When to Use IA³)"))
     if base.task_type in PEFT_MODEL_TASKS:
         if chosen.peft_type != "PROMPT_TUNING":
             prompt = _prompt_tuning(base)
-            why = _prompt_tuning_blocker(replace(request, dialect=PEFT), base) or f"the least capacity: it only steers the frozen model ({S002} §Troubleshooting: prompt tuning is tiny, but only if the task mainly needs steering)"
+            why = _prompt_tuning_blocker(request._replace(dialect=PEFT), base) or f"the least capacity: it only steers the frozen model ({S002} §Troubleshooting: prompt tuning is tiny, but only if the task mainly needs steering)"
             rows.append((_label(prompt), prompt, training, why))
         prefix = {"peft_type": "PREFIX_TUNING", "task_type": base.task_type, "num_virtual_tokens": PROMPT_TOKENS}
         rows.append((f"prefix tuning, {PROMPT_TOKENS} tokens", prefix, training, f"cannot be merged, lengthens every sequence, and leaves the FFN unchanged ({S000} §Inference Overhead; {S001} §When to Use Prefix Tuning)"))
@@ -558,7 +551,7 @@ def alternatives(request: Request, base: Base, chosen: Plan) -> list[Alternative
     budget = request.budget
     for order, (label, config, training, reason) in enumerate(_candidates(request, base, chosen)):
         plan = Plan(label, config, training)
-        objected, facts = checked(replace(request, dialect=PEFT), plan)
+        objected, facts = checked(request._replace(dialect=PEFT), plan)
         peak = ((facts["model"] or {}).get("memory") or {}).get("total_bytes")
         over = budget is not None and peak is not None and peak > budget
         notes = [reason]

@@ -7,8 +7,7 @@ question asked again; an empty answer takes the default; end of input cancels.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping, TextIO
+from typing import Any, Callable, Mapping, NamedTuple, TextIO
 
 from peftlint.profile import DEPLOYMENTS, PRIORITIES, TASKS, ProfileError, parse_value
 
@@ -19,8 +18,7 @@ class Cancelled(Exception):
     """The input ended before every question was answered."""
 
 
-@dataclass(frozen=True)
-class Question:
+class Question(NamedTuple):
     field: str  # a profile field, or "model"
     text: str
     default: Any

@@ -7,8 +7,7 @@ facts document. Every failure becomes data (`counts_error`, ...), so rules decid
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from peftlint.enrich.architecture import ArchitectureError, UnknownArchitecture, module_tree_from_config
 from peftlint.enrich.counts import CountError, Counts, count_parameters
@@ -29,8 +28,7 @@ DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 EMBEDDING_KINDS = ("embedding",)
 
 
-@dataclass(frozen=True)
-class Training:
+class Training(NamedTuple):
     """How the adapter will be trained: feeds the memory estimate. `given` names what the user set."""
 
     dtype: str = "bf16"
@@ -40,15 +38,14 @@ class Training:
     batch_size: int = 1
     seq_len: int = 512
     gradient_checkpointing: bool = False
-    given: frozenset[str] = field(default_factory=frozenset)
+    given: frozenset[str] = frozenset()
 
 
 class ModelFactsError(Exception):
     """The model is known but cannot be analysed (unknown architecture, bad config.json)."""
 
 
-@dataclass(frozen=True)
-class Analysis:
+class Analysis(NamedTuple):
     model: ModelConfig
     tree: ModuleTree
     counts: Counts | None
@@ -298,15 +295,13 @@ def _precision_facts(analysis: Analysis, effective: Mapping[str, Any], peft_type
     Quantized: `unquantized` is the same run in 16-bit. Not quantized and over budget: `lean` is
     the leanest 16-bit run (gradient checkpointing, micro-batch 1) and `lean_4bit` the same in 4-bit.
     """
-    from dataclasses import replace
-
     if training.quantization:
-        plain = _estimate_with(analysis, effective, peft_type, replace(training, quantization=None, double_quant=False))
+        plain = _estimate_with(analysis, effective, peft_type, training._replace(quantization=None, double_quant=False))
         return {} if plain is None else {"unquantized": _fit(plain, budget)}
     if not over_budget:
         return {}
-    lean = replace(training, gradient_checkpointing=True, batch_size=1)
-    variants = {"lean": lean, "lean_4bit": replace(lean, quantization="4bit", double_quant=True)}
+    lean = training._replace(gradient_checkpointing=True, batch_size=1)
+    variants = {"lean": lean, "lean_4bit": lean._replace(quantization="4bit", double_quant=True)}
     facts = {}
     for name, settings in variants.items():
         estimate = _estimate_with(analysis, effective, peft_type, settings)
@@ -315,8 +310,7 @@ def _precision_facts(analysis: Analysis, effective: Mapping[str, Any], peft_type
     return facts
 
 
-@dataclass(frozen=True)
-class Remedy:
+class Remedy(NamedTuple):
     """One of the guides' memory remedies, applied on top of the ones before it, and its estimate."""
 
     change: str
@@ -328,15 +322,13 @@ class Remedy:
 
 def memory_remedies(analysis: Analysis, effective: Mapping[str, Any], peft_type: str, training: Training, budget: int) -> list[Remedy]:
     """The guides' memory remedies applied in order, each step with its estimate, until one fits."""
-    from dataclasses import replace
-
     steps: list[tuple[str, Any]] = []
     if not training.gradient_checkpointing:
-        steps.append(("gradient checkpointing", lambda t, e: (replace(t, gradient_checkpointing=True), e)))
+        steps.append(("gradient checkpointing", lambda t, e: (t._replace(gradient_checkpointing=True), e)))
     if training.batch_size > 1:
-        steps.append((f"micro-batch 1 with {training.batch_size}x gradient accumulation", lambda t, e: (replace(t, batch_size=1), e)))
+        steps.append((f"micro-batch 1 with {training.batch_size}x gradient accumulation", lambda t, e: (t._replace(batch_size=1), e)))
     if training.quantization is None:
-        steps.append(("4-bit QLoRA", lambda t, e: (replace(t, quantization="4bit", double_quant=True), e)))
+        steps.append(("4-bit QLoRA", lambda t, e: (t._replace(quantization="4bit", double_quant=True), e)))
     rank = effective.get("r")
     if isinstance(rank, int) and not isinstance(rank, bool) and rank > 8:
         steps.append((f"r=8 instead of {rank}", lambda t, e: (t, {**e, "r": 8, "lora_alpha": 16})))

@@ -10,8 +10,7 @@ the exact size of adapter_model.safetensors.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from peftlint.enrich.modules import Module, ModuleTree
 from peftlint.enrich.targets import (
@@ -60,8 +59,7 @@ class NotModelled(CountError):
     """peft accepts the config, but it uses an option whose parameters the module tree cannot describe."""
 
 
-@dataclass(frozen=True)
-class Tensor:
+class Tensor(NamedTuple):
     """One tensor of the PEFT model that is not a frozen base weight."""
 
     module: str  # the base-model module it belongs to ("" for model-level tensors)
@@ -81,8 +79,7 @@ class Tensor:
         return count
 
 
-@dataclass(frozen=True)
-class Counts:
+class Counts(NamedTuple):
     trainable: int
     total: int
     adapter_params: int  # elements written to adapter_model.safetensors
@@ -466,8 +463,7 @@ def modules_to_save_tensors(view: ModelView, name: str, prefix: str, dtype: str)
 # --- prompt learning ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PromptDimensions:
+class PromptDimensions(NamedTuple):
     num_layers: int
     token_dim: int
     num_attention_heads: int

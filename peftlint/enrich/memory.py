@@ -17,8 +17,7 @@ A handful of constants are fitted to published peak-memory measurements
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 # --- spellings -------------------------------------------------------------------------------
 
@@ -102,8 +101,7 @@ def _field(cfg: Mapping[str, Any], names: tuple[str, ...], kind: str, *, require
     return None
 
 
-@dataclass(frozen=True)
-class ModelDims:
+class ModelDims(NamedTuple):
     """The few numbers of a config.json that decide memory, under their canonical names.
 
     Encoder-decoder models count both stacks in `num_layers`, `cross_attention_layers` of them
@@ -286,11 +284,10 @@ def _eager_score_bytes(model: ModelDims, compute_bytes: int, dropout: bool, mixe
     )
 
 
-@dataclass(frozen=True)
-class MemoryEstimate:
+class MemoryEstimate(NamedTuple):
     total_bytes: int
     breakdown: dict[str, int]
-    assumptions: dict[str, Any] = field(default_factory=dict)
+    assumptions: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -306,8 +303,7 @@ def _positive(name: str, value: int) -> int:
     return value
 
 
-@dataclass(frozen=True)
-class _Quantized:
+class _Quantized(NamedTuple):
     """Which weights bitsandbytes replaces, and what they cost."""
 
     kind: str  # 4bit | 8bit

@@ -18,9 +18,8 @@ import logging
 import os
 import re
 import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from peftlint.enrich.bundled import bundled_config
 
@@ -39,8 +38,7 @@ class ModelUnavailable(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(NamedTuple):
     model_id: str  # as the user or the adapter config named it
     config: dict[str, Any]
     source: str  # "local" | "cache" | "bundled" | "hub"

@@ -7,14 +7,12 @@ oracle in tests). Everything downstream (target matching, counts, memory) reads 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Mapping, NamedTuple
 
 ModuleKind = Literal["linear", "conv1d", "embedding", "conv2d", "other"]
 
 
-@dataclass(frozen=True)
-class Module:
+class Module(NamedTuple):
     name: str  # dotted name exactly as in `model.named_modules()`
     kind: ModuleKind  # "conv1d" is transformers' Conv1D (GPT-2 style, weight stored in x out)
     in_features: int | None  # embedding: num_embeddings; other: None
@@ -26,13 +24,12 @@ class Module:
     bias_params: int | None = None
 
 
-@dataclass(frozen=True)
-class ModuleTree:
+class ModuleTree(NamedTuple):
     model_type: str
     modules: tuple[Module, ...]  # in `named_modules()` order; tied parameters listed once, at their owner
     total_params: int  # as `model.num_parameters()` counts it: tied weights once
     num_layers: int  # repeated blocks of the main stack (decoder's for encoder-decoder models)
-    tied: dict[str, str] = field(default_factory=dict)  # module name -> module whose weight it shares
+    tied: Mapping[str, str]  # module name -> module whose weight it shares
     # the modules `model.get_input_embeddings()` / `get_output_embeddings()` return (None: none,
     # e.g. a classifier has no output embedding); `all-linear` leaves the output one out, a tied
     # output embedding is a Linear over its owner's weight, and `save_pretrained` writes both

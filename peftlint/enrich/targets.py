@@ -17,9 +17,8 @@ import signal
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from peftlint.enrich.modules import Module, ModuleTree
 from peftlint.resources import data_dir
@@ -118,8 +117,7 @@ def _match(pattern: str, key: str) -> re.Match[str] | None:
 # --- the module names peft iterates over --------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ModelView:
+class ModelView(NamedTuple):
     """Every name `model.named_modules()` yields that matching can hit, with a Module for each.
 
     Containers (modules without parameters of their own, e.g. `model.layers.0.self_attn`) are
@@ -144,7 +142,7 @@ def model_view(tree: ModuleTree) -> ModelView:
         if name == tree.output_embedding and owner.kind == "embedding":
             modules[name] = Module(name, "linear", owner.out_features, owner.in_features, False, owner.params)
         else:
-            modules[name] = replace(owner, name=name)
+            modules[name] = owner._replace(name=name)
     names: list[str] = []
     seen: set[str] = set()
     containers: set[str] = set()
@@ -263,8 +261,7 @@ def moe_conversion_names(model_type: str) -> list[str] | None:
 # --- the resolution -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PartialCoverage:
+class PartialCoverage(NamedTuple):
     """Targets that hit only some members of a repeated family, e.g. 4 of 32 `q_proj`s."""
 
     family: str  # the name with every numeric segment replaced by `*`, e.g. `model.layers.*.self_attn.q_proj`
@@ -272,8 +269,7 @@ class PartialCoverage:
     total: int
 
 
-@dataclass(frozen=True)
-class TargetResolution:
+class TargetResolution(NamedTuple):
     target_modules: tuple[str, ...] | str | None  # effective value: defaults applied, `all-linear` expanded
     default_targets_used: bool
     targeted: tuple[Module, ...]  # modules peft wraps with an adapter layer, named_modules() order
@@ -286,7 +282,7 @@ class TargetResolution:
     feedforward: frozenset[str]  # IA3: targeted names treated as feedforward
     modules_to_save: dict[str, tuple[str, ...]]  # entry (incl. task heads peft adds) -> names it wraps
     saved: tuple[str, ...]  # modules wrapped by ModulesToSaveWrapper (full trainable copies)
-    unmatched_pattern_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)  # rank/alpha_pattern
+    unmatched_pattern_keys: dict[str, tuple[str, ...]]  # rank/alpha_pattern
     error: str | None = None  # what peft raises for this config on this model, if it does
     # LoRA on a fused-MoE model (transformers v5) whose targets peft rewrites into `target_parameters`
     # on the stacked expert weights; `targeted` then lists only the modules that stay module targets
@@ -373,17 +369,17 @@ def _regexes(config: Mapping[str, Any]) -> str:
 def _resolve(view: ModelView, config: Mapping[str, Any], peft_type: str, task_type: str | None) -> TargetResolution:
     modules_to_save = effective_modules_to_save(config, task_type)
     saved_by_entry, saved = _resolve_modules_to_save(view, modules_to_save)
-    empty = TargetResolution(None, False, (), {}, (), (), (), (), (), frozenset(), saved_by_entry, saved)
+    empty = TargetResolution(None, False, (), {}, (), (), (), (), (), frozenset(), saved_by_entry, saved, {})
     if peft_type in PROMPT_LEARNING_TYPES:
         if task_type not in PEFT_MODEL_TASKS:
-            return replace(empty, error=f"{peft_type} needs a `task_type` (one of {sorted(PEFT_MODEL_TASKS)})")
-        return replace(empty, error=_modules_to_save_error(view, saved, ()))
+            return empty._replace(error=f"{peft_type} needs a `task_type` (one of {sorted(PEFT_MODEL_TASKS)})")
+        return empty._replace(error=_modules_to_save_error(view, saved, ()))
 
     raw_targets = config.get("target_modules")
     moe_names = moe_conversion_names(view.tree.model_type) if peft_type == "LORA" else None
     if moe_names is not None and raw_targets is None:
         # peft converts the (unset) targets before it would fill in defaults, leaving an empty set
-        return replace(empty, error=_no_match_error((), False, True, config))
+        return empty._replace(error=_no_match_error((), False, True, config))
     # a string (regex or all-linear) is first resolved to leaf names there, so it always changes meaning
     moe_conversion = moe_names is not None and (
         isinstance(raw_targets, str) or any(_matched_entries(t, moe_names) for t in raw_targets)
@@ -394,7 +390,7 @@ def _resolve(view: ModelView, config: Mapping[str, Any], peft_type: str, task_ty
         if raw_targets is None:
             if peft_type == "LORA" and config.get("target_parameters"):
                 return empty
-            return replace(empty, error="Please specify `target_modules` in `peft_config`")
+            return empty._replace(error="Please specify `target_modules` in `peft_config`")
     targets: tuple[str, ...] | str
     if isinstance(raw_targets, str) and raw_targets.lower() == ALL_LINEAR:
         targets = _all_linear(view, task_type)
