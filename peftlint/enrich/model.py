@@ -14,10 +14,8 @@ fetched again; and the token never appears in a reason.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
-import threading
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -152,6 +150,9 @@ def _download(repo_id: str, revision: str | None, token: str | None, timeout: fl
         return fetch()
     # hf_hub_download retries network errors and 5xx answers five times with back-off (about
     # 25 s in all) and has no option to turn that off: a daemon thread with a deadline bounds it.
+    import logging  # here: only a real download needs them (bundled and cached models do not)
+    import threading
+
     # its retry and resume chatter ("Trying to resume download..."): the reason says what failed
     logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
     outcome: dict[str, Any] = {}

@@ -35,14 +35,18 @@ def training_from(settings: Mapping[str, Any], seq_len: int | None, batch_size: 
     except ValueError:  # a name the estimate does not model (e.g. lion): AdamW's states are the safe upper side
         optimizer = "adamw"
     quantization = settings.get("quantization")
+    checkpointing = settings.get("gradient_checkpointing")
+    given = {
+        "dtype": settings.get("dtype"),
+        "batch_size": settings.get("batch_size") or batch_size,
+        "seq_len": settings.get("seq_len") or seq_len,
+        "gradient_checkpointing": None if checkpointing is None else bool(checkpointing),
+    }
     return Training(
-        dtype=settings.get("dtype", Training.dtype),
         quantization=quantization,
         double_quant=quantization == "4bit",
         optimizer=optimizer,
-        batch_size=settings.get("batch_size") or batch_size or Training.batch_size,
-        seq_len=settings.get("seq_len") or seq_len or Training.seq_len,
-        gradient_checkpointing=bool(settings.get("gradient_checkpointing", Training.gradient_checkpointing)),
+        **{name: value for name, value in given.items() if value is not None},  # Training's defaults for the rest
     )
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 import difflib
 import json
 import re
-import signal
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -85,6 +83,9 @@ def _compile(pattern: str) -> re.Pattern[str]:
 @contextmanager
 def regex_deadline(seconds: float) -> Iterator[None]:
     """Interrupt regex matching that runs longer than `seconds` (POSIX main thread only)."""
+    import signal  # here, not at the top: `check` without a model never matches targets
+    import threading
+
     usable = (
         hasattr(signal, "setitimer")
         and threading.current_thread() is threading.main_thread()
