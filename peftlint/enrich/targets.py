@@ -10,7 +10,6 @@ Everything here reads a ModuleTree only.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -20,6 +19,7 @@ from typing import Any, NamedTuple
 
 from peftlint.enrich.modules import Module, ModuleTree
 from peftlint.resources import data_dir
+from peftlint.suggest import closest
 
 ALL_LINEAR = "all-linear"  # peft INCLUDE_LINEAR_LAYERS_SHORTHAND, compared case-insensitively
 SEQ_CLS_HEAD_NAMES = ("score", "classifier")  # peft SEQ_CLS_HEAD_NAMES, in peft's order
@@ -551,4 +551,5 @@ def closest_module_names(name: str, tree: ModuleTree, limit: int = 3) -> list[st
     by_role = [leaf for leaf in leaves if any(leaf in _ROLES[role] for role in roles)]
     if by_role:
         return by_role[:limit]
-    return difflib.get_close_matches(wanted, leaves, n=1, cutoff=0.6)  # a typo: the closest spelling
+    typo = closest(wanted, leaves, cutoff=0.6)  # a typo: the closest spelling
+    return [typo] if typo else []
