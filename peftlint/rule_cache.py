@@ -26,6 +26,7 @@ class RuleCache:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or cache_file()
         self.entries: dict[str, Any] = {}
+        self.used: set[str] = set()
         self.dirty = False
         try:
             loaded = json.loads(self.path.read_text(encoding="utf-8"))
@@ -40,22 +41,26 @@ class RuleCache:
         return [stat.st_mtime_ns, stat.st_size]
 
     def get(self, path: Path) -> dict[str, Any] | None:
+        self.used.add(str(path))
         entry = self.entries.get(str(path))
         if isinstance(entry, dict) and entry.get("stamp") == self._stamp(path) and isinstance(entry.get("data"), dict):
             return entry["data"]
         return None
 
     def put(self, path: Path, data: dict[str, Any]) -> None:
+        self.used.add(str(path))
         self.entries[str(path)] = {"stamp": self._stamp(path), "data": data}
         self.dirty = True
 
     def save(self) -> None:
-        if not self.dirty:
+        # rule folders of removed checkouts and temporary projects would otherwise pile up
+        stale = [path for path in self.entries.keys() - self.used if not os.path.exists(path)]
+        for path in stale:
+            del self.entries[path]
+        if not (self.dirty or stale):
             return
         import tempfile  # only when something changed: most runs only read the cache
 
-        # rule folders of removed checkouts and temporary projects would otherwise pile up
-        self.entries = {path: entry for path, entry in self.entries.items() if os.path.exists(path)}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile("w", dir=self.path.parent, delete=False, suffix=".tmp", encoding="utf-8") as handle:

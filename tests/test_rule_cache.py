@@ -56,3 +56,18 @@ def test_an_unwritable_cache_is_ignored(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     assert load_rules(cache=RuleCache(blocker / "cache.json")) == load_rules()
+
+
+def test_entries_of_removed_rule_folders_are_dropped_and_others_kept(tmp_path: Path) -> None:
+    cache_path = tmp_path / "cache.json"
+    kept, removed = tmp_path / "kept", tmp_path / "removed"
+    for folder in (kept, removed):
+        folder.mkdir()
+        (folder / "ORG001-org-rule.yaml").write_text(RULE, encoding="utf-8")
+        load_rules([folder], cache=RuleCache(cache_path))
+    (removed / "ORG001-org-rule.yaml").unlink()
+    removed.rmdir()
+    load_rules(cache=RuleCache(cache_path))  # a run that uses neither folder
+    entries = RuleCache(cache_path).entries
+    assert str(kept / "ORG001-org-rule.yaml") in entries
+    assert not any(path.startswith(str(removed)) for path in entries)
