@@ -165,7 +165,7 @@ def test_a_huge_model_config_is_refused_unread(tmp_path: Path) -> None:
 
 
 def test_hostile_config_of_an_architecture_without_a_template_is_bounded(tmp_path: Path) -> None:
-    # biogpt has no template in data/architectures.json: `check` says so without importing torch,
+    # biogpt has no template in data/architectures/: `check` says so without importing torch,
     # and `estimate`'s [exact] fallback refuses absurd sizes instead of building 20,000 layers
     (tmp_path / "config.json").write_text(json.dumps({**LLAMA, "model_type": "biogpt", "num_hidden_layers": 20_000}))
     (tmp_path / "a.yaml").write_text(GOOD, encoding="utf-8")

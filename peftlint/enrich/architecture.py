@@ -1,11 +1,11 @@
 """The module tree PEFT would see, from a `config.json` as plain JSON (no torch, no transformers).
 
-`data/architectures.json` (written by `scripts/gen_architectures.py` from transformers on the meta
+`data/architectures/` (written by `scripts/gen_architectures.py` from transformers on the meta
 device) holds, per `model_type`, templates of the modules that own parameters: dotted names with
 repeated blocks, and every shape as data over named config quantities (`hidden_size`,
 `num_key_value_heads`, ...). This module only resolves those quantities from a user's config the
 way transformers' config classes do (defaults, derived values such as `head_dim`) and expands the
-template. The JSON is read once, on first use.
+template. Each model_type's file is read once, on first use.
 
 Template vocabulary (all plain data, never evaluated as code):
   dim        int | quantity name | [[coefficient, quantity, ...], ...]  (sum of products)
@@ -21,7 +21,8 @@ Template vocabulary (all plain data, never evaluated as code):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from functools import lru_cache
 from typing import Any
 
@@ -249,7 +250,7 @@ def _expand(items: Any, prefix: str, q: ConfigQuantities, blocks: list[Any], out
 
 
 class ArchitectureIndex:
-    """Architecture knowledge (the parsed `architectures.json`) and the trees built from it."""
+    """Architecture knowledge (the templates of data/architectures/) and the trees built from it."""
 
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.model_types: Mapping[str, Any] = document["model_types"]
@@ -298,10 +299,33 @@ class ArchitectureIndex:
         raise UnknownArchitecture(model_type, found)
 
 
+class _CommittedTemplates(Mapping[str, Any]):
+    """data/architectures/: the index names the model_types; each one's file is read when asked for."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        with open(folder / "index.json", encoding="utf-8") as handle:
+            self.names: list[str] = json.load(handle)["model_types"]
+        self.entries: dict[str, Any] = {}
+
+    def __getitem__(self, model_type: str) -> Any:
+        if model_type not in self.names:  # also keeps a config's model_type from naming other files
+            raise KeyError(model_type)
+        if model_type not in self.entries:
+            with open(self.folder / f"{model_type}.json", encoding="utf-8") as handle:
+                self.entries[model_type] = json.load(handle)
+        return self.entries[model_type]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
 @lru_cache(maxsize=1)
 def _default_index() -> ArchitectureIndex:
-    with open(data_dir() / "architectures.json", encoding="utf-8") as handle:
-        return ArchitectureIndex(json.load(handle))
+    return ArchitectureIndex({"model_types": _CommittedTemplates(data_dir() / "architectures")})
 
 
 def module_tree_from_config(config: Mapping[str, Any], task_type: str | None = None) -> ModuleTree:

@@ -277,7 +277,7 @@ def _generator() -> Any:
 
 
 def _committed() -> dict[str, Any]:
-    return json.loads((data_dir() / "architectures.json").read_text(encoding="utf-8"))
+    return json.loads((data_dir() / "architectures" / "index.json").read_text(encoding="utf-8"))
 
 
 def test_architectures_json_was_generated_from_these_configs_and_this_transformers() -> None:
@@ -292,4 +292,11 @@ def test_architectures_json_was_generated_from_these_configs_and_this_transforme
 def test_architectures_json_is_what_the_generator_writes_now() -> None:
     """Regenerate with `python scripts/gen_architectures.py`."""
     generator = _generator()
-    assert generator.render(generator.generate()) == (data_dir() / "architectures.json").read_text(encoding="utf-8")
+    assert generator.render(generator.generate()) == generator.committed()
+
+
+def test_each_template_file_is_named_in_the_index_and_nothing_else_is_read() -> None:
+    folder = data_dir() / "architectures"
+    assert sorted(p.stem for p in folder.glob("*.json") if p.stem != "index") == _committed()["model_types"]
+    with pytest.raises(UnknownArchitecture):  # a config's model_type never names a file outside the index
+        module_tree_from_config({"model_type": "../architectures/index"})
