@@ -66,7 +66,11 @@ class Rule(NamedTuple):
 
     @property
     def examples(self) -> dict[str, Any]:
-        return _documentation(self.path)["examples"]
+        import copy  # here: only tests and docs read examples
+
+        # a copy of the cached parse: callers may change it (peft extends a SEQ_CLS config's
+        # modules_to_save list in place, for one)
+        return copy.deepcopy(_documentation(self.path)["examples"])
 
 
 DOCUMENTATION = ("rationale", "examples")

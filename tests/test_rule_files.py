@@ -75,3 +75,11 @@ def test_duplicate_code_in_user_folder_is_refused(tmp_path: Path) -> None:
     _write(tmp_path, GOOD_RULE)
     with pytest.raises(RuleFileError, match="already used"):
         load_rules([tmp_path])
+
+
+def test_each_read_of_a_rules_examples_is_its_own_copy() -> None:
+    # peft extends a SEQ_CLS config's modules_to_save in place: a shared cached list would carry
+    # that change into every later check of the example
+    rule = next(r for r in load_rules() if r.code == "PL214")
+    rule.examples["good"][0]["config"]["modules_to_save"].append("score")
+    assert rule.examples["good"][0]["config"]["modules_to_save"] == ["classifier"]
