@@ -1,7 +1,5 @@
 """Settings: defaults, `[tool.peftlint]` in the nearest pyproject.toml, then CLI options."""
 
-from __future__ import annotations
-
 import fnmatch
 import json
 import os
@@ -36,14 +34,14 @@ class Settings(NamedTuple):
     profile: dict[str, Any] = {}
     profiles: dict[str, dict[str, Any]] = {}
 
-    def with_cli(self, *, select: tuple[str, ...] = (), ignore: tuple[str, ...] = (), fail_on: str | None = None) -> Settings:
+    def with_cli(self, *, select: tuple[str, ...] = (), ignore: tuple[str, ...] = (), fail_on: str | None = None) -> "Settings":
         return self._replace(
             select=select or self.select,
             ignore=self.ignore + ignore,
             fail_on=fail_on or self.fail_on,
         )
 
-    def with_profile(self, profile: dict[str, Any]) -> Settings:
+    def with_profile(self, profile: dict[str, Any]) -> "Settings":
         return self._replace(profile=profile)
 
     def relative(self, path: str) -> str:

@@ -9,8 +9,6 @@ Mappings follow axolotl at commit 067b021c (2026-07-24; `src/axolotl/utils/schem
 `src/llamafactory/hparams/finetuning_args.py`, `data_args.py`, `model_args.py`).
 """
 
-from __future__ import annotations
-
 from typing import Any, Callable, Mapping, NamedTuple
 
 from peftlint.suggest import closest

@@ -4,8 +4,6 @@ A rule is one YAML file (schemas/rule.schema.json). Its condition `when` is a JS
 checked against the facts document, once, or once per item of the list `for_each` names.
 """
 
-from __future__ import annotations
-
 import json
 from functools import lru_cache
 from pathlib import Path

@@ -1,7 +1,5 @@
 """The one value every stage reports: an immutable, sortable Finding."""
 
-from __future__ import annotations
-
 from typing import Any, Literal, NamedTuple
 
 Severity = Literal["error", "warning", "info"]

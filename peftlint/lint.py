@@ -1,7 +1,5 @@
 """The `check` pipeline for files: load -> normalize -> validate -> facts -> rules -> suppress."""
 
-from __future__ import annotations
-
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, NamedTuple

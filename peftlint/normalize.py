@@ -4,8 +4,6 @@ A Document becomes a `PeftConfig` when its content says so (a `peft_type`, a pef
 call, or LoRA's own keys); anything else is "not a PEFT config" and is skipped quietly.
 """
 
-from __future__ import annotations
-
 import json
 import re
 from functools import lru_cache

@@ -8,8 +8,6 @@ flags. A value that is not allowed is a ProfileError (a usage error) naming its 
 the allowed values, whichever layer it came from.
 """
 
-from __future__ import annotations
-
 import math
 import re
 from typing import Any, Iterable, Mapping, NamedTuple
@@ -49,7 +47,7 @@ class ProfileError(ValueError):
     whole block), `layer` the source it came from.
     """
 
-    def __init__(self, message: str, *, reason: str | None = None, key: str | None = None, layer: Layer | None = None):
+    def __init__(self, message: str, *, reason: str | None = None, key: str | None = None, layer: "Layer | None" = None):
         super().__init__(message)
         self.reason = reason or message
         self.key = key

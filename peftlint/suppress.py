@@ -4,8 +4,6 @@ Read from comments in YAML and Python files. A directive on a line with content 
 line; a directive alone on its line applies to the next line too (yamllint's disable-line).
 """
 
-from __future__ import annotations
-
 import re
 from typing import NamedTuple
 

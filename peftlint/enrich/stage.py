@@ -1,12 +1,9 @@
 """The enrich stage: resolve each config's base model once per run and build its `model` facts."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
 if TYPE_CHECKING:
     from peftlint.enrich.model import ModelConfig, ModelUnavailable
-    from peftlint.enrich.modules import ModuleTree
 
 # The model code (huggingface_hub, threads, logging) is imported only when a config names a model.
 DEFAULT_TIMEOUT = 10.0  # seconds; the same as peftlint.enrich.model.DEFAULT_TIMEOUT (a test checks it)
@@ -20,8 +17,8 @@ class ModelOptions(NamedTuple):
     training: Any = None  # analysis.Training; None: defaults (kept lazy: analysis imports the model code)
     # a model the caller already has (Python API, training callback): used as is, nothing is
     # resolved; wins over `model`. `tree`: its loaded modules (None: built from its config.json)
-    resolved: ModelConfig | None = None
-    tree: ModuleTree | None = None
+    resolved: Any = None  # enrich.model.ModelConfig (not imported here: the model code loads only when needed)
+    tree: Any = None  # enrich.modules.ModuleTree
     exact: bool = False  # build unknown architectures on the meta device ([exact] extra): estimate only
 
 
@@ -58,7 +55,7 @@ class Enricher:
         self._models: dict[tuple[str, str | None], ModelConfig | ModelUnavailable] = {}
         self.last_analysis: Any = None  # the Analysis behind the latest facts: `estimate` reports it instead of redoing it
 
-    def _resolve(self, spec: str) -> ModelConfig:
+    def _resolve(self, spec: str) -> "ModelConfig":
         from peftlint.enrich.model import ModelUnavailable, resolve_model
 
         key = (spec, self.options.revision)

@@ -3,8 +3,6 @@
 One loader module per input format; they share `Document` and `LoadError`.
 """
 
-from __future__ import annotations
-
 from typing import Any, NamedTuple
 
 JsonPath = tuple  # tuple[str | int, ...]: keys and list indices from the document root

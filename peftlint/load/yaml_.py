@@ -12,8 +12,6 @@ anchors refused), plus: duplicate mapping keys are errors, non-string scalar key
 source text (`1:` -> "1", `on:` -> "on"), timestamps and `!!binary` stay as their text.
 """
 
-from __future__ import annotations
-
 from typing import Any, NamedTuple
 
 import yaml
