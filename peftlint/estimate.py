@@ -1,7 +1,5 @@
 """`peftlint estimate`: exact parameter counts, adapter size and memory for one config on one model."""
 
-from __future__ import annotations
-
 from typing import Any, Mapping, NamedTuple
 
 from peftlint import __version__

@@ -5,8 +5,6 @@ adapter size) and `memory` (training peak) together into the plain-JSON `model` 
 facts document. Every failure becomes data (`counts_error`, ...), so rules decide what to say.
 """
 
-from __future__ import annotations
-
 from typing import Any, Mapping, NamedTuple
 
 from peftlint.enrich.architecture import ArchitectureError, UnknownArchitecture, module_tree_from_config

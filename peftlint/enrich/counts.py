@@ -7,8 +7,6 @@ sums equal `PeftModel.get_nb_trainable_parameters()`; the tensors `save_pretrain
 the exact size of adapter_model.safetensors.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 

@@ -14,8 +14,6 @@ A handful of constants are fitted to published peak-memory measurements
 `tests/enrich/test_memory.py` prints the per-row error and holds the median error to <= 15%.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -125,7 +123,7 @@ class ModelDims(NamedTuple):
     cross_attention_layers: int = 0
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> ModelDims:
+    def from_config(cls, cfg: Mapping[str, Any]) -> "ModelDims":
         """Read a config.json dict, accepting the usual field aliases (n_embd, n_layer, d_model, ...)."""
         if not isinstance(cfg, Mapping):
             raise ValueError(f"a model config must be a JSON object, got {type(cfg).__name__}")
@@ -312,7 +310,7 @@ class _Quantized(NamedTuple):
     largest: int  # the biggest quantized matrix: backward dequantizes it whole
 
     @classmethod
-    def of(cls, model: ModelDims, kind: str, double_quant: bool, quantize_lm_head: bool) -> _Quantized:
+    def of(cls, model: ModelDims, kind: str, double_quant: bool, quantize_lm_head: bool) -> "_Quantized":
         h = model.hidden_size
         params = model.block_linear_params
         largest = max(h * model.q_dim, h * model.intermediate_size)

@@ -11,8 +11,6 @@ read; a cached config.json that is not a model config is deleted (snapshot link 
 fetched again; and the token never appears in a reason.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import re

@@ -5,8 +5,6 @@ and `torch_tree` (from a live or meta-device torch module: the `[exact]` fallbac
 oracle in tests). Everything downstream (target matching, counts, memory) reads only this.
 """
 
-from __future__ import annotations
-
 from typing import Literal, Mapping, NamedTuple
 
 ModuleKind = Literal["linear", "conv1d", "embedding", "conv2d", "other"]

@@ -8,8 +8,6 @@ error cases at the end of `BaseTuner.inject_adapter`, `utils.other._set_trainabl
 Everything here reads a ModuleTree only.
 """
 
-from __future__ import annotations
-
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
