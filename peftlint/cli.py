@@ -10,6 +10,7 @@ click's ~25 ms, and start-up is most of what a one-file `check` (a pre-commit ho
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
@@ -192,6 +193,28 @@ def recommend(args: argparse.Namespace) -> int:
 # --- the parser -----------------------------------------------------------------------------------
 
 
+def _terminal_columns() -> int:
+    """What shutil.get_terminal_size() answers, without importing shutil: argparse imports it for
+    every parser it builds when no width is given, and shutil brings bz2 and lzma (~2 ms)."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_terminal_columns() - 2)
+
+
+class _RawHelpFormatter(argparse.RawDescriptionHelpFormatter, _HelpFormatter):
+    pass
+
+
 def _check_options(lint: argparse.ArgumentParser) -> None:
     lint.add_argument("paths", nargs="*", metavar="PATHS")
     lint.add_argument("--format", dest="output_format", choices=FORMATS, default="text", help="(default: text)")
@@ -250,7 +273,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
     """The parser of one command: building only it keeps start-up short (argparse looks up
     translations for every parser it creates)."""
     run, summary, add_options = COMMANDS[command]
-    parser = argparse.ArgumentParser(prog=f"peftlint {command}", description=summary)
+    parser = argparse.ArgumentParser(prog=f"peftlint {command}", description=summary, formatter_class=_HelpFormatter)
     parser.set_defaults(run=run)
     if add_options is not None:
         add_options(parser)
@@ -264,7 +287,7 @@ def _top_parser() -> argparse.ArgumentParser:
         usage="peftlint [-h] [--version] COMMAND ...",
         description="Lint Hugging Face PEFT adapter configs before a GPU is touched.",
         epilog=f"commands:\n{listing}\n\n`peftlint COMMAND --help` describes a command's options.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_RawHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"peftlint, version {__version__}")
     parser.add_argument("command", choices=COMMANDS, metavar="COMMAND", help=argparse.SUPPRESS)
