@@ -197,7 +197,8 @@ def _terminal_columns() -> int:
     """What shutil.get_terminal_size() answers, without importing shutil: argparse imports it for
     every parser it builds when no width is given, and shutil brings bz2 and lzma (~2 ms)."""
     try:
-        return int(os.environ["COLUMNS"])
+        if (columns := int(os.environ["COLUMNS"])) > 0:
+            return columns
     except (KeyError, ValueError):
         pass
     try:

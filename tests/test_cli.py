@@ -241,6 +241,16 @@ def test_version() -> None:
 
 def test_usage_error_exit_2() -> None:
     assert run("check", "--format", "xml", ".").returncode == 2
+    misspelt = run("chek", ".")
+    assert misspelt.returncode == 2 and "invalid choice: 'chek'" in misspelt.stderr
+    assert run().returncode == 2
+
+
+def test_help_lists_the_commands_and_each_commands_options() -> None:
+    top = run("--help")
+    assert top.returncode == 0 and all(command in top.stdout for command in ("check", "rules", "explain", "estimate", "recommend"))
+    check = run("check", "--help")
+    assert check.returncode == 0 and "--select RULES" in check.stdout and "--gpu-memory SIZE" in check.stdout
 
 
 def test_lint_path_imports_no_heavy_packages(tmp_path: Path) -> None:
