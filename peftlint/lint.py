@@ -180,7 +180,7 @@ def _apply_suppressions(path: str, findings: list[Finding], settings: Settings, 
         with open(path, "rb") as handle:
             directives = suppress.parse(decode(handle.read(), path))
     except (OSError, LoadError):
-        directives = suppress.Suppressions(set(), {})
+        directives = suppress.parse("")  # none
     identifiers = {r.code: r.identifiers for r in rules}
     kept = []
     for finding in findings:
