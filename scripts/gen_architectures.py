@@ -139,9 +139,10 @@ class Leaf:
     kind: str
     in_features: int | None
     out_features: int | None
-    tensors: tuple[tuple[str, tuple[int, ...]], ...]  # the parameters it owns (not tied ones)
+    tensors: tuple[tuple[str, tuple[int, ...]], ...]  # the parameters it owns (not tied ones), registration order
     bias: bool
     shared: tuple[tuple[str, tuple[int, ...]], ...] = ()  # its parameters registered earlier elsewhere
+    transposed: bool = False  # fused experts stored (experts, in, out): LoRA's ParamWrapper reads them so
 
 
 @dataclass(frozen=True)
@@ -177,15 +178,12 @@ def read_raw(model: Any) -> Raw:
 
     tree = oracle_tree(model)
     mods = dict(model.named_modules(remove_duplicate=False))
-    seen: set[int] = set()
     leaves = []
     for module in tree.modules:
-        own = list(mods[module.name].named_parameters(recurse=False))
-        fresh = tuple((t, tuple(int(s) for s in p.shape)) for t, p in own if id(p) not in seen)
-        shared = tuple((t, tuple(int(s) for s in p.shape)) for t, p in own if id(p) in seen)
-        seen.update(id(p) for _, p in own)
-        leaves.append(Leaf(module.name, module.kind, module.in_features, module.out_features, fresh, module.bias,
-                           shared))
+        own = mods[module.name].named_parameters(recurse=False)
+        shared = tuple((t, tuple(int(s) for s in p.shape)) for t, p in own if t in module.shared)
+        leaves.append(Leaf(module.name, module.kind, module.in_features, module.out_features, module.tensors,
+                           module.bias, shared, module.transposed))
     lists = tuple((n, len(m)) for n, m in model.named_modules() if isinstance(m, nn.ModuleList) and len(m))
     return Raw(tuple(leaves), lists, tuple(sorted(tree.tied.items())), (tree.input_embedding, tree.output_embedding))
 
@@ -228,7 +226,7 @@ def _fold(entries: list[tuple[str, Leaf]], scope: str, repeats: Mapping[str, str
         if group is None:
             leaf = entries[i][1]
             items.append(Leaf(rel, leaf.kind, leaf.in_features, leaf.out_features, leaf.tensors, leaf.bias,
-                              leaf.shared))
+                              leaf.shared, leaf.transposed))
             i += 1
             continue
         run = list(itertools.takewhile(lambda e: e[0].startswith(group + "."), entries[i:]))
@@ -261,7 +259,8 @@ def signature_of(item: Item, drop_bias: bool) -> tuple[Any, ...]:
         return ("group", item.name, item.length, item.first is not None)
     tensors = tuple(t for t in item.tensors if not (drop_bias and t[0] == "bias"))
     bias = () if drop_bias else (item.bias,)
-    return ("leaf", item.name, item.kind, item.in_features, item.out_features, tensors, item.shared) + bias
+    return ("leaf", item.name, item.kind, item.in_features, item.out_features, tensors, item.shared,
+            item.transposed) + bias
 
 
 def shape_free(item: Item) -> tuple[Any, ...]:
@@ -269,7 +268,7 @@ def shape_free(item: Item) -> tuple[Any, ...]:
     if isinstance(item, Group):
         return ("group", item.name, item.first is not None)
     return ("leaf", item.name, item.kind, tuple(t for t, _ in item.tensors), item.bias,
-            tuple(t for t, _ in item.shared))
+            tuple(t for t, _ in item.shared), item.transposed)
 
 
 # --- seeds and probe values ------------------------------------------------------------------------
@@ -449,6 +448,8 @@ def _merge_leaf(versions: Sequence[Leaf], matcher: Matcher) -> dict[str, Any]:
             "b": first.bias}
     if first.shared:
         leaf["s"] = shapes([v.shared for v in versions])
+    if first.transposed:
+        leaf["x"] = True
     return leaf
 
 

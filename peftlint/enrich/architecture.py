@@ -11,8 +11,9 @@ Template vocabulary (all plain data, never evaluated as code):
   dim        int | quantity name | [[coefficient, quantity, ...], ...]  (sum of products)
   condition  [["eq" | "ne", q1, q2] | ["pos" | "nonpos", q] | ["is", field, value], ...]  (all hold)
   leaf       {"n": name, "k": kind, "i": dim|null, "o": dim|null, "b": bool|condition, "if": condition?,
-              "t": [[tensor, [dim, ...], condition?], ...],  -- the parameters it owns
-              "s": [...]?}  -- its parameters first registered elsewhere (not counted again)
+              "t": [[tensor, [dim, ...], condition?], ...],  -- the parameters it owns, in registration order
+              "s": [...]?,  -- its parameters first registered elsewhere (not counted again)
+              "x": true?}  -- fused experts stored (experts, in, out) (transformers' `is_transposed`)
   group      {"n": name, "r": quantity, "items": items, "first": items?}  -- `name.0.`, `name.1.`, ...
              repeated; "first", when present, replaces "items" for block 0 (T5's position bias)
   items      [leaf | group, ...] | index into the model type's shared "blocks"
@@ -202,13 +203,17 @@ def _first_factor(spec: list[list[Any]]) -> str:
     return next((factor for _, *factors in spec for factor in factors), "")
 
 
-def _numel(q: ConfigQuantities, tensor: list[Any]) -> int | None:
-    """A tensor's element count, or None when its condition does not hold."""
+def _shape(q: ConfigQuantities, tensor: list[Any]) -> tuple[int, ...] | None:
+    """A tensor's shape, or None when its condition does not hold."""
     if len(tensor) > 2 and not q.holds(tensor[2]):
         return None
+    return tuple(q.dim(spec) for spec in tensor[1])
+
+
+def _numel(shape: tuple[int, ...]) -> int:
     numel = 1
-    for spec in tensor[1]:
-        numel *= q.dim(spec)
+    for dim in shape:
+        numel *= dim
     return numel
 
 
@@ -227,26 +232,30 @@ def _expand(items: Any, prefix: str, q: ConfigQuantities, blocks: list[Any], out
             base = f"{prefix}{item['n']}."
             for index in range(q.size(item["r"], limit=MAX_REPEAT)):
                 head = f"{base}{index}."
-                out.extend(
-                    Module(head + m.name, m.kind, m.in_features, m.out_features, m.bias, m.params, m.bias_params)
-                    for m in (first if index == 0 else block)
-                )
+                # the block's modules under this index (`_replace` would cost ~40% more here)
+                out.extend(Module(head + m.name, *m[1:]) for m in (first if index == 0 else block))
             continue
-        params = bias_params = 0
+        tensors = []
         for tensor in item["t"]:
-            numel = _numel(q, tensor)
-            if numel is not None:
-                params += numel
-                if tensor[0] == "bias":
-                    bias_params = numel
+            shape = _shape(q, tensor)
+            if shape is not None:
+                tensors.append((tensor[0], shape))
+        shared = []
+        bias_params = next((_numel(shape) for name, shape in tensors if name == "bias"), 0)
         for tensor in item.get("s", ()):  # owned but counted where first registered (a shared bias)
-            numel = _numel(q, tensor)
-            if numel is not None and tensor[0] == "bias":
-                bias_params = numel
+            shape = _shape(q, tensor)
+            if shape is not None:
+                shared.append(tensor[0])
+                if tensor[0] == "bias":
+                    bias_params = _numel(shape)
         bias = item["b"] if isinstance(item["b"], bool) else q.holds(item["b"])
         in_f = None if item["i"] is None else q.dim(item["i"])
         out_f = None if item["o"] is None else q.dim(item["o"])
-        out.append(Module(prefix + item["n"], item["k"], in_f, out_f, bias, params, bias_params))
+        params = sum(_numel(shape) for _, shape in tensors)
+        out.append(
+            Module(prefix + item["n"], item["k"], in_f, out_f, bias, params, bias_params,
+                   tuple(tensors), tuple(shared), item.get("x", False))
+        )
 
 
 class ArchitectureIndex:

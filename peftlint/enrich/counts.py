@@ -2,7 +2,8 @@
 
 Every tensor `get_peft_model` adds or unfreezes is listed with its shape, the way peft 0.21.2
 builds it (`tuners/<method>/layer.py` `update_layer`, `peft_model.py` `_setup_prompt_encoder`,
-`utils/other.py` `ModulesToSaveWrapper`, `_mark_only_adapters_as_trainable` for `bias`). The
+`utils/other.py` `ModulesToSaveWrapper`, `_mark_only_adapters_as_trainable` for `bias`, LoRA's
+`ParamWrapper` for `target_parameters` and fused-MoE experts). The
 sums equal `PeftModel.get_nb_trainable_parameters()`; the tensors `save_pretrained` writes give
 the exact size of adapter_model.safetensors.
 """
@@ -14,6 +15,7 @@ from peftlint.enrich.modules import Module, ModuleTree
 from peftlint.enrich.targets import (
     PROMPT_LEARNING_TYPES,
     ModelView,
+    ParameterTarget,
     TargetResolution,
     model_view,
     pattern_key,
@@ -36,7 +38,6 @@ MODEL_PREFIX = "base_model.model."  # state-dict prefix of the base model inside
 UNMODELLED_OPTIONS = (
     "layer_replication",
     "trainable_token_indices",
-    "target_parameters",
     "use_bdlora",
     "kasa_config",
     "velora_config",
@@ -121,11 +122,13 @@ def count_parameters(
         raise NotModelled(f"`{unmodelled[0]}` is not modelled: counts would not be exact")
     if cfg.get("init_lora_weights") == "eva":
         raise NotModelled("`init_lora_weights='eva'` redistributes ranks from data: counts would not be exact")
+    if cfg.get("target_parameters") and peft_type != "LORA":
+        raise NotModelled(f"`target_parameters` is modelled for LoRA only, not for `{peft_type}`")
     resolution = resolve_targets(tree, cfg, peft_type, task_type)
     if resolution.error is not None:
         raise PeftRejects(resolution.error)
-    if resolution.moe_conversion:
-        raise NotModelled("LoRA on fused MoE experts (peft converts them to `target_parameters`) is not modelled")
+    if resolution.not_modelled is not None:
+        raise NotModelled(resolution.not_modelled)
     embeddings = {tree.input_embedding, tree.output_embedding}
     tied = tree.output_embedding in tree.tied and any(m.name in embeddings for m in resolution.targeted)
     if cfg.get("ensure_weight_tying") and tied:
@@ -144,6 +147,8 @@ def count_parameters(
             raise NotModelled(f"counting `{peft_type}` parameters is not supported")
         for module in resolution.targeted:
             tensors += builder(module, cfg, resolution)
+        for parameter in resolution.parameters:
+            tensors += param_wrapper_tensors(parameter, cfg, resolution)
         tensors += shared_tensors(peft_type, cfg, resolution)
         tensors += bias_tensors(view, resolution, cfg.get("bias", "none"), base)
         tensors += embedding_layer_tensors(view, resolution, cfg, base)
@@ -184,12 +189,13 @@ def safetensors_size(tensors: Sequence[Tensor]) -> int:
 # --- per-method adapter tensors -------------------------------------------------------------------
 
 
-def _rank(module: Module, cfg: Mapping[str, Any], default_key: str = "r") -> int:
-    patterns = cfg.get("rank_pattern") or {}
-    key = pattern_key(patterns, module.name)
-    rank = int(patterns[key]) if key is not None else int(cfg[default_key])
+def _rank(name: str, cfg: Mapping[str, Any], resolution: TargetResolution) -> int:
+    """The rank of module (or parameter) `name`: `rank_pattern` as peft applies it, else `r`."""
+    patterns = resolution.rank_pattern
+    key = pattern_key(patterns, name)
+    rank = int(patterns[key]) if key is not None else int(cfg["r"])
     if rank <= 0:
-        raise PeftRejects(f"`r` should be a positive integer, got {rank} for `{module.name}`")
+        raise PeftRejects(f"`r` should be a positive integer, got {rank} for `{name}`")
     return rank
 
 
@@ -206,7 +212,7 @@ def _tensor(module: Module, suffix: str, *shape: int, trainable: bool = True, sa
 
 
 def lora_tensors(module: Module, cfg: Mapping[str, Any], resolution: TargetResolution) -> list[Tensor]:
-    r = _rank(module, cfg)
+    r = _rank(module.name, cfg, resolution)
     n_in, n_out = _in_out(module)
     if module.kind == "embedding":
         if cfg.get("lora_bias"):
@@ -219,6 +225,22 @@ def lora_tensors(module: Module, cfg: Mapping[str, Any], resolution: TargetResol
     if cfg.get("use_dora"):
         tensors.append(_tensor(module, "lora_magnitude_vector", n_out))  # one magnitude per output feature
     return tensors
+
+
+def param_wrapper_tensors(parameter: ParameterTarget, cfg: Mapping[str, Any], resolution: TargetResolution) -> list[Tensor]:
+    """LoRA on a parameter (peft's ParamWrapper): one rank-r pair per expert, stacked along the rank;
+    a 2-d parameter (out, in) is a single expert, a 3-d one is (experts, out, in) unless transposed."""
+    r = _rank(parameter.key, cfg, resolution)
+    if len(parameter.shape) == 3:
+        experts, first, second = parameter.shape
+        n_in, n_out = (first, second) if parameter.module.transposed else (second, first)
+    else:
+        experts, (n_out, n_in) = 1, parameter.shape
+    prefix = f"{MODEL_PREFIX}{parameter.module.name}.{'base_layer.' * parameter.nesting}"
+    return [
+        Tensor(parameter.module.name, f"{prefix}lora_A.weight", (r * experts, n_in)),
+        Tensor(parameter.module.name, f"{prefix}lora_B.weight", (n_out, r * experts)),
+    ]
 
 
 def adalora_tensors(module: Module, cfg: Mapping[str, Any], resolution: TargetResolution) -> list[Tensor]:
@@ -241,7 +263,7 @@ def ia3_tensors(module: Module, cfg: Mapping[str, Any], resolution: TargetResolu
 
 
 def loha_tensors(module: Module, cfg: Mapping[str, Any], resolution: TargetResolution) -> list[Tensor]:
-    r = _rank(module, cfg)
+    r = _rank(module.name, cfg, resolution)
     n_in, n_out = _in_out(module)
     return [
         _tensor(module, "hada_w1_a", n_out, r),
@@ -271,7 +293,7 @@ def factorization(dimension: int, factor: int = -1) -> tuple[int, int]:
 
 
 def lokr_tensors(module: Module, cfg: Mapping[str, Any], resolution: TargetResolution) -> list[Tensor]:
-    r = _rank(module, cfg)
+    r = _rank(module.name, cfg, resolution)
     n_in, n_out = _in_out(module)
     factor = int(cfg.get("decompose_factor", -1))
     out_l, out_k = factorization(n_out, factor)
@@ -390,16 +412,19 @@ def bias_tensors(view: ModelView, resolution: TargetResolution, bias: str, dtype
     """`bias="all"` unfreezes every `*.bias` of the model, `"<method>_only"` those of adapted layers."""
     if bias == "none":
         return []
-    targeted = set(resolution.targeted_names)
+    # adapter layers around each module: one for a module target, one per wrapped parameter
+    wrappers = dict.fromkeys(resolution.targeted_names, 1)
+    for parameter in resolution.parameters:
+        wrappers[parameter.module.name] = wrappers.get(parameter.module.name, 0) + 1
     tensors = []
     for module in view.tree.modules:
         elements = bias_elements(module)
-        wrapped = module.name in targeted
+        wrapped = wrappers.get(module.name, 0)
         if elements == 0 or (bias != "all" and not wrapped):
             continue
         if _inside(module.name, resolution.saved):
             continue  # ModulesToSaveWrapper freezes the original; its copy is counted with the copy
-        key = f"{MODEL_PREFIX}{module.name}.{'base_layer.' if wrapped else ''}bias"
+        key = f"{MODEL_PREFIX}{module.name}.{'base_layer.' * wrapped}bias"
         tensors.append(Tensor(module.name, key, (elements,), dtype=dtype, added=False))
     return tensors
 

@@ -20,6 +20,11 @@ class Module(NamedTuple):
     # elements of its own `bias` parameter; None when the builder did not record it (counts then
     # assume out_features for linear-like layers and half of `params` for norm layers)
     bias_params: int | None = None
+    # its own parameters by name and shape, in registration order: what LoRA's `target_parameters`
+    # matches and wraps (e.g. a fused-MoE `experts` module's gate_up_proj (E, 2I, H), down_proj (E, H, I))
+    tensors: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    shared: tuple[str, ...] = ()  # names of its parameters first registered by another module (tied)
+    transposed: bool = False  # transformers' `is_transposed` experts: 3-d weights stored (experts, in, out)
 
 
 class ModuleTree(NamedTuple):

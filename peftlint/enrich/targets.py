@@ -2,7 +2,9 @@
 
 Mirrors peft 0.21.2 without importing it: `tuners_utils.check_target_module_exists` (targets,
 `exclude_modules`, `layers_to_transform`/`layers_pattern`), `_maybe_include_all_linear_layers`
-(`all-linear`), `BaseTuner._prepare_adapter_config` (default targets per `model_type`), the
+(`all-linear`), `BaseTuner._prepare_adapter_config` (default targets per `model_type`),
+`BaseTuner._inject_parameters` (LoRA's `target_parameters`), `transformers_weight_conversion.
+_convert_peft_config_moe` (LoRA's v4 expert targets on transformers v5 fused-MoE models), the
 error cases at the end of `BaseTuner.inject_adapter`, `utils.other._set_trainable`
 (`modules_to_save`) and `utils.other.get_pattern_key` (`rank_pattern`/`alpha_pattern`).
 Everything here reads a ModuleTree only.
@@ -43,6 +45,44 @@ SUPPORTED_KINDS: dict[str, frozenset[str]] = {
     "OFT": frozenset({"linear", "conv2d", "embedding"}),
     "BOFT": frozenset({"linear", "conv2d"}),
 }
+# peft's `transformers_weight_conversion` tables (`_MOE_TARGET_MODULE_MAPPING`, `_MOE_FUSED_TARGETS`),
+# keyed by the v4 names they convert (peft_defaults.json lists those per model type): the v5
+# `target_parameters` entry each v4 target becomes (in peft's order: the first whose name ends a
+# target wins), and the v4 targets fused into one parameter, which must come together
+MOE_CONVERSIONS: dict[tuple[str, ...], tuple[dict[str, str], dict[str, tuple[str, ...]]]] = {
+    ("gate", "w1", "w2", "w3"): (
+        {"gate": "gate.weight", "w1": "gate_up_proj", "w3": "gate_up_proj", "w2": "down_proj"},
+        {"gate_up_proj": ("w1", "w3")},
+    ),
+    ("down_proj", "gate", "gate_proj", "up_proj"): (
+        {"gate": "gate.weight", "gate_proj": "gate_up_proj", "up_proj": "gate_up_proj", "down_proj": "down_proj"},
+        {"gate_up_proj": ("gate_proj", "up_proj")},
+    ),
+}
+# LoRA options its ParamWrapper (the layer of `target_parameters`) refuses, in the order peft checks
+# them: `__init__`, then `resolve_lora_variant` (it has no LoRA variants)
+PARAM_WRAPPER_REFUSES = (
+    "lora_dropout",
+    "fan_in_fan_out",
+    "lora_bias",
+    "use_dora",
+    "velora_config",
+    "kasa_config",
+    "alora_invocation_tokens",
+    "monteclora_config",
+    "use_bdlora",
+    "arrow_config",
+)
+# The keys of a LoRA layer's own weights under a module target (adapter "default"): peft matches
+# `target_parameters` after wrapping the module targets, so an entry can hit these too.
+LORA_LAYER_KEYS = (
+    "lora_A.default.weight",
+    "lora_B.default.weight",
+    "lora_B.default.bias",
+    "lora_embedding_A.default",
+    "lora_embedding_B.default",
+    "lora_magnitude_vector.default.weight",
+)
 
 # User regexes (a `target_modules` string, `exclude_modules`, `layers_pattern`, pattern keys) run
 # through Python's backtracking `re`, which has no timeout. Two guards keep a hostile or
@@ -139,7 +179,9 @@ def model_view(tree: ModuleTree) -> ModelView:
     for name, owner_name in tree.tied.items():
         owner = owners[owner_name]
         if name == tree.output_embedding and owner.kind == "embedding":
-            modules[name] = Module(name, "linear", owner.out_features, owner.in_features, False, owner.params)
+            modules[name] = Module(
+                name, "linear", owner.out_features, owner.in_features, False, owner.params, tensors=owner.tensors
+            )
         else:
             modules[name] = owner._replace(name=name)
     names: list[str] = []
@@ -252,9 +294,11 @@ def default_feedforward_modules(model_type: str) -> list[str] | str | None:
     return peft_defaults()["ia3_feedforward_modules"].get(model_type)
 
 
-def moe_conversion_names(model_type: str) -> list[str] | None:
-    """v4 expert names peft rewrites into `target_parameters` for LoRA on this fused-MoE model type."""
-    return peft_defaults()["lora_moe_conversion"].get(model_type)
+def moe_conversion(model_type: str) -> tuple[dict[str, str], dict[str, tuple[str, ...]]] | None:
+    """The table by which peft rewrites LoRA's v4 expert targets into `target_parameters` on this
+    fused-MoE model type (transformers v5), or None when it has none."""
+    names = peft_defaults()["lora_moe_conversion"].get(model_type)
+    return None if names is None else MOE_CONVERSIONS[tuple(names)]
 
 
 # --- the resolution -----------------------------------------------------------------------------
@@ -266,6 +310,21 @@ class PartialCoverage(NamedTuple):
     family: str  # the name with every numeric segment replaced by `*`, e.g. `model.layers.*.self_attn.q_proj`
     matched: int
     total: int
+
+
+class ParameterTarget(NamedTuple):
+    """A parameter LoRA adapts through `target_parameters` (peft's ParamWrapper)."""
+
+    module: Module  # the module registering it
+    name: str  # its name there, e.g. `gate_up_proj`
+    shape: tuple[int, ...]
+    # ParamWrappers around this one: targets on one module nest in registration order, the first
+    # innermost, so this one's weights are saved under `base_layer.` that many times
+    nesting: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.module.name}.{self.name}"
 
 
 class TargetResolution(NamedTuple):
@@ -282,10 +341,12 @@ class TargetResolution(NamedTuple):
     modules_to_save: dict[str, tuple[str, ...]]  # entry (incl. task heads peft adds) -> names it wraps
     saved: tuple[str, ...]  # modules wrapped by ModulesToSaveWrapper (full trainable copies)
     unmatched_pattern_keys: dict[str, tuple[str, ...]]  # rank/alpha_pattern
+    rank_pattern: Mapping[str, Any]  # as peft applies it (the fused-MoE conversion adds entries)
     error: str | None = None  # what peft raises for this config on this model, if it does
-    # LoRA on a fused-MoE model (transformers v5) whose targets peft rewrites into `target_parameters`
-    # on the stacked expert weights; `targeted` then lists only the modules that stay module targets
-    moe_conversion: bool = False
+    # LoRA's `target_parameters`, with v4 expert targets of a fused-MoE model (transformers v5)
+    # already converted into them as peft does; `targeted` lists only the module targets then
+    parameters: tuple[ParameterTarget, ...] = ()
+    not_modelled: str | None = None  # why peft's result is beyond what the tree describes, if it is
 
     @property
     def targeted_names(self) -> tuple[str, ...]:
@@ -368,28 +429,31 @@ def _regexes(config: Mapping[str, Any]) -> str:
 def _resolve(view: ModelView, config: Mapping[str, Any], peft_type: str, task_type: str | None) -> TargetResolution:
     modules_to_save = effective_modules_to_save(config, task_type)
     saved_by_entry, saved = _resolve_modules_to_save(view, modules_to_save)
-    empty = TargetResolution(None, False, (), {}, (), (), (), (), (), frozenset(), saved_by_entry, saved, {})
+    rank_pattern = dict(config.get("rank_pattern") or {})
+    empty = TargetResolution(None, False, (), {}, (), (), (), (), (), frozenset(), saved_by_entry, saved, {}, rank_pattern)
     if peft_type in PROMPT_LEARNING_TYPES:
         if task_type not in PEFT_MODEL_TASKS:
             return empty._replace(error=f"{peft_type} needs a `task_type` (one of {sorted(PEFT_MODEL_TASKS)})")
         return empty._replace(error=_modules_to_save_error(view, saved, ()))
 
+    written_as_string = isinstance(config.get("target_modules"), str)
+    conversion = moe_conversion(view.tree.model_type) if peft_type == "LORA" else None
+    if conversion is not None:
+        converted, error = _convert_moe(view, config, conversion, task_type)
+        if error is not None:
+            return empty._replace(error=error)
+        if converted is not None:
+            config, rank_pattern = converted, converted["rank_pattern"]
+    parameter_entries = tuple(config.get("target_parameters") or ()) if peft_type == "LORA" else ()
     raw_targets = config.get("target_modules")
-    moe_names = moe_conversion_names(view.tree.model_type) if peft_type == "LORA" else None
-    if moe_names is not None and raw_targets is None:
-        # peft converts the (unset) targets before it would fill in defaults, leaving an empty set
-        return empty._replace(error=_no_match_error((), False, True, config))
-    # a string (regex or all-linear) is first resolved to leaf names there, so it always changes meaning
-    moe_conversion = moe_names is not None and (
-        isinstance(raw_targets, str) or any(_matched_entries(t, moe_names) for t in raw_targets)
-    )
-    default_used = raw_targets is None
+    default_used = False
     if raw_targets is None:
         raw_targets = default_target_modules(peft_type, view.tree.model_type)
+        default_used = raw_targets is not None
         if raw_targets is None:
-            if peft_type == "LORA" and config.get("target_parameters"):
-                return empty
-            return empty._replace(error="Please specify `target_modules` in `peft_config`")
+            if not parameter_entries:
+                return empty._replace(error="Please specify `target_modules` in `peft_config`")
+            raw_targets = ()
     targets: tuple[str, ...] | str
     if isinstance(raw_targets, str) and raw_targets.lower() == ALL_LINEAR:
         targets = _all_linear(view, task_type)
@@ -441,16 +505,23 @@ def _resolve(view: ModelView, config: Mapping[str, Any], peft_type: str, task_ty
     unsupported = tuple(
         n for n in targeted if n in view.containers or (supported is not None and view.modules[n].kind not in supported)
     )
+    adapted = tuple(view.modules[n] for n in targeted if n not in unsupported)
+    parameters, parameter_error, not_modelled = _target_parameters(view, parameter_entries, targeted)
+    if parameters:
+        parameter_error = parameter_error or _param_wrapper_error(config, adapted, parameters[0])
+        not_modelled = not_modelled or _param_wrapper_not_modelled(config, parameters, saved)
     error = None
-    if not targeted and not config.get("target_parameters"):
-        error = _no_match_error(targets, bool(excluded), unmatched_any, config)
-    elif unsupported:
+    if unsupported:
         first = unsupported[0]
         kind = "container module" if first in view.containers else f"{view.modules[first].kind} module"
         error = f"Target module `{first}` ({kind}) is not supported by {peft_type}"
+    elif parameter_error:
+        error = parameter_error
+    elif not targeted and not parameters and not not_modelled:  # not modelled: something did match
+        error = _no_match_error(targets, bool(excluded), unmatched_any, config)
 
-    adapted = tuple(view.modules[n] for n in targeted if n not in unsupported)
-    error = error or _modules_to_save_error(view, saved, targeted)
+    wrapped = targeted + [p.module.name for p in parameters]
+    error = error or _modules_to_save_error(view, saved, wrapped)
     feedforward: frozenset[str] = frozenset()
     if peft_type == "IA3":
         ff_modules = config.get("feedforward_modules")
@@ -460,8 +531,10 @@ def _resolve(view: ModelView, config: Mapping[str, Any], peft_type: str, task_ty
                 error = "Please specify `feedforward_modules` in `peft_config`"
         feedforward = frozenset(n for n in targeted if ff_modules is not None and is_feedforward(n, ff_modules))
 
+    # a pattern key that applies to a wrapped parameter is used, although peft only looks at modules to warn
+    pattern_subjects = targeted + [p.key for p in parameters]
     unmatched_patterns = {
-        attr: tuple(k for k in config.get(attr) or {} if not any(pattern_key({k: 0}, n) for n in targeted))
+        attr: tuple(k for k in config.get(attr) or {} if not any(pattern_key({k: 0}, n) for n in pattern_subjects))
         for attr in ("rank_pattern", "alpha_pattern")
     }
     return TargetResolution(
@@ -469,7 +542,10 @@ def _resolve(view: ModelView, config: Mapping[str, Any], peft_type: str, task_ty
         default_targets_used=default_used,
         targeted=adapted,
         entry_matches={entry: tuple(hits) for entry, hits in entry_hits.items()},
-        unmatched_entries=tuple(e for e, hits in entry_hits.items() if not hits) if isinstance(targets, tuple) else (),
+        # list entries only (peft's fused-MoE conversion may turn a regex into leaf names that match nothing)
+        unmatched_entries=(
+            tuple(e for e, hits in entry_hits.items() if not hits) if isinstance(targets, tuple) and not written_as_string else ()
+        ),
         excluded=exclude_names,
         unsupported=unsupported,
         layers_found=tuple(sorted(layers_found)),
@@ -478,9 +554,158 @@ def _resolve(view: ModelView, config: Mapping[str, Any], peft_type: str, task_ty
         modules_to_save=saved_by_entry,
         saved=saved,
         unmatched_pattern_keys={attr: keys for attr, keys in unmatched_patterns.items() if keys},
+        rank_pattern=rank_pattern,
         error=error,
-        moe_conversion=moe_conversion,
+        parameters=parameters,
+        not_modelled=not_modelled,
     )
+
+
+# --- LoRA on parameters ---------------------------------------------------------------------------
+
+
+def _convert_moe(
+    view: ModelView,
+    config: Mapping[str, Any],
+    conversion: tuple[dict[str, str], dict[str, tuple[str, ...]]],
+    task_type: str | None,
+) -> tuple[dict[str, Any] | None, str | None]:
+    """`_convert_peft_config_moe`: the config peft goes on with (None: it leaves it as written), or
+    the error it raises. v4 expert targets become `target_parameters` on the fused weights; a
+    fused pair (`w1` + `w3` -> `gate_up_proj`) gets twice the rank."""
+    renames, fused = conversion
+    targets = config.get("target_modules")
+    if isinstance(targets, str):
+        targets = _leaf_targets(view, config, targets, renames, task_type)
+        if not targets:
+            return None, None  # nothing to convert: peft leaves the string to its usual matching
+    parameters = list(config.get("target_parameters") or ())
+    remaining: list[str] = []
+    present: dict[str, list[str]] = {new: [] for new in fused}
+    for target in targets or ():
+        old = next((o for o in renames if target == o or target.endswith(f".{o}")), None)
+        if old is None:
+            remaining.append(target)
+            continue
+        parameters.append(renames[old])
+        if renames[old] in fused:
+            present[renames[old]].append(old)
+    rank_pattern = dict(config.get("rank_pattern") or {})
+    for new, required in fused.items():
+        found = set(present[new])
+        if 0 < len(found) < len(required):
+            missing = ", ".join(sorted(set(required) - found))
+            return None, (
+                f"Cannot convert PEFT target(s) {', '.join(sorted(found))} without also targeting {missing} "
+                f"because they are fused into {new}."
+            )
+        if len(found) == len(required) > 1:
+            rank_pattern[rf".*\.{re.escape(new)}"] = int(config.get("r", 8)) * len(required)
+    converted = {
+        **config,
+        "target_modules": tuple(dict.fromkeys(remaining)),
+        "target_parameters": tuple(dict.fromkeys(parameters)),
+        "rank_pattern": rank_pattern,
+    }
+    return converted, None
+
+
+def _leaf_targets(
+    view: ModelView, config: Mapping[str, Any], pattern: str, renames: Mapping[str, str], task_type: str | None
+) -> list[str]:
+    """`_resolve_string_target_modules`: the leaf names a regex or `all-linear` targets, v4 expert
+    names included (rebuilt from the fused parameters' containers for a regex)."""
+    if pattern.lower() == ALL_LINEAR:
+        return sorted({name.rsplit(".", 1)[-1] for name in _all_linear(view, task_type)} | set(renames))
+    exclude = config.get("exclude_modules")
+    modules_to_save = effective_modules_to_save(config, task_type)
+
+    def targeted(key: str) -> bool:  # check_target_module_exists with a string target
+        if is_excluded(key, exclude) or (modules_to_save and is_under_modules_to_save(key, modules_to_save)):
+            return False
+        return regex_fullmatch(pattern, key)
+
+    parameter_keys = [f"{m.name}.{p}" for m in view.tree.modules for p, _ in m.tensors]
+    matched = {key.rsplit(".", 1)[-1] for key in list(view.names) + parameter_keys if targeted(key)}
+    containers: dict[str, list[str]] = {}
+    for key in parameter_keys:
+        container, _, leaf = key.rpartition(".")
+        containers.setdefault(leaf, []).append(container)
+    for old, new in renames.items():
+        if old not in matched and any(targeted(f"{c}.{old}") for c in containers.get(new, ())):
+            matched.add(old)
+    return sorted(matched)
+
+
+def _target_parameters(
+    view: ModelView, entries: Sequence[str], module_targets: Sequence[str]
+) -> tuple[tuple[ParameterTarget, ...], str | None, str | None]:
+    """`_inject_parameters`: every parameter whose `<module>.<name>` equals an entry or ends with
+    `.<entry>` (no regex, and neither `exclude_modules` nor `layers_to_transform` apply).
+
+    Returns the targets, what peft raises and what the tree cannot describe.
+    """
+    if not entries:
+        return (), None, None
+    wanted = frozenset(entries)
+    found: list[ParameterTarget] = []
+    error = not_modelled = None
+    wrapped = set(module_targets)
+    for name in view.names:
+        module = view.modules.get(name)
+        if module is None:
+            continue
+        hits = [(p, shape) for p, shape in module.tensors if matches_target_list(f"{name}.{p}", wanted)]
+        tied = [p for p in module.shared if matches_target_list(f"{name}.{p}", wanted)]
+        if tied or (hits and name in view.tree.tied):
+            # a tensor two modules share (or one module registered under two names)
+            parameter = tied[0] if tied else hits[0][0]
+            not_modelled = not_modelled or f"`target_parameters` names `{name}.{parameter}`, a tensor tied to another module"
+            continue
+        if not hits:
+            continue
+        if name in wrapped:
+            error = error or f"`target_parameters` names a parameter of `{name}`, which `target_modules` adapts too"
+        for parameter, shape in hits:
+            if len(shape) not in (2, 3):
+                error = error or (
+                    f"`{name}.{parameter}` has {len(shape)} dimension(s): LoRA's ParamWrapper adapts 2-d and 3-d parameters only"
+                )
+        found += [ParameterTarget(module, p, shape, len(hits) - 1 - i) for i, (p, shape) in enumerate(hits)]
+    for name in module_targets:
+        if any(matches_target_list(f"{name}.{key}", wanted) for key in LORA_LAYER_KEYS):
+            not_modelled = not_modelled or f"`target_parameters` also names the LoRA weights peft adds to `{name}`"
+    return tuple(found), error, not_modelled
+
+
+def _param_wrapper_error(config: Mapping[str, Any], adapted: Sequence[Module], first: ParameterTarget) -> str | None:
+    """The options LoRA's ParamWrapper refuses. `fan_in_fan_out` as the module targets leave it:
+    wrapping a Linear switches it off, a Conv1D on (peft corrects the shared config object)."""
+    settings = dict(config)
+    for module in adapted:
+        if module.kind in ("linear", "conv1d"):
+            settings["fan_in_fan_out"] = module.kind == "conv1d"
+    option = next((o for o in PARAM_WRAPPER_REFUSES if settings.get(o)), None)
+    if option is None and settings.get("init_lora_weights") == "mica":
+        option = "init_lora_weights='mica'"
+    if option is None:
+        return None
+    return f"`{first.key}` is adapted as a parameter (peft's ParamWrapper, as for fused-MoE experts), which does not work with `{option}`"
+
+
+def _param_wrapper_not_modelled(
+    config: Mapping[str, Any], parameters: Sequence[ParameterTarget], saved: Sequence[str]
+) -> str | None:
+    """What peft accepts with wrapped parameters but the tree cannot follow."""
+    init = config.get("init_lora_weights")
+    if isinstance(init, str) and init.lower() not in ("gaussian", "mica"):
+        # these initialisations read the wrapped module's `weight`, which fused experts do not have
+        return f"`init_lora_weights='{init}'` with `target_parameters` is not modelled"
+    for parameter in parameters:
+        outer = next((s for s in saved if parameter.module.name.startswith(s + ".")), None)
+        if outer is not None:
+            return f"`modules_to_save` copies `{outer}` together with the LoRA of `{parameter.key}`: not modelled"
+    return None
 
 
 def _resolve_modules_to_save(

@@ -49,6 +49,7 @@ def module_tree(model: Any, model_type: str | None = None) -> ModuleTree:
         if not fresh:
             tied[name] = seen[id(own[0][1])]
             continue
+        shared = tuple(n for n, p in own if id(p) in seen)
         for _, p in own:
             seen.setdefault(id(p), name)
         kind = _kind(module)
@@ -63,6 +64,9 @@ def module_tree(model: Any, model_type: str | None = None) -> ModuleTree:
                 bias=getattr(module, "bias", None) is not None,
                 params=sum(p.numel() for p in fresh),
                 bias_params=0 if bias is None else bias.numel(),
+                tensors=tuple((n, tuple(int(d) for d in p.shape)) for n, p in own if n not in shared),
+                shared=shared,
+                transposed=bool(getattr(module, "is_transposed", False)),
             )
         )
     names = {id(m): n for n, m in model.named_modules()}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import struct
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from tests.enrich.conftest import (
     tiny_config,
 )
 
+from peftlint.enrich.architecture import module_tree_from_config
 from peftlint.enrich.counts import NotModelled, PeftRejects, count_parameters, factorization
 from peftlint.enrich.modules import ModuleTree
 from peftlint.enrich.targets import resolve_targets
@@ -104,6 +107,8 @@ TINY = {
     "gpt2": dict(n_embd=64, n_layer=3, n_head=4, vocab_size=101),
     "bert": dict(hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4, vocab_size=101),
     "t5": dict(d_model=64, d_kv=16, d_ff=96, num_layers=3, num_decoder_layers=2, num_heads=4, vocab_size=101),
+    # fused experts (transformers v5): `all-linear` adapts them through peft's conversion to `target_parameters`
+    "mixtral": dict(hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, vocab_size=101, num_local_experts=4),
 }
 
 
@@ -201,6 +206,10 @@ SAVE_CASES = [
     ("gpt2", "PREFIX_TUNING", {"num_virtual_tokens": 5, "prefix_projection": True}, "float32"),
     ("llama", "P_TUNING", {"num_virtual_tokens": 5}, "float32"),
     ("bert", "PROMPT_TUNING", {"num_virtual_tokens": 5}, "bfloat16"),
+    # LoRA on parameters: nested ParamWrappers on one module, 2-d ones, v4 expert names converted
+    ("mixtral", "LORA", {"target_modules": [], "target_parameters": ["experts.gate_up_proj", "experts.down_proj"]}, "bfloat16"),
+    ("mixtral", "LORA", {"target_modules": ["q_proj", "gate", "w1", "w2", "w3"], "bias": "all"}, "float16"),
+    ("llama", "LORA", {"target_modules": ["v_proj"], "target_parameters": ["q_proj.weight", "embed_tokens.weight"]}, "float32"),
 ]
 
 
@@ -261,3 +270,134 @@ def test_trainable_percent_and_per_module() -> None:
 
     assert counts.per_module == {f"model.layers.{i}.self_attn.q_proj": 4 * (64 + 64) for i in range(3)}
     assert counts.trainable_percent == pytest.approx(100 * counts.trainable / counts.total)
+
+
+# --- LoRA on parameters: `target_parameters` and fused-MoE experts ------------------------------------
+
+MIXTRAL = "bundled/mistralai--Mixtral-8x7B-v0.1"
+PARAMETER_CASES = [
+    {"target_modules": [], "target_parameters": ["experts.gate_up_proj", "experts.down_proj"]},  # nested on one module
+    {"target_parameters": ["mlp.experts.down_proj"], "r": 16, "rank_pattern": {r"layers\.0\.mlp\.experts\.down_proj": 4}},
+    {"target_modules": [], "target_parameters": ["q_proj.weight", "gate.weight"]},  # 2-d: a single expert
+    # neither `exclude_modules` nor `layers_to_transform` filters parameters
+    {"target_modules": ["k_proj"], "target_parameters": ["experts.gate_up_proj"], "layers_to_transform": [0], "exclude_modules": ["experts"]},
+    # v4 expert names: peft converts them, `w1` + `w3` (fused into gate_up_proj) at twice the rank
+    {"target_modules": ["q_proj", "v_proj", "w1", "w2", "w3"]},
+    {"target_modules": ["gate", "w1", "w3"], "r": 4, "rank_pattern": {"gate_up_proj": 2}, "bias": "all"},
+    {"target_modules": "all-linear", "r": 16},
+    {"target_modules": r".*\.(q_proj|w1|w3)"},
+]
+
+
+def check_parameters_against_peft(hf_config: Any, raw: dict[str, Any], config: dict[str, Any]) -> None:
+    """Counts from the template tree (what `estimate` reads) equal peft's; no case may be skipped."""
+    tree = module_tree_from_config(raw, "CAUSAL_LM")
+    counts = count_parameters(tree, config, "LORA", "CAUSAL_LM", model_config=raw)
+    peft = peft_model(build_model(hf_config, "CAUSAL_LM"), config, "LORA", "CAUSAL_LM")
+    assert (counts.trainable, counts.total) == peft.get_nb_trainable_parameters()
+    assert {p.key for p in counts.resolution.parameters} == set(peft.base_model.targeted_parameter_names)
+
+
+@pytest.mark.parametrize("config", PARAMETER_CASES, ids=lambda c: str(c)[:60])
+def test_lora_on_parameters_of_tiny_mixtral_equals_peft(config: dict[str, Any]) -> None:
+    hf_config = tiny("mixtral")
+    check_parameters_against_peft(hf_config, hf_config.to_diff_dict(), config)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", PARAMETER_CASES, ids=lambda c: str(c)[:60])
+def test_lora_on_parameters_of_mixtral_8x7b_equals_peft(config: dict[str, Any]) -> None:
+    check_parameters_against_peft(shared_config(MIXTRAL), raw_config(MIXTRAL), config)
+
+
+MOE_SIZES = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, vocab_size=101, num_experts_per_tok=2)
+
+
+@pytest.mark.parametrize(
+    ("model_type", "sizes", "config"),
+    [
+        ("qwen3_moe", {"num_experts": 4, "moe_intermediate_size": 32}, {"target_modules": ["q_proj", "gate_proj", "up_proj", "down_proj"]}),
+        ("olmoe", {"num_experts": 4}, {"target_modules": "all-linear"}),
+        # experts stored (experts, in, out): transformers' `is_transposed`
+        ("gpt_oss", {"num_local_experts": 4, "head_dim": 16, "layer_types": ["full_attention"] * 2}, {"target_modules": [], "target_parameters": ["experts.gate_up_proj", "experts.down_proj"]}),
+    ],
+    ids=lambda v: str(v)[:30],
+)
+def test_lora_on_fused_experts_of_untemplated_models_equals_peft(model_type: str, sizes: dict[str, Any], config: dict[str, Any]) -> None:
+    """Fused-MoE types without a template go through the [exact] fallback's torch tree: same counts, same shapes."""
+    hf_config = tiny_config(model_type, **MOE_SIZES, **sizes)
+    counts = count_parameters(_tree(hf_config, "CAUSAL_LM"), config, "LORA", "CAUSAL_LM")
+    peft = peft_model(build_model(hf_config, "CAUSAL_LM"), config, "LORA", "CAUSAL_LM")
+
+    assert (counts.trainable, counts.total) == peft.get_nb_trainable_parameters()
+    adapter = {name.replace(".default", ""): tuple(p.shape) for name, p in peft.named_parameters() if "lora_" in name}
+    assert {t.key: t.shape for t in counts.tensors} == adapter
+
+
+def test_lora_on_fused_experts_is_one_pair_per_expert() -> None:
+    tree = module_tree_from_config(raw_config(MIXTRAL), "CAUSAL_LM")
+    config = {"target_modules": ["w1", "w2", "w3"], "r": 8}
+    counts = count_parameters(tree, config, "LORA", "CAUSAL_LM")
+
+    experts, hidden, intermediate = 8, 4096, 14336
+    gate_up = 2 * 8 * experts * (hidden + 2 * intermediate)  # w1 + w3 fused: rank 16
+    down = 8 * experts * (intermediate + hidden)
+    assert counts.per_module == {f"model.layers.{i}.mlp.experts": gate_up + down for i in range(32)}
+    assert {t.key.removeprefix("base_model.model.model.layers.0.mlp.experts."): t.shape for t in counts.tensors if ".0.mlp" in t.key} == {
+        "base_layer.lora_A.weight": (16 * experts, hidden),  # gate_up_proj, registered first: the inner wrapper
+        "base_layer.lora_B.weight": (2 * intermediate, 16 * experts),
+        "lora_A.weight": (8 * experts, intermediate),
+        "lora_B.weight": (hidden, 8 * experts),
+    }
+
+
+@pytest.mark.parametrize(
+    ("model_type", "config", "outcome"),
+    [
+        ("mixtral", {"target_modules": ["w1", "w3"], "lora_dropout": 0.1}, PeftRejects),  # ParamWrapper refuses dropout
+        ("mixtral", {"target_modules": ["w1", "w2"]}, PeftRejects),  # w3 is fused with w1
+        ("mixtral", {"target_modules": [], "target_parameters": ["input_layernorm.weight"]}, PeftRejects),  # 1-d
+        ("mixtral", {"target_modules": ["q_proj"], "target_parameters": ["q_proj.weight"]}, PeftRejects),
+        ("mixtral", {"target_modules": [], "target_parameters": ["experts.down_proj"], "modules_to_save": ["experts"]}, PeftRejects),
+        ("mixtral", {"target_modules": [], "target_parameters": ["experts.down_proj"], "modules_to_save": ["mlp"]}, NotModelled),
+        ("mixtral", {"target_modules": ["q_proj"], "target_parameters": ["lora_A.default.weight"]}, NotModelled),
+        ("llama", {"target_modules": [], "target_parameters": ["lm_head.weight"]}, NotModelled),  # tied to embed_tokens
+    ],
+    ids=lambda v: str(v)[:60],
+)
+def test_lora_on_parameters_beyond_the_tree(model_type: str, config: dict[str, Any], outcome: type[Exception]) -> None:
+    """Each case peft rejects is rejected; each it accepts but the tree cannot describe is not modelled."""
+    hf_config = tiny(model_type)
+    with pytest.raises(outcome):
+        count_parameters(_tree(hf_config, "CAUSAL_LM"), config, "LORA", "CAUSAL_LM")
+    if outcome is PeftRejects:
+        with pytest.raises((ValueError, TypeError)):
+            peft_model(build_model(hf_config, "CAUSAL_LM"), config, "LORA", "CAUSAL_LM")
+    else:
+        peft_model(build_model(hf_config, "CAUSAL_LM"), config, "LORA", "CAUSAL_LM")
+
+
+def test_target_parameters_of_other_methods_are_not_modelled() -> None:
+    tree = _tree(tiny("mixtral"), "CAUSAL_LM")
+    config = {"target_modules": ["q_proj"], "target_parameters": ["experts.down_proj"], "total_step": 10}
+    with pytest.raises(NotModelled, match="LoRA only"):
+        count_parameters(tree, config, "ADALORA", "CAUSAL_LM")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "targets",
+    [{"target_modules": ["q_proj", "v_proj", "w1", "w2", "w3"]}, {"target_parameters": ["experts.gate_up_proj", "experts.down_proj"]}],
+    ids=["v4-expert-names", "target-parameters"],
+)
+def test_estimate_counts_fused_experts_exactly(targets: dict[str, Any], tmp_path: Path) -> None:
+    config = {"r": 8, "lora_alpha": 16, **targets}
+    path = tmp_path / "adapter.yaml"
+    lines = [f"{k}: {json.dumps(v)}\n" for k, v in {"peft_type": "LORA", "task_type": "CAUSAL_LM", **config}.items()]
+    path.write_text("".join(lines), encoding="utf-8")
+    command = [sys.executable, "-m", "peftlint", "estimate", str(path), "--model", "mistralai/Mixtral-8x7B-v0.1", "--format", "json"]
+    result = json.loads(subprocess.run(command, capture_output=True, text=True, timeout=300, check=True).stdout)
+
+    assert not [w for w in result["warnings"] if "not modelled" in w or "no exact counts" in w]
+    peft = peft_model(build_model(shared_config(MIXTRAL), "CAUSAL_LM"), config, "LORA", "CAUSAL_LM")
+    assert (result["trainable_params"], result["total_params"]) == peft.get_nb_trainable_parameters()

@@ -58,6 +58,17 @@ def test_peft_defaults_json_matches_installed_peft() -> None:
     assert json.loads(DEFAULTS_PATH.read_text(encoding="utf-8")) == expected
 
 
+def test_moe_conversion_tables_equal_peft() -> None:
+    """The tables by which peft rewrites v4 expert targets, for every model type it converts."""
+    from peft.utils import transformers_weight_conversion as v5
+
+    for model_type in json.loads(DEFAULTS_PATH.read_text(encoding="utf-8"))["lora_moe_conversion"]:
+        base = v5._MODEL_TO_CONVERSION_PATTERN[model_type]
+        renames, fused = targets.moe_conversion(model_type)  # type: ignore[misc]
+        assert list(renames.items()) == list(v5._MOE_TARGET_MODULE_MAPPING[base].items())  # peft's order decides
+        assert fused == {new: tuple(old) for new, old in v5._MOE_FUSED_TARGETS[base].items()}
+
+
 def test_importing_targets_does_not_import_torch() -> None:
     code = "import sys, peftlint.enrich.targets, peftlint.enrich.counts; print(sorted({'torch', 'transformers', 'peft'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -97,6 +108,9 @@ CASES = [
     ("bundled/FacebookAI--roberta-base", "LORA", {"target_modules": "all-linear"}),
     ("bundled/distilbert--distilbert-base-uncased", "LORA", {"target_modules": ["q_lin", "v_lin"], "layers_to_transform": [0, 1]}),
     ("bundled/Qwen--Qwen2.5-0.5B", "IA3", {"target_modules": ["k_proj", "down_proj"], "feedforward_modules": ["down_proj"]}),
+    # fused experts: peft turns the v4 expert and router names into `target_parameters`, a string into leaf names
+    pytest.param("bundled/mistralai--Mixtral-8x7B-v0.1", "LORA", {"target_modules": ["q_proj", "gate", "w1", "w2", "w3"]}, marks=pytest.mark.slow),
+    pytest.param("bundled/mistralai--Mixtral-8x7B-v0.1", "LORA", {"target_modules": "all-linear", "exclude_modules": ["k_proj"]}, marks=pytest.mark.slow),
 ]
 
 
@@ -267,6 +281,28 @@ def test_modules_to_save_entry_that_matches_nothing(llama: Any) -> None:
     resolution = resolve_targets(llama, {"target_modules": ["q_proj"], "modules_to_save": ["classifier"]}, "LORA", None)
 
     assert resolution.modules_to_save == {"classifier": ()}
+
+
+def test_v4_expert_names_become_parameter_targets() -> None:
+    from transformers import AutoConfig
+
+    hf_config = AutoConfig.for_model("mixtral", hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+                                     num_key_value_heads=2, vocab_size=101, num_local_experts=4)
+    tree = module_tree(build_model(hf_config, "CAUSAL_LM"))
+    config = {"target_modules": ["q_proj", "w1", "w3", "w2"], "r": 8, "rank_pattern": {"q_proj": 4}}
+    resolution = resolve_targets(tree, config, "LORA", "CAUSAL_LM")
+
+    assert resolution.error is None and resolution.unmatched_entries == ()  # v4 names are no typos
+    assert resolution.target_modules == ("q_proj",)
+    assert resolution.targeted_names == ("model.layers.0.self_attn.q_proj", "model.layers.1.self_attn.q_proj")
+    assert [(p.key, p.shape, p.nesting) for p in resolution.parameters[:2]] == [
+        ("model.layers.0.mlp.experts.gate_up_proj", (4, 192, 64), 1),
+        ("model.layers.0.mlp.experts.down_proj", (4, 64, 96), 0),
+    ]
+    assert resolution.rank_pattern == {"q_proj": 4, r".*\.gate_up_proj": 16}  # the fused pair, at twice the rank
+    tuner = peft_model(build_model(hf_config, "CAUSAL_LM"), config, "LORA", "CAUSAL_LM").base_model
+    assert set(tuner.targeted_parameter_names) == {p.key for p in resolution.parameters}
+    assert tuner.peft_config["default"].rank_pattern == resolution.rank_pattern
 
 
 def test_unmatched_rank_pattern_key(llama: Any) -> None:
