@@ -24,9 +24,9 @@ from peftlint.normalize import PeftConfig, to_peft_config
 from peftlint.profile import ProfileError, ProfileRequest
 
 if TYPE_CHECKING:
-    from peftlint.recommend import Recommendation  # imported where used: the model code only when a model is named, the estimate's only by `estimate`
+    from peftlint.recommendation import Recommendation  # imported where used: the model code only when a model is named, the estimate's only by `estimate`
     from peftlint.enrich.model import ModelConfig
-    from peftlint.estimate import Estimate
+    from peftlint.estimation import Estimate
 
 __all__ = [
     "ConfigSourceError",
@@ -145,7 +145,7 @@ def estimate(
     Raises `ConfigSourceError`, `ModelError` or `SettingsError`.
     """
     from peftlint.enrich.analysis import ModelFactsError
-    from peftlint.estimate import estimate as estimate_config
+    from peftlint.estimation import estimate as estimate_config
     from peftlint.estimate_command import training_for
 
     if isinstance(config, (str, os.PathLike)):
@@ -188,9 +188,9 @@ def recommend(
     alternatives. Raises `ModelError`, `SettingsError`, or `RecommendError` / `NothingFits`
     (subclasses of `PeftlintError`) when no configuration fits the budget.
     """
-    from peftlint.recommend import NothingFits
-    from peftlint.recommend import Request as RecommendRequest
-    from peftlint.recommend import recommend as recommend_config
+    from peftlint.recommendation import NothingFits
+    from peftlint.recommendation import Request as RecommendRequest
+    from peftlint.recommendation import recommend as recommend_config
     from peftlint.recommend_command import assembled_profile
 
     resolved = _model_config(model)

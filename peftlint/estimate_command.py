@@ -13,8 +13,8 @@ from peftlint.enrich.memory import normalize_dtype, normalize_optimizer
 from peftlint.enrich.model import ModelUnavailable, resolve_model
 from peftlint.enrich.stage import Enricher, ModelOptions, training_from
 from peftlint.engine import evaluate
-from peftlint.estimate import compare as compare_alternatives
-from peftlint.estimate import estimate, render_text
+from peftlint.estimation import compare as compare_alternatives
+from peftlint.estimation import estimate, render_text
 from peftlint.lint import active_rules, config_facts, config_profile, load_configs
 from peftlint.load import LoadError
 from peftlint.normalize import PeftConfig

@@ -10,7 +10,7 @@ from typing import Callable, NoReturn
 from peftlint.config import settings_for_dir
 from peftlint.enrich.model import ModelUnavailable, resolve_model
 from peftlint.profile import Profile, ProfileError, ProfileRequest, assemble
-from peftlint.recommend import NothingFits, RecommendError, Request, recommend
+from peftlint.recommendation import NothingFits, RecommendError, Request, recommend
 from peftlint.recommend_output import render
 
 EXIT_OK, EXIT_NOTHING_FITS = 0, 1

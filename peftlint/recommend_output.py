@@ -12,9 +12,9 @@ from typing import Any, Callable, Mapping
 import yaml
 
 from peftlint.enrich.analysis import Training
-from peftlint.estimate import render_text
+from peftlint.estimation import render_text
 from peftlint.normalize import PROFILE_KEY, peft_types
-from peftlint.recommend import Recommendation
+from peftlint.recommendation import Recommendation
 from peftlint.recommend_files import PEFT
 
 FORMATS = ("text", "yaml", "json", "python")

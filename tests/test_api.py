@@ -175,11 +175,15 @@ def test_importing_peftlint_and_checking_needs_no_torch() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_estimate_stays_the_function_after_its_module_is_imported() -> None:
-    # peftlint/estimate.py and peftlint.estimate(...) share a name; the function must win
-    code = "import peftlint.estimate_command, peftlint\nprint(callable(peftlint.estimate), peftlint.estimate.__module__)\n"
+def test_api_functions_stay_functions_after_the_commands_are_imported() -> None:
+    # a submodule named like an API function (peftlint/estimate.py) would replace the function on
+    # the package as soon as it is imported: the modules are estimation.py and recommendation.py
+    code = (
+        "import peftlint.estimate_command, peftlint.recommend_command, peftlint.api, peftlint\n"
+        "print(*(getattr(peftlint, name).__module__ for name in ('check', 'estimate', 'recommend')))\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    assert result.stdout.split() == ["True", "peftlint.api"]
+    assert result.stdout.split() == ["peftlint.api"] * 3
 
 
 def readme_block(title: str, index: int = 0) -> str:
@@ -202,7 +206,7 @@ def test_recommend_gives_the_config_the_command_writes() -> None:
     assert result.file_mapping()["peft_type"] == "LORA"
     assert result.rationale and all(reason.source for reason in result.rationale)
     assert result.estimate.trainable_params and result.estimate.memory["total_bytes"] < 24 * 1024**3
-    from peftlint.recommend import Recommendation
+    from peftlint.recommendation import Recommendation
 
     assert isinstance(result, Recommendation)
 

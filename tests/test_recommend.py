@@ -24,7 +24,7 @@ from peftlint.enrich.model import resolve_model
 from peftlint.enrich.stage import ModelOptions
 from peftlint.lint import lint_paths
 from peftlint.profile import Profile, ProfileRequest
-from peftlint.recommend import S000, S001, S002, NothingFits, RecommendError, Recommendation, Request, recommend
+from peftlint.recommendation import S000, S001, S002, NothingFits, RecommendError, Recommendation, Request, recommend
 from peftlint.recommend_interactive import Cancelled, ask
 from peftlint.recommend_output import as_python, as_yaml, document
 
@@ -105,7 +105,7 @@ def test_cost_first_on_a_large_model_is_prompt_tuning_and_on_a_small_one_lora() 
 
 def test_prompt_tuning_gets_the_embedding_width_when_it_is_not_the_hidden_size() -> None:
     base = Request(resolve_model("facebook/opt-350m"), Profile({"priority": "cost"}))
-    from peftlint.recommend import _prompt_tuning, base_model
+    from peftlint.recommendation import _prompt_tuning, base_model
 
     assert _prompt_tuning(base_model(base))["token_dim"] == 512  # OPT-350m embeds at 512, hidden 1024
 

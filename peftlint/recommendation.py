@@ -25,7 +25,7 @@ from peftlint.enrich.model import ModelConfig
 from peftlint.enrich.modules import ModuleTree
 from peftlint.enrich.stage import Enricher, ModelOptions
 from peftlint.enrich.targets import PEFT_MODEL_TASKS, default_target_modules
-from peftlint.estimate import Estimate, estimate
+from peftlint.estimation import Estimate, estimate
 from peftlint.finding import Finding
 from peftlint.fit import DATASET_RANK_LIMITS, TASK_RANKS
 from peftlint.lint import active_rules, config_facts, rules_for
