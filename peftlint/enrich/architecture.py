@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from peftlint.enrich.modules import Module, ModuleTree
