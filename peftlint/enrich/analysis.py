@@ -9,6 +9,7 @@ from typing import Any, Mapping, NamedTuple
 
 from peftlint.enrich.architecture import ArchitectureError, UnknownArchitecture, module_tree_from_config
 from peftlint.enrich.counts import CountError, Counts, count_parameters
+from peftlint.enrich.distributed import DEEPSPEED, DistributedEstimate, Plan, distribute
 from peftlint.enrich.memory import ModelDims, MemoryEstimate, estimate_training_memory
 from peftlint.enrich.model import ModelConfig
 from peftlint.enrich.modules import ModuleTree
@@ -37,6 +38,7 @@ class Training(NamedTuple):
     seq_len: int = 512
     gradient_checkpointing: bool = False
     given: frozenset[str] = frozenset()
+    plan: Plan = Plan()  # how training is spread over GPUs (distributed.Plan); one GPU by default
 
 
 class ModelFactsError(Exception):
@@ -48,7 +50,7 @@ class Analysis(NamedTuple):
     tree: ModuleTree
     counts: Counts | None
     counts_error: str | None
-    memory: MemoryEstimate | None
+    memory: DistributedEstimate | None
     memory_error: str | None
     resolution: TargetResolution | None
 
@@ -79,7 +81,7 @@ def _counts(tree: ModuleTree, effective: Mapping[str, Any], peft_type: str, task
         return None, str(exc)
 
 
-def _memory(model: ModelConfig, counts: Counts, effective: Mapping[str, Any], peft_type: str, task_type: str | None, training: Training) -> tuple[MemoryEstimate | None, str | None]:
+def _memory(model: ModelConfig, counts: Counts, effective: Mapping[str, Any], peft_type: str, task_type: str | None, training: Training) -> tuple[DistributedEstimate | None, str | None]:
     try:
         dims = ModelDims.from_config(model.config)
         estimate = estimate_training_memory(
@@ -99,9 +101,21 @@ def _memory(model: ModelConfig, counts: Counts, effective: Mapping[str, Any], pe
             lora_dropout_inputs=_dropout_inputs(counts, effective),
             include_framework_overhead=True,  # compared with a card's size, which includes the CUDA context
         )
+        return per_gpu(estimate, dims, training.plan, counts.total, counts.trainable, training.dtype), None
     except ValueError as exc:
         return None, str(exc)
-    return estimate, None
+
+
+def per_gpu(estimate: MemoryEstimate, dims: ModelDims, plan: Plan, total_params: int, trainable_params: int, dtype: str) -> DistributedEstimate:
+    """The busiest GPU's share of a one-GPU estimate under `plan` (the same numbers on one GPU)."""
+    quantized = estimate.assumptions.get("quantized_params")
+    fraction = 0.0
+    if quantized:
+        # analysis keeps prepare_model_for_kbit_training's fp32 for the weights left unquantized
+        base = estimate.breakdown["base_weights"]
+        rest = (total_params - trainable_params - quantized) * 4
+        fraction = max(base - rest, 0) / base if base else 0.0
+    return distribute(estimate, dims, plan, total_params=total_params, trainable_params=trainable_params, compute_dtype=dtype, quantized_fraction=fraction)
 
 
 def _dropout_inputs(counts: Counts, effective: Mapping[str, Any]) -> int:
@@ -260,7 +274,7 @@ def _prompt_facts(tree: ModuleTree, config: Mapping[str, Any], effective: Mappin
     }
 
 
-def _estimate_with(analysis: Analysis, effective: Mapping[str, Any], peft_type: str, training: Training) -> MemoryEstimate | None:
+def _estimate_with(analysis: Analysis, effective: Mapping[str, Any], peft_type: str, training: Training) -> DistributedEstimate | None:
     """The memory estimate of the same model with other settings (None when it cannot be made)."""
     task_type = model_task_type(effective, analysis.model.config)
     counts, _ = _counts(analysis.tree, effective, peft_type, task_type, analysis.model, training)
@@ -275,7 +289,7 @@ def _estimate_with(analysis: Analysis, effective: Mapping[str, Any], peft_type: 
 COMFORTABLE_SHARE = 0.8
 
 
-def _fit(estimate: MemoryEstimate, budget: int) -> dict[str, Any]:
+def _fit(estimate: DistributedEstimate, budget: int) -> dict[str, Any]:
     fits = estimate.total_bytes <= budget
     return {
         "total_bytes": estimate.total_bytes,
