@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.enrich.conftest import BUNDLED_MODELS, raw_config, shared_config
+from tests.enrich.conftest import BUNDLED_MODELS, raw_config, model_config
 
 from peftlint.enrich.architecture import (
     InvalidModelConfig,
@@ -91,7 +91,7 @@ def _bundled_cases() -> list[Any]:
 
 @pytest.mark.parametrize(("name", "task_type"), _bundled_cases())
 def test_bundled_config_gives_the_tree_transformers_builds(name: str, task_type: str | None) -> None:
-    assert module_tree_from_config(raw_config(name), task_type) == transformers_tree(shared_config(name), task_type)
+    assert module_tree_from_config(raw_config(name), task_type) == transformers_tree(model_config(name), task_type)
 
 
 # Settings the bundled files do not show: each case changes a bundled config the way another

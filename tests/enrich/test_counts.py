@@ -17,12 +17,11 @@ from typing import Any
 import pytest
 from tests.enrich.conftest import (
     BUNDLED_MODELS,
-    SHARED_MODELS,
     build_model,
     default_task,
+    model_config,
     peft_model,
     raw_config,
-    shared_config,
     tiny_config,
 )
 
@@ -138,8 +137,8 @@ def test_tiny_models_equal_peft(model_type: str, variant: int) -> None:
     ],
     ids=lambda v: str(v)[:30],
 )
-def test_shared_models_equal_peft(model_name: str, peft_type: str, config: dict[str, Any]) -> None:
-    hf_config = shared_config(model_name)
+def test_real_models_equal_peft(model_name: str, peft_type: str, config: dict[str, Any]) -> None:
+    hf_config = model_config(model_name)
     check_against_peft(hf_config, raw_config(model_name), config, peft_type, default_task(hf_config))
 
 
@@ -151,7 +150,7 @@ def real_model_cases() -> list[Any]:
     differ only in sizes): the whole matrix would double the run time and test nothing new."""
     seen: set[str] = set()
     cases = []
-    for name in SHARED_MODELS + BUNDLED_MODELS:
+    for name in BUNDLED_MODELS:
         model_type = raw_config(name)["model_type"]
         chosen = range(len(VARIANT_IDS)) if model_type not in seen else CORE_VARIANTS
         seen.add(model_type)
@@ -162,7 +161,7 @@ def real_model_cases() -> list[Any]:
 @pytest.mark.slow
 @pytest.mark.parametrize(("model_name", "variant"), real_model_cases())
 def test_every_real_model_equals_peft(model_name: str, variant: int) -> None:
-    hf_config = shared_config(model_name)
+    hf_config = model_config(model_name)
     task = default_task(hf_config)
     peft_type, config = variants(model_names(_tree(hf_config, task), task))[variant]
     check_against_peft(hf_config, raw_config(model_name), config, peft_type, task)
@@ -173,7 +172,7 @@ def test_every_real_model_equals_peft(model_name: str, variant: int) -> None:
 @pytest.mark.parametrize("peft_type", ["LORA", "PREFIX_TUNING"])
 def test_classification_heads_equal_peft(model_name: str, peft_type: str) -> None:
     config = {"target_modules": "all-linear"} if peft_type == "LORA" else {"num_virtual_tokens": 8}
-    check_against_peft(shared_config(model_name), raw_config(model_name), config, peft_type, "SEQ_CLS")
+    check_against_peft(model_config(model_name), raw_config(model_name), config, peft_type, "SEQ_CLS")
 
 
 # --- adapter_model.safetensors ----------------------------------------------------------------------
@@ -307,7 +306,7 @@ def test_lora_on_parameters_of_tiny_mixtral_equals_peft(config: dict[str, Any]) 
 @pytest.mark.slow
 @pytest.mark.parametrize("config", PARAMETER_CASES, ids=lambda c: str(c)[:60])
 def test_lora_on_parameters_of_mixtral_8x7b_equals_peft(config: dict[str, Any]) -> None:
-    check_parameters_against_peft(shared_config(MIXTRAL), raw_config(MIXTRAL), config)
+    check_parameters_against_peft(model_config(MIXTRAL), raw_config(MIXTRAL), config)
 
 
 MOE_SIZES = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, vocab_size=101, num_experts_per_tok=2)
@@ -399,5 +398,5 @@ def test_estimate_counts_fused_experts_exactly(targets: dict[str, Any], tmp_path
     result = json.loads(subprocess.run(command, capture_output=True, text=True, timeout=300, check=True).stdout)
 
     assert not [w for w in result["warnings"] if "not modelled" in w or "no exact counts" in w]
-    peft = peft_model(build_model(shared_config(MIXTRAL), "CAUSAL_LM"), config, "LORA", "CAUSAL_LM")
+    peft = peft_model(build_model(model_config(MIXTRAL), "CAUSAL_LM"), config, "LORA", "CAUSAL_LM")
     assert (result["trainable_params"], result["total_params"]) == peft.get_nb_trainable_parameters()

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import pytest
-from tests.enrich.conftest import SHARED_MODELS, build_model, default_task, peft_model, shared_config
+from tests.enrich.conftest import REFERENCE_MODELS, build_model, default_task, model_config, peft_model
 
 from peftlint.enrich import targets
 from peftlint.enrich.targets import PatternError, closest_module_names, resolve_targets
@@ -116,7 +116,7 @@ CASES = [
 
 @pytest.mark.parametrize(("model_name", "peft_type", "config"), CASES, ids=lambda v: str(v)[:40])
 def test_targets_equal_peft(model_name: str, peft_type: str, config: dict[str, Any]) -> None:
-    hf_config = shared_config(model_name)
+    hf_config = model_config(model_name)
     task = default_task(hf_config)
     tree = module_tree(build_model(hf_config, task))
     model = build_model(hf_config, task)
@@ -130,10 +130,10 @@ def test_targets_equal_peft(model_name: str, peft_type: str, config: dict[str, A
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model_name", SHARED_MODELS)
+@pytest.mark.parametrize("model_name", REFERENCE_MODELS)
 @pytest.mark.parametrize("peft_type", ["LORA", "ADALORA", "IA3", "VERA"])
 def test_default_and_all_linear_targets_equal_peft_on_every_model(model_name: str, peft_type: str) -> None:
-    hf_config = shared_config(model_name)
+    hf_config = model_config(model_name)
     task = default_task(hf_config)
     tree = module_tree(build_model(hf_config, task))
     extra = {"total_step": 100} if peft_type == "ADALORA" else {}
@@ -152,7 +152,7 @@ def test_default_and_all_linear_targets_equal_peft_on_every_model(model_name: st
 
 
 def _tree(model_name: str, task_type: str | None = None) -> Any:
-    hf_config = shared_config(model_name)
+    hf_config = model_config(model_name)
     return module_tree(build_model(hf_config, task_type or default_task(hf_config)))
 
 
@@ -191,7 +191,7 @@ def test_did_you_mean_suggests_names_the_model_has(model_name: str, wrong: str, 
 
 
 def test_peft_raises_where_resolution_reports_an_error(bert: Any) -> None:
-    hf_config = shared_config("bundled/google-bert--bert-base-uncased")
+    hf_config = model_config("bundled/google-bert--bert-base-uncased")
     with pytest.raises(ValueError, match="No modules were targeted"):
         peft_targets(build_model(hf_config, "SEQ_CLS"), {"target_modules": ["q_proj"]}, "LORA", "SEQ_CLS")
     # without a classifier head nothing is excluded, and peft names the missing targets
@@ -247,7 +247,7 @@ def test_lokr_cannot_wrap_gpt2_conv1d() -> None:
 
 def test_all_linear_on_distilbert_classifier_clashes_with_the_saved_head() -> None:
     """`pre_classifier` is a LoRA target and also ends with `classifier`, which SEQ_CLS saves."""
-    hf_config = shared_config("bundled/distilbert--distilbert-base-uncased")
+    hf_config = model_config("bundled/distilbert--distilbert-base-uncased")
     resolution = resolve_targets(_tree("bundled/distilbert--distilbert-base-uncased"), {"target_modules": "all-linear"}, "LORA", "SEQ_CLS")
 
     assert resolution.error == "`modules_to_save` cannot wrap `pre_classifier`: it is also an adapter target"
@@ -261,7 +261,7 @@ def test_modules_to_save_cannot_copy_a_module_list(llama: Any) -> None:
 
     assert resolution.error == "`modules_to_save` cannot wrap `model.layers`: it is a ModuleList"
     with pytest.raises(TypeError, match="modules_to_save cannot be applied"):
-        peft_targets(build_model(shared_config("bundled/meta-llama--Llama-3.2-1B"), "CAUSAL_LM"), config, "LORA", "CAUSAL_LM")
+        peft_targets(build_model(model_config("bundled/meta-llama--Llama-3.2-1B"), "CAUSAL_LM"), config, "LORA", "CAUSAL_LM")
 
 
 def test_no_default_targets_for_distilbert() -> None:
