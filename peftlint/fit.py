@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping
 
 from peftlint.roles import ATTENTION_ROLES, FFN, covered_roles
 
-# seeds/000 §Task-Specific Recommendations: the LoRA rank each task starts from (low, high)
+# [choosing-a-method] §Task-Specific Recommendations: the LoRA rank each task starts from (low, high)
 TASK_RANKS: dict[str, tuple[int, int]] = {
     "classification": (4, 4),
     "instruction": (8, 16),
@@ -26,17 +26,17 @@ RANK_HEADROOM = 2
 # tasks whose guide range asks for capacity: a rank below the range underfits them
 CAPACITY_TASKS = frozenset({"instruction", "domain-adaptation", "code"})
 
-# seeds/001 §Few-Shot and Low-Resource Settings ("hundreds rather than thousands of examples")
-# and seeds/000 §Practical Recommendations (overfitting: decrease the rank): the highest rank
+# [peft-comparison] §Few-Shot and Low-Resource Settings ("hundreds rather than thousands of examples")
+# and [choosing-a-method] §Practical Recommendations (overfitting: decrease the rank): the highest rank
 # worth training on a data set below each size (larger sets: PL101's general limit)
 DATASET_RANK_LIMITS = ((1_000, 8), (10_000, 32))
 
-# seeds/003 §Quick Comparison: trainable share (% of the model) each method reported; peft
+# [method-comparison] §Quick Comparison: trainable share (% of the model) each method reported; peft
 # renamed Bone to MiSS. Above twice the top of the range the method is no longer what the
 # guide measured (a rank or target set far beyond its usual use).
 METHOD_SHARES: dict[str, tuple[float, float]] = {"LORA": (0.96, 1.90), "MISS": (15.30, 30.39)}
 
-# seeds/002 Concept 3 ("many variants favor compact, modular artifacts"): an adapter that
+# [peft-lesson] Concept 3 ("many variants favor compact, modular artifacts"): an adapter that
 # weighs this share of the base model's 16-bit weights is no longer compact
 HEAVY_ARTIFACT_SHARE = 0.05
 HIGH_RANK = 64
@@ -163,7 +163,7 @@ def adapter_settings_key(facts: Mapping[str, Any]) -> str:
 
 def mark_shared_settings(documents: Iterable[tuple[str, dict[str, Any]]]) -> None:
     """Adds `derived.same_settings_other_tasks` to configs whose exact adapter settings are also
-    used, in the same run, by a config with another `task` (seeds/000: one size fits all)."""
+    used, in the same run, by a config with another `task` ([choosing-a-method]: one size fits all)."""
     groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for label, facts in documents:
         if facts["profile"].get("task"):

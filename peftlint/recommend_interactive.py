@@ -1,4 +1,4 @@
-"""`peftlint recommend --interactive`: seeds/002's questions, one by one, with defaults.
+"""`peftlint recommend --interactive`: [peft-lesson]'s questions, one by one, with defaults.
 
 A plain prompt loop over two text streams (the terminal's stdin and stdout), so tests can drive
 it with a pseudo-terminal or with strings. An answer that is not allowed is explained and the
@@ -27,7 +27,7 @@ class Question(NamedTuple):
 
 
 def questions(defaults: Mapping[str, Any], model: str | None) -> list[Question]:
-    """seeds/002 Concept 3's five questions, then the hardware the budget needs."""
+    """[peft-lesson] Concept 3's five questions, then the hardware the budget needs."""
     return [
         Question("model", "1. How strong is the base model already? Which model (Hub id, folder, or bundled name)", model),
         Question("task", "2. How deep is the task shift?", defaults.get("task", "instruction"), TASKS),

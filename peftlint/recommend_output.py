@@ -90,7 +90,7 @@ def _comments(recommendation: Recommendation) -> list[str]:
         f"Train with: {_training_text(plan.training, plan.accumulation)}",
         f"Estimate: {_estimate_line(recommendation)}",
         "Why:",
-        *(f"  - {r.decision}: {r.reason} [{r.source}]" for r in recommendation.rationale),
+        *(f"  - {r.decision}: {r.reason} ({r.source})" for r in recommendation.rationale),
         "Not chosen (best first):",
         *(f"  - {a.label}: {a.why_not}" for a in recommendation.alternatives),
     ]
@@ -138,7 +138,7 @@ def as_text(recommendation: Recommendation) -> str:
     lines += ["", f"Train with: {_training_text(plan.training, plan.accumulation)}", "", "Why:"]
     for number, reason in enumerate(recommendation.rationale, start=1):
         lines.append(f"  {number}. {reason.decision}: {reason.reason}")
-        lines.append(f"     [{reason.source}]")
+        lines.append(f"     {reason.source}")  # `[key] §section`: docs/sources.md
     lines += ["", "Estimate:"]
     lines += ["  " + line for line in render_text(recommendation.estimate, plan.training, request.budget, None).splitlines()]
     lines += ["", "Not chosen (best first):"]

@@ -1,9 +1,9 @@
 """`peftlint recommend`: the method guides' decision framework turned into a config that passes `check`.
 
-The decision walks the guides in order: seeds/000's decision tree (latency, compute, task
+The decision walks the guides in order: [choosing-a-method]'s decision tree (latency, compute, task
 simplicity, several tasks, the default), its per-task table for the rank and the modules,
-seeds/001's when-to-use/avoid lists and practical recommendations, seeds/002's questions (task
-shift, base model, variants, serving) and seeds/004 on AdaLoRA and QLoRA. Every step is a
+[peft-comparison]'s when-to-use/avoid lists and practical recommendations, [peft-lesson]'s questions (task
+shift, base model, variants, serving) and [peft-vs-lora] on AdaLoRA and QLoRA. Every step is a
 `Reason` that names the section it comes from.
 
 A GPU budget is met with the guides' memory remedies in their order (the same code PL401 uses:
@@ -37,21 +37,22 @@ from peftlint.recommend_targets import QV, conv1d_targets, in_role_order, query_
 from peftlint.roles import ATTENTION_ROLES, FFN
 from peftlint.validate import effective_config
 
-S000 = "seeds/000_723004c3b0ad79f2.txt"
-S001 = "seeds/001_336832c9311d7c30.txt"
-S002 = "seeds/002_67bf33c3cb7635ad.txt"
-S004 = "seeds/004_503a929c3fc31085.txt"
+# keys of docs/sources.md: a reason cites "[key] §section"
+S000 = "[choosing-a-method]"
+S001 = "[peft-comparison]"
+S002 = "[peft-lesson]"
+S004 = "[peft-vs-lora]"
 
 LATENCY_DEPLOYMENTS = ("latency-critical", "edge")
-# tasks that put new knowledge or behaviour into the weights (seeds/001 "Avoid Prompt Tuning when
-# tasks require significant behavioral change"; seeds/004 "Not good for domain specialization")
+# tasks that put new knowledge or behaviour into the weights ([peft-comparison] "Avoid Prompt Tuning when
+# tasks require significant behavioral change"; [peft-vs-lora] "Not good for domain specialization")
 DEEP_TASKS = ("domain-adaptation", "code", "instruction")
-PROMPT_TOKENS = 20  # seeds/000 §Detailed Comparison: Prompt Tuning (20 tokens)
-PROMPT_MIN_PARAMS = 1_000_000_000  # seeds/001 §When to Use Prompt Tuning: extremely large models
-PROMPT_MIN_EXAMPLES = 1_000  # seeds/001: "data-hungry, requiring thousands of examples"
-ADALORA_MIN_PARAMS = 60_000_000_000  # seeds/004 §AdaLoRA: "Best for very large models (70B+)"
-DEFAULT_RANK = 8  # seeds/000 §Decision Tree: LoRA (r=8, alpha=16)
-DROPOUT, SMALL_DATA_DROPOUT = 0.05, 0.1  # seeds/000 §Practical Recommendations: if overfitting, add dropout
+PROMPT_TOKENS = 20  # [choosing-a-method] §Detailed Comparison: Prompt Tuning (20 tokens)
+PROMPT_MIN_PARAMS = 1_000_000_000  # [peft-comparison] §When to Use Prompt Tuning: extremely large models
+PROMPT_MIN_EXAMPLES = 1_000  # [peft-comparison]: "data-hungry, requiring thousands of examples"
+ADALORA_MIN_PARAMS = 60_000_000_000  # [peft-vs-lora] §AdaLoRA: "Best for very large models (70B+)"
+DEFAULT_RANK = 8  # [choosing-a-method] §Decision Tree: LoRA (r=8, alpha=16)
+DROPOUT, SMALL_DATA_DROPOUT = 0.05, 0.1  # [choosing-a-method] §Practical Recommendations: if overfitting, add dropout
 SEQ_LEN_FLOOR = 64  # the shortest sequence worth proposing when nothing fits
 
 
@@ -281,7 +282,7 @@ def _label(config: Mapping[str, Any], quantization: str | None = None) -> str:
 
 
 def decide(request: Request, base: Base) -> tuple[dict[str, Any], list[Reason]]:
-    """The method, rank and modules, step by step down seeds/000's decision tree."""
+    """The method, rank and modules, step by step down [choosing-a-method]'s decision tree."""
     values = request.values
     task, deployment, priority = values.get("task"), values.get("deployment"), values.get("priority")
     variants = values.get("variants") or 1
@@ -303,9 +304,9 @@ def decide(request: Request, base: Base) -> tuple[dict[str, Any], list[Reason]]:
         reasons.append(Reason("LoRA", "no latency, compute or multi-task constraint: the guides' default", f"{S000} §Decision Tree (Default recommendation: LoRA r=8, alpha=16); {S001} §When to Use LoRA"))
     rank = _rank(task, priority, values.get("dataset_size"), reasons)
     targets = _targets(base, _roles(task, priority, reasons))
-    reasons.append(Reason(f"target_modules: {', '.join(targets)}", f"the names these roles have in {base.tree.model_type}", f"peft src/peft/utils/constants.py (default LoRA targets per model type); {S000} §Common Pitfalls (Wrong target modules)"))
+    reasons.append(Reason(f"target_modules: {', '.join(targets)}", f"the names these roles have in {base.tree.model_type}", f"[peft-source] src/peft/utils/constants.py (default LoRA targets per model type); {S000} §Common Pitfalls (Wrong target modules)"))
     if base.task_type == "SEQ_CLS":
-        reasons.append(Reason("task_type: SEQ_CLS", "a new classification head on the base model; peft trains it in full next to the adapter (modules_to_save)", f"peft src/peft/peft_model.py (PeftModelForSequenceClassification adds the classifier to modules_to_save); {S000} §Task-Specific Recommendations (Classification)"))
+        reasons.append(Reason("task_type: SEQ_CLS", "a new classification head on the base model; peft trains it in full next to the adapter (modules_to_save)", f"[peft-source] src/peft/peft_model.py (PeftModelForSequenceClassification adds the classifier to modules_to_save); {S000} §Task-Specific Recommendations (Classification)"))
     small_data = values.get("dataset_size") is not None and values["dataset_size"] < PROMPT_MIN_EXAMPLES
     return _lora(base, rank, targets, SMALL_DATA_DROPOUT if small_data else DROPOUT), reasons
 
@@ -456,7 +457,7 @@ def objections(request: Request, plan: Plan) -> list[Finding]:
 
 # Repairs for what a rule still objects to, most specific first: each returns a new config or None.
 def _compact(base: Base, config: dict[str, Any]) -> dict[str, Any] | None:
-    """seeds/002: many variants favour compact artifacts: drop the MLP, then K and O, then halve the rank."""
+    """[peft-lesson]: many variants favour compact artifacts: drop the MLP, then K and O, then halve the rank."""
     if config["peft_type"] != "LORA":
         return None
     query_value = query_value_targets(base.tree)

@@ -10,8 +10,9 @@ import pytest
 from peftlint.engine import RuleFileError, load_rules, parse_rule
 from peftlint.resources import rules_dir
 
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 RULES = load_rules()
+# The shipped rule set, pinned: a deleted or renamed rule must fail a test, not only a docs diff.
+PINNED = Path(__file__).resolve().parent / "fixtures" / "rule-codes.txt"
 
 
 @pytest.mark.parametrize("path", sorted(rules_dir().glob("*.yaml")), ids=lambda p: p.stem)
@@ -30,10 +31,12 @@ def test_file_name_is_code_and_name() -> None:
         assert Path(rule.path).name == f"{rule.code}-{rule.name}.yaml"
 
 
-@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)
-def test_cited_seed_files_exist(rule) -> None:
-    for seed in re.findall(r"seeds/(\d{3}_[0-9a-f]+\.txt)", rule.source):
-        assert (SEEDS / seed).is_file(), f"{rule.code} cites missing {seed}"
+def test_the_shipped_rules_are_the_pinned_set() -> None:
+    pinned = PINNED.read_text(encoding="utf-8").splitlines()
+    shipped = [f"{r.code} {r.name}" for r in RULES]
+    # A code is never reused and a rename keeps the old name as an alias: change the list only
+    # when a rule is added (or, deliberately, retired).
+    assert shipped == pinned, f"missing: {sorted(set(pinned) - set(shipped))}, new: {sorted(set(shipped) - set(pinned))}"
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -69,6 +72,13 @@ def test_malformed_rule_names_file_and_field(tmp_path: Path, text: str, field: s
         parse_rule(path)
     assert str(path) in str(excinfo.value)
     assert f"field `{field}`" in str(excinfo.value)
+
+
+def test_a_custom_rule_may_cite_any_source(tmp_path: Path) -> None:
+    text = GOOD_RULE.replace("PL103", "PL999").replace("dropout-too-high", "custom")
+    _write(tmp_path, re.sub(r"^source: .*$", 'source: "ACME wiki, Fine-tuning page"', text, flags=re.M))
+    [custom] = [r for r in load_rules([tmp_path]) if r.code == "PL999"]
+    assert custom.source == "ACME wiki, Fine-tuning page"
 
 
 def test_duplicate_code_in_user_folder_is_refused(tmp_path: Path) -> None:
