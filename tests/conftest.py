@@ -11,3 +11,6 @@ import tempfile
 
 # The rule cache goes to a throw-away folder, never the developer's ~/.cache.
 os.environ["PEFTLINT_CACHE_DIR"] = tempfile.mkdtemp(prefix="peftlint-cache-")
+
+# tests/corpus/ holds third-party configs and scripts to lint, never tests to collect.
+collect_ignore = ["corpus"]
