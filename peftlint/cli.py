@@ -126,6 +126,8 @@ def check(args: argparse.Namespace) -> int:
             print(f"skipped {path}: {why}", file=sys.stderr)
         for config, described in report.profiles:
             print(f"profile of {config}: {described}", file=sys.stderr)
+        for config, evidence in report.saved_adapters:
+            print(f"saved adapter {config} ({', '.join(evidence)}): rules about training skipped, --fix keeps its weights' meaning", file=sys.stderr)
     reporter(args.output_format)(report, sys.stdout)
     return EXIT_USAGE if report.unreadable else EXIT_FINDINGS if report.failing else EXIT_OK
 

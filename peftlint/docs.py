@@ -64,6 +64,8 @@ def explain(rule: Rule, *, with_output: bool = True) -> str:
             "unsafe": "unsafe: the fix changes training behaviour; apply it with judgement",
         }
         lines += ["", "Fix safety", f"  {safety[rule.fix_applicability]}"]
+    if rule.training_only:
+        lines += ["", "Saved adapters", "  not checked: this is about how to train, moot once the adapter has trained"]
     if rule.inputs:
         lines += ["", "Needs", "  " + ", ".join(rule.inputs) + " (silent when not set)"]
     lines += ["", "References", f"  {rule.source}"]

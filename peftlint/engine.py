@@ -56,6 +56,14 @@ class Rule(NamedTuple):
     def identifiers(self) -> tuple[str, ...]:
         return (self.code, self.name, *self.aliases)
 
+    @property
+    def training_only(self) -> bool:
+        """The condition requires `source.saved_adapter: false`: advice on how to train, moot for
+        an adapter that has trained (docs/saved-adapters.md)."""
+        when = self.when if isinstance(self.when, dict) else {}
+        source = when.get("properties", {}).get("source", {})
+        return isinstance(source, dict) and source.get("properties", {}).get("saved_adapter") == {"const": False}
+
     # The documentation parts, most of a rule file's text: read from the file when asked for
     # (explain, SARIF, tests), so that the rule cache `check` reads holds only what runs.
     @property

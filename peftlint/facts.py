@@ -106,6 +106,7 @@ def build_facts(
         "source": {
             "format": document.format,
             "saved_adapter": config.saved_adapter,
+            "saved_adapter_evidence": list(config.saved_adapter_evidence),
             "peft_type_inferred": config.peft_type_inferred,
             "class_name": document.class_name,
             "dialect": config.dialect.name if config.dialect else None,

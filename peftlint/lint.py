@@ -33,6 +33,7 @@ class Report:
         self.unreadable = 0
         self.skipped: list[tuple[str, str]] = []  # (path, why), shown with -v
         self.profiles: list[tuple[str, str]] = []  # (config, profile and sources), shown with -v
+        self.saved_adapters: list[tuple[str, tuple[str, ...]]] = []  # (config, evidence), shown with -v
 
 
 class Prepared(NamedTuple):
@@ -211,6 +212,8 @@ def prepare_file(path: str, settings: Settings, report: Report, enricher: Enrich
         profile = _profile_or_finding(config, settings, request, rules, report)
         labels.append(path if len(configs) == 1 else f"{path} (document {config.document.index + 1})")
         report.profiles.append((labels[-1], profile.describe()))
+        if config.saved_adapter:
+            report.saved_adapters.append((labels[-1], config.saved_adapter_evidence))
         facts.append(config_facts(config, settings, enricher, profile))
     return Prepared(path, settings, rules, configs, facts, labels)
 

@@ -7,7 +7,6 @@ call, or LoRA's own keys); anything else is "not a PEFT config" and is skipped q
 import json
 import re
 from functools import lru_cache
-from pathlib import PurePath
 from typing import Any, NamedTuple
 
 from peftlint.dialects import DialectConfig, detect, read
@@ -20,6 +19,10 @@ LORA_MARKERS = frozenset(
     {"lora_alpha", "lora_dropout", "use_rslora", "use_dora", "init_lora_weights", "rank_pattern", "alpha_pattern", "lora_bias"}
 )
 PROFILE_KEY = "peftlint"  # a top-level block holding the user's profile; never a PEFT key
+# Fields `PeftConfig` itself has in every peft release since 0.2: `to_dict` writes all of them.
+PEFT_CONFIG_FIELDS = ("base_model_name_or_path", "inference_mode", "peft_type", "task_type")
+# Fewer keys than this could be in sorted order by chance; every saved adapter has more.
+SORTED_LAYOUT_MIN_KEYS = 8
 # `key`, `key=value`, `key: value` inside backticks: how rule messages name config keys
 _BACKTICKED_KEY = re.compile(r"`([a-z_][a-z0-9_]*)((?:[=:][^`]*)?)`")
 
@@ -47,8 +50,16 @@ class PeftConfig(NamedTuple):
 
     @property
     def saved_adapter(self) -> bool:
-        """An `adapter_config.json` as `save_pretrained` writes it (always `inference_mode: true`)."""
-        return PurePath(self.document.path).name == "adapter_config.json"
+        """What `PeftModel.save_pretrained` wrote next to trained weights, told by content (see
+        `saved_adapter_evidence`), never by the file's name."""
+        return bool(self.saved_adapter_evidence)
+
+    @property
+    def saved_adapter_evidence(self) -> tuple[str, ...]:
+        """Why this config reads as a saved adapter; empty when it does not."""
+        if self.dialect is not None or self.document.class_name is not None:
+            return ()
+        return saved_adapter_evidence(self.values, self.document.format)
 
     def source_path(self, key_path: JsonPath) -> JsonPath:
         """Where a canonical key sits in the file: a dialect writes `lora_r` for `r`, and its
@@ -75,6 +86,36 @@ class PeftConfig(NamedTuple):
             return f"`{names.get(key, key)}{rest}`"
 
         return _BACKTICKED_KEY.sub(rename, text)
+
+
+def saved_adapter_evidence(values: dict[str, Any], file_format: str) -> tuple[str, ...]:
+    """The marks `PeftModel.save_pretrained` leaves in a config, or () when they are missing.
+
+    It sets `inference_mode: true` before it writes, and `to_dict` writes every field of the
+    config class, `PeftConfig`'s own among them. One of these is needed on top, because a
+    hand-written training config can hold `inference_mode: true` by mistake (PL104's case):
+    - `peft_version`, which peft writes itself (0.15 on) and nobody types;
+    - `revision` next to `base_model_name_or_path` (peft 0.3 on; hand-written configs name the
+      model, if at all, without the revision key);
+    - peft's layout: JSON with the keys sorted (`json.dumps(sort_keys=True)`), every field of
+      `PeftConfig` present, and too many keys to be sorted by chance (any peft, 0.2 included).
+    """
+    if values.get("inference_mode") is not True or not isinstance(values.get("peft_type"), str):
+        return ()
+    marks = []
+    if "peft_version" in values:
+        marks.append("peft_version")
+    if "revision" in values and "base_model_name_or_path" in values:
+        marks.append("base_model_name_or_path with revision")
+    keys = list(values)
+    if (
+        file_format == "json"
+        and len(keys) >= SORTED_LAYOUT_MIN_KEYS
+        and keys == sorted(keys)
+        and all(field in values for field in PEFT_CONFIG_FIELDS)
+    ):
+        marks.append("every PeftConfig field, keys sorted as peft writes them")
+    return ("inference_mode: true", *marks) if marks else ()
 
 
 def _is_lora_shaped(mapping: dict[str, Any]) -> bool:

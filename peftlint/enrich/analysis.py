@@ -15,10 +15,12 @@ from peftlint.enrich.model import ModelConfig
 from peftlint.enrich.modules import ModuleTree
 from peftlint.enrich.targets import (
     PROMPT_LEARNING_TYPES,
+    TASK_MODULES_TO_SAVE,
     PatternError,
     TargetResolution,
     closest_module_names,
     dotted_suffixes,
+    family as _family,
     model_view,
 )
 from peftlint.roles import covered_roles
@@ -211,7 +213,9 @@ def _targets_facts(analysis: Analysis, effective: Mapping[str, Any]) -> dict[str
         "partial": [
             {"family": p.family, "matched": p.matched, "total": p.total}
             for p in resolution.partial
-            if not wanted_layers  # layers_to_transform asks for part of the layers on purpose
+            # layers_to_transform asks for part of the layers on purpose, and so do list entries
+            # that name a block by its number
+            if not wanted_layers and p.family not in _families_chosen_by_index(resolution)
         ],
         "embeddings_targeted": sorted(_leaf(n) for n in targeted if n in embeddings),
         "tied_targeted": sorted(_leaf(n) for n in targeted if n in tree.tied),
@@ -221,13 +225,41 @@ def _targets_facts(analysis: Analysis, effective: Mapping[str, Any]) -> dict[str
         ),
         "fan_in_fan_out_expected": _fan_in_fan_out_expected(resolution),
         "layers_out_of_range": sorted(i for i in wanted_layers if isinstance(i, int) and not 0 <= i < max(tree.num_layers, 1)),
-        # only the user's entries: peft adds both `classifier` and `score` for SEQ_CLS and ignores the missing one
-        "modules_to_save_unmatched": sorted(e for e, hits in resolution.modules_to_save.items() if not hits and e in (effective.get("modules_to_save") or ())),
+        "modules_to_save_unmatched": _modules_to_save_unmatched(resolution, effective),
         "unmatched_pattern_keys": sorted(resolution.unmatched_pattern_keys),
         "error": resolution.error,
         "rank_above_dims": _rank_above_dims(resolution, effective),
         "roles": dict(zip(("covered", "unknown"), covered_roles(targeted))),
     }
+
+
+def _families_chosen_by_index(resolution: TargetResolution) -> frozenset[str]:
+    """Module families (`model.layers.*.self_attn.q_proj`) some of whose members a `target_modules`
+    list entry names with a block index (`model.layers.31.self_attn.q_proj`, `layers.0.mlp`):
+    choosing layer by layer, not a regex that happens to miss some."""
+    if not isinstance(resolution.target_modules, tuple):
+        return frozenset()
+    return frozenset(
+        _family(name)
+        for entry, names in resolution.entry_matches.items()
+        if any(part.isdigit() for part in entry.split("."))
+        for name in names
+    )
+
+
+def _modules_to_save_unmatched(resolution: TargetResolution, effective: Mapping[str, Any]) -> list[str]:
+    """The user's `modules_to_save` entries that wrap nothing.
+
+    peft adds its task heads itself (`classifier` and `score` for SEQ_CLS) and skips the one the
+    model lacks, so a head name peft would add anyway is no mistake once one of them is found:
+    a saved SEQ_CLS adapter lists both names whatever the model.
+    """
+    heads = TASK_MODULES_TO_SAVE.get(str(effective.get("task_type")), ())
+    head_found = any(resolution.modules_to_save.get(head) for head in heads)
+    written = effective.get("modules_to_save") or ()
+    return sorted(
+        entry for entry, hits in resolution.modules_to_save.items() if not hits and entry in written and not (head_found and entry in heads)
+    )
 
 
 def _fan_in_fan_out_expected(resolution: TargetResolution) -> bool | None:

@@ -365,22 +365,21 @@ def _all_linear(view: ModelView, task_type: str | None) -> tuple[str, ...]:
     return tuple(n for n in names if n != skip)
 
 
-def _family(name: str) -> str:
+def family(name: str) -> str:
+    """A module name with its block indices wildcarded: the modules that repeat across layers."""
     return ".".join("*" if part.isdigit() else part for part in name.split("."))
 
 
 def _partial(view: ModelView, targeted: Sequence[str]) -> tuple[PartialCoverage, ...]:
     counts: dict[str, int] = {}
     for name in targeted:
-        counts[_family(name)] = counts.get(_family(name), 0) + 1
+        counts[family(name)] = counts.get(family(name), 0) + 1
     totals: dict[str, int] = {}
     for name in view.names:
-        family = _family(name)
-        if family in counts:
-            totals[family] = totals.get(family, 0) + 1
-    return tuple(
-        PartialCoverage(family, counts[family], totals[family]) for family in counts if counts[family] < totals[family]
-    )
+        kind = family(name)
+        if kind in counts:
+            totals[kind] = totals.get(kind, 0) + 1
+    return tuple(PartialCoverage(kind, counts[kind], totals[kind]) for kind in counts if counts[kind] < totals[kind])
 
 
 def _no_match_error(
