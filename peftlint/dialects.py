@@ -1,4 +1,4 @@
-"""Training-framework YAMLs (axolotl, LLaMA-Factory) read as one canonical PEFT config.
+"""Training-framework YAMLs (axolotl, LLaMA-Factory, TRL) read as one canonical PEFT config.
 
 Each dialect is a table: which of its keys map to which `LoraConfig` key, how values convert,
 the defaults the framework applies, and the training settings that feed the memory estimate.
@@ -6,21 +6,26 @@ Only the PEFT-relevant part of a (usually much larger) training file is read.
 
 Mappings follow axolotl at commit 067b021c (2026-07-24; `src/axolotl/utils/schemas/peft.py`,
 `config.py`, `loaders/adapter.py`) and LLaMA-Factory at ff6d4d12 (2026-08-18;
-`src/llamafactory/hparams/finetuning_args.py`, `data_args.py`, `model_args.py`).
+`src/llamafactory/hparams/finetuning_args.py`, `data_args.py`, `model_args.py`) and TRL at
+f2cd5771 (2026-07-24; `trl/trainer/model_config.py` ModelConfig, `trl/trainer/utils.py`
+get_peft_config, `trl/scripts/utils.py` TrlParser, `trl/trainer/sft_config.py`).
 """
 
 from typing import Any, Callable, Mapping, NamedTuple
 
 from peftlint.suggest import closest
 
-AXOLOTL, LLAMA_FACTORY = "axolotl", "llama-factory"
-VERSIONS = {AXOLOTL: "axolotl 067b021c (2026-07-24)", LLAMA_FACTORY: "LLaMA-Factory ff6d4d12 (2026-08-18)"}
-TITLES = {AXOLOTL: "axolotl", LLAMA_FACTORY: "LLaMA-Factory"}
+AXOLOTL, LLAMA_FACTORY, TRL = "axolotl", "llama-factory", "trl"
+VERSIONS = {AXOLOTL: "axolotl 067b021c (2026-07-24)", LLAMA_FACTORY: "LLaMA-Factory ff6d4d12 (2026-08-18)", TRL: "TRL f2cd5771 (2026-07-24)"}
+TITLES = {AXOLOTL: "axolotl", LLAMA_FACTORY: "LLaMA-Factory", TRL: "TRL"}
 # what each framework does with a key it does not know
 UNKNOWN_KEY_EFFECT = {
     AXOLOTL: "axolotl drops unknown keys without a word, so the default is used",
     LLAMA_FACTORY: 'LLaMA-Factory stops with "Some specified arguments are not used by the HfArgumentParser"',
+    TRL: 'TrlParser stops with "Unknown arguments from config file"',
 }
+# the one setting that makes the framework train LoRA at all
+LORA_SWITCH = {AXOLOTL: "`adapter: lora`", LLAMA_FACTORY: "`finetuning_type: lora`", TRL: "`use_peft: true`"}
 
 
 def _comma_list(value: Any) -> Any:
@@ -28,6 +33,12 @@ def _comma_list(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+def _trl_target(value: Any) -> Any:
+    """TRL's ModelConfig turns a one-item `lora_target_modules` list into that string (peft then
+    reads it as `all-linear` or as a regex)."""
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
 
 
 def _lf_target(value: Any) -> Any:
@@ -82,8 +93,37 @@ LLAMA_FACTORY_OTHER = {
     "create_new_adapter", "lora_parameters", "lora_ratio", "adapter_name_or_path", "quantization_bit",
     "quantization_method", "quantization_type", "double_quantization",
 }
-AXOLOTL_MARKERS = frozenset({"lora_r", "lora_target_modules", "lora_target_linear", "lora_modules_to_save", "peft_use_dora", "peft_use_rslora"})
-LLAMA_FACTORY_MARKERS = frozenset({"finetuning_type", "lora_rank", "lora_target", "additional_target"})
+# TRL's ModelConfig (used with TrlParser): the LoRA fields and what get_peft_config passes on
+TRL_KEYS: dict[str, Key] = {
+    "lora_r": Key("r"),
+    "lora_alpha": Key("lora_alpha"),
+    "lora_dropout": Key("lora_dropout"),
+    "lora_target_modules": Key("target_modules", _trl_target),
+    "lora_target_parameters": Key("target_parameters", _trl_target),
+    "lora_modules_to_save": Key("modules_to_save"),
+    "lora_task_type": Key("task_type"),
+    "use_rslora": Key("use_rslora"),
+    "use_dora": Key("use_dora"),
+    "model_name_or_path": Key("base_model_name_or_path"),
+}
+# ModelConfig's other fields, and those of older TRL releases (not typos)
+TRL_OTHER = {
+    "use_peft", "model_revision", "dtype", "torch_dtype", "attn_implementation", "trust_remote_code",
+    "load_in_8bit", "load_in_4bit", "bnb_4bit_quant_type", "use_bnb_nested_quant", "bnb_4bit_quant_storage",
+    "use_flash_attention_2", "base_model_revision", "model_code_revision",
+}
+# LoRA's defaults in TRL's ModelConfig, which differ from LoraConfig's
+TRL_DEFAULTS = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "task_type": "CAUSAL_LM", "bias": "none"}
+
+# Keys of one framework only. `lora_r`, `lora_target_modules` and `lora_modules_to_save` are both
+# axolotl's and TRL's; the base model's key tells them apart (`base_model` / `model_name_or_path`).
+AXOLOTL_ONLY = frozenset({"lora_target_linear", "peft_use_dora", "peft_use_rslora", "lora_model_dir", "lora_fan_in_fan_out"})
+TRL_ONLY = frozenset({"use_peft", "lora_task_type", "use_bnb_nested_quant"})
+SHARED_LORA_KEYS = frozenset({"lora_r", "lora_target_modules", "lora_modules_to_save"})
+LLAMA_FACTORY_ONLY = frozenset({"finetuning_type", "lora_target", "additional_target"})
+# `lora_rank` is also what many home-grown scripts (and mlx run records) call the rank: it means
+# LLaMA-Factory only next to a key every LLaMA-Factory training file has
+LLAMA_FACTORY_CONTEXT = frozenset({"model_name_or_path", "stage", "template", "do_train"})
 
 
 def detect(mapping: Mapping[str, Any]) -> str | None:
@@ -91,10 +131,14 @@ def detect(mapping: Mapping[str, Any]) -> str | None:
     if "peft_type" in mapping:
         return None
     keys = set(mapping)
-    if mapping.get("adapter") in ("lora", "qlora") or keys & AXOLOTL_MARKERS:
+    if mapping.get("adapter") in ("lora", "qlora") or keys & AXOLOTL_ONLY:
         return AXOLOTL
-    if keys & LLAMA_FACTORY_MARKERS:
+    if keys & TRL_ONLY:
+        return TRL
+    if keys & LLAMA_FACTORY_ONLY or ("lora_rank" in keys and keys & LLAMA_FACTORY_CONTEXT):
         return LLAMA_FACTORY
+    if keys & SHARED_LORA_KEYS:
+        return TRL if "model_name_or_path" in keys and "base_model" not in keys else AXOLOTL
     return None
 
 
@@ -105,6 +149,16 @@ class DialectConfig(NamedTuple):
     training: dict[str, Any]  # dtype, quantization, optimizer, batch_size, seq_len, gradient_checkpointing
     unknown_keys: list[dict[str, Any]]  # LoRA-looking keys the framework does not have (typos)
     uses_lora: bool  # the framework will train a LoRA adapter with this file
+    lora_keys: list[str] = []  # the file's LoRA-only keys that hold a value (not a blank placeholder)
+
+
+def _placeholder(value: Any) -> bool:
+    """Blank template entries (`lora_r:`, `lora_target_modules: []`, `false`) set nothing."""
+    return value is None or value is False or value in ("", [], {})
+
+
+def _lora_keys(mapping: Mapping[str, Any], lora_only: set[str]) -> list[str]:
+    return [key for key in mapping if key in lora_only and not _placeholder(mapping[key])]
 
 
 def _map(mapping: Mapping[str, Any], keys: Mapping[str, Key]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -150,7 +204,9 @@ def _axolotl(mapping: Mapping[str, Any]) -> DialectConfig:
         "gradient_checkpointing": bool(mapping.get("gradient_checkpointing")),
     }
     known = set(AXOLOTL_KEYS) | AXOLOTL_OTHER
-    return DialectConfig(AXOLOTL, values, paths, training, _typos(mapping, known, ("lora_", "peft_")), mapping.get("adapter") in ("lora", "qlora"))
+    lora_only = known - {"base_model", "adapter", "peft", "merge_method"}
+    uses_lora = mapping.get("adapter") in ("lora", "qlora")
+    return DialectConfig(AXOLOTL, values, paths, training, _typos(mapping, known, ("lora_", "peft_")), uses_lora, _lora_keys(mapping, lora_only))
 
 
 def _llama_factory(mapping: Mapping[str, Any]) -> DialectConfig:
@@ -175,8 +231,36 @@ def _llama_factory(mapping: Mapping[str, Any]) -> DialectConfig:
     }
     known = set(LLAMA_FACTORY_KEYS) | LLAMA_FACTORY_OTHER
     uses_lora = mapping.get("finetuning_type", "lora") == "lora"
-    return DialectConfig(LLAMA_FACTORY, values, paths, training, _typos(mapping, known, ("lora_",)), uses_lora)
+    # OFT shares `additional_target` and `create_new_adapter`; freeze/full share the quantization keys
+    lora_only = {"lora_rank", "lora_alpha", "lora_dropout", "lora_target", "use_dora", "use_rslora", "pissa_init", "loraplus_lr_ratio"}
+    return DialectConfig(LLAMA_FACTORY, values, paths, training, _typos(mapping, known, ("lora_",)), uses_lora, _lora_keys(mapping, lora_only))
+
+
+_TRL_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "auto": "bf16"}
+
+
+def _trl(mapping: Mapping[str, Any]) -> DialectConfig:
+    values, paths = _map(mapping, TRL_KEYS)
+    for key, default in TRL_DEFAULTS.items():
+        values.setdefault(key, default)
+    dtype = mapping.get("dtype", mapping.get("torch_dtype")) or "float32"  # ModelConfig.dtype defaults to float32
+    quantization = "4bit" if mapping.get("load_in_4bit") else "8bit" if mapping.get("load_in_8bit") else None
+    training = {
+        "dtype": _TRL_DTYPES.get(dtype, "fp32") if isinstance(dtype, str) else "fp32",
+        "quantization": quantization,
+        "optimizer": mapping.get("optim") or "adamw_torch",
+        "batch_size": mapping.get("per_device_train_batch_size") or 8,  # transformers' TrainingArguments default
+        "seq_len": mapping.get("max_length") or mapping.get("max_seq_length") or 1024,  # SFTConfig.max_length
+        "gradient_checkpointing": mapping.get("gradient_checkpointing", True) is not False,  # on in TRL's configs
+    }
+    known = set(TRL_KEYS) | TRL_OTHER
+    lora_only = set(TRL_KEYS) - {"model_name_or_path"}
+    uses_lora = mapping.get("use_peft") is True
+    return DialectConfig(TRL, values, paths, training, _typos(mapping, known, ("lora_", "bnb_")), uses_lora, _lora_keys(mapping, lora_only))
+
+
+_READERS: dict[str, Callable[[Mapping[str, Any]], DialectConfig]] = {AXOLOTL: _axolotl, LLAMA_FACTORY: _llama_factory, TRL: _trl}
 
 
 def read(name: str, mapping: Mapping[str, Any]) -> DialectConfig:
-    return _axolotl(mapping) if name == AXOLOTL else _llama_factory(mapping)
+    return _READERS[name](mapping)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from peftlint.dialects import TITLES, UNKNOWN_KEY_EFFECT, VERSIONS
+from peftlint.dialects import LORA_SWITCH, TITLES, UNKNOWN_KEY_EFFECT, VERSIONS
 from peftlint.normalize import PeftConfig
 from peftlint.validate import effective_config
 
@@ -83,6 +83,8 @@ def _dialect_facts(config: PeftConfig) -> dict[str, Any] | None:
         "training": dict(config.dialect.training),
         "unknown_keys": config.dialect.unknown_keys,
         "uses_lora": config.dialect.uses_lora,
+        "lora_switch": LORA_SWITCH[config.dialect.name],
+        "lora_keys": list(config.dialect.lora_keys),
     }
 
 

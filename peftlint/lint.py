@@ -13,7 +13,7 @@ from peftlint.finding import Finding
 from peftlint.rule_cache import RuleCache
 from peftlint.fit import derive, mark_shared_settings
 from peftlint.load import Document, LoadError
-from peftlint.normalize import PROFILE_KEY, PeftConfig, peft_types, to_peft_config
+from peftlint.normalize import PROFILE_KEY, PeftConfig, peft_configs, peft_types, skip_reason
 from peftlint.profile import training_settings, Layer, Profile, ProfileError, ProfileRequest, assemble, comment_profile, profile_gpu_bytes
 from peftlint.validate import validate
 from peftlint.walk import iter_files
@@ -91,7 +91,7 @@ def _load(path: str, settings: Settings) -> list[Document]:
 
 def load_configs(path: str) -> list[PeftConfig]:
     """The PEFT configs in one file (raises LoadError)."""
-    return [c for c in map(to_peft_config, _load(path, settings_for(Path(path)))) if c is not None]
+    return [c for document in _load(path, settings_for(Path(path))) for c in peft_configs(document)]
 
 
 def _file_layer(config: PeftConfig) -> Layer | None:
@@ -202,20 +202,27 @@ def prepare_file(path: str, settings: Settings, report: Report, enricher: Enrich
         report.unreadable += 1
         report.findings.append(_unreadable_finding(rules, error))  # never silenced: exit 2 says why
         return None
-    configs = [c for c in map(to_peft_config, documents) if c is not None]
+    configs = [c for document in documents for c in peft_configs(document)]
     if not configs:
-        report.skipped.append((path, "empty file" if not documents else "not a PEFT config"))
+        report.skipped.append((path, skip_reason(documents)))
         return None
     report.files += 1
     facts, labels = [], []
     for config in configs:
         profile = _profile_or_finding(config, settings, request, rules, report)
-        labels.append(path if len(configs) == 1 else f"{path} (document {config.document.index + 1})")
+        labels.append(path if len(configs) == 1 else f"{path} ({_where(config)})")
         report.profiles.append((labels[-1], profile.describe()))
         if config.saved_adapter:
             report.saved_adapters.append((labels[-1], config.saved_adapter_evidence))
         facts.append(config_facts(config, settings, enricher, profile))
     return Prepared(path, settings, rules, configs, facts, labels)
+
+
+def _where(config: PeftConfig) -> str:
+    """Which of a file's configs: its YAML document, and its block when nested (`peft:`)."""
+    block = "/".join(str(part) for part in config.root)
+    document = f"document {config.document.index + 1}"
+    return f"{document}, {block}" if block else document
 
 
 def _shared_settings(prepared: list[Prepared]) -> None:

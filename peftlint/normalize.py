@@ -1,7 +1,17 @@
 """Recognise PEFT configs among loaded documents and put them in one canonical shape.
 
-A Document becomes a `PeftConfig` when its content says so (a `peft_type`, a peft config class
-call, or LoRA's own keys); anything else is "not a PEFT config" and is skipped quietly.
+A mapping is a PEFT config when its content says so, in this order:
+- a peft config class call (`LoraConfig(...)` in Python);
+- a training framework's LoRA settings (axolotl, LLaMA-Factory, TRL: peftlint/dialects.py);
+- a `peft_type`;
+- LoRA's own keys without a `peft_type` (`lora_alpha`, `lora_dropout`, ..., or `r` with
+  `target_modules`), as people write `LoraConfig(**kwargs)` files. Such a file often carries the
+  training script's own settings too (`learning_rate`, `epochs`): only the keys peft has, or that
+  look like a misspelling of one, are read; the rest belong to the script.
+A document that is none of these may hold one as a block (Hydra-style `peft:`, `lora:`,
+`peft_config:`, `lora_config:`, at most three levels down); it is read at that position.
+Anything else is "not a PEFT config" and is skipped (`-v` says why). An `adapter_config.json`
+without `peft_type` is another tool's file: peft writes `peft_type` into every adapter it saves.
 """
 
 import json
@@ -15,9 +25,16 @@ from peftlint.resources import data_dir
 
 # Keys only LoRA-family configs have: a mapping with one of them (or `r` with `target_modules`)
 # and no `peft_type` is what `LoraConfig(**kwargs)` users write by hand.
-LORA_MARKERS = frozenset(
-    {"lora_alpha", "lora_dropout", "use_rslora", "use_dora", "init_lora_weights", "rank_pattern", "alpha_pattern", "lora_bias"}
-)
+# `use_dora`/`use_rslora` are left out: other trainers have flags of that name (mlx-lm's run
+# records, named adapter_config.json too, carry `use_dora` and nothing else of peft's).
+LORA_MARKERS = frozenset({"lora_alpha", "lora_dropout", "init_lora_weights", "rank_pattern", "alpha_pattern", "lora_bias"})
+# keys under which Hydra-style configs nest the PEFT part
+NESTED_BLOCKS = frozenset({"peft", "lora", "peft_config", "lora_config"})
+MAX_NESTING = 3
+# Hydra's instantiation keys: `_target_: peft.LoraConfig` names the class, the others steer Hydra
+HYDRA_TARGET = "_target_"
+HYDRA_KEYS = frozenset({HYDRA_TARGET, "_partial_", "_convert_", "_recursive_", "_args_"})
+SAVED_ADAPTER_NAME = "adapter_config.json"
 PROFILE_KEY = "peftlint"  # a top-level block holding the user's profile; never a PEFT key
 # Fields `PeftConfig` itself has in every peft release since 0.2: `to_dict` writes all of them.
 PEFT_CONFIG_FIELDS = ("base_model_name_or_path", "inference_mode", "peft_type", "task_type")
@@ -42,7 +59,7 @@ class PeftConfig(NamedTuple):
     peft_type_inferred: bool = False  # no `peft_type` key: read as LoRA from its keys
     profile: dict[str, Any] = {}  # the file's own `peftlint:` block; never changed in place
     root: JsonPath = ()  # where the config sits in the document
-    dialect: DialectConfig | None = None  # read from an axolotl / LLaMA-Factory training YAML
+    dialect: DialectConfig | None = None  # read from an axolotl / LLaMA-Factory / TRL training YAML
 
     @property
     def path(self) -> str:
@@ -134,8 +151,46 @@ def _valid_unicode(value: Any) -> Any:
     return value
 
 
+def _peft_keys_only(values: dict[str, Any]) -> dict[str, Any]:
+    """An inferred LoRA config without the keys that belong to the training script around it: kept
+    are peft's keys (of any method: PL001 says which) and near-misses of LoRA's (PL001's typos)."""
+    types = peft_types()["types"]
+    lora_keys = types["LORA"]["keys"]
+    every_key = {key for entry in types.values() for key in entry["keys"]}
+    unknown = [key for key in values if key not in every_key]
+    if not unknown:
+        return values
+    from peftlint.suggest import closest  # only a file with foreign keys needs difflib
+
+    foreign = {key for key in unknown if closest(key, lora_keys, cutoff=0.75) is None}
+    return {key: value for key, value in values.items() if key not in foreign}
+
+
+def _is_adapter_file(document: Document) -> bool:
+    return document.format == "json" and PurePath(document.path).name == SAVED_ADAPTER_NAME
+
+
+def _read_mapping(document: Document, values: dict[str, Any], profile: dict[str, Any], root: JsonPath) -> PeftConfig | None:
+    if root and isinstance(values.get(HYDRA_TARGET), str):  # `_target_: peft.LoraConfig`
+        class_name = values[HYDRA_TARGET].rpartition(".")[2]
+        peft_type = peft_types()["classes"].get(class_name)
+        if peft_type is not None:
+            values = {k: v for k, v in values.items() if k not in HYDRA_KEYS and k != "peft_type"}
+            return PeftConfig(document, peft_type, values, profile=profile, root=root)
+    dialect = detect(values) if document.format in ("yaml", "json") and not root else None
+    if dialect is not None:
+        read_config = read(dialect, values)
+        return PeftConfig(document, "LORA", read_config.values, peft_type_inferred=True, profile=profile, dialect=read_config)
+    declared = values.get("peft_type")
+    if isinstance(declared, str):
+        return PeftConfig(document, declared, values, profile=profile, root=root)
+    if _is_lora_shaped(values):
+        return PeftConfig(document, "LORA", _peft_keys_only(values), peft_type_inferred=True, profile=profile, root=root)
+    return None
+
+
 def to_peft_config(document: Document) -> PeftConfig | None:
-    """The PEFT config a document holds, or None when it holds none."""
+    """The PEFT config a document holds at its top level, or None when it holds none."""
     data = _valid_unicode(document.data)
     if not isinstance(data, dict):
         return None
@@ -146,13 +201,42 @@ def to_peft_config(document: Document) -> PeftConfig | None:
         peft_type = peft_types()["classes"].get(document.class_name, "LORA")
         values.pop("peft_type", None)
         return PeftConfig(document, peft_type, values, profile=profile)
-    dialect = detect(values) if document.format in ("yaml", "json") else None
-    if dialect is not None:
-        read_config = read(dialect, values)
-        return PeftConfig(document, "LORA", read_config.values, peft_type_inferred=True, profile=profile, dialect=read_config)
-    declared = values.get("peft_type")
-    if isinstance(declared, str):
-        return PeftConfig(document, declared, values, profile=profile)
-    if _is_lora_shaped(values):
-        return PeftConfig(document, "LORA", values, peft_type_inferred=True, profile=profile)
-    return None
+    if _is_adapter_file(document) and "peft_type" not in values:  # another tool's file (skip_reason)
+        return None
+    return _read_mapping(document, values, profile, ())
+
+
+def peft_configs(document: Document) -> list[PeftConfig]:
+    """The PEFT configs a document holds: itself, or else its nested `peft:`/`lora:` blocks."""
+    config = to_peft_config(document)
+    if config is not None:
+        return [config]
+    data = _valid_unicode(document.data)
+    if not isinstance(data, dict) or document.class_name is not None or _is_adapter_file(document):
+        return []
+    profile = data.get(PROFILE_KEY)
+    profile = profile if isinstance(profile, dict) else {}
+    return _nested_configs(document, data, (), profile)
+
+
+def _nested_configs(document: Document, mapping: dict[str, Any], root: JsonPath, profile: dict[str, Any]) -> list[PeftConfig]:
+    found = []
+    for key, value in mapping.items():
+        if not isinstance(value, dict) or key == PROFILE_KEY:
+            continue
+        path = (*root, key)
+        config = _read_mapping(document, {str(k): v for k, v in value.items()}, profile, path) if str(key).lower() in NESTED_BLOCKS else None
+        if config is not None:
+            found.append(config)
+        elif len(path) < MAX_NESTING:
+            found += _nested_configs(document, value, path, profile)
+    return found
+
+
+def skip_reason(documents: list[Document]) -> str:
+    """Why a file that loaded holds no PEFT config, for `-v`."""
+    if not documents:
+        return "empty file"
+    if any(_is_adapter_file(d) and isinstance(d.data, dict) and "peft_type" not in d.data for d in documents):
+        return f"not a PEFT config: an {SAVED_ADAPTER_NAME} without `peft_type`, which peft writes into every adapter it saves"
+    return "not a PEFT config (no `peft_type`, peft config class, LoRA keys, `peft:`/`lora:` block, or axolotl, LLaMA-Factory or TRL LoRA settings)"

@@ -1,4 +1,4 @@
-"""axolotl and LLaMA-Factory training YAMLs: recognised by content, mapped to one canonical
+"""axolotl, LLaMA-Factory and TRL training YAMLs: recognised by content, mapped to one canonical
 config, checked by every rule, with findings at the dialect's own keys and in its own words."""
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from peftlint.dialects import AXOLOTL, LLAMA_FACTORY, detect, read
-from peftlint.lint import lint_paths
+from peftlint.dialects import AXOLOTL, LLAMA_FACTORY, TRL, detect, read
+from peftlint.lint import lint_paths, load_configs
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+REAL = Path(__file__).resolve().parent / "fixtures" / "dialects"  # public configs, see SOURCES.md there
 
 
 @pytest.mark.parametrize(
@@ -28,6 +29,14 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
         ({"peft_type": "LORA", "lora_r": 8}, None),  # a PEFT config with a typo, not axolotl
         ({"r": 8, "lora_alpha": 16}, None),
         ({"datasets": [], "base_model": "x"}, None),  # axolotl full fine-tuning: no PEFT here
+        ({"model_name_or_path": "x", "use_peft": True, "lora_r": 16}, TRL),
+        ({"model_name_or_path": "x", "lora_r": 16, "lora_target_modules": ["q_proj"]}, TRL),  # use_peft forgotten
+        ({"lora_task_type": "SEQ_CLS"}, TRL),
+        ({"base_model": "x", "lora_r": 16}, AXOLOTL),  # the shared keys with axolotl's base-model key
+        ({"model_name_or_path": "x", "lora_r": 16, "lora_target_linear": True}, AXOLOTL),  # axolotl-only key wins
+        ({"model_name_or_path": "x", "finetuning_type": "lora", "lora_rank": 8}, LLAMA_FACTORY),
+        ({"lora_rank": 8, "lora_alpha": 16, "lora_layers": 16, "iters": 100}, None),  # an mlx-style script's keys
+        ({"model_name_or_path": "x", "dataset_name": "imdb", "learning_rate": 1e-4}, None),  # TRL without PEFT
     ],
 )
 def test_detection_by_content(mapping: dict, dialect: str | None) -> None:
@@ -107,3 +116,65 @@ def test_missing_base_model_is_reported_and_the_rest_still_checked() -> None:
     report = lint_paths([str(EXAMPLES / "bad" / "llama-factory" / "no-base-model.yaml")])
     assert [(f.code, f.line) for f in report.findings] == [("PL505", 2)]
     assert report.findings[0].message.startswith("this LLaMA-Factory file names no base model")
+
+
+def test_trl_mapping_follows_model_config() -> None:
+    config = read(TRL, {"model_name_or_path": "m", "use_peft": True, "lora_target_modules": ["all-linear"], "load_in_4bit": True, "dtype": "bfloat16", "max_length": 2048})
+    # TRL's ModelConfig defaults, which are not LoraConfig's; a one-item list becomes its string
+    assert config.values == {"base_model_name_or_path": "m", "r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "task_type": "CAUSAL_LM", "bias": "none", "target_modules": "all-linear"}
+    assert config.training == {"dtype": "bf16", "quantization": "4bit", "optimizer": "adamw_torch", "batch_size": 8, "seq_len": 2048, "gradient_checkpointing": True}
+    assert config.uses_lora and config.key_paths["r"] == "lora_r" and config.key_paths["task_type"] == "lora_task_type"
+    assert not read(TRL, {"model_name_or_path": "m", "lora_r": 8}).uses_lora  # no use_peft: full fine-tuning
+
+
+def test_trl_typos_are_framework_unknown_keys(tmp_path: Path) -> None:
+    path = tmp_path / "sft.yaml"
+    path.write_text("model_name_or_path: meta-llama/Llama-3.2-1B\nuse_peft: true\nlora_r: 16\nlora_alpah: 32\nbnb_4bit_quant_typ: nf4\nlearning_rate: 2.0e-4\n")
+    report = lint_paths([str(path)])
+    got = {(f.code, f.key, f.line) for f in report.findings}
+    assert got == {("PL500", "lora_alpah", 4), ("PL500", "bnb_4bit_quant_typ", 5)}
+    assert all("TrlParser stops" in f.message for f in report.findings)
+
+
+@pytest.mark.parametrize("name", ["zephyr_sft_config_qlora.yaml", "zephyr_dpo_config_qlora.yaml"])
+def test_real_trl_recipes_are_read_as_trl(name: str) -> None:
+    [config] = load_configs(str(REAL / "trl" / name))
+    assert config.dialect is not None and config.dialect.name == TRL and config.dialect.uses_lora
+    assert config.values["target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    assert config.dialect.training["quantization"] == "4bit"
+    codes = {f.code for f in lint_paths([str(REAL / "trl" / name)]).findings}
+    assert not codes & {"PL001", "PL500", "PL503", "PL505"}  # names its base model, no unknown key
+
+
+def test_trl_config_without_peft_is_not_a_peft_config() -> None:
+    report = lint_paths([str(REAL / "trl" / "example_config.yaml")])
+    assert report.files == 0 and report.findings == [] and report.skipped[0][1].startswith("not a PEFT config")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "llama-factory/llama3_freeze_sft.yaml",
+        "llama-factory/llama3_badam_full_sft.yaml",
+        "llama-factory/llama3_oft_sft.yaml",
+        "llama-factory/qwen3_full_sft.yaml",
+        "axolotl/llama2_fft_optimized.yml",
+        "axolotl/phi-ft.yml",
+        "axolotl/llama2_lisa.yml",
+    ],
+)
+def test_real_runs_without_lora_settings_are_not_told_their_lora_settings_are_ignored(path: str) -> None:
+    """freeze, full (+BAdam) and OFT files with no LoRA key, and templates with blank LoRA keys."""
+    assert lint_paths([str(REAL / path)]).findings == []
+
+
+def test_real_lora_settings_without_adapter_are_reported() -> None:
+    """axolotl's archived falcon example sets lora_r: 64 ... with `adapter:` blank: they are ignored."""
+    [finding] = lint_paths([str(REAL / "axolotl" / "falcon_config-7b.yml")]).findings
+    assert finding.code == "PL503"
+    assert "(lora_r, lora_alpha, lora_dropout, lora_target_linear)" in finding.message and "`adapter: lora` is missing" in finding.message
+
+
+def test_real_llama_factory_lora_example_is_lora() -> None:
+    [config] = load_configs(str(REAL / "llama-factory" / "qwen3_lora_sft.yaml"))
+    assert config.dialect is not None and config.dialect.name == LLAMA_FACTORY and config.dialect.uses_lora
