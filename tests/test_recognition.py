@@ -1,0 +1,126 @@
+"""What counts as a PEFT config: content decides, and only peft's part of a file is read.
+
+See peftlint/normalize.py (the order of evidence) and docs/recognition.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from peftlint.lint import lint_paths, load_configs
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "recognition"  # public files, see SOURCES.md there
+
+
+def _lint(tmp_path: Path, name: str, text: str):  # noqa: ANN202 (a Report)
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return lint_paths([str(path)])
+
+
+def test_plain_hyper_parameter_yaml_is_not_a_peft_config(tmp_path: Path) -> None:
+    report = _lint(tmp_path, "hparams.yaml", "learning_rate: 2.0e-4\nepochs: 3\nbatch_size: 16\nwarmup_steps: 100\nweight_decay: 0.01\n")
+    assert report.files == 0 and report.findings == []
+    assert report.skipped[0][1].startswith("not a PEFT config")
+
+
+def test_a_training_scripts_own_keys_beside_lora_keys_are_not_unknown_keys(tmp_path: Path) -> None:
+    text = "learning_rate: 2.0e-4\nepochs: 3\nbatch_size: 16\nr: 8\nlora_alpha: 16\nlora_droput: 0.05\ntarget_modules: [q_proj, v_proj]\n"
+    report = _lint(tmp_path, "train.yaml", text)
+    assert [(f.code, f.key, f.line) for f in report.findings] == [("PL001", "lora_droput", 6)]  # the typo still is one
+
+
+def test_use_dora_alone_does_not_make_a_lora_config(tmp_path: Path) -> None:
+    report = _lint(tmp_path, "run.yaml", "model: m\niters: 100\nuse_dora: false\nlora_layers: 16\n")
+    assert report.files == 0 and report.findings == []
+
+
+def test_an_adapter_config_json_without_peft_type_is_another_tools_file() -> None:
+    """mlx-lm's run record (a real one): 21 PL001 errors before."""
+    path = FIXTURES / "mlx-lm" / "adapter_config.json"
+    report = lint_paths([str(path)])
+    assert report.files == 0 and report.findings == []
+    assert report.skipped == [(str(path), "not a PEFT config: an adapter_config.json without `peft_type`, which peft writes into every adapter it saves")]
+
+
+def test_verbose_says_why_a_file_is_skipped() -> None:
+    import subprocess
+    import sys
+
+    path = FIXTURES / "mlx-lm" / "adapter_config.json"
+    out = subprocess.run([sys.executable, "-m", "peftlint", "check", "-v", str(path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f"skipped {path}: not a PEFT config: an adapter_config.json without `peft_type`" in out.stdout + out.stderr
+
+
+HYDRA = """\
+model:
+  name: meta-llama/Llama-3.2-1B
+  dtype: bf16
+peft:
+  r: 8
+  lora_alpah: 16
+  target_modules: [q_proj, v_proj]
+trainer:
+  learning_rate: 2.0e-4
+  max_steps: 1000
+"""
+
+
+def test_hydra_peft_block_is_read_at_its_position(tmp_path: Path) -> None:
+    report = _lint(tmp_path, "config.yaml", HYDRA)
+    assert [(f.code, f.key, f.line, f.column) for f in report.findings] == [("PL001", "lora_alpah", 6, 3)]
+    [config] = load_configs(str(tmp_path / "config.yaml"))
+    assert config.root == ("peft",) and config.values["r"] == 8
+
+
+def test_hydra_block_fix_edits_the_block(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "config.yaml"
+    path.write_text(HYDRA, encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "peftlint", "check", "--fix", str(path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert path.read_text(encoding="utf-8") == HYDRA.replace("lora_alpah", "lora_alpha")
+
+
+@pytest.mark.parametrize(
+    ("text", "root", "peft_type"),
+    [
+        ("training:\n  lr: 1.0e-4\n  lora:\n    r: 16\n    lora_alpha: 32\n    target_modules: all-linear\n", ("training", "lora"), "LORA"),
+        ("model:\n  peft_config:\n    peft_type: IA3\n    target_modules: [k_proj, v_proj, down_proj]\n    feedforward_modules: [down_proj]\n", ("model", "peft_config"), "IA3"),
+        ("peft:\n  _target_: peft.PromptTuningConfig\n  num_virtual_tokens: 20\n  task_type: CAUSAL_LM\n", ("peft",), "PROMPT_TUNING"),
+    ],
+    ids=["nested-lora", "declared-type", "hydra-target"],
+)
+def test_nested_blocks_of_any_method(tmp_path: Path, text: str, root: tuple, peft_type: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    [config] = load_configs(str(path))
+    assert (config.root, config.peft_type) == (root, peft_type)
+    assert "_target_" not in config.values
+    assert not [f for f in lint_paths([str(path)]).findings if f.code == "PL001"]
+
+
+def test_several_nested_blocks_are_each_a_config(tmp_path: Path) -> None:
+    text = "policy:\n  peft:\n    r: 8\n    lora_alpha: 16\n    target_modules: [q_proj]\nreward:\n  peft:\n    r: 4\n    lora_alpah: 8\n    target_modules: [q_proj]\n"
+    report = _lint(tmp_path, "rlhf.yaml", text)
+    assert [(f.code, f.key, f.line) for f in report.findings] == [("PL001", "lora_alpah", 9)]
+    assert [c.root for c in load_configs(str(tmp_path / "rlhf.yaml"))] == [("policy", "peft"), ("reward", "peft")]
+
+
+def test_a_block_that_is_not_peft_shaped_is_not_read(tmp_path: Path) -> None:
+    report = _lint(tmp_path, "config.yaml", "lora:\n  rank: 8\n  alpha: 16\npeft:\n  enabled: true\n")
+    assert report.files == 0 and report.findings == []
+
+
+def test_a_top_level_config_is_not_searched_for_blocks(tmp_path: Path) -> None:
+    """axolotl's own `peft:` key (LoftQ settings) stays part of the axolotl file."""
+    text = "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\npeft:\n  loftq_config:\n    loftq_bits: 4\n"
+    path = tmp_path / "axolotl.yaml"
+    path.write_text(text, encoding="utf-8")
+    [config] = load_configs(str(path))
+    assert config.root == () and config.dialect is not None
