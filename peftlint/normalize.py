@@ -17,6 +17,7 @@ without `peft_type` is another tool's file: peft writes `peft_type` into every a
 import json
 import re
 from functools import lru_cache
+from pathlib import PurePath
 from typing import Any, NamedTuple
 
 from peftlint.dialects import DialectConfig, detect, read
