@@ -58,6 +58,10 @@ def explain(rule: Rule, *, with_output: bool = True) -> str:
         "Use instead",
         *("  " + line for line in _example(rule.examples["good"][0]).splitlines()),
     ]
+    lines += ["", "Severity", *_wrap(f"{rule.severity}: {rule.severity_reason.strip()}")]
+    for step in rule.escalate:
+        lines += _wrap(f"{step['severity']} when {step['if']}")
+    lines.append("  (policy: docs/severity.md)")
     if rule.fix_applicability:
         safety = {
             "safe": "safe: the fix keeps what the config meant (a typo, a matching value)",
@@ -70,6 +74,13 @@ def explain(rule: Rule, *, with_output: bool = True) -> str:
         lines += ["", "Needs", "  " + ", ".join(rule.inputs) + " (silent when not set)"]
     lines += ["", "References", f"  {rule.source}"]
     return "\n".join(lines) + "\n"
+
+
+def _wrap(text: str) -> list[str]:
+    """A paragraph of the Severity section, wrapped like the rationale (100 columns)."""
+    import textwrap
+
+    return textwrap.wrap(" ".join(text.split()), width=100, initial_indent="  ", subsequent_indent="  ")
 
 
 def rules_table(rules: list[Rule]) -> str:

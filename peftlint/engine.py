@@ -48,6 +48,8 @@ class Rule(NamedTuple):
     applies_to: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    # conditions that raise the severity of a finding (docs/severity.md): the first that holds wins
+    escalate: tuple[dict[str, Any], ...] = ()
 
     def applies(self, peft_type: str) -> bool:
         return not self.applies_to or peft_type in self.applies_to
@@ -71,6 +73,10 @@ class Rule(NamedTuple):
         return _documentation(self.path)["rationale"]
 
     @property
+    def severity_reason(self) -> str:
+        return _documentation(self.path)["severity_reason"]
+
+    @property
     def examples(self) -> dict[str, Any]:
         import copy  # here: only tests and docs read examples
 
@@ -79,7 +85,7 @@ class Rule(NamedTuple):
         return copy.deepcopy(_documentation(self.path)["examples"])
 
 
-DOCUMENTATION = ("rationale", "examples")
+DOCUMENTATION = ("rationale", "severity_reason", "examples")
 
 
 @lru_cache(maxsize=None)
@@ -96,17 +102,28 @@ def _rule_file_validator() -> Any:
     return jsonschema_rs.validator_for(schema)
 
 
-_COMPILED: dict[tuple[str, str], Any] = {}
+_COMPILED: dict[tuple[Any, ...], Any] = {}
 
 
 def _compiled(rule: Rule) -> Any:
     """The rule's condition, compiled once per rule file (evaluate runs it for every config)."""
-    key = (rule.path, rule.code)
+    return _compiled_schema((rule.path, rule.code), rule.when)
+
+
+def _compiled_schema(key: tuple[Any, ...], schema: Any) -> Any:
     if key not in _COMPILED:
         import jsonschema_rs
 
-        _COMPILED[key] = jsonschema_rs.validator_for(rule.when)
+        _COMPILED[key] = jsonschema_rs.validator_for(schema)
     return _COMPILED[key]
+
+
+def _severity(rule: Rule, context: dict[str, Any]) -> tuple[str, str | None]:
+    """The finding's severity and, when an escalation raised it, the reason to add to its message."""
+    for n, step in enumerate(rule.escalate):
+        if _compiled_schema((rule.path, rule.code, n), step["when"]).is_valid(context):
+            return step["severity"], templates.render(step["because"], context)
+    return rule.severity, None
 
 
 def read_rule_data(path: Path, *, validate: bool = True) -> dict[str, Any]:
@@ -150,6 +167,7 @@ def rule_from_data(path: Path, data: dict[str, Any]) -> Rule:
         applies_to=tuple(data.get("applies_to", ())),
         inputs=tuple(data.get("inputs", ())),
         aliases=tuple(data.get("aliases", ())),
+        escalate=tuple(data.get("escalate", ())),
     )
 
 
@@ -164,15 +182,23 @@ def _validate_rule_data(path: Path, data: dict[str, Any]) -> None:
     _check_template(path, "fix.title", fix.get("title"))
     for name, template in spec_strings(fix.get("edit") or {}):
         _check_template(path, f"fix.edit.{name}", template)
-    if "when" in data:
-        import jsonschema_rs
+    conditions = [("when", data["when"])] if "when" in data else []
+    for n, step in enumerate(data.get("escalate", ())):
+        _check_template(path, f"escalate.{n}.because", step["because"])
+        conditions.append((f"escalate.{n}.when", step["when"]))
+    for field, condition in conditions:
+        _check_condition(path, field, condition)
 
-        try:
-            if isinstance(data["when"], dict):
-                jsonschema_rs.meta.validate(data["when"])
-            jsonschema_rs.validator_for(data["when"])
-        except (jsonschema_rs.ValidationError, ValueError) as exc:
-            raise RuleFileError(path, "when", f"not a valid JSON Schema: {exc}".replace("\n", " ")) from None
+
+def _check_condition(path: Path, field: str, condition: Any) -> None:
+    import jsonschema_rs
+
+    try:
+        if isinstance(condition, dict):
+            jsonschema_rs.meta.validate(condition)
+        jsonschema_rs.validator_for(condition)
+    except (jsonschema_rs.ValidationError, ValueError) as exc:
+        raise RuleFileError(path, field, f"not a valid JSON Schema: {exc}".replace("\n", " ")) from None
 
 
 def _check_template(path: Path, field: str, template: str | None) -> None:
@@ -236,16 +262,18 @@ def evaluate(rules: Iterable[Rule], facts: dict[str, Any], config: PeftConfig) -
             line, column = config.position(path)
             if key is not None:
                 key = ".".join(str(p) for p in config.source_path(path)) or key
+            severity, because = _severity(rule, context)
+            message = templates.render(rule.message, context) + (f"; {because}" if because else "")
             findings.append(
                 Finding(
                     code=rule.code,
                     name=rule.name,
-                    severity=rule.severity,  # type: ignore[arg-type]
+                    severity=severity,  # type: ignore[arg-type]
                     file=config.path,
                     line=line,
                     column=column,
                     key=key,
-                    message=config.in_own_words(templates.render(rule.message, context)),
+                    message=config.in_own_words(message),
                     fix=config.in_own_words(templates.render(rule.fix_title, context)) if rule.fix_title else None,
                     edit=render_edit(rule.fix_edit, context, config, safe=rule.fix_applicability == "safe") if rule.fix_edit else None,
                 )

@@ -58,8 +58,9 @@ def active_rules(settings: Settings) -> list[Rule]:
     for rule in rule_set(settings.rule_dirs):
         if not rule_enabled(settings, rule.identifiers):
             continue
-        level = next((settings.severity[i] for i in rule.identifiers if i in settings.severity), rule.severity)
-        active.append(rule if level == rule.severity else rule._replace(severity=level))
+        level = next((settings.severity[i] for i in rule.identifiers if i in settings.severity), None)
+        # a configured severity is the user's decision: it replaces the rule's escalations too
+        active.append(rule if level is None else rule._replace(severity=level, escalate=()))
     return active
 
 

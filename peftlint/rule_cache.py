@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-VERSION = 2  # 2: without the rules' documentation parts (engine.DOCUMENTATION)
+VERSION = 3  # 2: without the rules' documentation parts (engine.DOCUMENTATION); 3: with `escalate`
 
 
 def cache_file() -> Path:

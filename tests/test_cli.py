@@ -11,7 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = "peft_type: LORA\nr: 8\nlora_alpha: 16\ntarget_modules: [q_proj, v_proj]\n"
-WARN = "peft_type: LORA\nr: 128\nlora_alpha: 256\ntarget_modules: [q_proj, v_proj]\n"
+# a warning under the severity policy (docs/severity.md): dropout far outside published practice
+WARN = "peft_type: LORA\nr: 8\nlora_alpha: 16\nlora_dropout: 0.9\ntarget_modules: [q_proj, v_proj]\n"
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -42,8 +43,8 @@ def test_text_format_line_and_fix(tmp_path: Path) -> None:
     path = write(tmp_path, "a.yaml", WARN)
     result = run("check", str(path))
     assert result.returncode == 1
-    assert f"{path}:2:1: PL101 [warning] `r=128`" in result.stdout
-    assert "  fix: Start with `r: 8`" in result.stdout
+    assert f"{path}:4:1: PL103 [warning] `lora_dropout=0.9`" in result.stdout
+    assert "  fix: Use `lora_dropout: 0.05`" in result.stdout
     assert "1 warning(s)" in result.stdout
     assert "\033[" not in result.stdout  # no colour when not a TTY
 
@@ -53,7 +54,7 @@ def test_json_contract(tmp_path: Path) -> None:
     code, report = check_json(str(path))
     assert code == 1
     assert set(report) == {"version", "findings", "summary"}
-    assert report["summary"] == {"files": 1, "errors": 1, "warnings": 2, "infos": 0}  # PL101, and PL102: alpha falls back to 8
+    assert report["summary"] == {"files": 1, "errors": 1, "warnings": 1, "infos": 0}  # PL103; alpha falls back to 8 = r
     finding = next(f for f in report["findings"] if f["code"] == "PL001")
     assert list(finding) == ["code", "name", "severity", "file", "line", "column", "key", "message", "fix"]
     assert finding == {
@@ -72,7 +73,7 @@ def test_json_contract(tmp_path: Path) -> None:
 def test_github_format(tmp_path: Path) -> None:
     path = write(tmp_path, "a.yaml", WARN)
     result = run("check", "--format", "github", str(path))
-    assert result.stdout.startswith(f"::warning file={path},line=2,col=1,title=PL101 rank-too-high::`r=128`")
+    assert result.stdout.startswith(f"::warning file={path},line=4,col=1,title=PL103 dropout-too-high::`lora_dropout=0.9`")
 
 
 @pytest.mark.parametrize(
@@ -82,7 +83,7 @@ def test_fail_on(tmp_path: Path, fail_on: str, code: int) -> None:
     assert run("check", "--fail-on", fail_on, str(write(tmp_path, "a.yaml", WARN))).returncode == code
 
 
-@pytest.mark.parametrize("option", [("--select", "PL0"), ("--ignore", "PL101"), ("--ignore", "rank-too-high"), ("--select", "PL102,PL103")])
+@pytest.mark.parametrize("option", [("--select", "PL0"), ("--ignore", "PL103"), ("--ignore", "dropout-too-high"), ("--select", "PL101,PL102")])
 def test_select_and_ignore(tmp_path: Path, option: tuple[str, str]) -> None:
     code, report = check_json(*option, str(write(tmp_path, "a.yaml", WARN)))
     assert code == 0 and report["findings"] == []
@@ -94,10 +95,24 @@ def test_pyproject_settings_found_walking_up(tmp_path: Path) -> None:
         "pyproject.toml",
         '[tool.peftlint]\nignore = ["PL102"]\nfail-on = "error"\nseverity = {rank-too-high = "error"}\n',
     )
-    path = write(tmp_path, "configs/deep/a.yaml", WARN.replace("lora_alpha: 256", "lora_alpha: 2048"))
+    path = write(tmp_path, "configs/deep/a.yaml", "peft_type: LORA\nr: 128\nlora_alpha: 2048\ntarget_modules: [q_proj, v_proj]\n")
     code, report = check_json(str(path))
     assert [(f["code"], f["severity"]) for f in report["findings"]] == [("PL101", "error")]
     assert code == 1
+
+
+def test_configured_severity_replaces_the_escalations(tmp_path: Path) -> None:
+    # r=512, lora_alpha=32768 (64x) escalates PL102 to a warning by measure; the user's own
+    # severity for the rule is a decision about every finding of it
+    config = "peft_type: LORA\nr: 512\nlora_alpha: 32768\ntarget_modules: [q_proj, v_proj]\n"
+    path = write(tmp_path, "a.yaml", config)
+    code, report = check_json("--select", "PL102", str(path))
+    assert (code, [f["severity"] for f in report["findings"]]) == (1, ["warning"])
+    assert "64.0x is far outside published practice" in report["findings"][0]["message"]
+    write(tmp_path, "pyproject.toml", '[tool.peftlint]\nseverity = {alpha-rank-ratio = "info"}\n')
+    code, report = check_json("--select", "PL102", str(path))
+    assert (code, [f["severity"] for f in report["findings"]]) == (0, ["info"])
+    assert "far outside published practice" not in report["findings"][0]["message"]
 
 
 def test_bad_pyproject_is_a_usage_error(tmp_path: Path) -> None:
@@ -174,7 +189,7 @@ def test_content_not_extension_decides(tmp_path: Path) -> None:
 
 def test_multi_document_yaml(tmp_path: Path) -> None:
     code, report = check_json(str(write(tmp_path, "a.yaml", GOOD + "---\n" + WARN)))
-    assert [(f["code"], f["line"]) for f in report["findings"]] == [("PL101", 7)]
+    assert [(f["code"], f["line"]) for f in report["findings"]] == [("PL103", 9)]
 
 
 def test_loraish_mapping_without_peft_type_is_lora(tmp_path: Path) -> None:
@@ -206,7 +221,7 @@ def test_bad_input_is_one_line_exit_2_and_others_still_checked(tmp_path: Path, n
     unreadable = [f for f in report["findings"] if f["code"] == "PL000"]
     assert len(unreadable) == 1 and unreadable[0]["file"] == str(bad)
     assert "\n" not in unreadable[0]["message"]
-    assert any(f["code"] == "PL101" and f["file"] == str(other) for f in report["findings"])
+    assert any(f["code"] == "PL103" and f["file"] == str(other) for f in report["findings"])
 
 
 def test_file_above_size_limit(tmp_path: Path) -> None:

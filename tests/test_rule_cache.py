@@ -30,7 +30,7 @@ def test_a_changed_rule_file_is_parsed_again(tmp_path: Path) -> None:
     rule_file.write_text(RULE, encoding="utf-8")
     cache_path = tmp_path / "cache.json"
     load_rules([folder], cache=RuleCache(cache_path))
-    rule_file.write_text(RULE.replace("severity: warning", "severity: error"), encoding="utf-8")
+    rule_file.write_text(RULE.replace("severity: info", "severity: error"), encoding="utf-8")
     os.utime(rule_file, ns=(1, 1))  # a different stamp even on coarse file systems
     rule = next(r for r in load_rules([folder], cache=RuleCache(cache_path)) if r.code == "ORG001")
     assert rule.severity == "error"

@@ -58,12 +58,15 @@ def test_user_rule_folder_is_loaded(tmp_path: Path) -> None:
     [
         ("code: [", "(file)"),
         ("- a list", "(file)"),
-        (GOOD_RULE.replace("severity: warning", "severity: fatal"), "severity"),
+        (GOOD_RULE.replace("severity: info", "severity: fatal"), "severity"),
         (GOOD_RULE.replace("source:", "sauce:"), "(top level)"),
         (GOOD_RULE.replace("message: \"`lora_dropout", "message: \"{effective.__class__} `lora_dropout"), "message"),
         (GOOD_RULE.replace("message: \"`lora_dropout", "message: \"{effective[r]} `lora_dropout"), "message"),
         (GOOD_RULE.replace("message: \"`lora_dropout", "message: \"{effective.r!r} `lora_dropout"), "message"),
         (GOOD_RULE.replace("{type: number,", "{type: numeric,"), "when"),
+        (GOOD_RULE.replace("{lora_dropout: {minimum: 0.5}}", "{lora_dropout: {minimum: half}}"), "escalate.0.when"),
+        (GOOD_RULE.replace('because: "dropping', 'because: "{effective.__class__} dropping'), "escalate.0.because"),
+        (GOOD_RULE.replace("severity_reason:", "why:"), "(top level)"),
     ],
 )
 def test_malformed_rule_names_file_and_field(tmp_path: Path, text: str, field: str) -> None:

@@ -103,7 +103,7 @@ def test_configured_severity_is_the_result_level_not_the_default(tmp_path: Path)
     run = run_of(sarif_of(lint_paths([str(write(tmp_path, "a.yaml", WARN))]), tmp_path))
     result = next(r for r in run["results"] if r["ruleId"] == "PL101")
     assert result["level"] == "error"
-    assert run["tool"]["driver"]["rules"][result["ruleIndex"]]["defaultConfiguration"] == {"level": "warning"}
+    assert run["tool"]["driver"]["rules"][result["ruleIndex"]]["defaultConfiguration"] == {"level": "note"}  # PL101 is info
 
 
 def test_user_rules_are_described_without_a_docs_link(tmp_path: Path) -> None:
@@ -215,4 +215,4 @@ def test_the_schema_catches_what_it_should(tmp_path: Path) -> None:
             target = target[part]
         target[path[-1]] = value
         assert problems(sarif_validator(), broken), (path, value)
-    assert problems(sarif_validator(), document) == [] and result["level"] == "warning"
+    assert problems(sarif_validator(), document) == [] and result["level"] == "note"  # PL101 is info
