@@ -430,6 +430,9 @@ def _finite_values(schema: dict[str, Any]) -> list[Any] | None:
     return {"null": [None], "boolean": [True, False]}.get(schema.get("type")) if len(schema) == 1 else None
 
 
+JSON_TYPE_ORDER = ["boolean", "integer", "number", "string", "array", "object", "null"]
+
+
 def _merge_union(members: list[dict[str, Any]]) -> dict[str, Any]:
     """One schema for a Union: an enum, a type list, or (when neither fits) anyOf."""
     if len(members) == 1:
@@ -446,6 +449,9 @@ def _merge_union(members: list[dict[str, Any]]) -> dict[str, Any]:
         return {"anyOf": members}
     if "integer" in type_names and "number" in type_names:
         type_names.remove("integer")  # number already admits integers
+    # typing caches Unions regardless of member order, so the order seen here depends on which
+    # module built an equal Union first: sort, so the generated files do not depend on import order.
+    type_names.sort(key=JSON_TYPE_ORDER.index)
     # The remaining keywords (items, additionalProperties, $ref) each apply to one JSON type only.
     keywords = {key: value for member in members for key, value in member.items() if key != "type"}
     return {"type": type_names if len(type_names) > 1 else type_names[0], **keywords}
