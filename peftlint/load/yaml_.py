@@ -53,6 +53,9 @@ class _Alias(NamedTuple):
     mark: Any
 
 
+LIBYAML_DEPTH_PROBLEM = "exceeded maximum nesting depth"
+
+
 def load_yaml(text: str, path: str, *, max_depth: int) -> list[Document]:
     """All non-empty documents of a YAML stream; `index` counts every document in the stream."""
     try:
@@ -67,6 +70,10 @@ def load_yaml(text: str, path: str, *, max_depth: int) -> list[Document]:
         return documents
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if exc.problem and exc.problem.startswith(LIBYAML_DEPTH_PROBLEM):
+            # Newer libyaml (in recent PyYAML wheels) stops at 1,000 levels while it scans
+            # ahead, before our own, lower limit can see the events: the same finding either way.
+            raise LoadError(path, f"nesting deeper than {max_depth} levels", *_line_col(mark)) from None
         raise LoadError(path, f"invalid YAML: {_describe(exc)}", *_line_col(mark)) from None
     except yaml.reader.ReaderError as exc:
         raise _reader_error(text, path, exc) from None
