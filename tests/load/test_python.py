@@ -243,6 +243,7 @@ def test_pathological_nesting_is_a_load_error(source: str) -> None:
 
 
 def test_fallback_classes_match_peft() -> None:
+    pytest.importorskip("peft", reason="peft is the oracle here (the lowest-versions job runs without it)")
     from peft.mapping import PEFT_TYPE_TO_CONFIG_MAPPING
 
     peft_types = {config.__name__: str(peft_type.value) for peft_type, config in PEFT_TYPE_TO_CONFIG_MAPPING.items()}
