@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NoReturn, Sequence
 
 from peftlint import __version__
 from peftlint.config import FAIL_ON_CHOICES, ConfigError
@@ -97,7 +97,7 @@ def check(args: argparse.Namespace) -> int:
     from peftlint.profile import ProfileError
     from peftlint.report import reporter
 
-    def run() -> Report:
+    def run(texts: Mapping[str, str] | None = None) -> Report:
         try:
             return lint_paths(
                 args.paths or (".",),
@@ -106,6 +106,7 @@ def check(args: argparse.Namespace) -> int:
                 fail_on=args.fail_on,
                 model=ModelOptions(model=args.model, revision=args.revision, token=args.token),
                 profile=profile_request(args.profile_name, **_profile_values(args, PROFILE_FIELDS + TRAINING_PROFILE_FIELDS)),
+                texts=texts,
             )
         except (ConfigError, RuleFileError, ProfileError) as exc:
             _fail(str(exc))
@@ -114,11 +115,12 @@ def check(args: argparse.Namespace) -> int:
     if args.fix or args.diff:
         from peftlint.fix import fix_findings
 
-        outcome = fix_findings(report.findings, unsafe=args.unsafe_fixes, write=not args.diff)
+        outcome = fix_findings(report.findings, unsafe=args.unsafe_fixes, write=not args.diff, relint=lambda texts: run(texts).findings)
         if args.diff:
             sys.stdout.write(outcome.diff())
             print(outcome.summary(written=False), file=sys.stderr)
-            return EXIT_FINDINGS if outcome.changed else EXIT_OK
+            # like `check`: what the diff leaves unfixed still fails
+            return EXIT_FINDINGS if outcome.changed or report.failing else EXIT_USAGE if report.unreadable else EXIT_OK
         print(outcome.summary(written=True), file=sys.stderr)
         report = run()  # what is left
     if args.verbose:

@@ -64,10 +64,14 @@ def explain(rule: Rule, *, with_output: bool = True) -> str:
     lines.append("  (policy: docs/severity.md)")
     if rule.fix_applicability:
         safety = {
-            "safe": "safe: the fix keeps what the config meant (a typo, a matching value)",
-            "unsafe": "unsafe: the fix changes training behaviour; apply it with judgement",
+            "safe": "safe: the edit keeps what the config meant and what peft does (a misspelt key renamed with its value, a value peft corrects to anyway); `--fix` applies it",
+            "unsafe": "unsafe: the fix changes what is trained; `--fix` applies it only with --unsafe-fixes, after review",
         }
         lines += ["", "Fix safety", f"  {safety[rule.fix_applicability]}"]
+        if not rule.fix_edit:
+            lines.append("  no automatic edit: it needs a choice only you can make")
+        elif rule.fix_edit.get("op") != "remove-key":
+            lines.append("  never applied to a saved adapter: it would change what the trained weights mean")
     if rule.training_only:
         lines += ["", "Saved adapters", "  not checked: this is about how to train, moot once the adapter has trained"]
     if rule.inputs:

@@ -72,4 +72,4 @@ def render_edit(spec: Mapping[str, Any], context: Mapping[str, Any], config: Pef
         if not isinstance(old, str) or value is None:
             return None
     file_path = config.root + config.source_path(path)
-    return Edit(op, file_path, value, old, document=config.document.index, safe=safe)
+    return Edit(op, file_path, value, old, document=config.document.index, safe=safe, saved_adapter=config.saved_adapter)

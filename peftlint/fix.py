@@ -1,14 +1,21 @@
 """`peftlint check --fix` and `--diff`: apply the edits that findings carry, changing nothing else.
 
 Each edit is spliced into the file's text where the parser says its key or value is, so
-comments, key order, quoting, indentation and line endings stay byte for byte as they were:
+comments, key order, quoting, indentation, line endings and a BOM stay byte for byte as they were:
 YAML at PyYAML's node marks (a round-trip library re-emits the whole file, which normalises
-indentation and spacing), Python at the `ast` positions of the config call's literals (the file
-is parsed, never run). JSON, which has no comments, is parsed and written back with its own
-indentation and key order.
+indentation and spacing), JSON at the same marks (JSON is YAML flow syntax; the new values are
+written as JSON), Python at the `ast` positions of the config call's literals (the file is
+parsed, never run). A JSON file PyYAML cannot read is parsed and written back with its own
+indentation, key order and line endings.
 
-One pass: the fixes for what `check` found. A fixed file can show new findings (renaming a
-typo'd key can bring a value into view); the next run reports and fixes those.
+The fixes of one file are planned together. Key renames come first and alone: until a typo'd
+key is renamed, every other finding of its document was computed without the user's value (a
+default stood in for it), so its edit could invent a value the rename is about to supply. The
+file is linted again after the renames (in memory, nothing is written before the end) and the
+other fixes are planned from the new findings, until nothing changes.
+
+A saved adapter (`source.saved_adapter`) is what trained weights were saved with: no edit may
+change what they mean, so only removing a key peft ignores is ever applied to one.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import codecs
 import difflib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 import yaml
@@ -32,6 +39,12 @@ class NotApplicable(Exception):
     """This edit cannot be made on this file as it is now (the key moved, a value is computed, ...)."""
 
 
+MAX_PASSES = 5  # renames, then what they bring into view; a fix whose finding stays ends the loop
+# the edits a saved adapter may take: removing a key peft ignores when it loads (an older peft's)
+SAVED_ADAPTER_OPS = frozenset({"remove-key"})
+SAVED_ADAPTER = "a saved adapter: this edit would change what its trained weights mean"
+
+
 class FileFix(NamedTuple):
     path: str
     original: str
@@ -39,6 +52,7 @@ class FileFix(NamedTuple):
     applied: tuple[Finding, ...] = ()
     skipped: tuple[tuple[Finding, str], ...] = ()  # (finding, why its edit was not made)
     bom: bool = False
+    deferred: tuple[Finding, ...] = ()  # planned again once this pass's renames are in
 
     @property
     def changed(self) -> bool:
@@ -58,13 +72,14 @@ def wanted(finding: Finding, *, unsafe: bool) -> bool:
     return finding.edit is not None and (finding.edit.safe or unsafe) and finding.file is not None
 
 
-def plan_fixes(findings: Iterable[Finding], *, unsafe: bool = False) -> list[FileFix]:
-    """The fixed text of every file with applicable edits (nothing is written)."""
+def plan_fixes(findings: Iterable[Finding], *, unsafe: bool = False, texts: Mapping[str, str] | None = None) -> list[FileFix]:
+    """One pass: the fixed text of every file with applicable edits (nothing is written). `texts`
+    holds files as earlier passes left them."""
     by_file: dict[str, list[Finding]] = {}
     for finding in findings:
         if wanted(finding, unsafe=unsafe):
             by_file.setdefault(str(finding.file), []).append(finding)
-    return [_fix_file(path, items) for path, items in by_file.items()]
+    return [_fix_file(path, items, (texts or {}).get(path)) for path, items in by_file.items()]
 
 
 def _read(path: str) -> tuple[str, bool]:
@@ -74,28 +89,43 @@ def _read(path: str) -> tuple[str, bool]:
     return raw[len(codecs.BOM_UTF8) :].decode("utf-8") if bom else raw.decode("utf-8"), bom
 
 
-def _fix_file(path: str, findings: list[Finding]) -> FileFix:
+def _fix_file(path: str, findings: list[Finding], current: str | None = None) -> FileFix:
     try:
         text, bom = _read(path)
     except (OSError, UnicodeDecodeError) as exc:
         reason = "only UTF-8 files are edited" if isinstance(exc, UnicodeDecodeError) else str(exc.strerror)
         return FileFix(path, "", "", skipped=tuple((f, reason) for f in findings))
+    fixed = text if current is None else current
     try:
-        apply = _EDITORS[_format(path, text)]
+        apply = _EDITORS[_format(path, fixed)]
     except LoadError as exc:  # changed since it was checked
-        return FileFix(path, text, text, skipped=tuple((f, f"the file no longer parses: {exc.message}") for f in findings), bom=bom)
-    fixed = text
+        return FileFix(path, text, fixed, skipped=tuple((f, f"the file no longer parses: {exc.message}") for f in findings), bom=bom)
     applied: list[Finding] = []
     skipped: list[tuple[Finding, str]] = []
+    deferred: list[Finding] = []
+    ready = []
     for finding in findings:
         assert finding.edit is not None
+        if finding.edit.saved_adapter and finding.edit.op not in SAVED_ADAPTER_OPS:
+            skipped.append((finding, SAVED_ADAPTER))
+        else:
+            ready.append(finding)
+    renamed: set[int] = set()  # documents with a rename made in this pass
+    for finding in sorted(ready, key=lambda f: f.edit.op != "rename-key"):  # type: ignore[union-attr]
+        edit = finding.edit
+        assert edit is not None
+        if edit.op != "rename-key" and edit.document in renamed:
+            deferred.append(finding)
+            continue
         try:
-            fixed = apply(fixed, finding.edit)
+            fixed = apply(fixed, edit)
         except NotApplicable as exc:
             skipped.append((finding, str(exc)))
         else:
             applied.append(finding)
-    return FileFix(path, text, fixed, tuple(applied), tuple(skipped), bom)
+            if edit.op == "rename-key":
+                renamed.add(edit.document)
+    return FileFix(path, text, fixed, tuple(applied), tuple(skipped), bom, tuple(deferred))
 
 
 def _format(path: str, text: str) -> str:
@@ -106,6 +136,11 @@ def _format(path: str, text: str) -> str:
 
 
 # --- values as each format writes them ----------------------------------------------------------
+
+
+def _scalar(value: Any, style: str | None, json_: bool) -> str:
+    """A value as the file's format writes it: JSON in a JSON file, YAML in the node's style otherwise."""
+    return json.dumps(value, ensure_ascii=False) if json_ else _yaml_scalar(value, style)
 
 
 def _yaml_scalar(value: Any, style: str | None = None) -> str:
@@ -189,43 +224,48 @@ def _newline(text: str) -> str:
     return "\r\n" if "\r\n" in text else "\n"
 
 
-def _yaml_rename(text: str, edit: Edit) -> str:
+def _yaml_rename(text: str, edit: Edit, json_: bool = False) -> str:
     _, trail = _yaml_node(text, edit.document, edit.path)
     parent = trail[-1]
     if _yaml_key(parent, str(edit.value)) is not None:
         raise NotApplicable(f"`{edit.value}` is already set")
     key = _yaml_key(parent, str(edit.path[-1]))
     assert key is not None  # _yaml_node found its value
-    return _splice(text, key.start_mark.index, key.end_mark.index, _yaml_scalar(edit.value, key.style))
+    return _splice(text, key.start_mark.index, key.end_mark.index, _scalar(edit.value, key.style, json_))
 
 
-def _yaml_set(text: str, edit: Edit) -> str:
+def _yaml_set(text: str, edit: Edit, json_: bool = False) -> str:
     try:
         node, _ = _yaml_node(text, edit.document, edit.path)
     except NotApplicable:
-        return _yaml_add(text, edit)
+        return _yaml_add(text, edit, json_)
     if not isinstance(node, ScalarNode) and not getattr(node, "flow_style", False):
         raise NotApplicable("a block value is not replaced")
     style = node.style if isinstance(node, ScalarNode) else None
-    return _splice(text, node.start_mark.index, node.end_mark.index, _yaml_scalar(edit.value, style))
+    return _splice(text, node.start_mark.index, node.end_mark.index, _scalar(edit.value, style, json_))
 
 
-def _yaml_add(text: str, edit: Edit) -> str:
+def _yaml_add(text: str, edit: Edit, json_: bool = False) -> str:
     parent, _ = _yaml_node(text, edit.document, edit.path[:-1])
     if not isinstance(parent, MappingNode) or not parent.value:
         raise NotApplicable("no mapping to add the key to")
-    entry = f"{_yaml_scalar(str(edit.path[-1]))}: {_yaml_scalar(edit.value)}"
+    entry = f"{_scalar(str(edit.path[-1]), None, json_)}: {_scalar(edit.value, None, json_)}"
+    first_key, last_value = parent.value[0][0], parent.value[-1][1]
+    if parent.flow_style and first_key.start_mark.line != parent.end_mark.line:  # one key a line
+        line_start = text.rfind("\n", 0, first_key.start_mark.index) + 1
+        indent = text[line_start : first_key.start_mark.index]
+        end = last_value.end_mark.index
+        return _splice(text, end, end, f",{_newline(text)}{indent}{entry}")
     if parent.flow_style:
         close = parent.end_mark.index - 1
         return _splice(text, close, close, f", {entry}")
-    first_key, last_value = parent.value[0][0], parent.value[-1][1]
     end = last_value.end_mark.index
     at = end if end > 0 and text[end - 1] == "\n" else _line_end(text, end)
     prefix = "" if text[:at].endswith("\n") or not text[:at] else _newline(text)
     return _splice(text, at, at, prefix + " " * first_key.start_mark.column + entry + _newline(text))
 
 
-def _yaml_replace_item(text: str, edit: Edit) -> str:
+def _yaml_replace_item(text: str, edit: Edit, json_: bool = False) -> str:
     node, _ = _yaml_node(text, edit.document, edit.path)
     if isinstance(node, ScalarNode):  # LLaMA-Factory's comma-separated list
         parts = [part.strip() for part in node.value.split(",")]
@@ -234,7 +274,7 @@ def _yaml_replace_item(text: str, edit: Edit) -> str:
         items = _new_items(edit.old, edit.value, parts)
         at = parts.index(edit.old)
         joined = (", " if ", " in node.value else ",").join(parts[:at] + items + parts[at + 1 :])
-        return _splice(text, node.start_mark.index, node.end_mark.index, _yaml_scalar(joined, node.style))
+        return _splice(text, node.start_mark.index, node.end_mark.index, _scalar(joined, node.style, json_))
     if not isinstance(node, SequenceNode):
         raise NotApplicable("not a list")
     values = [item.value if isinstance(item, ScalarNode) else None for item in node.value]
@@ -244,9 +284,9 @@ def _yaml_replace_item(text: str, edit: Edit) -> str:
     items = _new_items(edit.old, edit.value, values)
     if not items:
         return _yaml_delete_item(text, node, item)
-    first = _yaml_scalar(items[0], item.style)
+    first = _scalar(items[0], item.style, json_)
     if node.flow_style:
-        rest = "".join(f", {_yaml_scalar(extra, item.style)}" for extra in items[1:])
+        rest = "".join(f", {_scalar(extra, item.style, json_)}" for extra in items[1:])
         return _splice(text, item.start_mark.index, item.end_mark.index, first + rest)
     line_start = text.rfind("\n", 0, item.start_mark.index) + 1
     dash = text[line_start : item.start_mark.index]  # `  - `, reused for each new item
@@ -273,7 +313,19 @@ def _yaml_delete_item(text: str, sequence: SequenceNode, item: Node) -> str:
     return _splice(text, line_start, _line_end(text, item.end_mark.index), "")
 
 
-# --- JSON: no comments to keep, so parse and write back in the file's own layout --------------------
+# --- JSON: spliced at PyYAML's marks; parsed and written back only when PyYAML cannot read it ------
+
+
+_YAML_EDITORS = {"rename-key": _yaml_rename, "set": _yaml_set, "replace-item": _yaml_replace_item}
+
+
+def _json_splice(text: str, edit: Edit) -> str:
+    try:
+        yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:  # JSON that is not YAML (a tab where YAML allows none, ...)
+        return _json_edit(text, edit)
+    return _YAML_EDITORS[edit.op](text, edit, True)
+
 
 
 def _json_layout(text: str) -> dict[str, Any]:
@@ -310,7 +362,7 @@ def _json_edit(text: str, edit: Edit) -> str:
         parent[last] = items[:at] + _new_items(edit.old, edit.value, items) + items[at + 1 :]
     layout = _json_layout(text)
     dumped = json.dumps(data, **layout, separators=(",", ": ") if layout["indent"] is not None else None)
-    return dumped + text[len(text.rstrip()) :]  # the file's own trailing whitespace
+    return dumped.replace("\n", _newline(text)) + text[len(text.rstrip()) :]  # the file's own line ends and trailing whitespace
 
 
 def _renamed(mapping: dict[str, Any], old: str, new: str) -> dict[str, Any]:
@@ -445,8 +497,8 @@ def _python_add(source: _Source, call: ast.Call, name: str, value: Any) -> str:
 
 
 _EDITORS = {
-    "yaml": lambda text, edit: {"rename-key": _yaml_rename, "set": _yaml_set, "replace-item": _yaml_replace_item}[edit.op](text, edit),
-    "json": _json_edit,
+    "yaml": lambda text, edit: _YAML_EDITORS[edit.op](text, edit),
+    "json": _json_splice,
     "python": _python_edit,
 }
 
@@ -454,6 +506,7 @@ _EDITORS = {
 class Outcome(NamedTuple):
     fixes: list[FileFix]
     hidden: int  # unsafe edits left out (no --unsafe-fixes)
+    manual: tuple[Finding, ...] = ()  # warnings and errors whose fix no machine can make
 
     @property
     def changed(self) -> bool:
@@ -467,17 +520,59 @@ class Outcome(NamedTuple):
         files = sum(fix.changed for fix in self.fixes)
         lines = [f"{'fixed' if written else 'would fix'} {applied} problem(s) in {files} file(s)"]
         lines += [f"not fixed: {f.file}:{f.line}: {f.code} {f.name}: {why}" for fix in self.fixes for f, why in fix.skipped]
+        lines += [
+            f"not fixed: {f.file}:{f.line}: {f.code} {f.name}: {RERUN}" for fix in self.fixes for f in fix.deferred
+        ]
+        lines += [f"not fixed: {f.file}:{f.line}: {f.code} {f.name}: {MANUAL}" for f in self.manual]
         if self.hidden:
             lines.append(f"{self.hidden} unsafe fix(es) not {'applied' if written else 'shown'}: they change training behaviour; review them and add --unsafe-fixes")
         return "\n".join(lines)
 
 
-def fix_findings(findings: list[Finding], *, unsafe: bool = False, write: bool = True) -> Outcome:
-    """Apply the edits of the findings' fixes (safe ones, and unsafe ones when asked) to their files."""
-    fixes = plan_fixes(findings, unsafe=unsafe)
+RERUN = "planned after a key rename of its document; run --fix again"
+MANUAL = "no automatic edit: the fix needs a choice only you can make (see its fix line)"
+Relint = Callable[[Mapping[str, str]], list[Finding]]
+
+
+def fix_findings(findings: list[Finding], *, unsafe: bool = False, write: bool = True, relint: Relint | None = None) -> Outcome:
+    """Apply the edits of the findings' fixes (safe ones, and unsafe ones when asked) to their files.
+
+    With `relint` (the same check on files' edited text), passes repeat on the new findings until
+    nothing changes; without it, one pass, and what it deferred is reported.
+    """
+    texts: dict[str, str] = {}
+    first: dict[str, FileFix] = {}  # each file as it was read: original text and BOM
+    applied: dict[str, list[Finding]] = {}
+    last: dict[str, FileFix] = {}  # each file's latest pass: what is still skipped or deferred
+    for _ in range(MAX_PASSES):
+        progress = False
+        last = {}
+        for fix in plan_fixes(findings, unsafe=unsafe, texts=texts):
+            first.setdefault(fix.path, fix)
+            last[fix.path] = fix
+            if fix.fixed != texts.get(fix.path, fix.original):
+                applied.setdefault(fix.path, []).extend(fix.applied)
+                texts[fix.path] = fix.fixed
+                progress = True
+        if not progress or relint is None:
+            break
+        findings = relint(texts)
+    fixes = [
+        FileFix(
+            path,
+            read.original,
+            texts.get(path, read.original),
+            tuple(applied.get(path, ())),
+            last[path].skipped if path in last else (),
+            read.bom,
+            last[path].deferred if path in last else (),
+        )
+        for path, read in first.items()
+    ]
     if write:
         for fix in fixes:
             if fix.changed:
                 fix.write()
     hidden = 0 if unsafe else sum(f.edit is not None and not f.edit.safe for f in findings)
-    return Outcome(fixes, hidden)
+    manual = tuple(f for f in findings if f.edit is None and f.fix and f.severity != "info" and f.file is not None)
+    return Outcome(fixes, hidden, manual)

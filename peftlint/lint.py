@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import Iterable, Mapping, NamedTuple
 
 from peftlint import suppress
 from peftlint.config import Settings, fails, file_ignores, matches, rule_enabled, settings_for
@@ -34,6 +34,8 @@ class Report:
         self.skipped: list[tuple[str, str]] = []  # (path, why), shown with -v
         self.profiles: list[tuple[str, str]] = []  # (config, profile and sources), shown with -v
         self.saved_adapters: list[tuple[str, tuple[str, ...]]] = []  # (config, evidence), shown with -v
+        # files' text as `--fix` has edited it but not written yet (`--diff`): read instead of the disk
+        self.texts: Mapping[str, str] = {}
 
 
 class Prepared(NamedTuple):
@@ -84,9 +86,11 @@ def _unreadable_finding(rules: list[Rule], error: LoadError) -> Finding:
     return _emitted_finding(rules, UNREADABLE, "unreadable-file", error.path, error.line, error.column, error.message)
 
 
-def _load(path: str, settings: Settings) -> list[Document]:
-    from peftlint.load.files import load_path
+def _load(path: str, settings: Settings, text: str | None = None) -> list[Document]:
+    from peftlint.load.files import load_path, load_text
 
+    if text is not None:
+        return load_text(text, path, config_classes=peft_types()["classes"])
     return load_path(path, max_bytes=settings.max_file_size, config_classes=peft_types()["classes"])
 
 
@@ -174,13 +178,15 @@ def lint_config(config: PeftConfig, rules: list[Rule], settings: Settings, enric
     return evaluate(rules_for(config, rules), config_facts(config, settings, enricher), config)
 
 
-def _apply_suppressions(path: str, findings: list[Finding], settings: Settings, rules: list[Rule]) -> tuple[list[Finding], int]:
+def _apply_suppressions(path: str, findings: list[Finding], settings: Settings, rules: list[Rule], text: str | None = None) -> tuple[list[Finding], int]:
     ignored = file_ignores(settings, path)
     from peftlint.load.files import decode
 
     try:
-        with open(path, "rb") as handle:
-            directives = suppress.parse(decode(handle.read(), path))
+        if text is None:
+            with open(path, "rb") as handle:
+                text = decode(handle.read(), path)
+        directives = suppress.parse(text)
     except (OSError, LoadError):
         directives = suppress.parse("")  # none
     identifiers = {r.code: r.identifiers for r in rules}
@@ -197,7 +203,7 @@ def prepare_file(path: str, settings: Settings, report: Report, enricher: Enrich
     """Load one file and build its facts; None when it is unreadable (reported) or holds no config."""
     rules = active_rules(settings)
     try:
-        documents = _load(path, settings)
+        documents = _load(path, settings, report.texts.get(path))
     except LoadError as error:
         report.files += 1
         report.unreadable += 1
@@ -235,7 +241,7 @@ def finish_file(prepared: Prepared, report: Report) -> None:
     settings, rules = prepared.settings, prepared.rules
     findings = [f for config, facts in zip(prepared.configs, prepared.facts) for f in evaluate(rules_for(config, rules), facts, config)]
     if findings:
-        findings, suppressed = _apply_suppressions(prepared.path, findings, settings, rules)
+        findings, suppressed = _apply_suppressions(prepared.path, findings, settings, rules, report.texts.get(prepared.path))
         report.suppressed += suppressed
     report.findings.extend(findings)
     report.failing += sum(fails(f, settings.fail_on) for f in findings)
@@ -256,9 +262,12 @@ def lint_paths(
     fail_on: str | None = None,
     model: ModelOptions | None = None,
     profile: ProfileRequest | None = None,
+    texts: Mapping[str, str] | None = None,
 ) -> Report:
-    """Lint every file; facts that compare configs across files see all of them first."""
+    """Lint every file; facts that compare configs across files see all of them first. `texts`
+    (path -> text) stands in for what is on disk: `--diff` lints its fixes before writing any."""
     report = Report()
+    report.texts = texts or {}
     enricher = Enricher(model or ModelOptions())
     prepared = []
     for path in iter_files(paths, report.skipped):

@@ -52,7 +52,7 @@ def write(folder: Path, name: str, text: str, newline: str = "\n") -> Path:
 
 def test_commented_yaml_round_trips_byte_for_byte_except_the_fixed_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, "adapter.yaml", COMMENTED)
-    code, _, err = run(capsys, "--fix", "--model", LLAMA, str(path))
+    code, _, err = run(capsys, "--fix", "--unsafe-fixes", "--model", LLAMA, str(path))
     expected = COMMENTED.replace("lora_alpha:    4 ", "lora_alpha:    32 ").replace("- v_prj    #", "- v_proj    #")
     assert path.read_text(encoding="utf-8") == expected
     assert "fixed 2 problem(s) in 1 file(s)" in err
@@ -71,7 +71,7 @@ def test_line_endings_and_a_missing_final_newline_survive(tmp_path: Path, capsys
 def test_diff_shows_a_unified_diff_and_changes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, "adapter.yaml", COMMENTED)
     before = path.read_bytes()
-    code, out, err = run(capsys, "--diff", "--model", LLAMA, str(path))
+    code, out, err = run(capsys, "--diff", "--unsafe-fixes", "--model", LLAMA, str(path))
     assert code == 1
     assert path.read_bytes() == before
     assert out.splitlines()[:2] == [f"--- {path}", f"+++ {path}"]
@@ -92,7 +92,9 @@ def test_unsafe_fixes_are_only_shown_unless_asked_for(tmp_path: Path, capsys: py
     assert path.read_text() == text
     assert "1 unsafe fix(es) not applied" in err
     assert "PL103" in out and code == 1  # still reported, with its fix title
-    assert run(capsys, "--diff", str(path))[0] == 0  # nothing safe to show
+    code, out, err = run(capsys, "--diff", str(path))
+    # nothing safe to show, but `check` fails on a fixable finding: --diff says so and fails too
+    assert (code, out) == (1, "") and "would fix 0 problem(s)" in err and "1 unsafe fix(es) not shown" in err
     code, out, err = run(capsys, "--fix", "--unsafe-fixes", str(path))
     assert path.read_text() == text.replace("0.5  # heavy", "0.05  # heavy")
     assert code == 0, out
@@ -102,7 +104,7 @@ def test_json_keeps_its_indentation_and_key_order(tmp_path: Path, capsys: pytest
     config = {"base_model_name_or_path": LLAMA, "peft_type": "LORA", "r": 8, "lora_aplha": 16, "target_modules": ["q_proj", "v_porj"], "task_type": "CAUSAL_LM"}
     path = tmp_path / "adapter.json"
     path.write_text(json.dumps(config, indent=4) + "\n")
-    run(capsys, "--fix", str(path))
+    run(capsys, "--fix", "--unsafe-fixes", str(path))
     fixed = {("lora_alpha" if k == "lora_aplha" else k): v for k, v in config.items()}
     fixed["target_modules"] = ["q_proj", "v_proj"]
     assert path.read_text() == json.dumps(fixed, indent=4) + "\n"
@@ -124,7 +126,7 @@ prompt = PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=20)
 
 def test_python_literals_are_edited_in_place(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, "train.py", PYTHON)
-    run(capsys, "--fix", "--model", "facebook/opt-350m", str(path))
+    run(capsys, "--fix", "--unsafe-fixes", "--model", "facebook/opt-350m", str(path))
     expected = (
         PYTHON.replace("lora_alpha=1,", "lora_alpha=16,")
         .replace('"v_prj"', '"v_proj"')
@@ -137,14 +139,14 @@ def test_python_literals_are_edited_in_place(tmp_path: Path, capsys: pytest.Capt
 def test_python_multiline_call_gets_a_new_keyword_on_its_own_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = 'from peft import PromptTuningConfig\n\nconfig = PromptTuningConfig(\n    task_type="CAUSAL_LM",\n    num_virtual_tokens=20,\n)\n'
     path = write(tmp_path, "p.py", text)
-    run(capsys, "--fix", "--model", "facebook/opt-350m", str(path))
+    run(capsys, "--fix", "--unsafe-fixes", "--model", "facebook/opt-350m", str(path))
     assert path.read_text() == text.replace("=20,\n", "=20,\n    token_dim=512,\n")
 
 
 def test_dialect_files_are_edited_at_their_own_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     axolotl = write(tmp_path, "axolotl.yaml", f"base_model: {LLAMA}\nadapter: lora\nlora_r: 8\nlora_alpah: 16  # typo\nlora_target_modules:\n  - q_proj\n  - v_porj\n")
     factory = write(tmp_path, "factory.yaml", f"model_name_or_path: {LLAMA}\nfinetuning_type: lora\nlora_rank: 8\nlora_alpha: 1\nlora_target: q_proj,v_prj\n")
-    run(capsys, "--fix", str(axolotl), str(factory))
+    run(capsys, "--fix", "--unsafe-fixes", str(axolotl), str(factory))
     assert axolotl.read_text() == f"base_model: {LLAMA}\nadapter: lora\nlora_r: 8\nlora_alpha: 16  # typo\nlora_target_modules:\n  - q_proj\n  - v_proj\n"
     assert factory.read_text() == f"model_name_or_path: {LLAMA}\nfinetuning_type: lora\nlora_rank: 8\nlora_alpha: 16\nlora_target: q_proj,v_proj\n"
 
@@ -152,14 +154,14 @@ def test_dialect_files_are_edited_at_their_own_keys(tmp_path: Path, capsys: pyte
 def test_second_yaml_document_and_a_key_added_to_its_mapping(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = "peft_type: LORA\nr: 8\nlora_alpha: 16\ntarget_modules: [q_proj, v_proj]\n---\n# prompt\npeft_type: PROMPT_TUNING\ntask_type: CAUSAL_LM\nnum_virtual_tokens: 20  # short\n"
     path = write(tmp_path, "two.yaml", text)
-    run(capsys, "--fix", "--model", "facebook/opt-350m", str(path))
+    run(capsys, "--fix", "--unsafe-fixes", "--model", "facebook/opt-350m", str(path))
     assert path.read_text() == text + "token_dim: 512\n"
 
 
 def test_a_suggestion_already_in_the_list_removes_the_typo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = "peft_type: LORA\nr: 8\nlora_alpha: 16\ntarget_modules:\n  - q_proj\n  - v_proj\n  - v_prj\n"
     path = write(tmp_path, "a.yaml", text)
-    run(capsys, "--fix", "--model", LLAMA, str(path))
+    run(capsys, "--fix", "--unsafe-fixes", "--model", LLAMA, str(path))
     assert path.read_text() == text.replace("  - v_prj\n", "")
 
 
@@ -183,7 +185,13 @@ RULES_WITH_EDITS = [rule for rule in load_rules() if rule.fix_edit]
 
 def test_the_safe_fixes_the_issue_names_have_edits() -> None:
     assert {"PL001", "PL102", "PL210", "PL218", "PL219", "PL500"} <= {r.code for r in RULES_WITH_EDITS}
-    assert all(r.fix_applicability == "safe" for r in RULES_WITH_EDITS if r.code != "PL103")
+
+
+def test_a_fix_that_changes_training_is_never_safe() -> None:
+    """The policy (docs/fix-safety.md): safe is a misspelt key renamed, its value kept (PL001,
+    PL500), or a value peft itself corrects to at run time (PL219); any fix that picks a value
+    or a target list changes what is trained, so it is unsafe."""
+    assert sorted(r.code for r in load_rules() if r.fix_applicability == "safe") == ["PL001", "PL219", "PL500"]
 
 
 @pytest.mark.parametrize("rule", RULES_WITH_EDITS, ids=lambda r: r.code)

@@ -1,0 +1,137 @@
+"""`--fix` never changes what a saved adapter's weights mean, keeps every byte outside its edits,
+and plans the fixes of one file together (renames first; nothing invents a value a rename is
+about to supply)."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from peftlint.cli import main
+from peftlint.fix import SAVED_ADAPTER, fix_findings
+from peftlint.lint import lint_paths
+
+ROOT = Path(__file__).resolve().parents[1]
+SAVED = ROOT / "tests" / "fixtures" / "saved_adapters"
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["check", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def codes(path: Path) -> list[str]:
+    return [f.code for f in lint_paths([str(path)]).findings]
+
+
+# --- fixes on one file are planned together ------------------------------------------------------
+
+
+def test_the_flagship_typo_example_keeps_the_users_alpha(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "lora-typos.yaml"
+    shutil.copyfile(ROOT / "examples" / "bad" / "lora-typos.yaml", path)
+    before = path.read_text()
+    code, diff, err = run(capsys, "--diff", str(path))
+    assert path.read_text() == before and code == 1
+    run(capsys, "--fix", str(path))
+    meant = before.replace("lora_aplha: 16", "lora_alpha: 16").replace("target_module:", "target_modules:")
+    assert path.read_text() == meant  # the rename, with the user's 16; no alpha computed from a default
+    assert "+lora_alpha: 16" in diff and "512" not in diff  # --diff showed exactly what --fix did
+    assert "PL001" not in codes(path)  # clean of the fixed findings
+
+
+def test_unsafe_fixes_are_planned_after_the_rename_from_the_users_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text("peft_type: LORA\nr: 8\nlora_aplha: 1\nlora_dropuot: 0.5\ntarget_modules: [q_proj, v_proj]\n")
+    run(capsys, "--fix", "--unsafe-fixes", str(path))
+    # pass 1 renames both keys; pass 2 sees the user's alpha and dropout and fixes those values:
+    # nothing was appended from peft's defaults
+    assert path.read_text() == "peft_type: LORA\nr: 8\nlora_alpha: 16\nlora_dropout: 0.05\ntarget_modules: [q_proj, v_proj]\n"
+
+
+def test_without_a_second_lint_the_deferred_edits_are_reported(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text("peft_type: LORA\nr: 256\nlora_aplha: 16\ntarget_modules: [q_proj, v_proj]\n")
+    outcome = fix_findings(lint_paths([str(path)]).findings, unsafe=True, write=False)
+    [fix] = outcome.fixes
+    assert fix.fixed == path.read_text().replace("lora_aplha", "lora_alpha")
+    assert [f.code for f in fix.deferred] == ["PL102"]
+    assert "PL102 alpha-rank-ratio: planned after a key rename" in outcome.summary(written=False)
+
+
+# --- a saved adapter's weights keep their meaning ------------------------------------------------
+
+
+def test_the_issue_case_a_saved_adapter_with_r64_alpha16_is_left_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    adapter = json.loads((SAVED / "tinyllama-peft-0.19.1.json").read_text())
+    adapter.update(r=64, lora_alpha=16)
+    path = tmp_path / "adapter_config.json"
+    raw = json.dumps(adapter, indent=2, sort_keys=True).replace("\n", "\r\n").encode()
+    path.write_bytes(raw)
+    run(capsys, "--fix", "--unsafe-fixes", str(path))
+    assert path.read_bytes() == raw
+
+
+def test_an_edit_that_would_change_a_saved_adapter_is_refused_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (SAVED / "bert-seq-cls.json").read_text().replace('"value"', '"valeu"')
+    path = tmp_path / "support-bot.json"
+    path.write_text(text)
+    assert codes(path) == ["PL210"]  # it does not load on bert: still reported
+    code, _, err = run(capsys, "--fix", "--unsafe-fixes", str(path))
+    assert path.read_text() == text and code == 1
+    assert f"PL210 target-module-not-found: {SAVED_ADAPTER}" in err
+    # the same edit on a training config is made
+    training = tmp_path / "train.json"
+    training.write_text(text.replace('"inference_mode": true', '"inference_mode": false'))
+    run(capsys, "--fix", "--unsafe-fixes", str(training))
+    assert '"value"' in training.read_text() and "PL210" not in codes(training)
+
+
+# --- bytes outside the edit stay as they were -----------------------------------------------------
+
+CASES = {
+    "a.yaml": ("# LoRA\npeft_type: LORA\nr: 8\nlora_aplha: 16   # typo\ntarget_modules: [q_proj, v_proj]\n", "lora_aplha", "lora_alpha"),
+    "a.json": (
+        '{\n    "peft_type": "LORA",\n    "r": 8,\n    "lora_aplha": 16,\n    "target_modules": ["q_proj", "v_proj"],\n    "note": "caf\u00e9"\n}\n',
+        '"lora_aplha"',
+        '"lora_alpha"',
+    ),
+    "train.py": ("from peft import LoraConfig\n\nconfig = LoraConfig(\n    r=8,\n    lora_aplha=16,  # typo\n)\n", "lora_aplha", "lora_alpha"),
+}
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+@pytest.mark.parametrize("bom", [False, True], ids=["no-bom", "bom"])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_line_endings_bom_and_encoding_survive_byte_for_byte(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, newline: str, bom: bool) -> None:
+    text, old, new = CASES[name]
+    prefix = codecs.BOM_UTF8 if bom else b""
+    path = tmp_path / name
+    path.write_bytes(prefix + text.replace("\n", newline).encode("utf-8"))
+    run(capsys, "--fix", str(path))
+    assert path.read_bytes() == prefix + text.replace(old, new).replace("\n", newline).encode("utf-8")
+
+
+def test_a_json_value_added_follows_the_files_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = '{\r\n  "peft_type": "PROMPT_TUNING",\r\n  "task_type": "CAUSAL_LM",\r\n  "target_modules": null,\r\n  "num_virtual_tokens": 20\r\n}'
+    path = tmp_path / "prompt.json"
+    path.write_bytes(text.encode())
+    run(capsys, "--fix", "--unsafe-fixes", "--model", "facebook/opt-350m", str(path))
+    assert path.read_bytes() == text.replace('20\r\n}', '20,\r\n  "token_dim": 512\r\n}').encode()
+
+
+# --- every finding with a fix is fixed or says why not ---------------------------------------------
+
+
+def test_diff_never_reports_nothing_to_fix_while_check_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text("peft_type: LORA\nr: 8\nlora_alpha: 16\nmystery_key: 1\ntarget_modules: [q_proj, v_proj]\n")
+    check_code, _, _ = run(capsys, str(path))
+    code, out, err = run(capsys, "--diff", str(path))
+    assert check_code == code == 1 and out == ""
+    assert "PL001 unknown-key: no automatic edit" in err  # "Remove `mystery_key`": says why it is not done
