@@ -320,11 +320,12 @@ _YAML_EDITORS = {"rename-key": _yaml_rename, "set": _yaml_set, "replace-item": _
 
 
 def _json_splice(text: str, edit: Edit) -> str:
+    editor = _YAML_EDITORS.get(edit.op)
     try:
         yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:  # JSON that is not YAML (a tab where YAML allows none, ...)
-        return _json_edit(text, edit)
-    return _YAML_EDITORS[edit.op](text, edit, True)
+        editor = None
+    return _json_edit(text, edit) if editor is None else editor(text, edit, True)
 
 
 

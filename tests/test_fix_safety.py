@@ -135,3 +135,12 @@ def test_diff_never_reports_nothing_to_fix_while_check_fails(tmp_path: Path, cap
     code, out, err = run(capsys, "--diff", str(path))
     assert check_code == code == 1 and out == ""
     assert "PL001 unknown-key: no automatic edit" in err  # "Remove `mystery_key`": says why it is not done
+
+
+def test_json_that_yaml_cannot_read_is_rewritten_in_its_own_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # tab indentation: valid JSON, not YAML; written back with its tabs and CRLF line ends
+    text = '{\r\n\t"peft_type": "LORA",\r\n\t"r": 8,\r\n\t"lora_aplha": 16\r\n}\r\n'
+    path = tmp_path / "tabs.json"
+    path.write_bytes(text.encode())
+    run(capsys, "--fix", str(path))
+    assert path.read_bytes() == text.replace("lora_aplha", "lora_alpha").encode()
