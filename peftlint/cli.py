@@ -18,6 +18,7 @@ from peftlint import __version__
 from peftlint.config import FAIL_ON_CHOICES, ConfigError
 from peftlint.engine import RuleFileError
 from peftlint.profile import DEPLOYMENTS, PRIORITIES, TASKS
+from peftlint.resources import generated_from
 
 if TYPE_CHECKING:
     from peftlint.engine import Rule
@@ -294,7 +295,10 @@ def _top_parser() -> argparse.ArgumentParser:
         epilog=f"commands:\n{listing}\n\n`peftlint COMMAND --help` describes a command's options.",
         formatter_class=_RawHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"peftlint, version {__version__}")
+    knowledge = ", ".join(f"{name} {version}" for name, version in generated_from().items())
+    parser.add_argument(
+        "--version", action="version", version=f"peftlint, version {__version__}\nmodel and peft knowledge generated from {knowledge}"
+    )
     parser.add_argument("command", choices=COMMANDS, metavar="COMMAND", help=argparse.SUPPRESS)
     parser.add_argument("arguments", nargs=argparse.REMAINDER, metavar="...", help=argparse.SUPPRESS)
     return parser

@@ -24,3 +24,15 @@ def schemas_dir() -> Path:
 
 def data_dir() -> Path:
     return PACKAGE_DIR / "data"
+
+
+def generated_from() -> dict[str, str]:
+    """The library versions the shipped model and peft knowledge was generated from (scripts/gen_*.py).
+
+    peftlint never imports these libraries to lint: what it knows of them is this snapshot.
+    """
+    import json
+
+    index = json.loads((data_dir() / "architectures" / "index.json").read_text(encoding="utf-8"))
+    peft_types = json.loads((data_dir() / "peft_types.json").read_text(encoding="utf-8"))
+    return {"peft": peft_types["peft_version"], "transformers": index["transformers"], "torch": index["torch"]}

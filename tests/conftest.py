@@ -14,3 +14,10 @@ os.environ["PEFTLINT_CACHE_DIR"] = tempfile.mkdtemp(prefix="peftlint-cache-")
 
 # tests/corpus/ holds third-party configs and scripts to lint, never tests to collect.
 collect_ignore = ["corpus"]
+
+
+def pytest_report_header() -> str | None:
+    from tests.generated_versions import version_mismatch
+
+    mismatch = version_mismatch()
+    return f"WARNING: {mismatch}" if mismatch else None

@@ -20,6 +20,7 @@ import peft
 import pytest
 import torch
 from peft import inject_adapter_in_model
+from tests.generated_versions import version_mismatch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,11 +80,11 @@ def saved(config: Any, directory: Path) -> dict[str, Any]:
 
 def test_committed_files_match_the_installed_peft() -> None:
     stale = gen.differences(gen.render_all())
-    assert stale == [], f"stale: {[str(p.relative_to(ROOT)) for p in stale]}; run scripts/gen_schemas.py"
+    assert stale == [], f"stale: {[str(p.relative_to(ROOT)) for p in stale]}; run scripts/gen_schemas.py. {version_mismatch()}"
 
 
 def test_check_mode_passes_on_the_committed_files(capsys: pytest.CaptureFixture[str]) -> None:
-    assert gen.main(["--check"]) == 0
+    assert gen.main(["--check"]) == 0, version_mismatch()
     assert capsys.readouterr().err == ""
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from tests.enrich.conftest import BUNDLED_MODELS, raw_config, model_config
+from tests.generated_versions import version_mismatch
 
 from peftlint.enrich.architecture import (
     InvalidModelConfig,
@@ -284,7 +285,7 @@ def test_architectures_json_was_generated_from_these_configs_and_this_transforme
     import transformers
 
     document = _committed()
-    assert document["transformers"] == transformers.__version__
+    assert document["transformers"] == transformers.__version__, version_mismatch()
     assert document["bundled_configs"] == _generator().bundled_fingerprint()
 
 
@@ -292,7 +293,7 @@ def test_architectures_json_was_generated_from_these_configs_and_this_transforme
 def test_architectures_json_is_what_the_generator_writes_now() -> None:
     """Regenerate with `python scripts/gen_architectures.py`."""
     generator = _generator()
-    assert generator.render(generator.generate()) == generator.committed()
+    assert generator.render(generator.generate()) == generator.committed(), version_mismatch()
 
 
 def test_each_template_file_is_named_in_the_index_and_nothing_else_is_read() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from tests.enrich.conftest import REFERENCE_MODELS, build_model, default_task, model_config, peft_model
+from tests.generated_versions import version_mismatch
 
 from peftlint.enrich import targets
 from peftlint.enrich.targets import PatternError, closest_module_names, resolve_targets
@@ -55,7 +56,7 @@ def test_peft_defaults_json_matches_installed_peft() -> None:
     expected = installed_peft_defaults()
     if os.environ.get("PEFTLINT_REGENERATE"):
         DEFAULTS_PATH.write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
-    assert json.loads(DEFAULTS_PATH.read_text(encoding="utf-8")) == expected
+    assert json.loads(DEFAULTS_PATH.read_text(encoding="utf-8")) == expected, version_mismatch()
 
 
 def test_moe_conversion_tables_equal_peft() -> None:
@@ -65,7 +66,7 @@ def test_moe_conversion_tables_equal_peft() -> None:
     for model_type in json.loads(DEFAULTS_PATH.read_text(encoding="utf-8"))["lora_moe_conversion"]:
         base = v5._MODEL_TO_CONVERSION_PATTERN[model_type]
         renames, fused = targets.moe_conversion(model_type)  # type: ignore[misc]
-        assert list(renames.items()) == list(v5._MOE_TARGET_MODULE_MAPPING[base].items())  # peft's order decides
+        assert list(renames.items()) == list(v5._MOE_TARGET_MODULE_MAPPING[base].items()), version_mismatch()  # peft's order decides
         assert fused == {new: tuple(old) for new, old in v5._MOE_FUSED_TARGETS[base].items()}
 
 
