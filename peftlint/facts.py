@@ -66,7 +66,31 @@ def _derived(effective: dict[str, Any]) -> dict[str, Any]:
         budget = total - tfinal - tinit
         if math.isfinite(budget):
             derived["adalora_budget_steps"] = int(budget)  # peft needs tinit < total_step - tfinal
+            derived.update(_adalora_reallocations(total, tinit, tfinal, _number(effective.get("deltaT"))))
     return derived
+
+
+# at least this many re-allocations leaves the cubic budget schedule more than a few abrupt cuts;
+# the AdaLoRA paper re-allocates every 100 steps over budgeting phases of tens of thousands of
+# steps (hundreds of times), peft's examples every 10 steps (tinit=200, tfinal=1000, deltaT=10)
+ADALORA_MIN_REALLOCATIONS = 10
+
+
+def _adalora_reallocations(total: float, tinit: float, tfinal: float, delta: float | None) -> dict[str, int]:
+    """How often AdaLoRA re-allocates ranks while the budget falls.
+
+    peft's RankAllocator.budget_schedule masks to the budget at the steps of the budgeting phase,
+    tinit < step <= total_step - tfinal, that are multiples of deltaT.
+    """
+    if delta is None or delta < 1 or total - tfinal <= tinit or not math.isfinite(total):
+        return {}
+    step = int(delta)
+    count = int(total - tfinal) // step - int(tinit) // step
+    return {
+        "adalora_reallocations": count,
+        # the largest deltaT that gives the phase ADALORA_MIN_REALLOCATIONS re-allocations
+        "adalora_deltaT_for_min": max(1, int(total - tfinal - tinit) // ADALORA_MIN_REALLOCATIONS),
+    }
 
 
 def _dialect_facts(config: PeftConfig) -> dict[str, Any] | None:

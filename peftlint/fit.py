@@ -132,6 +132,27 @@ def _copies(profile: Mapping[str, Any]) -> str | None:
     return "each tenant of a multi-tenant deployment" if tenants else None
 
 
+def _axolotl_union(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """axolotl with `lora_target_linear: true` adapts the union of every linear layer and the
+    `lora_target_modules` list ([axolotl] src/axolotl/loaders/adapter.py, _build_peft_lora_config):
+    what that union adds to a list that is narrower than all-linear."""
+    dialect = facts.get("dialect") or {}
+    values = dialect.get("values") or {}
+    listed = values.get("lora_target_modules")
+    if dialect.get("name") != "axolotl" or values.get("lora_target_linear") is not True or not listed:
+        return {}
+    leaves = {str(name).rsplit(".", 1)[-1] for name in (listed if isinstance(listed, list) else [listed])}
+    targets = ((facts.get("model") or {}).get("targets") or {})
+    if "targeted_leaf_names" in targets:  # the model is known: the exact names the union adds
+        added = sorted(set(targets["targeted_leaf_names"]) - leaves)
+        return {"axolotl_linear_added": added, "axolotl_linear_added_text": ", ".join(f"`{n}`" for n in added)} if added else {}
+    # no model: every transformer has feed-forward linear layers, so a list without one is narrower
+    roles, _ = covered_roles(str(name) for name in (listed if isinstance(listed, list) else [listed]))
+    if FFN in roles:
+        return {}
+    return {"axolotl_linear_added_text": "every other linear layer, among them the feed-forward (MLP) projections"}
+
+
 def derive(facts: Mapping[str, Any]) -> dict[str, Any]:
     """Entries for `derived` that need the profile or the model facts."""
     effective, profile, model = facts["effective"], facts["profile"], facts.get("model")
@@ -149,6 +170,7 @@ def derive(facts: Mapping[str, Any]) -> dict[str, Any]:
         derived.update(_rank_facts(rank, profile))
     derived.update(_share_facts(facts["peft_type"], model))
     derived.update(_artifact_facts(effective, model))
+    derived.update(_axolotl_union(facts))
     copies = _copies(profile)
     if copies is not None:
         derived["artifact_copies"] = copies

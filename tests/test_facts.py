@@ -63,3 +63,21 @@ def test_profile_block_is_not_a_peft_key(tmp_path: Path) -> None:
     path.write_text("peft_type: LORA\nr: 8\npeftlint: {task: classification}\n")
     (facts,) = _facts(path)
     assert "peftlint" not in facts["config"] and not facts["problems"]["unknown_keys"]
+
+
+@pytest.mark.parametrize(
+    ("total", "tinit", "tfinal", "delta", "count"),
+    [
+        (1000, 200, 700, 50, 2),  # steps 250 and 300
+        (1250, 200, 1000, 10, 5),  # 210 ... 250
+        (1000, 0, 0, 1, 1000),  # peft's defaults: every step of the run
+        (1000, 250, 0, 250, 3),  # 500, 750, 1000: tinit itself is still warm-up (step <= tinit)
+        (1000, 200, 700, 500, 0),  # no multiple of deltaT in (200, 300]
+    ],
+)
+def test_adalora_reallocations_count_peft_schedule_steps(total: int, tinit: int, tfinal: int, delta: int, count: int) -> None:
+    # RankAllocator.budget_schedule: a re-allocation at tinit < step <= total_step - tfinal, step % deltaT == 0
+    from peftlint.facts import _adalora_reallocations
+
+    expected = sum(1 for step in range(total + 1) if tinit < step <= total - tfinal and step % delta == 0)
+    assert _adalora_reallocations(total, tinit, tfinal, delta)["adalora_reallocations"] == expected == count
