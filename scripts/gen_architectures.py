@@ -275,7 +275,13 @@ def shape_free(item: Item) -> tuple[Any, ...]:
 
 
 def clean_seed(config: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in config.items() if k not in DROPPED_KEYS}
+    seed = {k: v for k, v in config.items() if k not in DROPPED_KEYS}
+    # Phi-3's `longrope` factors are one per rotary frequency, so a probe that changes head_dim
+    # fails validation; rotary embeddings own no parameters, so the seed is built without them.
+    for key in ("rope_scaling", "rope_parameters"):
+        if isinstance(seed.get(key), Mapping) and "long_factor" in seed[key]:
+            del seed[key]
+    return seed
 
 
 def _is_token_id(name: str) -> bool:
