@@ -25,7 +25,7 @@ CORPUS = Path(__file__).parent / "corpus"
 EXPECTED = CORPUS / "expected.yaml"
 # One folder per kind of source; SOURCES.md, expected.yaml and the anchoring pyproject.toml sit
 # beside them and are not linted.
-KINDS = ("adapters", "axolotl", "llama-factory", "trl", "scripts")
+KINDS = ("adapters", "axolotl", "llama-factory", "trl", "scripts", "other")
 JUDGED = ("error", "warning")
 
 

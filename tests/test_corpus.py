@@ -32,7 +32,7 @@ def expected() -> dict:
 
 
 def test_corpus_is_large_and_every_entry_names_a_file(expected: dict) -> None:
-    assert len(FILES) >= 25
+    assert len(FILES) >= 150
     assert sorted(set(expected) - set(FILES)) == [], "expected.yaml names files the corpus does not have"
 
 
