@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, NoReturn, Sequence
 from peftlint import __version__
 from peftlint.config import FAIL_ON_CHOICES, ConfigError
 from peftlint.engine import RuleFileError
-from peftlint.profile import DEPLOYMENTS, PRIORITIES, TASKS
+from peftlint.profile import DEPLOYMENTS, OFFLOADS, PRIORITIES, STRATEGIES, TASKS
 from peftlint.resources import generated_from
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 FORMATS = ("text", "json", "github", "sarif")
-PROFILE_FIELDS = ("task", "deployment", "dataset_size", "num_gpus", "variants", "priority")
+PROFILE_FIELDS = ("task", "deployment", "dataset_size", "num_gpus", "variants", "priority", "strategy", "num_nodes", "offload")
 TRAINING_PROFILE_FIELDS = ("gpu_memory", "seq_len", "batch_size")
 
 
@@ -75,7 +75,10 @@ def add_profile_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--task", choices=TASKS, help="What the adapter is for.")
     group.add_argument("--deployment", choices=DEPLOYMENTS, help="How it will be served.")
     group.add_argument("--dataset-size", type=_at_least_one, metavar="N", help="Training examples.")
-    group.add_argument("--num-gpus", type=_at_least_one, metavar="N", help="GPUs used for training.")
+    group.add_argument("--num-gpus", type=_at_least_one, metavar="N", help="GPUs used for training, on all nodes together.")
+    group.add_argument("--num-nodes", type=_at_least_one, metavar="N", help="Machines the GPUs are spread over [default: 1].")
+    group.add_argument("--strategy", choices=STRATEGIES, help="How training is spread over the GPUs (fsdp: FULL_SHARD) [default: ddp on several GPUs].")
+    group.add_argument("--offload", choices=OFFLOADS, help="What DeepSpeed / FSDP keeps in CPU RAM (params: the parameters and the optimizer).")
     group.add_argument("--variants", type=_at_least_one, metavar="N", help="Task variants of one base model.")
     group.add_argument("--priority", choices=PRIORITIES, help="What matters most.")
     group.add_argument("--profile", dest="profile_name", metavar="NAME", help="A named profile: [tool.peftlint.profiles.NAME].")
@@ -175,6 +178,8 @@ def estimate(args: argparse.Namespace) -> int:
         gpu_memory=args.gpu_memory,
         compare=args.compare,
         fail=_fail,
+        deepspeed=args.deepspeed,
+        accelerate_config=args.accelerate_config,
         profile=profile_request(args.profile_name, **_profile_values(args, PROFILE_FIELDS + TRAINING_PROFILE_FIELDS)),
     )
 
@@ -251,7 +256,9 @@ def _estimate_options(cost: argparse.ArgumentParser) -> None:
     bits = cost.add_mutually_exclusive_group()
     bits.add_argument("--load-in-4bit", dest="quantization", action="store_const", const="4bit", help="QLoRA: 4-bit base weights (NF4, double quantization).")
     bits.add_argument("--load-in-8bit", dest="quantization", action="store_const", const="8bit", help="8-bit base weights.")
-    cost.add_argument("--compare", action="store_true", help="Also estimate the usual alternatives side by side.")
+    cost.add_argument("--compare", action="store_true", help="Also estimate the usual alternatives side by side (and the strategies, on several GPUs).")
+    cost.add_argument("--deepspeed", metavar="PATH", help="A DeepSpeed JSON: its ZeRO stage and offload decide the per-GPU estimate.")
+    cost.add_argument("--accelerate-config", metavar="PATH", help="An accelerate config YAML: distributed_type, num_processes, num_machines, fsdp_config, deepspeed_config.")
     add_profile_options(cost)
 
 

@@ -14,7 +14,8 @@ from peftlint.enrich.model import ModelUnavailable, resolve_model
 from peftlint.enrich.stage import Enricher, ModelOptions, training_from
 from peftlint.engine import evaluate
 from peftlint.estimation import compare as compare_alternatives
-from peftlint.estimation import estimate, render_text
+from peftlint.estimation import compare_strategies, estimate, render_text
+from peftlint.finding import Finding
 from peftlint.lint import active_rules, config_facts, config_profile, load_configs
 from peftlint.load import LoadError
 from peftlint.normalize import PeftConfig
@@ -37,6 +38,35 @@ def training_for(config: PeftConfig, profile: Mapping[str, Any], given: Mapping[
     return training_from({**chosen, "dtype": SHORT_DTYPES.get(dtype, dtype)}, None, None)
 
 
+_PLAN_FLAGS = ("strategy", "num_gpus", "num_nodes", "offload")
+
+
+def _setup(config: PeftConfig, context: Any, deepspeed: str | None, accelerate_config: str | None, fail: Callable[[str], NoReturn]) -> tuple[Any, list[Finding]]:
+    """The distributed setup from every layer. A problem in a file named by a flag is a usage
+    error; one in the training file itself is a PL600 finding at its line."""
+    from peftlint.parallel import read_setup
+
+    flags = {name: context.values[name] for name in _PLAN_FLAGS if context.sources.get(name) == "--" + name.replace("_", "-")}
+    setup = read_setup(profile=context.values, document=config.document, accelerate_config=accelerate_config, deepspeed=deepspeed, flags=flags)
+    findings = []
+    for problem in setup.problems:
+        if problem.file in (deepspeed, accelerate_config) or problem.file is None:
+            fail(str(problem))
+        message = problem.message if problem.file == config.path else str(problem)
+        findings.append(Finding("PL600", "invalid-distributed-setup", "error", config.path, problem.line if problem.file == config.path else None, problem.column if problem.file == config.path else None, None, message))
+    return setup, findings
+
+
+def _plan(setup: Any, fail: Callable[[str], NoReturn]) -> Any:
+    from peftlint.enrich.distributed import plan_from
+    from peftlint.parallel import checked_plan, plan_settings
+
+    _, contradiction = checked_plan(setup)
+    if contradiction is not None:
+        fail(contradiction.message)
+    return plan_from(plan_settings(setup.settings))
+
+
 def run_estimate(
     config_path: str,
     *,
@@ -49,6 +79,8 @@ def run_estimate(
     compare: bool,
     fail: Callable[[str], NoReturn],
     profile: ProfileRequest | None = None,
+    deepspeed: str | None = None,
+    accelerate_config: str | None = None,
 ) -> int:
     try:
         configs = load_configs(config_path)
@@ -63,8 +95,9 @@ def run_estimate(
     except ProfileError as exc:
         fail(str(exc))
     gpu_memory = gpu_memory or context.values.get("gpu_memory")
+    setup, file_problems = _setup(config, context, deepspeed, accelerate_config, fail)
     try:
-        training = training_for(config, context.values, training_flags)
+        training = training_for(config, context.values, training_flags)._replace(plan=_plan(setup, fail))
         if training_flags.get("optimizer") is not None:
             normalize_optimizer(training_flags["optimizer"])  # a wrong spelling on the command line is a usage error
         gpu_bytes = parse_gpu_memory(gpu_memory) if gpu_memory is not None else None
@@ -78,13 +111,17 @@ def run_estimate(
     except ModelUnavailable as exc:
         fail(str(exc))
     enricher = Enricher(ModelOptions(model=spec, revision=revision, token=token, training=training, resolved=resolved, exact=True))
-    facts = config_facts(config, settings, enricher, context)
-    findings = [f for f in evaluate(active_rules(settings), facts, config) if f.severity == "error"]
+    facts = config_facts(config, settings, enricher, context, setup)
+    findings = file_problems + [f for f in evaluate(active_rules(settings), facts, config) if f.severity == "error"]
     try:
         result = estimate(resolved, facts["effective"], config.peft_type, training, findings, enricher.last_analysis)
     except ModelFactsError as exc:
         fail(f"model facts unavailable for {spec}: {exc}")
+    if setup.settings.get("deepspeed_unresolved"):
+        result.warnings.append(f"DeepSpeed config `{setup.settings['deepspeed_unresolved']}` not found (next to the config or here): its ZeRO stage is unknown, pass --deepspeed PATH or --strategy")
     comparison = compare_alternatives(resolved, facts["effective"], training) if compare else None
+    if compare and training.plan.num_gpus > 1:
+        comparison += compare_strategies(resolved, facts["effective"], config.peft_type, training)
     if output_format == "json":
         document = result.to_dict()
         if comparison is not None:

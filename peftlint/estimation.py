@@ -138,6 +138,30 @@ def compare(model: ModelConfig, config: Mapping[str, Any], training: Training) -
     return rows
 
 
+# what `--compare` sets side by side on several GPUs: replicated, ZeRO-2, the two full shardings, offload
+STRATEGY_ALTERNATIVES = (("ddp", "none"), ("zero2", "none"), ("zero3", "none"), ("fsdp", "none"), ("fsdp", "params"))
+
+
+def compare_strategies(model: ModelConfig, config: Mapping[str, Any], peft_type: str, training: Training) -> list[dict[str, Any]]:
+    """The same config under each usual strategy on the same GPUs: per-GPU peak and host RAM."""
+    from peftlint.enrich.distributed import Plan, check_plan
+
+    rows = []
+    current = training.plan
+    for strategy, offload in STRATEGY_ALTERNATIVES:
+        plan = Plan(strategy, current.num_gpus, current.num_nodes, offload, current.fsdp_version)
+        if (plan.strategy, plan.offload) == (current.strategy, current.offload):
+            continue
+        try:
+            check_plan(plan)
+        except ValueError:
+            continue
+        result = estimate(model, {"peft_type": peft_type, **config}, peft_type, training._replace(plan=plan), [])
+        label = plan.describe()
+        rows.append({"label": label, "config": {"peft_type": peft_type, **config}, "distributed": plan.to_dict(), **{k: v for k, v in result.to_dict().items() if k in ("trainable_params", "trainable_percent", "adapter_bytes", "memory", "warnings")}})
+    return rows
+
+
 def _size(n: int | None) -> str:
     if n is None:
         return "unknown"
@@ -156,13 +180,21 @@ def render_text(result: Estimate, training: Training, gpu_bytes: int | None, com
         ]
     if result.memory is not None:
         settings = f"{training.dtype}{', ' + training.quantization if training.quantization else ''}, {training.optimizer}, batch {training.batch_size} x {training.seq_len} tokens, gradient checkpointing {'on' if training.gradient_checkpointing else 'off'}"
-        lines.append(f"  training peak      {_size(result.memory['total_bytes'])}  ({settings})")
+        plan = training.plan
+        where = "" if plan.strategy == "single" else f" per GPU, {plan.describe()}"
+        lines.append(f"  training peak      {_size(result.memory['total_bytes'])}{where}  ({settings})")
         for term, value in sorted(result.memory["breakdown"].items(), key=lambda kv: -kv[1]):
             if value:
                 lines.append(f"    {term.replace('_', ' '):<24}{_size(value):>12}")
         if gpu_bytes:
             verdict = "fits" if result.memory["total_bytes"] <= gpu_bytes else "does NOT fit"
-            lines.append(f"  GPU                {_size(gpu_bytes)}: {verdict}")
+            lines.append(f"  GPU                {_size(gpu_bytes)}{' each' if where else ''}: {verdict}")
+        if plan.strategy != "single":
+            cpu = result.memory.get("cpu_breakdown", {})
+            lines.append(f"  host RAM per node  {_size(result.memory.get('cpu_bytes'))}")
+            for term, value in sorted(cpu.items(), key=lambda kv: -kv[1]):
+                if value:
+                    lines.append(f"    {term.replace('_', ' '):<24}{_size(value):>12}")
     if result.inference is not None:
         inference = result.inference
         serving = f"{_size(inference['unmerged']['total_bytes'])} unmerged"

@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Iterable, Mapping, NamedTuple
 
 from peftlint import suppress
 from peftlint.config import Settings, fails, file_ignores, matches, rule_enabled, settings_for
@@ -18,8 +18,12 @@ from peftlint.profile import training_settings, Layer, Profile, ProfileError, Pr
 from peftlint.validate import validate
 from peftlint.walk import iter_files
 
+if TYPE_CHECKING:  # the distributed setup is read only for configs that have one
+    from peftlint.parallel import Setup
+
 UNREADABLE = "PL000"
 INVALID_PROFILE = "PL300"
+INVALID_SETUP = "PL600"
 
 
 class Report:
@@ -148,10 +152,13 @@ def _profile_or_finding(config: PeftConfig, settings: Settings, request: Profile
         return config_profile(config, settings, request, own_block=False)
 
 
-def config_facts(config: PeftConfig, settings: Settings, enricher: Enricher, profile: Profile | None = None) -> dict:
-    """The facts document of one config (schemas/facts.schema.json)."""
+def config_facts(config: PeftConfig, settings: Settings, enricher: Enricher, profile: Profile | None = None, setup: "Setup | None" = None) -> dict:
+    """The facts document of one config (schemas/facts.schema.json). `setup`: the distributed
+    setup when the caller read it with more layers (estimate's --deepspeed); else read here."""
     values = (profile or config_profile(config, settings)).values
     facts = build_facts(config, validate(config), profile=values)
+    setup = setup or distributed_setup(config, values)
+    facts["distributed"] = setup_facts(setup)
     facts["model"], facts["model_error"] = enricher.facts(
         facts["effective"],
         config.peft_type,
@@ -159,10 +166,34 @@ def config_facts(config: PeftConfig, settings: Settings, enricher: Enricher, pro
         values.get("seq_len"),
         values.get("batch_size"),
         # a training YAML's own settings win over the profile's
-        {**training_settings(values), **(config.dialect.training if config.dialect else {})},
+        {**training_settings(values), **(config.dialect.training if config.dialect else {}), **(setup.settings if setup else {})},
     )
     facts["derived"].update(derive(facts))
     return facts
+
+
+def distributed_setup(config: PeftConfig, profile: dict) -> "Setup | None":
+    """The run's distributed setup from the profile and the file's own keys; None when neither says one."""
+    data = config.document.data
+    keyed = isinstance(data, dict) and any(k in data for k in ("deepspeed", "fsdp", "fsdp_config"))
+    if not keyed and config.document.format != "python" and not any(k in profile for k in ("strategy", "num_gpus", "num_nodes", "offload")):
+        return None
+    from peftlint.parallel import read_setup
+
+    return read_setup(profile=profile, document=config.document)
+
+
+def setup_facts(setup: "Setup | None") -> dict | None:
+    """The facts document's `distributed` block: the settings found and their problems."""
+    if setup is None:
+        return None
+    from peftlint.parallel import checked_plan
+
+    problems = list(setup.problems)
+    plan, contradiction = checked_plan(setup)
+    if contradiction is not None:
+        problems.append(contradiction)
+    return {**setup.settings, **plan, "sources": setup.sources, "problems": [p._asdict() for p in problems]}
 
 
 DIALECT_RULES = "PL5"  # a training YAML that will not train an adapter is checked by these alone
@@ -222,6 +253,10 @@ def prepare_file(path: str, settings: Settings, report: Report, enricher: Enrich
         if config.saved_adapter:
             report.saved_adapters.append((labels[-1], config.saved_adapter_evidence))
         facts.append(config_facts(config, settings, enricher, profile))
+        for problem in (facts[-1]["distributed"] or {}).get("problems", ()):
+            found = _emitted_finding(rules, INVALID_SETUP, "invalid-distributed-setup", problem["file"] or path, problem["line"], problem["column"], problem["message"])
+            report.findings.append(found)
+            report.failing += fails(found, settings.fail_on)
     return Prepared(path, settings, rules, configs, facts, labels)
 
 

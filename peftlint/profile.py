@@ -22,13 +22,21 @@ TASKS = ("classification", "instruction", "domain-adaptation", "style", "code", 
 DEPLOYMENTS = ("latency-critical", "batch", "multi-tenant", "edge")
 PRIORITIES = ("quality", "cost", "speed")
 QUANTIZATIONS = ("4bit", "8bit", "none")  # how the base weights are loaded for training
-CHOICES: dict[str, tuple[str, ...]] = {"task": TASKS, "deployment": DEPLOYMENTS, "priority": PRIORITIES, "quantization": QUANTIZATIONS}
-COUNTS = ("dataset_size", "num_gpus", "seq_len", "batch_size", "variants")
+# how training is spread over GPUs (peftlint/enrich/distributed.py models each); `fsdp` is FULL_SHARD
+STRATEGIES = ("single", "ddp", "zero1", "zero2", "zero3", "fsdp", "fsdp-shard-grad-op", "fsdp-hybrid", "fsdp-no-shard")
+OFFLOADS = ("none", "optimizer", "params")  # params: the parameters and the optimizer
+CHOICES: dict[str, tuple[str, ...]] = {
+    "task": TASKS, "deployment": DEPLOYMENTS, "priority": PRIORITIES, "quantization": QUANTIZATIONS,
+    "strategy": STRATEGIES, "offload": OFFLOADS,
+}  # fmt: skip
+COUNTS = ("dataset_size", "num_gpus", "num_nodes", "seq_len", "batch_size", "variants")
 # the documented order (also the order `-v` prints them in)
 FIELDS = (
     "task", "deployment", "dataset_size", "gpu_memory", "num_gpus", "seq_len", "batch_size", "variants", "priority",
     # how a plain PEFT config is trained (training YAMLs say it themselves): feeds the memory estimate
     "gradient_checkpointing", "quantization",
+    # how training is spread over GPUs (training YAMLs, DeepSpeed and accelerate configs say it too)
+    "strategy", "num_nodes", "offload",
 )
 FLAGS = ("gradient_checkpointing",)
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")

@@ -367,6 +367,9 @@ class Remedy(NamedTuple):
 def memory_remedies(analysis: Analysis, effective: Mapping[str, Any], peft_type: str, training: Training, budget: int) -> list[Remedy]:
     """The guides' memory remedies applied in order, each step with its estimate, until one fits."""
     steps: list[tuple[str, Any]] = []
+    sharded = _sharded_plan(training.plan)
+    if sharded is not None:  # the GPUs are booked already: sharding changes nothing about training
+        steps.append((sharded.describe(), lambda t, e: (t._replace(plan=sharded), e)))
     if not training.gradient_checkpointing:
         steps.append(("gradient checkpointing", lambda t, e: (t._replace(gradient_checkpointing=True), e)))
     if training.batch_size > 1:
@@ -390,6 +393,23 @@ def memory_remedies(analysis: Analysis, effective: Mapping[str, Any], peft_type:
     return remedies
 
 
+def _sharded_plan(plan: Plan) -> Plan | None:
+    """FSDP FULL_SHARD on the same GPUs, when the plan replicates the weights on several GPUs."""
+    if plan.num_gpus < 2 or plan.strategy in ("zero3", "fsdp", "fsdp-hybrid"):
+        return None
+    return Plan("fsdp", plan.num_gpus, plan.num_nodes, "params" if plan.offload == "params" else "none", plan.fsdp_version)
+
+
+def _distributed_remedy(analysis: Analysis, effective: Mapping[str, Any], peft_type: str, training: Training, budget: int) -> str:
+    """`; with FSDP over 4 GPUs: 52.0 GiB per GPU (fits)`, or "" when the weights are sharded already."""
+    sharded = _sharded_plan(training.plan)
+    estimate = None if sharded is None else _estimate_with(analysis, effective, peft_type, training._replace(plan=sharded))
+    if estimate is None:
+        return ""
+    verdict = "fits" if estimate.total_bytes <= budget else "does not fit"
+    return f"; with {sharded.describe()}: {_gib(estimate.total_bytes)} GiB per GPU ({verdict})"
+
+
 def _remedies(analysis: Analysis, effective: Mapping[str, Any], peft_type: str, training: Training, budget: int) -> list[dict[str, Any]]:
     return [
         {"change": r.change, "total_bytes": r.total_bytes, "total_gib": _gib(r.total_bytes), "fits": r.fits}
@@ -397,10 +417,11 @@ def _remedies(analysis: Analysis, effective: Mapping[str, Any], peft_type: str, 
     ]
 
 
-def _remedies_text(remedies: list[dict[str, Any]]) -> str:
+def _remedies_text(remedies: list[dict[str, Any]], per_gpu: bool = False) -> str:
     if not remedies:
         return "none of the usual remedies applies"
-    steps = [f"{'+ ' if n else 'with '}{r['change']}: {r['total_gib']} GiB" for n, r in enumerate(remedies)]
+    unit = " per GPU" if per_gpu else ""
+    steps = [f"{'+ ' if n else 'with '}{r['change']}: {r['total_gib']} GiB{unit}" for n, r in enumerate(remedies)]
     verdict = "fits" if remedies[-1]["fits"] else "still too large: use a smaller model, more GPU memory or shorter sequences"
     return "; ".join(steps) + f" ({verdict})"
 
@@ -458,8 +479,9 @@ def model_facts(analysis: Analysis, effective: Mapping[str, Any], training: Trai
             memory["over_budget_bytes"] = memory["total_bytes"] - gpu_memory_bytes
             if memory["over_budget_bytes"] > 0:
                 memory["remedies"] = _remedies(analysis, effective, peft_type, training, gpu_memory_bytes)
-                memory["remedies_text"] = _remedies_text(memory["remedies"])
+                memory["remedies_text"] = _remedies_text(memory["remedies"], training.plan.num_gpus > 1)
             memory.update(_precision_facts(analysis, effective, peft_type, training, gpu_memory_bytes, memory["over_budget_bytes"] > 0))
+            memory["distributed_remedy"] = _distributed_remedy(analysis, effective, peft_type, training, gpu_memory_bytes) if memory["over_budget_bytes"] > 0 else ""
             memory["base_weights_gib"] = _gib(memory["breakdown"]["base_weights"])
             memory["base_weights_exceed_gpu"] = memory["breakdown"]["base_weights"] > gpu_memory_bytes
         facts["memory"] = memory

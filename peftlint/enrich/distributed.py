@@ -35,11 +35,7 @@ note ../shared/research/multigpu-notes.md summarises them.
 from typing import Any, Mapping, NamedTuple
 
 from peftlint.enrich.memory import DTYPE_BYTES, MemoryEstimate, ModelDims
-
-STRATEGIES = (
-    "single", "ddp", "zero1", "zero2", "zero3", "fsdp", "fsdp-shard-grad-op", "fsdp-hybrid", "fsdp-no-shard",
-)  # fmt: skip
-OFFLOADS = ("none", "optimizer", "params")
+from peftlint.profile import OFFLOADS, STRATEGIES
 DEEPSPEED = frozenset({"zero1", "zero2", "zero3"})
 FSDP = frozenset({"fsdp", "fsdp-shard-grad-op", "fsdp-hybrid", "fsdp-no-shard"})
 TITLES = {

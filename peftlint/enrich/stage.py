@@ -39,7 +39,15 @@ def training_from(settings: Mapping[str, Any], seq_len: int | None, batch_size: 
         "seq_len": settings.get("seq_len") or seq_len,
         "gradient_checkpointing": None if checkpointing is None else bool(checkpointing),
     }
+    from peftlint.enrich.distributed import Plan, plan_from
+    from peftlint.parallel import plan_settings
+
+    try:
+        plan = plan_from(plan_settings(settings))
+    except ValueError:  # a contradictory setup is a finding (PL600); the estimate stays on one GPU
+        plan = Plan()
     return Training(
+        plan=plan,
         quantization=quantization,
         double_quant=quantization == "4bit",
         optimizer=optimizer,

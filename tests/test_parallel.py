@@ -1,0 +1,158 @@
+"""Reading the distributed setup from every place it is written (peftlint/parallel.py), and the
+per-GPU estimate `peftlint estimate` prints from it. The DeepSpeed and accelerate files under
+tests/fixtures/distributed are public ones, copied verbatim (PROVENANCE.md there)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from peftlint.load import Document
+from peftlint.parallel import checked_plan, read_setup
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "distributed"
+LORA = "peft_type: LORA\ntask_type: CAUSAL_LM\nr: 8\nlora_alpha: 16\ntarget_modules: [q_proj, v_proj]\n"
+
+
+def setup_of(**kwargs: object) -> object:
+    return read_setup(profile=kwargs.pop("profile", {}), **kwargs)
+
+
+def doc(data: dict, path: str = "train.yaml", positions: dict | None = None) -> Document:
+    return Document(path, "yaml", data, positions or {})
+
+
+@pytest.mark.parametrize(
+    ("name", "strategy", "offload"),
+    [
+        ("axolotl-zero2.json", "zero2", "optimizer"),  # the shipped ZeRO-2 offloads the optimizer
+        ("axolotl-zero3_bf16_cpuoffload_all.json", "zero3", "params"),
+        ("llama-factory-ds_z3_config.json", "zero3", "none"),
+    ],
+)
+def test_public_deepspeed_configs(name: str, strategy: str, offload: str) -> None:
+    setup = setup_of(deepspeed=str(FIXTURES / name))
+    assert setup.problems == []
+    assert (setup.settings["strategy"], setup.settings["offload"]) == (strategy, offload)
+
+
+def test_public_accelerate_configs() -> None:
+    fsdp = setup_of(accelerate_config=str(FIXTURES / "peft-fsdp_config_qlora.yaml"))
+    assert fsdp.problems == []
+    assert checked_plan(fsdp)[0] == {"strategy": "fsdp", "num_gpus": 2, "num_nodes": 1, "offload": "params"}
+    assert fsdp.settings["low_cpu_loading"] is True and fsdp.settings["use_orig_params"] is False
+    zero3 = setup_of(accelerate_config=str(FIXTURES / "peft-deepspeed_config_z3_qlora.yaml"))
+    assert checked_plan(zero3)[0] == {"strategy": "zero3", "num_gpus": 2, "num_nodes": 1, "offload": "none"}
+
+
+def test_bad_deepspeed_files_are_problems_at_their_line(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{\n  "zero_optimization": {\n    "stage": 2,\n  }\n}\n')
+    (problem,) = setup_of(deepspeed=str(broken)).problems
+    assert problem.file == str(broken) and problem.line == 4 and "does not parse" in problem.message
+    stage4 = tmp_path / "stage4.json"
+    stage4.write_text('{\n  "zero_optimization": {\n    "stage": 4\n  }\n}\n')
+    (problem,) = setup_of(deepspeed=str(stage4)).problems
+    assert (problem.line, problem.message) == (3, "ZeRO `stage` is `4`: DeepSpeed has stages 0, 1, 2 and 3")
+    auto = tmp_path / "auto.json"
+    auto.write_text('{"zero_optimization": {"stage": "auto", "offload_optimizer": {"device": "cpu"}}}')
+    (problem,) = setup_of(deepspeed=str(auto)).problems
+    assert "`stage: \"auto\"` cannot be resolved" in str(problem) and str(problem).startswith(f"{auto}:1:")
+    param = tmp_path / "param.json"
+    param.write_text('{"zero_optimization": {"stage": 2, "offload_param": {"device": "cpu"}}}')
+    assert "needs ZeRO stage 3" in setup_of(deepspeed=str(param)).problems[0].message
+
+
+def test_num_processes_that_disagrees_with_num_gpus() -> None:
+    setup = setup_of(accelerate_config=str(FIXTURES / "peft-fsdp_config_qlora.yaml"), flags={"num_gpus": 4})
+    (problem,) = setup.problems
+    assert problem.line == 19 and problem.message == "`num_processes: 2` disagrees with --num-gpus 4"
+    assert setup.settings["num_gpus"] == 4  # the flag wins
+
+
+def test_training_file_keys() -> None:
+    # axolotl names its shipped config; found by name when it is not next to the file
+    axolotl = setup_of(document=doc({"deepspeed": "deepspeed_configs/zero2.json"}))
+    assert (axolotl.settings["strategy"], axolotl.settings["offload"]) == ("zero2", "optimizer")
+    hf = setup_of(document=doc({"fsdp": "full_shard auto_wrap offload", "fsdp_config": {"use_orig_params": True}}))
+    assert (hf.settings["strategy"], hf.settings["offload"], hf.settings["use_orig_params"]) == ("fsdp", "params", True)
+    fsdp2 = setup_of(document=doc({"fsdp_version": 2, "fsdp_config": {"reshard_after_forward": False, "offload_params": False}}))
+    assert (fsdp2.settings["strategy"], fsdp2.settings["fsdp_version"]) == ("fsdp-shard-grad-op", 2)
+    both = setup_of(document=doc({"deepspeed": {"zero_optimization": {"stage": 3}}, "fsdp": ["full_shard"]}))
+    assert both.settings["deepspeed_and_fsdp"] is True
+    # the job may start in another folder: a file not found here is no finding, the estimate says so
+    missing = setup_of(document=doc({"deepspeed": "my_ds.json"}))
+    assert missing.problems == [] and missing.settings["deepspeed_unresolved"] == "my_ds.json"
+
+
+def test_python_training_arguments_are_read_with_ast(tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(
+        "from peft import LoraConfig\nfrom transformers import TrainingArguments\n\n"
+        "config = LoraConfig(r=8, lora_alpha=16, target_modules=['q_proj', 'v_proj'])\n"
+        "args = TrainingArguments(output_dir='out', fsdp='shard_grad_op auto_wrap', bf16=True)\n"
+    )
+    setup = setup_of(document=Document(str(script), "python", {}, {}))
+    assert setup.settings["strategy"] == "fsdp-shard-grad-op"
+    assert setup.sources["strategy"] == f"{script}:5 `fsdp`"
+
+
+def test_contradictions_name_where_each_setting_came_from() -> None:
+    setup = setup_of(profile={"num_gpus": 4, "strategy": "ddp"}, flags={"offload": "optimizer"})
+    plan, problem = checked_plan(setup)
+    assert plan == {} and "needs DeepSpeed ZeRO or FSDP" in problem.message and "offload from --offload" in problem.message
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def estimate(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    config = tmp_path / "lora.yaml"
+    config.write_text(LORA)
+    return subprocess.run(
+        [sys.executable, "-m", "peftlint", "estimate", str(config), "--model", "meta-llama/Llama-2-70b-hf", "--gpu-memory", "80GB", *args],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_70b_lora_fits_4x80gb_under_fsdp_and_not_under_ddp(tmp_path: Path) -> None:
+    fsdp = estimate(tmp_path, "--num-gpus", "4", "--strategy", "fsdp", "--format", "json")
+    assert fsdp.returncode == 0, fsdp.stderr
+    memory = json.loads(fsdp.stdout)["memory"]
+    assert memory["distributed"] == {"strategy": "fsdp", "num_gpus": 4, "num_nodes": 1, "offload": "none"}
+    assert memory["total_bytes"] < 80 * 2**30
+    assert memory["breakdown"]["base_weights"] < 33 * 2**30  # a quarter of 128.5 GiB
+    assert memory["cpu_bytes"] > 0
+    ddp = estimate(tmp_path, "--num-gpus", "4", "--strategy", "ddp")
+    assert ddp.returncode == 1
+    assert "PL402" in ddp.stdout and "with FSDP over 4 GPUs:" in ddp.stdout and "GiB per GPU (fits)" in ddp.stdout
+    assert "per GPU, DDP over 4 GPUs" in ddp.stdout
+
+
+def test_estimate_refuses_a_broken_deepspeed_file_with_its_position(tmp_path: Path) -> None:
+    broken = tmp_path / "ds.json"
+    broken.write_text('{"zero_optimization": {"stage": 4}}')
+    result = estimate(tmp_path, "--num-gpus", "2", "--deepspeed", str(broken))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"peftlint: error: {broken}:1:24: ZeRO `stage` is `4`: DeepSpeed has stages 0, 1, 2 and 3"
+    assert "Traceback" not in result.stderr
+
+
+def test_compare_sets_the_strategies_side_by_side(tmp_path: Path) -> None:
+    result = estimate(tmp_path, "--num-gpus", "4", "--strategy", "fsdp", "--compare", "--format", "json")
+    labels = [row["label"] for row in json.loads(result.stdout)["compare"]]
+    assert "DDP over 4 GPUs" in labels and "DeepSpeed ZeRO-3 over 4 GPUs" in labels
+
+
+def test_estimate_memory_matches_the_documented_schema(tmp_path: Path) -> None:
+    import jsonschema_rs
+
+    schema = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "output.schema.json").read_text())
+    validator = jsonschema_rs.validator_for({**schema["$defs"]["estimate_memory"], "$defs": schema["$defs"]})
+    for args in ((), ("--num-gpus", "8", "--num-nodes", "2", "--strategy", "fsdp-hybrid")):
+        result = estimate(tmp_path, "--format", "json", *args)
+        validator.validate(json.loads(result.stdout)["memory"])
