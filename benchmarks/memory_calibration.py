@@ -1,12 +1,16 @@
 """The training-memory estimate against published peak-memory measurements, row by row.
 
-Usage: .venv/bin/python benchmarks/memory_calibration.py
+Usage: .venv/bin/python benchmarks/memory_calibration.py [--pin]
 
 Prints every row of tests/enrich/calibration_models/memory-measurements.csv with its estimate,
 its error and the error of the method guides' 2·P_frozen + 12·P_trainable formula; then the
 median absolute errors (all training rows, and the rows no constant was fitted on), the
 out-of-memory checks, and the excluded rows with their reasons. Needs torch + transformers
 (parameter counts come from the published configs on the meta device).
+
+`--pin` writes every row's current error to tests/enrich/calibration_models/pinned-errors.csv,
+which the tests hold each row to (within a percentage point): run it in the commit that changes
+the memory model, and say in that commit why the rows moved.
 """
 
 from __future__ import annotations
@@ -29,9 +33,11 @@ def _load_calibration():
     return module
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     calibration = _load_calibration()
     results = calibration.evaluate()
+    if "--pin" in argv:
+        calibration.write_pins(results)
     print(calibration.table(results))
     training = [r for r in results if r.case.group == "training"]
     held_out = [r for r in training if r.case.id not in FITTED_ON]
@@ -54,4 +60,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

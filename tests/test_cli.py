@@ -80,7 +80,10 @@ def test_github_format(tmp_path: Path) -> None:
     ("fail_on", "code"), [("error", 0), ("warning", 1), ("info", 1), ("never", 0)]
 )
 def test_fail_on(tmp_path: Path, fail_on: str, code: int) -> None:
-    assert run("check", "--fail-on", fail_on, str(write(tmp_path, "a.yaml", WARN))).returncode == code
+    # the same finding under every threshold: only the exit code follows --fail-on
+    exit_code, report = check_json("--fail-on", fail_on, str(write(tmp_path, "a.yaml", WARN)))
+    assert [(f["code"], f["severity"]) for f in report["findings"]] == [("PL103", "warning")]
+    assert exit_code == code
 
 
 @pytest.mark.parametrize("option", [("--select", "PL0"), ("--ignore", "PL103"), ("--ignore", "dropout-too-high"), ("--select", "PL101,PL102")])

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import peftlint
+
 CONTRACT = {"model", "model_type", "peft_type", "trainable_params", "total_params", "trainable_percent", "adapter_bytes", "memory", "warnings", "findings"}
 LORA_QV = "peft_type: LORA\ntask_type: CAUSAL_LM\nr: 8\nlora_alpha: 16\ntarget_modules: [q_proj, v_proj]\n"
 
@@ -51,7 +53,9 @@ def test_json_contract_and_exact_counts(tmp_path: Path) -> None:
     assert (result["trainable_params"], result["total_params"]) == (trainable, total)
     memory = result["memory"]
     assert set(memory) >= {"total_bytes", "breakdown", "assumptions"}
-    assert sum(memory["breakdown"].values()) == memory["total_bytes"]
+    # the command prints what the Python API computes for the same file and settings
+    api = peftlint.estimate(tmp_path / "adapter.yaml", model="meta-llama/Llama-3.2-1B", seq_len=1024)
+    assert memory == api.memory
     assert result["inference"]["mergeable"] is True
 
 
@@ -96,10 +100,16 @@ def test_compare(tmp_path: Path) -> None:
     assert by_label["QLoRA r=16 all-linear"]["memory"]["total_bytes"] < by_label["LoRA r=16 all-linear"]["memory"]["total_bytes"]
 
 
-@pytest.mark.parametrize(("option", "value"), [("--dtype", "bfloat16"), ("--dtype", "float16"), ("--optimizer", "adamw_bnb_8bit"), ("--optimizer", "paged_adamw_8bit"), ("--optimizer", "sgd")])
-def test_spellings(tmp_path: Path, option: str, value: str) -> None:
-    code, _ = estimate_json(tmp_path, LORA_QV, "--model", "meta-llama/Llama-3.2-1B", option, value)
+@pytest.mark.parametrize(
+    ("option", "value", "assumption", "shown"),
+    [("--dtype", "bfloat16", "weights", "bf16"), ("--dtype", "float16", "weights", "fp16"),
+     ("--optimizer", "adamw_bnb_8bit", "optimizer", "adamw-8bit"), ("--optimizer", "paged_adamw_8bit", "optimizer", "paged-adamw-8bit"),
+     ("--optimizer", "sgd", "optimizer", "sgd")],
+)  # fmt: skip
+def test_spellings(tmp_path: Path, option: str, value: str, assumption: str, shown: str) -> None:
+    code, result = estimate_json(tmp_path, LORA_QV, "--model", "meta-llama/Llama-3.2-1B", option, value)
     assert code == 0
+    assert result["memory"]["assumptions"][assumption].startswith(shown)  # the spelling reached the estimate
 
 
 @pytest.mark.parametrize(("args", "message"), [

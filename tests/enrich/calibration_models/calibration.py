@@ -26,7 +26,9 @@ from typing import Any
 from peftlint.enrich.memory import ModelDims, estimate_inference_memory, estimate_training_memory
 
 HERE = Path(__file__).resolve().parent
-CSV_PATH = HERE / "memory-measurements.csv"  # copy of ../shared/calibration/memory-measurements.csv
+CSV_PATH = HERE / "memory-measurements.csv"  # copy of the team's published-measurements table (README.md)
+# The error each row's estimate reached, pinned: tests/enrich/test_memory.py holds every row to it.
+PINNED_PATH = HERE / "pinned-errors.csv"
 
 # The CSV's model names -> the directory holding that model's published config.json.
 MODEL_DIRS = {
@@ -366,3 +368,18 @@ def table(results: list[Result]) -> str:
         row = f"{r.case.id:>4} {r.case.group:9} {r.case.model[:24]:24} {measured:>9} {r.estimate_gb:9.2f}"
         lines.append(f"{row} {error:>8} {seed:>8}")
     return "\n".join(lines)
+
+
+def pinned_errors(path: Path = PINNED_PATH) -> dict[int, float]:
+    """Row id -> the relative error the estimate reached when the pins were last written."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        return {int(row["id"]): float(row["error"]) for row in csv.DictReader(fh)}
+
+
+def write_pins(results: list[Result], path: Path = PINNED_PATH) -> None:
+    """Pin the current error of every training and inference row (`memory_calibration.py --pin`)."""
+    rows = sorted((r for r in results if r.case.group in ("training", "inference")), key=lambda r: r.case.id)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["id", "group", "model", "error"])
+        writer.writerows([r.case.id, r.case.group, r.case.model, f"{r.error:+.4f}"] for r in rows)
