@@ -101,6 +101,14 @@ def check(args: argparse.Namespace) -> int:
     from peftlint.profile import ProfileError
     from peftlint.report import reporter
 
+    if args.peft_version is not None:
+        from peftlint.peft_versions import VersionError, check_version
+
+        try:
+            check_version(args.peft_version)
+        except VersionError as exc:
+            _fail(f"--peft-version: {exc}")
+
     def run(texts: Mapping[str, str] | None = None) -> Report:
         try:
             return lint_paths(
@@ -111,6 +119,7 @@ def check(args: argparse.Namespace) -> int:
                 model=ModelOptions(model=args.model, revision=args.revision, token=args.token),
                 profile=profile_request(args.profile_name, **_profile_values(args, PROFILE_FIELDS + TRAINING_PROFILE_FIELDS)),
                 texts=texts,
+                peft_version=args.peft_version,
             )
         except (ConfigError, RuleFileError, ProfileError) as exc:
             _fail(str(exc))
@@ -236,6 +245,7 @@ def _check_options(lint: argparse.ArgumentParser) -> None:
     lint.add_argument("--fix", action="store_true", help="Apply the safe fixes to the files (comments and layout kept), then report what is left.")
     lint.add_argument("--diff", action="store_true", help="Print the fixes as a unified diff and change nothing (exit 1 if there are any).")
     lint.add_argument("--unsafe-fixes", action="store_true", help="With --fix or --diff: also apply fixes that change training behaviour.")
+    lint.add_argument("--peft-version", metavar="X.Y.Z", help="The peft the configs are for [default: [tool.peftlint] peft-version, else each file's peft_version, else the installed peft's].")
     add_model_options(lint)
     add_profile_options(lint)
     add_training_profile_options(lint)

@@ -33,12 +33,17 @@ class Settings(NamedTuple):
     per_file_ignores: dict[str, tuple[str, ...]] = {}
     profile: dict[str, Any] = {}
     profiles: dict[str, dict[str, Any]] = {}
+    # the peft the configs are for (peftlint/peft_versions.py), and where that was said
+    peft_version: tuple[str, str] | None = None  # (version, source)
 
-    def with_cli(self, *, select: tuple[str, ...] = (), ignore: tuple[str, ...] = (), fail_on: str | None = None) -> "Settings":
+    def with_cli(
+        self, *, select: tuple[str, ...] = (), ignore: tuple[str, ...] = (), fail_on: str | None = None, peft_version: str | None = None
+    ) -> "Settings":
         return self._replace(
             select=select or self.select,
             ignore=self.ignore + ignore,
             fail_on=fail_on or self.fail_on,
+            peft_version=(peft_version, "--peft-version") if peft_version else self.peft_version,
         )
 
     def with_profile(self, profile: dict[str, Any]) -> "Settings":
@@ -97,6 +102,14 @@ def _from_table(table: dict[str, Any], root: Path, source: Path) -> Settings:
     if error is not None:
         where = ".".join(str(p) for p in error.instance_path)
         raise ConfigError(f"{source}: invalid [tool.peftlint]{'.' + where if where else ''}: {error.message}")
+    peft_version = table.get("peft-version")
+    if peft_version is not None:
+        from peftlint.peft_versions import VersionError, check_version
+
+        try:
+            check_version(peft_version)
+        except VersionError as exc:
+            raise ConfigError(f"{source}: invalid [tool.peftlint].peft-version: {exc}") from None
     return Settings(
         root=root,
         select=tuple(table.get("select", ())),
@@ -110,6 +123,7 @@ def _from_table(table: dict[str, Any], root: Path, source: Path) -> Settings:
         per_file_ignores={k: tuple(v) for k, v in table.get("per-file-ignores", {}).items()},
         profile=dict(table.get("profile", {})),
         profiles={k: dict(v) for k, v in table.get("profiles", {}).items()},
+        peft_version=(peft_version, f"{source.name} [tool.peftlint] peft-version") if peft_version else None,
     )
 
 

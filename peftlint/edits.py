@@ -63,6 +63,8 @@ def render_edit(spec: Mapping[str, Any], context: Mapping[str, Any], config: Pef
         value = _value(spec["to"], context)
         if not isinstance(value, str) or not value or value == path[-1]:
             return None
+    elif op == "remove-key":
+        value = None
     elif op == "set":
         value = _value(spec["value"], context)
         if value is _MISSING:

@@ -118,6 +118,7 @@ def build_facts(
     *,
     model: dict[str, Any] | None = None,
     profile: dict[str, Any] | None = None,
+    peft_version: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     effective = _effective(config)
     document = config.document
@@ -128,6 +129,7 @@ def build_facts(
         "set_keys": sorted(config.values),
         "derived": _derived(effective),
         "problems": problems,
+        "peft_version": peft_version,
         "computed": [{"key": key} for key in sorted(document.computed)],
         "source": {
             "format": document.format,

@@ -5,7 +5,7 @@ from typing import Any, Literal, NamedTuple
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
-EditOp = Literal["rename-key", "set", "replace-item"]
+EditOp = Literal["rename-key", "set", "replace-item", "remove-key"]
 
 
 class Edit(NamedTuple):
@@ -13,7 +13,8 @@ class Edit(NamedTuple):
 
     `path` is in the file's own keys (a dialect's `lora_r`, not `r`), from the document's root.
     rename-key: `value` is the new key; set: the new value (the key is added when missing);
-    replace-item: `old` is the list item to replace, `value` the list of items it becomes.
+    replace-item: `old` is the list item to replace, `value` the list of items it becomes;
+    remove-key: the key and its value go (`value` is None).
     """
 
     op: EditOp

@@ -265,6 +265,31 @@ def _yaml_add(text: str, edit: Edit, json_: bool = False) -> str:
     return _splice(text, at, at, prefix + " " * first_key.start_mark.column + entry + _newline(text))
 
 
+def _yaml_remove(text: str, edit: Edit, json_: bool = False) -> str:
+    """The key with its value: whole lines in a block mapping, `key: value, ` in a flow one (JSON's
+    objects are flow mappings, so a pretty-printed key goes with its comma and line break)."""
+    _, trail = _yaml_node(text, edit.document, edit.path)
+    parent = trail[-1]
+    if not isinstance(parent, MappingNode):
+        raise NotApplicable("not a mapping")
+    if len(parent.value) == 1:
+        raise NotApplicable("it is the mapping's only key")
+    at = next(i for i, (k, _) in enumerate(parent.value) if isinstance(k, ScalarNode) and k.value == str(edit.path[-1]))
+    key, value = parent.value[at]
+    if parent.flow_style:
+        after = re.match(r"\s*,\s*", text[value.end_mark.index :])
+        if after:
+            return _splice(text, key.start_mark.index, value.end_mark.index + after.end(), "")
+        before = re.search(r",\s*$", text[: key.start_mark.index])
+        return _splice(text, before.start() if before else key.start_mark.index, value.end_mark.index, "")
+    line_start = text.rfind("\n", 0, key.start_mark.index) + 1
+    if text[line_start : key.start_mark.index].strip():  # `- key: value`: the item's first key
+        raise NotApplicable("the key shares its line with a list dash")
+    end = value.end_mark.index
+    end = end if end > 0 and text[end - 1] == "\n" else _line_end(text, end)  # a block value ends past its newline
+    return _splice(text, line_start, end, "")
+
+
 def _yaml_replace_item(text: str, edit: Edit, json_: bool = False) -> str:
     node, _ = _yaml_node(text, edit.document, edit.path)
     if isinstance(node, ScalarNode):  # LLaMA-Factory's comma-separated list
@@ -316,7 +341,7 @@ def _yaml_delete_item(text: str, sequence: SequenceNode, item: Node) -> str:
 # --- JSON: spliced at PyYAML's marks; parsed and written back only when PyYAML cannot read it ------
 
 
-_YAML_EDITORS = {"rename-key": _yaml_rename, "set": _yaml_set, "replace-item": _yaml_replace_item}
+_YAML_EDITORS = {"rename-key": _yaml_rename, "set": _yaml_set, "replace-item": _yaml_replace_item, "remove-key": _yaml_remove}
 
 
 def _json_splice(text: str, edit: Edit) -> str:
@@ -355,6 +380,10 @@ def _json_edit(text: str, edit: Edit) -> str:
         data = parent if len(edit.path) == 1 else _put(data, edit.path[:-1], parent)
     elif edit.op == "set":
         parent[last] = edit.value
+    elif edit.op == "remove-key":
+        if last not in parent:
+            raise NotApplicable(f"`{last}` is not in the file")
+        del parent[last]
     else:
         items = parent.get(last)
         if not isinstance(items, list) or edit.old not in items:
@@ -451,6 +480,8 @@ def _python_edit(text: str, edit: Edit) -> str:
     if edit.op == "set" and len(edit.path) == 1 and all(k.arg != edit.path[0] for k in call.keywords):
         return source.result(_python_add(source, call, str(edit.path[0]), edit.value))
     key, node = _python_target(call, edit.path)
+    if edit.op == "remove-key":
+        return source.result(_python_remove(source, key))
     if edit.op == "rename-key":
         if isinstance(key, ast.keyword):
             if any(k.arg == edit.value for k in call.keywords):
@@ -477,6 +508,25 @@ def _python_edit(text: str, edit: Edit) -> str:
         return source.result(_splice(source.text, start, end + (after.end() if after else 0), ""))
     quote = _quote(source, item)
     return source.result(_splice(source.text, start, end, ", ".join(_python_literal(i, quote) for i in items)))
+
+
+def _python_remove(source: _Source, key: ast.AST | None) -> str:
+    """A keyword argument (or dict entry) with its comma; its whole line when it is alone on it."""
+    if key is None:
+        raise NotApplicable("a list item has no key")
+    if not isinstance(key, ast.keyword):
+        raise NotApplicable("only a keyword argument of the call is removed")
+    start, end = source.span(key)
+    text = source.text
+    line_start = text.rfind("\n", 0, start) + 1
+    rest = re.match(r"[ \t]*,?[ \t]*(#[^\n]*)?(\n|$)", text[end:])
+    if not text[line_start:start].strip() and rest:
+        return _splice(text, line_start, end + rest.end(), "")
+    after = re.match(r"\s*,[ \t]*", text[end:])
+    if after:
+        return _splice(text, start, end + after.end(), "")
+    before = re.search(r",\s*$", text[:start])
+    return _splice(text, before.start() if before else start, end, "")
 
 
 def _python_add(source: _Source, call: ast.Call, name: str, value: Any) -> str:

@@ -15,7 +15,7 @@ from peftlint.fit import derive, mark_shared_settings
 from peftlint.load import Document, LoadError
 from peftlint.normalize import PROFILE_KEY, PeftConfig, peft_configs, peft_types, skip_reason
 from peftlint.profile import training_settings, Layer, Profile, ProfileError, ProfileRequest, assemble, comment_profile, profile_gpu_bytes
-from peftlint.validate import validate
+from peftlint.validate import peft_version_in_use, validate
 from peftlint.walk import iter_files
 
 if TYPE_CHECKING:  # the distributed setup is read only for configs that have one
@@ -156,7 +156,8 @@ def config_facts(config: PeftConfig, settings: Settings, enricher: Enricher, pro
     """The facts document of one config (schemas/facts.schema.json). `setup`: the distributed
     setup when the caller read it with more layers (estimate's --deepspeed); else read here."""
     values = (profile or config_profile(config, settings)).values
-    facts = build_facts(config, validate(config), profile=values)
+    peft_version = peft_version_in_use(config, settings.peft_version)
+    facts = build_facts(config, validate(config, peft_version), profile=values, peft_version=peft_version.facts())
     setup = setup or distributed_setup(config, values)
     facts["distributed"] = setup_facts(setup)
     facts["model"], facts["model_error"] = enricher.facts(
@@ -298,6 +299,7 @@ def lint_paths(
     model: ModelOptions | None = None,
     profile: ProfileRequest | None = None,
     texts: Mapping[str, str] | None = None,
+    peft_version: str | None = None,
 ) -> Report:
     """Lint every file; facts that compare configs across files see all of them first. `texts`
     (path -> text) stands in for what is on disk: `--diff` lints its fixes before writing any."""
@@ -306,7 +308,7 @@ def lint_paths(
     enricher = Enricher(model or ModelOptions())
     prepared = []
     for path in iter_files(paths, report.skipped):
-        settings = settings_for(Path(path)).with_cli(select=select, ignore=ignore, fail_on=fail_on)
+        settings = settings_for(Path(path)).with_cli(select=select, ignore=ignore, fail_on=fail_on, peft_version=peft_version)
         item = prepare_file(path, settings, report, enricher, profile)
         if item is not None:
             prepared.append(item)

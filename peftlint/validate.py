@@ -11,7 +11,9 @@ import math
 from functools import lru_cache
 from typing import Any, Mapping
 
+from peftlint import peft_versions
 from peftlint.normalize import PeftConfig, peft_types
+from peftlint.peft_versions import PeftVersion, version_key
 from peftlint.resources import schemas_dir
 from peftlint.suggest import closest
 
@@ -169,11 +171,79 @@ def _invalid(error: Any) -> tuple[str, dict[str, Any]]:
     return "invalid_values", {"key": key, "path": list(path), "value": value, "expected": expected}
 
 
-def validate(config: PeftConfig) -> dict[str, list[dict[str, Any]]]:
-    """Problems by kind: unknown_peft_type, unknown_keys, invalid_types, invalid_values."""
+# Not judged by version: what peft wrote a file with; an older peft ignores it.
+_VERSION_NEUTRAL = frozenset({"peft_version"})
+NOT_READ = "not read: no key of this config depends on the peft version"
+
+
+def peft_version_in_use(config: PeftConfig, explicit: tuple[str, str] | None) -> PeftVersion:
+    """The peft the config is for (peftlint/peft_versions.py); the installed peft's metadata is
+    read only when a key of the config is not in every release since its type's first."""
+    file_version = config.values.get("peft_version")
+    if explicit is None and not isinstance(file_version, str) and peft_versions.version_independent(config.peft_type, sorted(config.values)):
+        newest = peft_versions.history()["versions"][-1]
+        return PeftVersion(newest, NOT_READ, newest)
+    return peft_versions.resolve(explicit, file_version)
+
+
+def _is_default(schema: dict[str, Any], key: str, value: Any) -> bool:
+    prop = schema["properties"].get(key, {})
+    return "default" in prop and prop["default"] == value and type(prop["default"]) is type(value)
+
+
+def _other_version_key(config: PeftConfig, key: str, in_use: PeftVersion) -> tuple[str, dict[str, Any]] | None:
+    """A top-level key the current peft lacks, judged by the release in use: (kind, problem), or
+    None when no release had it (a typo: unknown_keys) or the release in use has it (no problem)."""
+    history = peft_versions.key_history(config.peft_type, key, in_use.release)
+    if history is None:
+        return None
+    if history.present:
+        return "", {}
+    if version_key(history.first) > version_key(in_use.release):
+        return "newer_keys", _newer(key, history.first, in_use)
+    problem = {"key": key, "path": [key], "last": history.last, "fix": f"Remove `{key}`"}
+    if config.document.class_name is not None:  # a keyword argument of peft's class: TypeError
+        hint = f"a key of peft <= {history.last}; {config.document.class_name}() of peft {in_use.release} raises TypeError on it"
+        return "unknown_keys", {**problem, "suggestion": None, "hint": hint, "owners": []}
+    return "legacy_keys", problem
+
+
+def _newer(key: str, since: str, in_use: PeftVersion, shown: str | None = None) -> dict[str, Any]:
+    return {"key": key, "path": [key], "shown": shown or f"`{key}`", "since": since, "in_use": in_use.version, "source": in_use.source}
+
+
+def _newer_keys(config: PeftConfig, schema: dict[str, Any], in_use: PeftVersion) -> list[dict[str, Any]]:
+    """Keys (and the type itself) that only releases after the one in use have. A saved file's key
+    at peft's default is left alone: an older peft's from_pretrained ignores it, and the default is
+    what that peft does anyway; a class call (`LoraConfig(use_dora=False)`) raises TypeError."""
+    newest = peft_versions.history()["versions"][-1]
+    if in_use.release == newest:
+        return []
+    found = []
+    since = peft_versions.type_since(config.peft_type)
+    if since is not None and version_key(since) > version_key(in_use.release):  # the method itself: its keys follow
+        return [_newer("peft_type", since, in_use, f"`peft_type: {config.peft_type}`")]
+    for key, value in config.values.items():
+        if key in _VERSION_NEUTRAL or key not in schema["properties"] or key == "peft_type":
+            continue
+        history = peft_versions.key_history(config.peft_type, key, in_use.release)
+        if history is None or history.present or version_key(history.first) < version_key(in_use.release):
+            continue
+        if config.document.class_name is None and _is_default(schema, key, value):
+            continue
+        found.append(_newer(key, history.first, in_use))
+    return found
+
+
+def validate(config: PeftConfig, peft_version: PeftVersion | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Problems by kind: unknown_peft_type, unknown_keys, legacy_keys, newer_keys, invalid_types,
+    invalid_values. Keys are judged by `peft_version`, the peft the config is for (default: the
+    one peft_version_in_use finds)."""
     problems: dict[str, list[dict[str, Any]]] = {
         "unknown_peft_type": [],
         "unknown_keys": [],
+        "legacy_keys": [],
+        "newer_keys": [],
         "invalid_types": [],
         "invalid_values": [],
     }
@@ -192,14 +262,20 @@ def validate(config: PeftConfig) -> dict[str, list[dict[str, Any]]]:
     problems["invalid_values"] += non_finite
     for key in (p["key"] for p in non_finite):  # JSON Schema has no NaN: keep them out of its way
         values.pop(key)
+    in_use = peft_version or peft_version_in_use(config, None)
     for error in _validator(config.peft_type).iter_errors(values):
         if error.kind.name == "additionalProperties":
             parent = tuple(error.instance_path)
             known = _known_keys(schema, parent)
             for key in error.kind.as_dict()["unexpected"]:
-                problems["unknown_keys"].append(_unknown_key(config, parent, key, known))
+                judged = None if parent else _other_version_key(config, key, in_use)
+                if judged is None:
+                    problems["unknown_keys"].append(_unknown_key(config, parent, key, known))
+                elif judged[0]:
+                    problems[judged[0]].append(judged[1])
             continue
         kind, problem = _invalid(error)
         problems[kind].append(problem)
     problems["invalid_types"] += _float_for_integer(schema, values)
+    problems["newer_keys"] += _newer_keys(config, schema, in_use)
     return problems
