@@ -31,6 +31,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -91,7 +92,10 @@ def _peft_type(cls: ast.ClassDef) -> str | None:
 def read_classes(source: str) -> dict[str, ClassInfo]:
     """The top-level classes of one module, by name."""
     classes = {}
-    for node in ast.parse(source).body:
+    with warnings.catch_warnings():  # old releases have e.g. invalid escape sequences in docstrings
+        warnings.simplefilter("ignore")
+        tree = ast.parse(source)
+    for node in tree.body:
         if not isinstance(node, ast.ClassDef):
             continue
         fields = tuple(
