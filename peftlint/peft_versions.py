@@ -82,6 +82,17 @@ def release_for(text: str) -> str:
     return at_or_below[-1]
 
 
+def is_development(text: str) -> bool:
+    """A build from a source checkout ("0.17.2.dev0@UNKNOWN"), which peft writes when run from git.
+
+    Its number says little about its keys: peft's own MetaMathQA benchmark saved GraLoRA adapters
+    (a method first released in 0.19.0) as "0.17.2.dev0@UNKNOWN", from the branch that added it.
+    So a file's development version is not used to call its keys too new; the next source decides.
+    """
+    match = _VERSION.match(text.strip())
+    return match is not None and bool(match[5] and "dev" in match[5] or "@" in text or "+" in text)
+
+
 def check_version(text: str) -> str:
     """`text` if it names a peft version; raises VersionError (a usage error) otherwise."""
     release_for(text)
@@ -104,7 +115,7 @@ def resolve(explicit: tuple[str, str] | None, file_version: Any) -> PeftVersion:
     the file's own `peft_version`, else the installed peft, else the newest in the data."""
     if explicit is not None:
         return PeftVersion(explicit[0], explicit[1], release_for(explicit[0]))
-    if isinstance(file_version, str):
+    if isinstance(file_version, str) and not is_development(file_version):
         try:
             return PeftVersion(file_version, "the file's `peft_version`", release_for(file_version))
         except VersionError:
@@ -130,12 +141,19 @@ def key_history(peft_type: str, key: str, release: str) -> KeyHistory | None:
     return KeyHistory(spans[0][0], spans[-1][1], present)
 
 
-def type_since(peft_type: str) -> str | None:
-    """The first release with `peft_type`, or None if no release had it."""
+def type_releases(peft_type: str) -> tuple[str, str] | None:
+    """The first and last release with `peft_type`, or None if no release had it."""
     fields = history()["types"].get(peft_type)
     if not fields:
         return None
-    return min((_spans(s)[0][0] for s in fields.values()), key=version_key)
+    spans = [span for recorded in fields.values() for span in _spans(recorded)]
+    return min((a for a, _ in spans), key=version_key), max((b for _, b in spans), key=version_key)
+
+
+def type_since(peft_type: str) -> str | None:
+    """The first release with `peft_type`, or None if no release had it."""
+    releases = type_releases(peft_type)
+    return releases[0] if releases else None
 
 
 def version_independent(peft_type: str, keys: list[str]) -> bool:

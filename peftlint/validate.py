@@ -235,6 +235,19 @@ def _newer_keys(config: PeftConfig, schema: dict[str, Any], in_use: PeftVersion)
     return found
 
 
+def _removed_type(config: PeftConfig, peft_version: PeftVersion | None) -> str | None:
+    """For a type some older peft had (BONE, replaced by MISS in 0.18.0): a hint saying so, or ""
+    when the peft in use still has it; None for a type no release had."""
+    releases = peft_versions.type_releases(config.peft_type)
+    if releases is None:
+        return None
+    since, last = releases
+    in_use = peft_version or peft_version_in_use(config, None)
+    if version_key(since) <= version_key(in_use.release) <= version_key(last):
+        return ""
+    return f"a method of peft {since} to {last} only; peft {in_use.release} no longer has it"
+
+
 def validate(config: PeftConfig, peft_version: PeftVersion | None = None) -> dict[str, list[dict[str, Any]]]:
     """Problems by kind: unknown_peft_type, unknown_keys, legacy_keys, newer_keys, invalid_types,
     invalid_values. Keys are judged by `peft_version`, the peft the config is for (default: the
@@ -252,6 +265,10 @@ def validate(config: PeftConfig, peft_version: PeftVersion | None = None) -> dic
         known = sorted(peft_types()["types"])
         suggestion = closest(config.peft_type.upper(), known, cutoff=0.6)
         hint = f"did you mean `{suggestion}`?" if suggestion else "peft's types include " + ", ".join(f"`{t}`" for t in COMMON_TYPES[:6])
+        removed = _removed_type(config, peft_version)
+        if removed == "":
+            return problems  # a method of the peft in use, which the current schemas lack: nothing to check against
+        hint = removed or hint
         problems["unknown_peft_type"].append(
             {"key": "peft_type", "path": ["peft_type"], "value": config.peft_type, "suggestion": suggestion or "LORA", "hint": hint, "known": known}
         )

@@ -300,6 +300,23 @@ def test_a_file_version_peft_never_writes_falls_through(tmp_path: Path) -> None:
     assert _version_fact(path)["source"] == "the installed peft"
 
 
+def test_a_development_build_in_the_file_is_no_evidence_of_its_keys(tmp_path: Path) -> None:
+    """peft's own benchmark saved GraLoRA adapters (first released in 0.19.0) as 0.17.2.dev0@UNKNOWN."""
+    path = tmp_path / "adapter_config.json"
+    path.write_text(json.dumps({"peft_type": "GRALORA", "peft_version": "0.17.2.dev0@UNKNOWN", "r": 32, "target_modules": ["q_proj"]}))
+    assert _version_fact(path)["source"] == "the installed peft"
+    assert [c for c in _codes(path) if c[0] == "PL009"] == []
+    assert peft_versions.is_development("0.18.1+local") and not peft_versions.is_development("0.19.0rc1")
+
+
+def test_a_method_peft_removed_says_when_it_existed(tmp_path: Path) -> None:
+    path = tmp_path / "adapter_config.json"
+    path.write_text(json.dumps({"peft_type": "BONE", "r": 64, "target_modules": ["q_proj"]}))
+    [finding] = lint_paths([str(path)], select=("PL004",), peft_version="0.21.2").findings
+    assert finding.message == "unknown `peft_type` `BONE`: a method of peft 0.14.0 to 0.18.1 only; peft 0.21.2 no longer has it"
+    assert lint_paths([str(path)], select=("PL0",), peft_version="0.16.0").findings == []
+
+
 def test_a_config_whose_keys_every_peft_had_reads_no_installed_version(tmp_path: Path) -> None:
     """importlib.metadata costs ~10 ms of start-up: it is imported only when the answer matters."""
     simple = tmp_path / "simple.yaml"
