@@ -33,6 +33,9 @@ def _effective(config: PeftConfig) -> dict[str, Any]:
     merged["peft_type"] = config.peft_type
     for key in config.document.computed:  # unknown at lint time: neither the default nor a value
         merged.pop(key, None)
+    if merged.get("base_model_name_or_path") is None and config.document.loaded_model:
+        # get_peft_model sets it from the model the script loads, so model-aware rules can run
+        merged["base_model_name_or_path"] = config.document.loaded_model
     return merged
 
 

@@ -24,6 +24,7 @@ from peftlint.enrich.targets import (
     model_view,
 )
 from peftlint.roles import covered_roles
+from peftlint.suggest import closest
 
 DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 EMBEDDING_KINDS = ("embedding",)
@@ -225,7 +226,10 @@ def _targets_facts(analysis: Analysis, effective: Mapping[str, Any]) -> dict[str
         ),
         "fan_in_fan_out_expected": _fan_in_fan_out_expected(resolution),
         "layers_out_of_range": sorted(i for i in wanted_layers if isinstance(i, int) and not 0 <= i < max(tree.num_layers, 1)),
-        "modules_to_save_unmatched": _modules_to_save_unmatched(resolution, effective),
+        "modules_to_save_unmatched": [
+            {"entry": entry, "path": _save_path(effective, entry), **_save_suggestion(entry, tree)}
+            for entry in _modules_to_save_unmatched(resolution, effective)
+        ],
         "unmatched_pattern_keys": sorted(resolution.unmatched_pattern_keys),
         "error": resolution.error,
         "rank_above_dims": _rank_above_dims(resolution, effective),
@@ -260,6 +264,35 @@ def _modules_to_save_unmatched(resolution: TargetResolution, effective: Mapping[
     return sorted(
         entry for entry, hits in resolution.modules_to_save.items() if not hits and entry in written and not (head_found and entry in heads)
     )
+
+
+# what configs call the output layer (`lm_head` in most causal LMs) and the token embeddings; a model
+# whose own layer has another name (Whisper: `proj_out`, GPT-NeoX: `embed_out`) matches none of them
+_OUTPUT_LAYER_NAMES = frozenset({"lm_head", "embed_out", "proj_out", "output", "output_layer", "vocab_projector"})
+_INPUT_EMBEDDING_NAMES = frozenset({"embed_tokens", "wte", "word_embeddings", "embed_in", "tok_embeddings", "shared"})
+
+
+def _save_path(effective: Mapping[str, Any], entry: str) -> list[Any]:
+    """Where a `modules_to_save` entry is written: the list item, so findings point at its line."""
+    written = effective.get("modules_to_save")
+    return ["modules_to_save", written.index(entry)] if isinstance(written, list) and entry in written else ["modules_to_save"]
+
+
+def _save_suggestion(entry: str, tree: ModuleTree) -> dict[str, str]:
+    """The module the user most likely meant, as `hint` (added to the message) and `use` (the fix)."""
+    leaf = _leaf(entry)
+    for names, own, what in (
+        (_OUTPUT_LAYER_NAMES, tree.output_embedding, "output layer"),
+        (_INPUT_EMBEDDING_NAMES, tree.input_embedding, "token embedding"),
+    ):
+        if leaf in names and own and _leaf(own) != leaf:
+            return {"hint": f"; its {what} is `{_leaf(own)}`", "use": f"`{_leaf(own)}`, the model's {what}"}
+    # modules_to_save wraps any module, containers too (`classifier` of RoBERTa holds two Linears)
+    parts = {part for name in model_view(tree).names for part in name.split(".") if not part.isdigit()}
+    typo = closest(leaf, sorted(parts - {leaf}), cutoff=0.75)
+    if typo:
+        return {"hint": f"; did you mean `{typo}`?", "use": f"`{typo}`"}
+    return {"hint": "", "use": "a module name the model has (a classification head is usually `classifier` or `score`)"}
 
 
 def _fan_in_fan_out_expected(resolution: TargetResolution) -> bool | None:

@@ -37,6 +37,9 @@ class Document(NamedTuple):
     class_name: str | None = None  # python: the config class called, e.g. "LoraConfig"
     # python: keyword arguments whose value is not a literal, with their position
     computed: dict[str, tuple[int, int]] = {}
+    # python: the base model the script loads (`AutoModelForCausalLM.from_pretrained("org/name")`),
+    # when it loads exactly one by a literal id; get_peft_model records it as base_model_name_or_path
+    loaded_model: str | None = None
 
     def position(self, path: JsonPath) -> tuple[int | None, int | None]:
         """Position of `path`, or of its nearest ancestor that has one."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import warnings
 from collections.abc import Mapping
 from functools import lru_cache
@@ -83,7 +84,43 @@ def load_python(text: str, path: str, *, config_classes: Mapping[str, str] | Non
         class_name = reader.config_class(call.func)
         if class_name is not None:
             documents.append(reader.document(call, class_name, index=len(documents)))
-    return documents
+    model = _loaded_model(calls, tree) if documents else None
+    return [d._replace(loaded_model=model) for d in documents] if model else documents
+
+
+# `AutoModelForCausalLM`, `WhisperForConditionalGeneration`, `BertModel`, `GPT2LMHeadModel`: the
+# transformers model classes whose `from_pretrained` loads the base model (tokenizers, processors,
+# configs and peft's own `PeftModel.from_pretrained(model, adapter)` do not count)
+_MODEL_CLASS = re.compile(r"^(?!(Auto)?Peft)(Auto|TF|Flax)?[A-Z][A-Za-z0-9]*(Model|For[A-Z][A-Za-z0-9]*|LMHeadModel)$")
+
+
+def _loaded_model(calls: list[ast.Call], tree: ast.Module) -> str | None:
+    """The one base model id the script loads with a literal (or a module-level constant), or None."""
+    constants: dict[str, str | None] = {}
+    for node in tree.body:  # `model_id = "openai/whisper-small"`, assigned once at module level
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    value = node.value
+                    literal = value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else None
+                    constants[target.id] = None if target.id in constants else literal
+    found = set()
+    for call in calls:
+        func = call.func
+        if not (isinstance(func, ast.Attribute) and func.attr == "from_pretrained"):
+            continue
+        owner = _dotted(func.value)
+        if owner is None or not _MODEL_CLASS.match(owner[-1]):
+            continue
+        argument = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "pretrained_model_name_or_path"), None)
+        if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+            found.add(argument.value)
+        elif isinstance(argument, ast.Name) and constants.get(argument.id):
+            found.add(constants[argument.id])
+        else:
+            return None  # a model named at run time: which one is unknown
+    return found.pop() if len(found) == 1 else None
 
 
 def _imported_names(imports: list[ast.Import | ast.ImportFrom]) -> dict[str, str]:
