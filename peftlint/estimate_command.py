@@ -47,7 +47,7 @@ def _setup(config: PeftConfig, context: Any, deepspeed: str | None, accelerate_c
     from peftlint.parallel import read_setup
 
     flags = {name: context.values[name] for name in _PLAN_FLAGS if context.sources.get(name) == "--" + name.replace("_", "-")}
-    setup = read_setup(profile=context.values, document=config.document, accelerate_config=accelerate_config, deepspeed=deepspeed, flags=flags)
+    setup = read_setup(profile=context.values, document=config.document, accelerate_config=accelerate_config, deepspeed=deepspeed, flags=flags, dialect=config.dialect.name if config.dialect else None)
     findings = []
     for problem in setup.problems:
         if problem.file in (deepspeed, accelerate_config) or problem.file is None:

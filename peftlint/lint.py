@@ -181,7 +181,7 @@ def distributed_setup(config: PeftConfig, profile: dict) -> "Setup | None":
         return None
     from peftlint.parallel import read_setup
 
-    return read_setup(profile=profile, document=config.document)
+    return read_setup(profile=profile, document=config.document, dialect=config.dialect.name if config.dialect else None)
 
 
 def setup_facts(setup: "Setup | None") -> dict | None:

@@ -332,8 +332,10 @@ def read_setup(
     accelerate_config: str | None = None,
     deepspeed: str | None = None,
     flags: Mapping[str, Any] | None = None,
+    dialect: str | None = None,
 ) -> Setup:
-    """Every layer in order; `document` is the training file (its own keys are read)."""
+    """Every layer in order; `document` is the training file (its own keys are read), `dialect`
+    the framework that wrote it."""
     reader = _Reader()
     for name in ("strategy", "num_gpus", "num_nodes", "offload"):
         if profile.get(name) is not None:
@@ -353,7 +355,23 @@ def read_setup(
     settings = reader.settings
     if settings.get("deepspeed_set") and settings.get("fsdp_set"):
         settings["deepspeed_and_fsdp"] = True
+    shipped_name = os.path.basename(str(settings.get("deepspeed_file", "")))
+    if settings.get("offload", "none") != "none" and shipped_name and "offload" not in shipped_name.lower():
+        settings["offload_unnamed"] = shipped_name  # axolotl's zero2.json offloads the optimizer
+    if document is not None and dialect == "trl" and isinstance(document.data, Mapping):
+        _quant_storage(settings, document.data)
     return reader.setup()
+
+
+def _quant_storage(settings: dict[str, Any], data: Mapping[str, Any]) -> None:
+    """FSDP + QLoRA flattens the 4-bit weights with the float ones: `bnb_4bit_quant_storage` must be
+    the model's dtype (TRL passes both through; axolotl and LLaMA-Factory set the storage themselves)."""
+    if not (data.get("load_in_4bit") is True and str(settings.get("strategy", "")).startswith("fsdp")):
+        return
+    storage = str(data.get("bnb_4bit_quant_storage") or "uint8")  # bitsandbytes' default storage
+    dtype = str(data.get("dtype") or data.get("torch_dtype") or "float32")
+    if storage.removeprefix("torch.") != dtype.removeprefix("torch."):
+        settings["quant_storage_mismatch"] = {"storage": storage, "dtype": dtype}
 
 
 def checked_plan(setup: Setup) -> tuple[dict[str, Any], Problem | None]:
