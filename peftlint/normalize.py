@@ -125,15 +125,22 @@ def saved_adapter_evidence(values: dict[str, Any], file_format: str) -> tuple[st
         marks.append("peft_version")
     if "revision" in values and "base_model_name_or_path" in values:
         marks.append("base_model_name_or_path with revision")
+    if peft_layout(values, file_format):
+        marks.append("every PeftConfig field, keys sorted as peft writes them")
+    return ("inference_mode: true", *marks) if marks else ()
+
+
+def peft_layout(values: dict[str, Any], file_format: str) -> bool:
+    """JSON as peft's `to_json_string` writes it: keys sorted, every `PeftConfig` field present, and
+    too many keys to be sorted by chance. peft wrote such a file (a saved adapter, or a config of
+    peft's own benchmarks, which keep `inference_mode: false`)."""
     keys = list(values)
-    if (
+    return (
         file_format == "json"
         and len(keys) >= SORTED_LAYOUT_MIN_KEYS
         and keys == sorted(keys)
         and all(field in values for field in PEFT_CONFIG_FIELDS)
-    ):
-        marks.append("every PeftConfig field, keys sorted as peft writes them")
-    return ("inference_mode: true", *marks) if marks else ()
+    )
 
 
 def _is_lora_shaped(mapping: dict[str, Any]) -> bool:

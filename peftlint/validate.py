@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 from peftlint import peft_versions
-from peftlint.normalize import PeftConfig, peft_types
+from peftlint.normalize import PeftConfig, peft_layout, peft_types
 from peftlint.peft_versions import PeftVersion, version_key
 from peftlint.resources import schemas_dir
 from peftlint.suggest import closest
@@ -174,6 +174,7 @@ def _invalid(error: Any) -> tuple[str, dict[str, Any]]:
 # Not judged by version: what peft wrote a file with; an older peft ignores it.
 _VERSION_NEUTRAL = frozenset({"peft_version"})
 NOT_READ = "not read: no key of this config depends on the peft version"
+_UNSET = (None, False, {}, [], "")
 
 
 def peft_version_in_use(config: PeftConfig, explicit: tuple[str, str] | None) -> PeftVersion:
@@ -192,10 +193,15 @@ def _is_default(schema: dict[str, Any], key: str, value: Any) -> bool:
 
 
 def _other_version_key(config: PeftConfig, key: str, in_use: PeftVersion) -> tuple[str, dict[str, Any]] | None:
-    """A top-level key the current peft lacks, judged by the release in use: (kind, problem), or
-    None when no release had it (a typo: unknown_keys) or the release in use has it (no problem)."""
+    """A top-level key the current peft lacks, judged by the release in use: (kind, problem); None
+    when no release had it (a typo: unknown_keys); ("", {}) when it is no problem."""
     history = peft_versions.key_history(config.peft_type, key, in_use.release)
     if history is None:
+        if config.values.get(key) in _UNSET and (config.saved_adapter or peft_layout(config.values, config.document.format)):
+            # peft wrote the file, and this key unset: a field of a newer (or development) peft
+            # than the data knows (peft's benchmark configs carry `astra_config: null`). A peft
+            # without it skips it on loading and nothing changes, like a newer key at its default.
+            return "", {}
         return None
     if history.present:
         return "", {}

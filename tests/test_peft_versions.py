@@ -251,6 +251,22 @@ def test_a_key_no_peft_ever_had_stays_pl001_with_did_you_mean(tmp_path: Path) ->
     assert "did you mean `lora_alpha`?" in report.findings[0].message
 
 
+def test_an_unset_key_of_a_peft_newer_than_the_data_in_a_saved_adapter_is_no_typo(tmp_path: Path) -> None:
+    """peft's own benchmark configs carry `astra_config: null`, a LoraConfig field of a peft after
+    the newest release peftlint knows: peft wrote it, so it is no typo, and unset it changes nothing.
+    Set to a value, or in a file peft did not write, it stays PL001."""
+    saved = _adapter(tmp_path / "saved", astra_config=None)
+    assert _codes(saved) == []
+    in_peft_layout = tmp_path / "benchmark" / "adapter_config.json"  # inference_mode false: not a saved adapter
+    in_peft_layout.parent.mkdir()
+    in_peft_layout.write_text(json.dumps({**json.loads(saved.read_text()), "inference_mode": False}, indent=2, sort_keys=True))
+    assert _codes(in_peft_layout) == []
+    assert _codes(_adapter(tmp_path / "set", astra_config={"rank": 4})) == [("PL001", "astra_config", "error")]
+    handwritten = tmp_path / "lora.yaml"
+    handwritten.write_text("peft_type: LORA\nr: 8\ntarget_modules: [q_proj]\nastra_config: null\n")
+    assert _codes(handwritten) == [("PL001", "astra_config", "error")]
+
+
 def test_a_legacy_keyword_argument_of_a_peft_class_is_an_error(tmp_path: Path) -> None:
     """`LoraConfig(merge_weights=False)` raises TypeError on peft >= 0.3: PL001, saying why."""
     path = tmp_path / "train.py"
