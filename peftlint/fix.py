@@ -569,7 +569,9 @@ class Outcome(NamedTuple):
     def summary(self, *, written: bool) -> str:
         applied = sum(len(fix.applied) for fix in self.fixes if fix.changed)
         files = sum(fix.changed for fix in self.fixes)
-        lines = [f"{'fixed' if written else 'would fix'} {applied} problem(s) in {files} file(s)"]
+        left = self.hidden + len(self.manual) + sum(len(fix.skipped) + len(fix.deferred) for fix in self.fixes)
+        # never a bare "0 to fix" while problems with a fix remain: say how many, and why below
+        lines = [f"{'fixed' if written else 'would fix'} {applied} problem(s) in {files} file(s)" + (f"; {left} not fixed, see why below" if left else "")]
         lines += [f"not fixed: {f.file}:{f.line}: {f.code} {f.name}: {why}" for fix in self.fixes for f, why in fix.skipped]
         lines += [
             f"not fixed: {f.file}:{f.line}: {f.code} {f.name}: {RERUN}" for fix in self.fixes for f in fix.deferred
