@@ -6,6 +6,7 @@ from typing import Any
 
 import yaml
 
+from peftlint.edits import specs
 from peftlint.engine import Rule
 
 
@@ -70,7 +71,7 @@ def explain(rule: Rule, *, with_output: bool = True) -> str:
         lines += ["", "Fix safety", f"  {safety[rule.fix_applicability]}"]
         if not rule.fix_edit:
             lines.append("  no automatic edit: it needs a choice only you can make")
-        elif rule.fix_edit.get("op") != "remove-key":
+        elif any(spec.get("op") != "remove-key" for spec in specs(rule.fix_edit)):
             lines.append("  never applied to a saved adapter: it would change what the trained weights mean")
     if rule.training_only:
         lines += ["", "Saved adapters", "  not checked: this is about how to train, moot once the adapter has trained"]

@@ -8,7 +8,7 @@ mapped to where the file writes it (axolotl's `lora_alpha`, LLaMA-Factory's `lor
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 from peftlint import templates
 from peftlint.finding import Edit
@@ -17,11 +17,20 @@ from peftlint.normalize import PeftConfig
 _MISSING = object()
 
 
-def spec_strings(spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+EditSpec = Mapping[str, Any] | Sequence[Mapping[str, Any]]  # one edit, or alternatives in order
+
+
+def specs(spec: EditSpec) -> list[Mapping[str, Any]]:
+    """A rule's `fix.edit` as a list of alternatives: the first that the facts fill in is made."""
+    return [spec] if isinstance(spec, Mapping) else list(spec)
+
+
+def spec_strings(spec: EditSpec) -> Iterator[tuple[str, str]]:
     """(field, template) for every templated field of an edit spec (checked when the rule loads)."""
-    for name, value in spec.items():
-        if name != "op" and isinstance(value, str):
-            yield name, value
+    for one in specs(spec):
+        for name, value in one.items():
+            if name not in ("op", "applicability") and isinstance(value, str):
+                yield name, value
 
 
 def _value(template: Any, context: Mapping[str, Any]) -> Any:
@@ -52,8 +61,17 @@ def _items(value: Any) -> list[str] | None:
     return None
 
 
-def render_edit(spec: Mapping[str, Any], context: Mapping[str, Any], config: PeftConfig, *, safe: bool) -> Edit | None:
-    """The edit for one finding, or None when the facts do not give everything it needs."""
+def render_edit(spec: EditSpec, context: Mapping[str, Any], config: PeftConfig, *, safe: bool) -> Edit | None:
+    """The edit for one finding: the first alternative the facts fill in (an alternative's own
+    `applicability` overrides the fix's), or None when none can be."""
+    for one in specs(spec):
+        edit = _render_one(one, context, config, safe=one["applicability"] == "safe" if "applicability" in one else safe)
+        if edit is not None:
+            return edit
+    return None
+
+
+def _render_one(spec: Mapping[str, Any], context: Mapping[str, Any], config: PeftConfig, *, safe: bool) -> Edit | None:
     path = _key_path(_value(spec["key"], context))
     if path is None:
         return None

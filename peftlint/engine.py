@@ -44,7 +44,7 @@ class Rule(NamedTuple):
     at: str | None = None
     fix_title: str | None = None
     fix_applicability: str | None = None
-    fix_edit: dict[str, Any] | None = None  # how `check --fix` applies the fix (peftlint.edits)
+    fix_edit: dict[str, Any] | list[dict[str, Any]] | None = None  # how `check --fix` applies the fix (peftlint.edits)
     applies_to: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
