@@ -120,6 +120,7 @@ def check(args: argparse.Namespace) -> int:
                 profile=profile_request(args.profile_name, **_profile_values(args, PROFILE_FIELDS + TRAINING_PROFILE_FIELDS)),
                 texts=texts,
                 peft_version=args.peft_version,
+                force_exclude=args.force_exclude,
             )
         except (ConfigError, RuleFileError, ProfileError) as exc:
             _fail(str(exc))
@@ -242,6 +243,7 @@ def _check_options(lint: argparse.ArgumentParser) -> None:
     lint.add_argument("--ignore", action="append", default=[], metavar="RULES", help="Skip these rules (codes, prefixes or names; comma-separated).")
     lint.add_argument("--fail-on", choices=FAIL_ON_CHOICES, help="Lowest severity that makes the exit code 1 [default: warning].")
     lint.add_argument("-v", "--verbose", action="store_true", help="Also say which files were skipped and why, and the profile of each config.")
+    lint.add_argument("--force-exclude", action="store_true", help="Apply `exclude` from pyproject.toml to files named on the command line too (as pre-commit names them); same as `force-exclude = true`.")
     lint.add_argument("--fix", action="store_true", help="Apply the safe fixes to the files (comments and layout kept), then report what is left.")
     lint.add_argument("--diff", action="store_true", help="Print the fixes as a unified diff and change nothing (exit 1 if there are any).")
     lint.add_argument("--unsafe-fixes", action="store_true", help="With --fix or --diff: also apply fixes that change training behaviour.")

@@ -29,6 +29,7 @@ class Settings(NamedTuple):
     rule_dirs: tuple[Path, ...] = ()
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     exclude: tuple[str, ...] = ()  # gitignore syntax, relative to `root`
+    force_exclude: bool = False  # `exclude` applies to files named on the command line too (walk.py)
     respect_gitignore: bool = False  # also the .gitignore files from `root` down (walk.py)
     per_file_ignores: dict[str, tuple[str, ...]] = {}
     profile: dict[str, Any] = {}
@@ -56,6 +57,17 @@ class Settings(NamedTuple):
             return Path(path).resolve().relative_to(self.root).as_posix()
         except ValueError:
             return path
+
+    def excludes_file(self, path: str) -> bool:
+        """Whether `exclude` matches a file or one of its folders below `root` (force-exclude)."""
+        if not self.exclude or self.root is None:
+            return False
+        try:
+            parts = Path(path).resolve().relative_to(self.root).parts
+        except ValueError:  # not below the root: no pattern of it applies
+            return False
+        folders = ["/".join(parts[:depth]) + "/" for depth in range(1, len(parts))]
+        return any(self.is_excluded(rel) for rel in (*folders, "/".join(parts)))
 
     def is_excluded(self, rel: str) -> bool:
         """Whether `exclude` matches `rel`, a path relative to `root` with `/` (and a trailing `/` for a folder)."""
@@ -119,6 +131,7 @@ def _from_table(table: dict[str, Any], root: Path, source: Path) -> Settings:
         rule_dirs=tuple((root / d).resolve() for d in table.get("rules", ())),
         max_file_size=table.get("max-file-size", DEFAULT_MAX_FILE_SIZE),
         exclude=tuple(table.get("exclude", ())),
+        force_exclude=table.get("force-exclude", False),
         respect_gitignore=table.get("respect-gitignore", False),
         per_file_ignores={k: tuple(v) for k, v in table.get("per-file-ignores", {}).items()},
         profile=dict(table.get("profile", {})),

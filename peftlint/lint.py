@@ -13,7 +13,7 @@ from peftlint.finding import Finding
 from peftlint.rule_cache import RuleCache
 from peftlint.fit import derive, mark_shared_settings
 from peftlint.load import Document, LoadError
-from peftlint.normalize import PROFILE_KEY, PeftConfig, peft_configs, peft_types, skip_reason
+from peftlint.normalize import PROFILE_KEY, PeftConfig, looks_like_config, peft_configs, peft_types, skip_reason
 from peftlint.profile import training_settings, Layer, Profile, ProfileError, ProfileRequest, assemble, comment_profile, profile_gpu_bytes
 from peftlint.validate import peft_version_in_use, validate
 from peftlint.walk import iter_files
@@ -237,6 +237,10 @@ def prepare_file(path: str, settings: Settings, report: Report, enricher: Enrich
     try:
         documents = _load(path, settings, report.texts.get(path))
     except LoadError as error:
+        if not looks_like_config(path, report.texts.get(path)):  # pre-commit hands over every changed YAML/JSON/Python file
+            where = f" at line {error.line}" if error.line is not None else ""
+            report.skipped.append((path, f"does not parse ({error.message}{where}) and shows no sign of being a PEFT or training config"))
+            return None
         report.files += 1
         report.unreadable += 1
         report.findings.append(_unreadable_finding(rules, error))  # never silenced: exit 2 says why
@@ -300,14 +304,16 @@ def lint_paths(
     profile: ProfileRequest | None = None,
     texts: Mapping[str, str] | None = None,
     peft_version: str | None = None,
+    force_exclude: bool = False,
 ) -> Report:
     """Lint every file; facts that compare configs across files see all of them first. `texts`
-    (path -> text) stands in for what is on disk: `--diff` lints its fixes before writing any."""
+    (path -> text) stands in for what is on disk: `--diff` lints its fixes before writing any.
+    `force_exclude`: `exclude` applies to files named in `paths` too (walk.py)."""
     report = Report()
     report.texts = texts or {}
     enricher = Enricher(model or ModelOptions())
     prepared = []
-    for path in iter_files(paths, report.skipped):
+    for path in iter_files(paths, report.skipped, force_exclude=force_exclude):
         settings = settings_for(Path(path)).with_cli(select=select, ignore=ignore, fail_on=fail_on, peft_version=peft_version)
         item = prepare_file(path, settings, report, enricher, profile)
         if item is not None:

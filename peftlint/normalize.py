@@ -241,6 +241,43 @@ def _nested_configs(document: Document, mapping: dict[str, Any], root: JsonPath,
     return found
 
 
+# What makes a file that does not parse look like a PEFT or training config (it is then PL000; any
+# other unparseable file, e.g. JSON with comments, a Helm template or a CloudFormation template with
+# `!Ref` tags, is skipped): its name, or a key or class name no other kind of file uses.
+_CONFIG_NAME = re.compile(r"(?<![a-z])(q?lora|peft|adapter_config)(?![a-z])", re.IGNORECASE)
+_CONFIG_WORDS = r"peft|peft_type|use_peft|target_modules|finetuning_type|num_virtual_tokens|base_model_name_or_path|lora_[a-z_]+|adapter:\s*q?lora"
+SNIFF_BYTES = 1_000_000  # a config shows what it is long before this
+
+
+@lru_cache(maxsize=1)
+def _config_content() -> re.Pattern[str]:
+    classes = "|".join(sorted(map(re.escape, peft_types()["classes"])))
+    return re.compile(rf"\b({_CONFIG_WORDS}|{classes})\b")
+
+
+def looks_like_config(path: str, text: str | None = None) -> bool:
+    """Whether a file that could not be loaded looks like a PEFT or training config, by its name
+    or its first SNIFF_BYTES (or `text`, what stands in for it); one that cannot even be opened
+    might be one (true)."""
+    if _CONFIG_NAME.search(PurePath(path).name):
+        return True
+    if text is not None:
+        return _config_content().search(text[:SNIFF_BYTES]) is not None
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError:
+        return True
+    from peftlint.load import LoadError
+    from peftlint.load.files import decode
+
+    try:
+        text = decode(head, path)
+    except LoadError:  # not text as the loaders read it: look at its ASCII all the same
+        text = head.decode("latin-1")
+    return _config_content().search(text) is not None
+
+
 def skip_reason(documents: list[Document]) -> str:
     """Why a file that loaded holds no PEFT config, for `-v`."""
     if not documents:

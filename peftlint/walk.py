@@ -10,7 +10,9 @@
 - Hidden and tool folders (SKIPPED_DIRS) are not entered, nor are excluded ones: the patterns of
   `[tool.peftlint] exclude` (gitignore syntax, relative to the pyproject.toml's folder) and, with
   `respect-gitignore = true`, those of the `.gitignore` files from that folder down.
-- A file named on the command line is always read, excluded or not.
+- A file named on the command line is read, excluded or not, unless `force-exclude = true` (or
+  `--force-exclude`): then `exclude` applies to it too, as ruff's option of the same name does. This
+  is what a pre-commit hook needs, since pre-commit names every changed file.
 """
 
 from __future__ import annotations
@@ -26,12 +28,18 @@ SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules"
 GITIGNORE = ".gitignore"
 
 
-def iter_files(paths: Iterable[str], skipped: list[tuple[str, str]] | None = None) -> Iterator[str]:
+def iter_files(paths: Iterable[str], skipped: list[tuple[str, str]] | None = None, *, force_exclude: bool = False) -> Iterator[str]:
     """The files named in `paths` (any extension), and the config-looking files under the folders
-    among them; entries left out for a reason worth telling are added to `skipped` as (path, why)."""
+    among them; entries left out for a reason worth telling are added to `skipped` as (path, why).
+    `force_exclude` applies `exclude` to the named files whatever `force-exclude` says."""
+    skipped = [] if skipped is None else skipped
     for raw in paths:
         if os.path.isdir(raw):
-            yield from _walk(raw, _Excludes(settings_for(Path(raw)), raw), [] if skipped is None else skipped)
+            yield from _walk(raw, _Excludes(settings_for(Path(raw)), raw), skipped)
+            continue
+        settings = settings_for(Path(raw))
+        if (force_exclude or settings.force_exclude) and settings.excludes_file(raw):
+            skipped.append((raw, "excluded by `exclude` in pyproject.toml (force-exclude)"))
         else:
             yield raw
 

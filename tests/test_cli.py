@@ -208,8 +208,8 @@ def test_loraish_mapping_without_peft_type_is_lora(tmp_path: Path) -> None:
         ("binary.yaml", b"\x00\x01\x02peft"),
         ("latin1.yaml", b"peft_type: LORA\nr: 8 # caf\xe9\n"),
         ("dupes.yaml", b"peft_type: LORA\nr: 8\nr: 16\n"),
-        ("bomb.yaml", b"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: [*g, *g, *g, *g, *g, *g, *g, *g, *g]\n"),
-        ("deep.yaml", b"a: " + b"[" * 10000 + b"]" * 10000 + b"\n"),
+        ("bomb.yaml", b"peft_type: LORA\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: [*g, *g, *g, *g, *g, *g, *g, *g, *g]\n"),
+        ("deep.yaml", b"peft_type: LORA\na: " + b"[" * 10000 + b"]" * 10000 + b"\n"),
         ("syntax.py", b"from peft import LoraConfig\nc = LoraConfig(r=8,\n"),
     ],
 )

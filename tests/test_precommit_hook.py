@@ -23,13 +23,16 @@ def test_hooks_file_declares_peftlint() -> None:
     hook = next(h for h in hooks if h["id"] == "peftlint")
     assert hook["language"] == "python"
     assert set(hook["types_or"]) == {"yaml", "json", "python"}
+    assert hook["entry"].split() == ["peftlint", "check", "--force-exclude"]  # as ruff's hook
 
 
 @pytest.fixture(scope="module")
 def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A clean clone of this repository's committed tree plus the working-tree changes."""
+    """A clean clone of this repository's committed tree plus the working-tree changes. `.git` is not
+    copied: in a git worktree it is a file naming the real repository, and the snapshot commit below
+    would land on the developer's branch."""
     repo = tmp_path_factory.mktemp("hook-src")
-    shutil.copytree(ROOT, repo, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".venv", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", "build", "dist"))
+    shutil.copytree(ROOT, repo, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".git", ".venv", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", "build", "dist"))
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
     subprocess.run(["git", "init", "-q"], cwd=repo, check=False)
     subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
@@ -66,3 +69,23 @@ def test_hook_passes_good_and_fails_bad(hook_repo: Path, tmp_path: Path) -> None
     bad = _try_repo(hook_repo, work, ["bad.yaml", "good.yaml"], home)
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "Failed" in bad.stdout and "PL001" in bad.stdout and "lora_alpha" in bad.stdout
+
+
+ORDINARY = ROOT / "tests" / "fixtures" / "recognition" / "not-peft"  # real files, see SOURCES.md beside it
+
+
+def test_hook_in_an_ordinary_repository(hook_repo: Path, tmp_path: Path) -> None:
+    """pre-commit names every changed YAML/JSON/Python file: JSON with comments, Helm and CloudFormation
+    templates, mkdocs.yml with python tags are skipped, and `exclude` holds for named files."""
+    work = tmp_path / "project"
+    shutil.copytree(ORDINARY, work)
+    (work / "pyproject.toml").write_text('[tool.peftlint]\nexclude = ["experiments/"]\n')
+    (work / "experiments").mkdir()
+    (work / "experiments" / "scratch.yaml").write_text("peft_type: LORA\nr: 8\nlora_aplha: 16\n")  # excluded
+    (work / "good.yaml").write_text("peft_type: LORA\nr: 8\nlora_alpha: 16\ntarget_modules: [q_proj, v_proj]\n")
+    subprocess.run(["git", "init", "-q"], cwd=work, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=work, check=True)
+    files = sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file() and ".git" not in p.parts and p.suffix != ".toml")
+    result = _try_repo(hook_repo, work, files, tmp_path / "pre-commit-home")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Passed" in result.stdout and "PL000" not in result.stdout

@@ -124,3 +124,60 @@ def test_a_top_level_config_is_not_searched_for_blocks(tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     [config] = load_configs(str(path))
     assert config.root == () and config.dialect is not None
+
+
+NOT_PEFT = FIXTURES / "not-peft"  # real files of an ordinary repository that do not parse as peftlint reads them
+ORDINARY = [
+    NOT_PEFT / "vscode" / "settings.json",  # JSON with comments
+    NOT_PEFT / "vscode" / "launch.json",
+    NOT_PEFT / "helm" / "templates" / "deployment.yaml",  # {{ }}
+    NOT_PEFT / "mkdocs" / "mkdocs.yml",  # !ENV, !!python/name:
+    NOT_PEFT / "cloudformation" / "SNSTopic.yaml",  # !Ref, !GetAtt
+]
+
+
+@pytest.mark.parametrize("path", ORDINARY, ids=lambda p: p.parent.name + "/" + p.name)
+def test_an_unparseable_file_with_no_sign_of_peft_is_skipped(path: Path) -> None:
+    report = lint_paths([str(path)])
+    assert (report.files, report.unreadable, report.findings) == (0, 0, [])
+    [(skipped, why)] = report.skipped
+    assert skipped == str(path) and why.startswith("does not parse (") and why.endswith("and shows no sign of being a PEFT or training config")
+
+
+def test_the_hook_passes_an_ordinary_repositorys_files() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "peftlint", "check", "-v", *map(str, ORDINARY)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "unsupported YAML tag `!Ref` at line 36" in out.stdout + out.stderr  # -v says why
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("train.yaml", "peft_type: LORA\nr: [8\n"),  # by content: a peft key
+        ("train.yaml", "base_model: x\nadapter: qlora\nsequence_len: {{ seq }}\n"),  # axolotl's switch
+        ("lora.yaml", "rank: [8\n"),  # by name
+        ("my_peft.json", '{"rank": 8,}'),
+        ("adapter_config.json", '{"r": 8, // comment\n}'),
+        ("model.py", "from peft import LoraConfig\nconfig = LoraConfig(r=8,\n"),
+        ("run.yaml", "model_name_or_path: x\nuse_peft: true\nlora_r: !!python/name:os.getcwd\n"),
+    ],
+)
+def test_an_unparseable_file_that_looks_like_a_config_is_pl000(tmp_path: Path, name: str, text: str) -> None:
+    report = _lint(tmp_path, name, text)
+    assert [f.code for f in report.findings] == ["PL000"] and report.unreadable == 1
+
+
+def test_unparseable_python_without_peft_is_skipped(tmp_path: Path) -> None:
+    report = _lint(tmp_path, "script.py", "def broken(:\n    pass\n")
+    assert report.findings == [] and "does not parse (invalid Python" in report.skipped[0][1]
+
+
+def test_a_folder_of_ordinary_files_is_walked_without_pl000(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(NOT_PEFT, tmp_path / "repo")
+    report = lint_paths([str(tmp_path / "repo")])
+    assert report.findings == [] and len(report.skipped) == len(ORDINARY)

@@ -114,3 +114,31 @@ def test_pathspec_is_imported_only_when_there_are_patterns(tmp_path: Path) -> No
         for name in ("plain", "excluding")
     ]
     assert imported == ["False", "True"]
+
+
+def test_force_exclude_applies_exclude_to_named_files(tmp_path: Path) -> None:
+    """pre-commit names every changed file: with force-exclude, `exclude` still holds (ruff's option)."""
+    (tmp_path / "pyproject.toml").write_text('[tool.peftlint]\nexclude = ["experiments/", "*.tmp.yaml"]\nforce-exclude = true\n')
+    for name in ("experiments/deep/a.yaml", "b.tmp.yaml", "c.yaml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("r: 8\n")
+    named = [str(tmp_path / n) for n in ("experiments/deep/a.yaml", "b.tmp.yaml", "c.yaml")]
+    skipped: list = []
+    assert list(iter_files(named, skipped)) == [named[2]]
+    assert skipped == [(named[0], "excluded by `exclude` in pyproject.toml (force-exclude)"), (named[1], "excluded by `exclude` in pyproject.toml (force-exclude)")]
+
+
+def test_force_exclude_flag_without_the_setting(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.peftlint]\nexclude = ["*.tmp.yaml"]\n')
+    path = tmp_path / "b.tmp.yaml"
+    path.write_text("r: 8\n")
+    assert list(iter_files([str(path)])) == [str(path)]  # named files are read by default
+    assert list(iter_files([str(path)], force_exclude=True)) == []
+
+
+def test_force_exclude_leaves_files_outside_the_root_alone(tmp_path: Path) -> None:
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "pyproject.toml").write_text('[tool.peftlint]\nexclude = ["*.yaml"]\nforce-exclude = true\n')
+    outside = tmp_path / "other.yaml"
+    outside.write_text("r: 8\n")
+    assert list(iter_files([str(outside)])) == [str(outside)]

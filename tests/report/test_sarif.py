@@ -140,9 +140,9 @@ def test_fingerprints_survive_shifted_lines_and_differ_between_findings(tmp_path
 
 def test_numbers_in_a_message_do_not_change_the_fingerprint(tmp_path: Path) -> None:
     """A duplicate key's message names the line of its first occurrence; that moves with edits."""
-    path = write(tmp_path, "a.yaml", "r: 8\nr: 16\n")
+    path = write(tmp_path, "a.yaml", "r: 8\nr: 16\nlora_alpha: 16\n")
     first = run_of(sarif_of(lint_paths([str(path)]), tmp_path))["results"]
-    path.write_text("# moved\nr: 8\nr: 16\n", encoding="utf-8")
+    path.write_text("# moved\nr: 8\nr: 16\nlora_alpha: 16\n", encoding="utf-8")
     second = run_of(sarif_of(lint_paths([str(path)]), tmp_path))["results"]
     assert [r["message"]["text"] for r in first] != [r["message"]["text"] for r in second]
     assert [r["partialFingerprints"] for r in first] == [r["partialFingerprints"] for r in second]
