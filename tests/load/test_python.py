@@ -252,3 +252,32 @@ def test_fallback_classes_match_peft() -> None:
 
 def test_default_classes_cover_the_fallback() -> None:
     assert set(FALLBACK_CONFIG_CLASSES) <= set(default_config_classes())
+
+
+CONFIG_CALL = "\nconfig = LoraConfig(r=8, target_modules=['q_proj'])\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "model"),
+    [
+        ('model = AutoModelForCausalLM.from_pretrained("meta-llama/Llama-3.2-1B")', "meta-llama/Llama-3.2-1B"),
+        ('MODEL_ID = "openai/whisper-small"\nm = WhisperForConditionalGeneration.from_pretrained(MODEL_ID)', "openai/whisper-small"),
+        ('m = transformers.AutoModel.from_pretrained(pretrained_model_name_or_path="bert-base-uncased")', "bert-base-uncased"),
+        # the tokenizer, the processor and peft's own loader name other things
+        (
+            'tok = AutoTokenizer.from_pretrained("gpt2-tokenizer")\nm = GPT2LMHeadModel.from_pretrained("gpt2")\n'
+            'p = PeftModel.from_pretrained(m, "me/adapter")\nq = AutoPeftModelForCausalLM.from_pretrained("me/adapter")',
+            "gpt2",
+        ),
+        # the same model twice is one model
+        ('a = AutoModel.from_pretrained("gpt2")\nb = AutoModel.from_pretrained("gpt2")', "gpt2"),
+        # unknown: two models, a name chosen at run time, a constant assigned twice, no model at all
+        ('a = AutoModel.from_pretrained("gpt2")\nb = AutoModel.from_pretrained("bert-base-uncased")', None),
+        ('m = AutoModelForCausalLM.from_pretrained(sys.argv[1])\nn = AutoModel.from_pretrained("gpt2")', None),
+        ('MODEL = "gpt2"\nMODEL = "opt"\nm = AutoModel.from_pretrained(MODEL)', None),
+        ('tok = AutoTokenizer.from_pretrained("gpt2")', None),
+    ],
+)
+def test_the_base_model_a_script_loads(source: str, model: str | None) -> None:
+    [config] = load(source + CONFIG_CALL)
+    assert config.loaded_model == model
