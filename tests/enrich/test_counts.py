@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from tests.enrich.conftest import (
     BUNDLED_MODELS,
+    TASKS,
     build_model,
     default_task,
     model_config,
@@ -147,11 +148,19 @@ CORE_VARIANTS = (1, 2, 10, 12)  # LoRA all-linear, DoRA, IA3 defaults, prefix tu
 
 def real_model_cases() -> list[Any]:
     """Every variant on the first model of each architecture, the core ones on its siblings (which
-    differ only in sizes): the whole matrix would double the run time and test nothing new."""
+    differ only in sizes): the whole matrix would double the run time and test nothing new. A model
+    whose module tree equals one already listed (an -Instruct beside its base) has the same counts
+    by construction and is left out."""
     seen: set[str] = set()
+    trees: set[Any] = set()
     cases = []
     for name in BUNDLED_MODELS:
         model_type = raw_config(name)["model_type"]
+        tree = module_tree_from_config(raw_config(name), TASKS.get(model_type, "CAUSAL_LM"))
+        key = (tuple(tree.modules), tuple(sorted(tree.tied.items())))
+        if key in trees:
+            continue
+        trees.add(key)
         chosen = range(len(VARIANT_IDS)) if model_type not in seen else CORE_VARIANTS
         seen.add(model_type)
         cases += [pytest.param(name, v, id=f"{VARIANT_IDS[v]}-{name}") for v in chosen]
