@@ -3,6 +3,7 @@ from __future__ import annotations
 import codecs
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from peftlint.load import Document, LoadError
 from peftlint.load.files import MAX_BYTES, load_bytes, load_path
+from tests.strategies import config_files
 
 CONFIG = "peft_type: LORA\nr: 8\ntarget_modules:\n  - q_proj\n  - v_proj\n"
 
@@ -169,3 +171,15 @@ def test_any_bytes_give_documents_or_a_load_error(content: bytes, name: str) -> 
                 value = document.data
                 for step in path:
                     value = value[step]
+
+
+@settings(derandomize=True, max_examples=200, deadline=None)
+@given(config_files())
+def test_a_written_config_loads_back_with_a_position_for_every_key(case: tuple[str, bytes, dict[str, Any]]) -> None:
+    """Most real files are well-formed: they load to the config that was written, every key placed."""
+    suffix, content, config = case
+    [document] = load_bytes(content, f"adapter{suffix}")
+    assert document.data == config
+    for key in config:
+        line, column = document.positions[(key,)]
+        assert line >= 1 and column >= 1
