@@ -118,7 +118,7 @@ def test_line_endings_bom_and_encoding_survive_byte_for_byte(tmp_path: Path, cap
 
 
 def test_a_json_value_added_follows_the_files_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = '{\r\n  "peft_type": "PROMPT_TUNING",\r\n  "task_type": "CAUSAL_LM",\r\n  "target_modules": null,\r\n  "num_virtual_tokens": 20\r\n}'
+    text = '{\r\n  "peft_type": "PROMPT_TUNING",\r\n  "task_type": "CAUSAL_LM",\r\n  "num_virtual_tokens": 20\r\n}'
     path = tmp_path / "prompt.json"
     path.write_bytes(text.encode())
     run(capsys, "--fix", "--unsafe-fixes", "--model", "facebook/opt-350m", str(path))
@@ -131,10 +131,23 @@ def test_a_json_value_added_follows_the_files_layout(tmp_path: Path, capsys: pyt
 def test_diff_never_reports_nothing_to_fix_while_check_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "a.yaml"
     path.write_text("peft_type: LORA\nr: 8\nlora_alpha: 16\nmystery_key: 1\ntarget_modules: [q_proj, v_proj]\n")
-    check_code, _, _ = run(capsys, str(path))
+    check_code, check_out, _ = run(capsys, str(path))
+    assert "fix: Remove `mystery_key`" in check_out
     code, out, err = run(capsys, "--diff", str(path))
     assert check_code == code == 1 and out == ""
-    assert "PL001 unknown-key: no automatic edit" in err  # "Remove `mystery_key`": says why it is not done
+    # not "0 to fix": the removal is there, unsafe (it may be a newer peft's setting the user wants)
+    assert "would fix 0 problem(s) in 0 file(s); 1 not fixed, see why below" in err and "1 unsafe fix(es) not shown" in err
+    code, _, _ = run(capsys, "--fix", "--unsafe-fixes", str(path))
+    assert code == 0 and path.read_text() == "peft_type: LORA\nr: 8\nlora_alpha: 16\ntarget_modules: [q_proj, v_proj]\n"
+
+
+def test_a_remove_fix_without_an_edit_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text("peft_type: LORA\nr: 8\nlora_alpha: 16\ntarget_modules: '.*self_attn.(q|v)_proj'\nlayers_pattern: layers\n")
+    _, out, _ = run(capsys, str(path))
+    assert "fix: Remove `layers_pattern` and encode the layers in the regex" in out
+    code, _, err = run(capsys, "--fix", "--unsafe-fixes", str(path))
+    assert code == 1 and "PL011 layers-pattern-with-regex: no automatic edit: the fix needs a choice" in err
 
 
 def test_json_that_yaml_cannot_read_is_rewritten_in_its_own_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
