@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping, NamedTuple
 
 from peftlint import suppress
-from peftlint.config import Settings, fails, file_ignores, matches, rule_enabled, settings_for
+from peftlint.config import ConfigError, Settings, fails, file_ignores, matches, rule_enabled, settings_for
 from peftlint.engine import Rule, evaluate, load_rules
 from peftlint.enrich.stage import Enricher, ModelOptions
 from peftlint.facts import build_facts
@@ -58,10 +58,38 @@ def rule_set(rule_dirs: tuple[Path, ...]) -> tuple[Rule, ...]:
     return tuple(load_rules(rule_dirs, cache=RuleCache()))
 
 
+def check_selectors(settings: Settings, rules: Iterable[Rule]) -> None:
+    """A selector that names no rule would silently select or ignore nothing: a usage error.
+
+    A selector is a code prefix (`PL`, `PL1`, `PL101`) or a rule's exact name or alias.
+    """
+    identifiers = {identifier for rule in rules for identifier in rule.identifiers}
+    codes = {rule.code for rule in rules}
+    where = [
+        ("select", settings.select),
+        ("ignore", settings.ignore),
+        ("severity", tuple(settings.severity)),
+        ("per-file-ignores", tuple(code for codes_ in settings.per_file_ignores.values() for code in codes_)),
+    ]
+    for option, selectors in where:
+        for selector in selectors:
+            if selector in identifiers or any(code.startswith(selector) for code in codes):
+                continue
+            from peftlint.suggest import closest
+
+            # `pl101`, `PL1O1`: a code typed in the wrong case or with the letter O for a zero
+            looks_like_code = selector[:2].lower() == "pl"
+            guess = closest("PL" + selector[2:].upper().replace("O", "0") if looks_like_code else selector, identifiers)
+            hint = f"; did you mean `{guess}`?" if guess else "; `peftlint rules` lists the codes and names"
+            raise ConfigError(f"{option}: `{selector}` is no rule code, code prefix or rule name{hint}")
+
+
 def active_rules(settings: Settings) -> list[Rule]:
     """Rules enabled by the settings, with their configured severity."""
+    rules = rule_set(settings.rule_dirs)
+    check_selectors(settings, rules)
     active = []
-    for rule in rule_set(settings.rule_dirs):
+    for rule in rules:
         if not rule_enabled(settings, rule.identifiers):
             continue
         level = next((settings.severity[i] for i in rule.identifiers if i in settings.severity), None)

@@ -192,6 +192,15 @@ def _leaf(name: str) -> str:
     return name.rsplit(".", 1)[-1]
 
 
+def _unmatched(entry: str, suggestions: list[str], path: object) -> dict[str, object]:
+    """A target entry that matches nothing, with the sentence and fix wording its suggestions allow."""
+    if suggestions:
+        quoted = [f"`{name}`" for name in suggestions]
+        names = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+        return {"entry": entry, "suggestions": suggestions, "path": path, "did_you_mean": f"did you mean {names}?", "replacement": names}
+    return {"entry": entry, "suggestions": suggestions, "path": path, "did_you_mean": "no module has a similar name.", "replacement": "modules the model has"}
+
+
 def _targets_facts(analysis: Analysis, effective: Mapping[str, Any]) -> dict[str, Any]:
     resolution, tree = analysis.resolution, analysis.tree
     if resolution is None:
@@ -207,7 +216,7 @@ def _targets_facts(analysis: Analysis, effective: Mapping[str, Any]) -> dict[str
         "targeted_count": len(targeted),
         "targeted_leaf_names": sorted({_leaf(n) for n in targeted}),
         "unmatched_entries": [  # matched nothing at all (entries only excluded or filtered are not typos)
-            {"entry": entry, "suggestions": closest_module_names(entry, tree), "path": _entry_path(effective, entry)}
+            _unmatched(entry, closest_module_names(entry, tree), _entry_path(effective, entry))
             for entry in resolution.unmatched_entries
             if entry not in _matchable_names(tree)
         ],
