@@ -308,3 +308,39 @@ def test_adalora_without_total_step_is_one_finding(tmp_path: Path) -> None:
     path = write(tmp_path, "a.yaml", "peft_type: ADALORA\ntask_type: CAUSAL_LM\ninit_r: 12\ntarget_r: 8\ntarget_modules: [q_proj, v_proj]\n")
     result = run("check", "--format", "json", str(path))
     assert [f["code"] for f in json.loads(result.stdout)["findings"]] == ["PL341"]
+
+
+@pytest.mark.parametrize(
+    ("option", "selector", "hint"),
+    [
+        ("--select", "PL1O1", "did you mean `PL101`?"),
+        ("--select", "pl101", "did you mean `PL101`?"),
+        ("--ignore", "rank-to-high", "did you mean `rank-too-high`?"),
+        ("--select", "xyzzy", "`peftlint rules` lists the codes and names"),
+    ],
+)
+def test_a_selector_naming_no_rule_is_a_usage_error(tmp_path: Path, option: str, selector: str, hint: str) -> None:
+    result = run("check", option, selector, str(write(tmp_path, "a.yaml", WARN)))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == f"peftlint: error: {option[2:]}: `{selector}` is no rule code, code prefix or rule name; {hint}\n"
+
+
+@pytest.mark.parametrize(
+    ("table", "option"),
+    [
+        ('select = ["PL1O1"]', "select"),
+        ('ignore = ["pl103"]', "ignore"),
+        ('severity = { "PL1O3" = "error" }', "severity"),
+        ('per-file-ignores = { "*.yaml" = ["dropout-to-high"] }', "per-file-ignores"),
+    ],
+)
+def test_a_pyproject_selector_naming_no_rule_is_a_usage_error(tmp_path: Path, table: str, option: str) -> None:
+    write(tmp_path, "pyproject.toml", f"[tool.peftlint]\n{table}\n")
+    result = run("check", str(write(tmp_path, "a.yaml", WARN)))
+    assert result.returncode == 2 and f"peftlint: error: {option}: `" in result.stderr and "did you mean" in result.stderr
+
+
+def test_prefixes_and_names_still_select(tmp_path: Path) -> None:
+    path = str(write(tmp_path, "a.yaml", WARN))
+    assert run("check", "--select", "PL1", path).returncode == 1
+    assert run("check", "--select", "PL", "--ignore", "dropout-too-high", path).returncode == 0
