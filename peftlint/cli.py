@@ -1,7 +1,8 @@
 """The command line: parses options, runs a pipeline, returns an exit code.
 
 Exit codes: 0 nothing at or above the fail level; 1 findings at or above it;
-2 usage error, bad configuration, or a file that could not be read or parsed.
+2 usage error, bad configuration, or a file that could not be read or parsed;
+130 interrupted (Ctrl-C); 141 the reader of the output went away (`| head`).
 
 argparse rather than click: the standard library's parser costs ~2 ms to import against
 click's ~25 ms, and start-up is most of what a one-file `check` (a pre-commit hook) spends.
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from peftlint.profile import ProfileRequest
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141  # 128 + SIGINT, 128 + SIGPIPE: what shells report
 FORMATS = ("text", "json", "github", "sarif")
 PROFILE_FIELDS = ("task", "deployment", "dataset_size", "num_gpus", "variants", "priority", "strategy", "num_nodes", "offload")
 TRAINING_PROFILE_FIELDS = ("gpu_memory", "seq_len", "batch_size")
@@ -324,7 +326,21 @@ def _top_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        status = _run_command(list(sys.argv[1:] if argv is None else argv))
+        sys.stdout.flush()  # here, so that a reader that has gone is seen inside the try
+        return status
+    except KeyboardInterrupt:
+        print("peftlint: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader has gone (`peftlint rules | head`): stop quietly, as Unix tools do, and point
+        # stdout at /dev/null so that the interpreter's last flush has nowhere to fail
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _run_command(argv: list[str]) -> int:
     try:
         if not argv or argv[0] not in COMMANDS:  # --help, --version, a misspelt command
             top = _top_parser().parse_args(argv)

@@ -344,3 +344,36 @@ def test_prefixes_and_names_still_select(tmp_path: Path) -> None:
     path = str(write(tmp_path, "a.yaml", WARN))
     assert run("check", "--select", "PL1", path).returncode == 1
     assert run("check", "--select", "PL", "--ignore", "dropout-too-high", path).returncode == 0
+
+
+def test_ctrl_c_exits_130_with_one_line() -> None:
+    import os
+    import signal
+    import time
+
+    controller, terminal = os.openpty()  # --interactive asks on a terminal, then waits for an answer
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "peftlint", "recommend", "--interactive"],
+            stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        time.sleep(1.5)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert process.returncode == 130
+    assert stderr == "peftlint: interrupted\n"
+
+
+@pytest.mark.parametrize("command", [("rules",), ("check", "--format", "json", "{many}"), ("check", "{many}")])
+def test_a_reader_that_goes_away_leaves_no_traceback(tmp_path: Path, command: tuple[str, ...]) -> None:
+    for index in range(300):  # ~110 KB of findings: more than a pipe holds, so the writer meets the closed end
+        write(tmp_path / "many", f"{index}.yaml", WARN)
+    args = [part.replace("{many}", str(tmp_path / "many")) for part in command]
+    shell = f"{sys.executable} -m peftlint {' '.join(args)} | head -c 1 > /dev/null; echo ${{PIPESTATUS[0]}}"
+    result = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=120)
+    # `rules` (~10 KB) may fit in the pipe before `head` leaves; 110 KB of findings cannot
+    assert result.stdout in ({"0\n", "141\n"} if command == ("rules",) else {"141\n"})
+    assert result.stderr == ""
