@@ -97,6 +97,19 @@ def add_training_profile_options(parser: argparse.ArgumentParser, *, defaults: b
 # --- commands -------------------------------------------------------------------------------------
 
 
+def _stdin_paths(args: argparse.Namespace) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The paths to lint, with `-` read from stdin under --stdin-filename's name (editors pass it)."""
+    paths = tuple(args.paths or (".",))
+    if "-" not in paths:
+        if args.stdin_filename:
+            _fail("--stdin-filename names what `-` reads: add `-` to the paths")
+        return paths, {}
+    if args.fix or args.diff:
+        _fail("--fix and --diff edit files: they cannot take `-` (stdin)")
+    name = args.stdin_filename or "-"
+    return tuple(name if path == "-" else path for path in paths), {name: sys.stdin.read()}
+
+
 def check(args: argparse.Namespace) -> int:
     from peftlint.enrich.stage import ModelOptions
     from peftlint.lint import Report, lint_paths
@@ -110,17 +123,18 @@ def check(args: argparse.Namespace) -> int:
             check_version(args.peft_version)
         except VersionError as exc:
             _fail(f"--peft-version: {exc}")
+    paths, stdin_texts = _stdin_paths(args)
 
     def run(texts: Mapping[str, str] | None = None) -> Report:
         try:
             return lint_paths(
-                args.paths or (".",),
+                paths,
                 select=_split(args.select),
                 ignore=_split(args.ignore),
                 fail_on=args.fail_on,
                 model=ModelOptions(model=args.model, revision=args.revision, token=args.token),
                 profile=profile_request(args.profile_name, **_profile_values(args, PROFILE_FIELDS + TRAINING_PROFILE_FIELDS)),
-                texts=texts,
+                texts={**stdin_texts, **(texts or {})},
                 peft_version=args.peft_version,
                 force_exclude=args.force_exclude,
             )
@@ -199,6 +213,8 @@ def estimate(args: argparse.Namespace) -> int:
 def recommend(args: argparse.Namespace) -> int:
     from peftlint.recommend_command import run_recommend
 
+    if args.output and os.path.lexists(args.output) and not args.force:
+        _fail(f"{args.output} exists: pass --force to overwrite it")
     return run_recommend(
         model=args.model,
         revision=args.revision,
@@ -239,7 +255,8 @@ class _RawHelpFormatter(argparse.RawDescriptionHelpFormatter, _HelpFormatter):
 
 
 def _check_options(lint: argparse.ArgumentParser) -> None:
-    lint.add_argument("paths", nargs="*", metavar="PATHS")
+    lint.add_argument("paths", nargs="*", metavar="PATHS", help="Files and folders to check; `-` reads one config from stdin [default: .].")
+    lint.add_argument("--stdin-filename", metavar="NAME", help="The file name `-` stands for: its format, settings and the name in findings.")
     lint.add_argument("--format", dest="output_format", choices=FORMATS, default="text", help="(default: text)")
     lint.add_argument("--select", action="append", default=[], metavar="RULES", help="Only these rules (codes, code prefixes such as PL1, or names; comma-separated).")
     lint.add_argument("--ignore", action="append", default=[], metavar="RULES", help="Skip these rules (codes, prefixes or names; comma-separated).")
@@ -282,7 +299,8 @@ def _recommend_options(advise: argparse.ArgumentParser) -> None:
     add_training_profile_options(advise)
     advise.add_argument("--format", dest="output_format", choices=("text", "yaml", "json", "python"), help="[default: from -o's extension, else text]")
     advise.add_argument("--dialect", choices=("peft", "axolotl", "llama-factory"), default="peft", help="The file to write: a peft config, or a training framework's YAML (default: peft).")
-    advise.add_argument("-o", "--output", metavar="FILE", help="Write to this file instead of stdout.")
+    advise.add_argument("-o", "--output", metavar="FILE", help="Write to this file instead of stdout (an existing file only with --force).")
+    advise.add_argument("--force", action="store_true", help="With -o: overwrite the file if it exists.")
     advise.add_argument("--interactive", action="store_true", help="Ask the method guide's questions one by one (needs a terminal).")
 
 

@@ -377,3 +377,56 @@ def test_a_reader_that_goes_away_leaves_no_traceback(tmp_path: Path, command: tu
     # `rules` (~10 KB) may fit in the pipe before `head` leaves; 110 KB of findings cannot
     assert result.stdout in ({"0\n", "141\n"} if command == ("rules",) else {"141\n"})
     assert result.stderr == ""
+
+
+def test_check_reads_stdin_under_the_stdin_filename(tmp_path: Path) -> None:
+    text = '{"peft_type": "LORA", "r": 8, "lora_aplha": 16}'
+    result = subprocess.run(
+        [sys.executable, "-m", "peftlint", "check", "-", "--stdin-filename", "adapters/adapter_config.json", "--format", "json"],
+        input=text, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    [finding] = json.loads(result.stdout)["findings"]
+    assert result.returncode == 1
+    assert (finding["code"], finding["file"], finding["line"], finding["column"]) == ("PL001", "adapters/adapter_config.json", 1, 31)
+    plain = subprocess.run([sys.executable, "-m", "peftlint", "check", "-"], input=WARN, capture_output=True, text=True, timeout=60)
+    assert plain.stdout.startswith("-:4:") and plain.returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("check", "-", "--fix"), "--fix and --diff edit files: they cannot take `-` (stdin)"),
+        (("check", "a.yaml", "--stdin-filename", "b.yaml"), "--stdin-filename names what `-` reads: add `-` to the paths"),
+    ],
+)
+def test_stdin_misuse_is_a_usage_error(args: tuple[str, ...], error: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2 and result.stderr == f"peftlint: error: {error}\n"
+
+
+def test_a_run_with_no_peft_config_says_so(tmp_path: Path) -> None:
+    write(tmp_path, "hparams.yaml", "learning_rate: 0.0002\nepochs: 3\n")
+    result = run("check", str(tmp_path))
+    assert result.returncode == 0
+    assert result.stdout == "No PEFT config found (1 file(s) skipped: -v says why): nothing to check.\n"
+
+
+@pytest.mark.parametrize(
+    ("environment", "coloured"), [({"FORCE_COLOR": "1"}, True), ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False), ({}, False)]
+)
+def test_colour_follows_no_color_and_force_color(tmp_path: Path, environment: dict[str, str], coloured: bool) -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")} | environment
+    path = str(write(tmp_path, "a.yaml", WARN))
+    result = subprocess.run([sys.executable, "-m", "peftlint", "check", path], capture_output=True, text=True, env=env, timeout=60)
+    assert ("\033[" in result.stdout) is coloured
+
+
+def test_recommend_output_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+    target = write(tmp_path, "lora.yaml", "mine\n")
+    args = ("recommend", "--model", "google-bert/bert-base-uncased", "--task", "classification", "-o", str(target))
+    refused = run(*args)
+    assert refused.returncode == 2 and refused.stderr == f"peftlint: error: {target} exists: pass --force to overwrite it\n"
+    assert target.read_text() == "mine\n"
+    assert run(*args, "--force").returncode == 0 and "peft_type" in target.read_text()

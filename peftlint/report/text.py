@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TextIO
 
 from peftlint.lint import Report
@@ -14,8 +15,17 @@ def _paint(text: str, code: str, colour: bool) -> str:
     return f"\033[{code}m{text}\033[0m" if colour else text
 
 
+def use_colour(out: TextIO) -> bool:
+    """https://no-color.org and FORCE_COLOR first (a set, non-empty value wins), then: is it a terminal?"""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return out.isatty()
+
+
 def write(report: Report, out: TextIO) -> None:
-    colour = out.isatty()
+    colour = use_colour(out)
     for f in report.findings:
         where = f.file or "-"
         if f.line is not None:
@@ -26,6 +36,10 @@ def write(report: Report, out: TextIO) -> None:
             out.write(f"  fix: {f.fix}\n")
     counts = summary(report)
     total = counts["errors"] + counts["warnings"] + counts["infos"]
+    if counts["files"] == 0 and not report.suppressed:
+        skipped = f" ({len(report.skipped)} file(s) skipped: -v says why)" if report.skipped else ""
+        out.write(f"No PEFT config found{skipped}: nothing to check.\n")
+        return
     if total == 0 and not report.suppressed:
         out.write(f"All checked: no problems in {counts['files']} file(s).\n")
         return
