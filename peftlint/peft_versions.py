@@ -3,7 +3,7 @@
 The keys of every released peft come from peftlint/data/peft_versions.json, generated from the
 wheels' source by scripts/gen_peft_versions.py. The version in use comes, in this order, from
 `--peft-version`, `[tool.peftlint] peft-version`, the file's own `peft_version` (what a saved
-adapter records), and the installed peft (importlib.metadata; never imported); without any of
+adapter records), and the installed peft (its package metadata; never imported); without any of
 them it is the newest version in the data. docs/peft-versions.md says why in this order.
 """
 
@@ -99,10 +99,39 @@ def check_version(text: str) -> str:
     return text
 
 
+_DIST_INFO = re.compile(r"^peft-([^-]+)\.dist-info$", re.IGNORECASE)
+_EGG_INFO = re.compile(r"^peft(-[^-]+)*\.egg-info$", re.IGNORECASE)  # not peftlint.egg-info
+
+
 @lru_cache(maxsize=1)
 def installed_version() -> str | None:
-    """The installed peft's version from its metadata; peft itself is never imported."""
-    import importlib.metadata  # ~10 ms of start-up: only when a key's validity depends on it
+    """The installed peft's version from its metadata; peft itself is never imported.
+
+    A pip-installed peft has a `peft-<version>.dist-info` folder on sys.path, whose name carries
+    the version (the wheel spec's "recording installed projects"); the first one in sys.path order
+    is the one importlib.metadata finds too. Only for an egg-info or a zip on the path is
+    importlib.metadata asked: importing it costs ~10-40 ms of start-up (email, zipfile, shutil),
+    more than a whole check of a small file.
+    """
+    import os
+    import sys
+
+    for entry in sys.path:  # in importlib.metadata's order: the first entry with peft's metadata wins
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            if os.path.isfile(entry):
+                break  # a zip: importlib.metadata knows how to look inside
+            continue
+        for name in names:
+            match = _DIST_INFO.match(name)
+            if match:
+                return match.group(1)
+        if any(_EGG_INFO.match(n) for n in names):
+            break  # an egg: importlib.metadata knows its layouts
+    else:
+        return None  # no peft installed: the usual case in a pre-commit environment
+    import importlib.metadata
 
     try:
         return importlib.metadata.version("peft")

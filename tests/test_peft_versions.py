@@ -333,27 +333,53 @@ def test_a_method_peft_removed_says_when_it_existed(tmp_path: Path) -> None:
     assert lint_paths([str(path)], select=("PL0",), peft_version="0.16.0").findings == []
 
 
-def test_a_config_whose_keys_every_peft_had_reads_no_installed_version(tmp_path: Path) -> None:
-    """importlib.metadata costs ~10 ms of start-up: it is imported only when the answer matters."""
-    simple = tmp_path / "simple.yaml"
-    simple.write_text("peft_type: LORA\nr: 8\nlora_alpha: 16\ntarget_modules: [q_proj, v_proj]\n")
+def test_the_installed_version_is_read_without_importing_importlib_metadata(tmp_path: Path) -> None:
+    """importlib.metadata costs ~10-40 ms of start-up (email, zipfile, shutil): a pip-installed
+    peft's version comes from its dist-info folder's name, and a config whose keys every release
+    has does not look at all."""
+    import importlib.metadata
+
+    assert peft_versions.installed_version() == importlib.metadata.version("peft")
     dora = tmp_path / "dora.yaml"
     dora.write_text("peft_type: LORA\nr: 8\nlora_alpha: 16\ntarget_modules: [q_proj, v_proj]\nuse_dora: true\n")
     code = (
         "import sys, peftlint.cli\n"
         "try:\n    peftlint.cli.main(['check', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
-        "print('importlib.metadata' in sys.modules)"
+        "from peftlint import peft_versions\n"
+        "print(peft_versions.installed_version.cache_info().currsize, 'importlib.metadata' in sys.modules)"
     )
-    for path, expected in ((simple, "False"), (dora, "True")):
-        result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
-        assert result.stdout.strip().splitlines()[-1] == expected, result.stdout + result.stderr
+    result = subprocess.run([sys.executable, "-c", code, str(dora)], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip().splitlines()[-1] == "1 False", result.stdout + result.stderr
 
 
-def test_the_installed_peft_is_read_from_its_metadata(tmp_path: Path) -> None:
+def test_a_config_whose_keys_every_peft_had_does_not_look_for_the_installed_peft(tmp_path: Path) -> None:
+    simple = tmp_path / "simple.yaml"
+    simple.write_text("peft_type: LORA\nr: 8\nlora_alpha: 16\ntarget_modules: [q_proj, v_proj]\n")
+    assert _version_fact(simple)["source"].startswith("not read")
+
+
+def test_no_peft_installed_is_the_newest_release(tmp_path: Path) -> None:
+    """A pre-commit environment: nothing named peft on the path."""
+    path = _adapter(tmp_path / "adapter", use_dora=True)
+    code = (
+        "import sys\n"
+        "sys.path[:] = [p for p in sys.path if 'site-packages' not in p] + [sys.argv[2]]\n"
+        "from peftlint import peft_versions\n"
+        "print(peft_versions.installed_version(), peft_versions.resolve(None, None).source, 'importlib.metadata' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(path), str(ROOT)], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == f"None {peft_versions.NEWEST} False", result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("folder", "metadata_file"),
+    [("peft-0.8.0.dist-info", "METADATA"), ("peft.egg-info", "PKG-INFO")],  # pip; a setup.py develop install
+)
+def test_the_installed_peft_is_read_from_its_metadata(tmp_path: Path, folder: str, metadata_file: str) -> None:
     """A peft 0.8.0 distribution first on the path (its metadata only: nothing to import)."""
-    dist = tmp_path / "site" / "peft-0.8.0.dist-info"
+    dist = tmp_path / "site" / folder
     dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: peft\nVersion: 0.8.0\n")
+    (dist / metadata_file).write_text("Metadata-Version: 2.1\nName: peft\nVersion: 0.8.0\n")
     path = _adapter(tmp_path / "adapter", use_dora=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run(
