@@ -39,6 +39,25 @@ def _effective(config: PeftConfig) -> dict[str, Any]:
     return merged
 
 
+# the span of alpha/r in published recipes: the QLoRA paper's Guanaco runs (r=64, lora_alpha=16;
+# artidoro/qlora scripts/finetune_guanaco_7b.sh) to the LoRA paper's GPT-2 runs (r=4,
+# lora_alpha=32; microsoft/LoRA examples/NLG/README.md). PL102 says how far outside a value is.
+PUBLISHED_ALPHA_RATIO = (0.25, 8.0)
+# the most virtual tokens in published runs: peft's MetaMathQA prompt-tuning benchmark (200) and the
+# prefix-tuning paper's summarization runs (Li & Liang, 2021, §7.2: 200)
+PUBLISHED_VIRTUAL_TOKENS = (0.0, 200.0)
+
+
+def _published_gap(value: float, span: tuple[float, float]) -> str | None:
+    """How far `value` lies outside a published span, in words (`8x above the highest`), or None."""
+    low, high = span
+    if value > high:
+        return f"{value / high:.3g}x above the highest"
+    if 0 < value < low:
+        return f"{low / value:.3g}x below the lowest"
+    return None
+
+
 def _target_kind(targets: Any) -> str:
     if targets is None:
         return "unset"
@@ -54,8 +73,15 @@ def _derived(effective: dict[str, Any]) -> dict[str, Any]:
     rank, alpha = _number(effective.get("r")), _number(effective.get("lora_alpha"))
     if rank and alpha is not None and rank > 0:
         derived["alpha_ratio"] = round(alpha / rank, 4)
+        gap = _published_gap(alpha / rank, PUBLISHED_ALPHA_RATIO)
+        if gap:
+            derived["alpha_ratio_published_gap"] = gap
         if math.isfinite(2 * rank):
             derived["alpha_for_rank"] = int(2 * rank)  # the guides' default: alpha = 2 r
+    tokens = _number(effective.get("num_virtual_tokens"))
+    gap = _published_gap(tokens, PUBLISHED_VIRTUAL_TOKENS) if tokens is not None else None
+    if gap:
+        derived["virtual_tokens_published_gap"] = gap
     targets = effective.get("target_modules")
     derived["target_modules_kind"] = _target_kind(targets)
     if isinstance(targets, list):

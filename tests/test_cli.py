@@ -111,7 +111,7 @@ def test_configured_severity_replaces_the_escalations(tmp_path: Path) -> None:
     path = write(tmp_path, "a.yaml", config)
     code, report = check_json("--select", "PL102", str(path))
     assert (code, [f["severity"] for f in report["findings"]]) == (1, ["warning"])
-    assert "64.0x is far outside published practice" in report["findings"][0]["message"]
+    assert "64.0x is 8x above the highest published scale" in report["findings"][0]["message"]
     write(tmp_path, "pyproject.toml", '[tool.peftlint]\nseverity = {alpha-rank-ratio = "info"}\n')
     code, report = check_json("--select", "PL102", str(path))
     assert (code, [f["severity"] for f in report["findings"]]) == (0, ["info"])
