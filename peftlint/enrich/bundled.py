@@ -2,7 +2,11 @@
 
 `data/models/<org>--<name>/config.json` holds the published file of Hub id `<org>/<name>` (its
 `SOURCE.md` says where the values come from); `data/models/aliases.json` maps legacy ids the Hub
-redirects (`gpt2`, `bert-base-uncased`) to their current ones.
+redirects (`gpt2`, `bert-base-uncased`) to their current ones, and `data/models/mirrors.json` maps
+re-uploads of a bundled model under another id to it: unsloth's 16-bit copies and bitsandbytes
+4-bit quantisations, as unsloth's own table (`unsloth/models/mapper.py`) names their originals.
+A 4-bit upload's config.json also carries a `quantization_config`, which peftlint does not read:
+the module tree and the sizes peft sees are the original's.
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ def _index() -> dict[str, Path]:
         path.parent.name.replace("--", "/", 1).lower(): path.parent
         for path in _models_dir().glob("*/config.json")
     }
-    with open(_models_dir() / "aliases.json", encoding="utf-8") as handle:
-        for alias, model_id in json.load(handle).items():
-            index[alias.lower()] = index[model_id.lower()]
+    for table in ("aliases.json", "mirrors.json"):
+        with open(_models_dir() / table, encoding="utf-8") as handle:
+            for alias, model_id in json.load(handle).items():
+                index[alias.lower()] = index[model_id.lower()]
     return index
 
 

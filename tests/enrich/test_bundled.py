@@ -90,6 +90,10 @@ PUBLISHED: dict[str, tuple[float, str]] = {
     "HuggingFaceTB/SmolLM2-1.7B-Instruct": (1.71e9, "AutoModelForCausalLM"),
     "google/gemma-2-2b-it": (2.61e9, "AutoModelForCausalLM"),
     "codellama/CodeLlama-7b-hf": (6.74e9, "AutoModelForCausalLM"),
+    "mistralai/Mistral-7B-Instruct-v0.3": (7.25e9, "AutoModelForCausalLM"),
+    "Qwen/Qwen2.5-0.5B-Instruct": (0.494e9, "AutoModelForCausalLM"),
+    "Qwen/Qwen2.5-1.5B-Instruct": (1.54e9, "AutoModelForCausalLM"),
+    "Qwen/Qwen2.5-7B-Instruct": (7.62e9, "AutoModelForCausalLM"),
 }
 
 
@@ -131,6 +135,20 @@ def test_legacy_ids_the_hub_redirects_find_their_model() -> None:
     for alias, model_id in aliases.items():
         assert model_id in bundled_ids()
         assert bundled_config(alias) == bundled_config(model_id)
+
+
+def test_unsloth_uploads_find_the_model_they_re_upload() -> None:
+    """4-bit and 16-bit re-uploads, as unsloth's own mapper names their originals (MIRRORS.md)."""
+    mirrors = json.loads((MODELS_DIR / "mirrors.json").read_text(encoding="utf-8"))
+    assert "unslothai/unsloth" in (MODELS_DIR / "MIRRORS.md").read_text(encoding="utf-8")
+    for mirror, model_id in mirrors.items():
+        assert mirror.startswith("unsloth/") and model_id in bundled_ids()
+        assert bundled_config(mirror) == bundled_config(model_id)
+    # ids as adapters name them, in any case
+    assert bundled_config("unsloth/llama-3.2-3b-instruct-bnb-4bit") == bundled_config("meta-llama/Llama-3.2-3B-Instruct")
+    assert bundled_config("unsloth/meta-llama-3.1-8b-bnb-4bit") == bundled_config("meta-llama/Llama-3.1-8B")
+    assert bundled_config("unsloth/gemma-3-1b-it-unsloth-bnb-4bit") == bundled_config("google/gemma-3-1b-it")
+    assert bundled_config("unsloth/not-a-model-bnb-4bit") is None
 
 
 def test_each_call_returns_a_fresh_dict() -> None:
