@@ -10,7 +10,7 @@ from typing import Any, Mapping, NamedTuple
 from peftlint.enrich.architecture import ArchitectureError, UnknownArchitecture, module_tree_from_config
 from peftlint.enrich.counts import CountError, Counts, count_parameters
 from peftlint.enrich.distributed import DEEPSPEED, DistributedEstimate, Plan, distribute
-from peftlint.enrich.memory import ModelDims, MemoryEstimate, estimate_training_memory
+from peftlint.enrich.memory import DTYPE_BYTES, ModelDims, MemoryEstimate, estimate_training_memory
 from peftlint.enrich.model import ModelConfig
 from peftlint.enrich.modules import ModuleTree
 from peftlint.enrich.targets import (
@@ -114,9 +114,11 @@ def per_gpu(estimate: MemoryEstimate, dims: ModelDims, plan: Plan, total_params:
     quantized = estimate.assumptions.get("quantized_params")
     fraction = 0.0
     if quantized:
-        # analysis keeps prepare_model_for_kbit_training's fp32 for the weights left unquantized
+        # the weights left unquantized (embeddings, head, norms) at the dtype the estimate kept
+        # them in (fp32 after prepare_model_for_kbit_training): the rest is the 4/8-bit blocks
         base = estimate.breakdown["base_weights"]
-        rest = (total_params - trainable_params - quantized) * 4
+        kept = str(estimate.assumptions.get("unquantized_weights", "fp32")).split()[0]
+        rest = (total_params - trainable_params - quantized) * DTYPE_BYTES.get(kept, 4)
         fraction = max(base - rest, 0) / base if base else 0.0
     return distribute(estimate, dims, plan, total_params=total_params, trainable_params=trainable_params, compute_dtype=dtype, quantized_fraction=fraction)
 
