@@ -68,11 +68,15 @@ def explain(rule: Rule, *, with_output: bool = True) -> str:
             "safe": "safe: the edit keeps what the config meant and what peft does (a misspelt key renamed with its value, a value peft corrects to anyway); `--fix` applies it",
             "unsafe": "unsafe: the fix changes what is trained; `--fix` applies it only with --unsafe-fixes, after review",
         }
+        alternatives = specs(rule.fix_edit) if rule.fix_edit else []
         lines += ["", "Fix safety", f"  {safety[rule.fix_applicability]}"]
-        if not rule.fix_edit:
+        if not alternatives:
             lines.append("  no automatic edit: it needs a choice only you can make")
-        elif any(spec.get("op") != "remove-key" for spec in specs(rule.fix_edit)):
-            lines.append("  never applied to a saved adapter: it would change what the trained weights mean")
+        if len(alternatives) > 1:  # e.g. rename to the close match, else remove
+            lines.append("  edits, the first that applies: " + "; ".join(f"{a['op']} ({a.get('applicability', rule.fix_applicability)})" for a in alternatives))
+        changing = [a["op"] for a in alternatives if a["op"] != "remove-key"]
+        if changing:
+            lines.append(f"  never applied to a saved adapter ({', '.join(changing)}): it would change what the trained weights mean")
     if rule.training_only:
         lines += ["", "Saved adapters", "  not checked: this is about how to train, moot once the adapter has trained"]
     if rule.inputs:
