@@ -99,8 +99,8 @@ def check(
     `select` / `ignore`: rule codes, code prefixes or names (a string may list several,
     comma-separated).
 
-    As on the command line, a file that cannot be parsed is a `PL000` finding and a file that
-    holds no PEFT config gives none. Raises `ConfigSourceError`, `ModelError` or `SettingsError`.
+    As on the command line, a file that cannot be parsed is a `PL000` finding when it looks like a
+    PEFT or training config (docs/recognition.md), and a file that holds no PEFT config gives none. Raises `ConfigSourceError`, `ModelError` or `SettingsError`.
     """
     options, request = _model_options(model), _profile_request(profile)
     chosen, skipped = _codes(select), _codes(ignore)
@@ -183,7 +183,7 @@ def recommend(
     `model`: a Hub id, a path, a config.json mapping or `transformers.PretrainedConfig`. `profile`:
     a mapping of profile fields (task, deployment, dataset_size, gpu_memory, ...) or the name of a
     `[tool.peftlint.profiles.NAME]`, over `[tool.peftlint.profile]` of the current folder.
-    `dialect`: "peft", "axolotl" or "llama-factory" (the file `Recommendation.file_mapping()` gives).
+    `dialect`: "peft", "axolotl", "llama-factory" or "trl" (the file `Recommendation.file_mapping()` gives).
     The result has the config, the rationale with its sources, the estimate and the ranked
     alternatives. Raises `ModelError`, `SettingsError`, or `RecommendError` / `NothingFits`
     (subclasses of `PeftlintError`) when no configuration fits the budget.

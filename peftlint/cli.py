@@ -298,7 +298,7 @@ def _recommend_options(advise: argparse.ArgumentParser) -> None:
     add_profile_options(advise)
     add_training_profile_options(advise)
     advise.add_argument("--format", dest="output_format", choices=("text", "yaml", "json", "python"), help="[default: from -o's extension, else text]")
-    advise.add_argument("--dialect", choices=("peft", "axolotl", "llama-factory"), default="peft", help="The file to write: a peft config, or a training framework's YAML (default: peft).")
+    advise.add_argument("--dialect", choices=("peft", "axolotl", "llama-factory", "trl"), default="peft", help="The file to write: a peft config, or a training framework's YAML (default: peft).")
     advise.add_argument("-o", "--output", metavar="FILE", help="Write to this file instead of stdout (an existing file only with --force).")
     advise.add_argument("--force", action="store_true", help="With -o: overwrite the file if it exists.")
     advise.add_argument("--interactive", action="store_true", help="Ask the method guide's questions one by one (needs a terminal).")

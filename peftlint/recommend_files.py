@@ -1,24 +1,27 @@
 """A recommended PEFT config written as the file each tool reads: a peft config (`LoraConfig`
-keys), an axolotl YAML or a LLaMA-Factory YAML, with the training settings the budget needs.
+keys), an axolotl, LLaMA-Factory or TRL (`TrlParser`) YAML, with the training settings the budget needs.
 
 The framework keys follow the same versions as `peftlint.dialects` (axolotl 067b021c,
-LLaMA-Factory ff6d4d12), so `peftlint check` reads back exactly what was written.
+LLaMA-Factory ff6d4d12, TRL f2cd5771), so `peftlint check` reads back exactly what was written.
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from peftlint.dialects import AXOLOTL, LLAMA_FACTORY
+import re
+
+from peftlint.dialects import AXOLOTL, LLAMA_FACTORY, TRL
 from peftlint.enrich.analysis import Training
 from peftlint.normalize import PROFILE_KEY
 from peftlint.profile import FIELDS
 
 PEFT = "peft"
-DIALECTS = (PEFT, AXOLOTL, LLAMA_FACTORY)
+DIALECTS = (PEFT, AXOLOTL, LLAMA_FACTORY, TRL)
 # keys of the canonical config each framework has its own name for (the rest it sets itself)
 _AXOLOTL_KEYS = {"r": "lora_r", "lora_alpha": "lora_alpha", "lora_dropout": "lora_dropout", "target_modules": "lora_target_modules", "fan_in_fan_out": "lora_fan_in_fan_out"}
 _LLAMA_FACTORY_KEYS = {"r": "lora_rank", "lora_alpha": "lora_alpha", "lora_dropout": "lora_dropout", "target_modules": "lora_target"}
+_TRL_KEYS = {"r": "lora_r", "lora_alpha": "lora_alpha", "lora_dropout": "lora_dropout", "target_modules": "lora_target_modules", "modules_to_save": "lora_modules_to_save", "task_type": "lora_task_type"}
 
 
 def profile_block(profile: Mapping[str, Any], training: Training) -> dict[str, Any]:
@@ -55,6 +58,8 @@ def file_mapping(
         return _axolotl(config, training, model_id, accumulation)
     if dialect == LLAMA_FACTORY:
         return _llama_factory(config, training, model_id, accumulation)
+    if dialect == TRL:
+        return _trl(config, training, model_id, accumulation)
     mapping = {**config, "base_model_name_or_path": model_id}
     if profile:
         mapping[PROFILE_KEY] = profile_block(profile, training)
@@ -85,4 +90,21 @@ def _llama_factory(config: Mapping[str, Any], training: Training, model_id: str,
     mapping["bf16"] = True
     # LLaMA-Factory checkpoints by default; say so explicitly either way, as the estimate assumes it
     mapping["disable_gradient_checkpointing"] = not training.gradient_checkpointing
+    return mapping
+
+
+def _trl(config: Mapping[str, Any], training: Training, model_id: str, accumulation: int) -> dict[str, Any]:
+    mapping: dict[str, Any] = {"model_name_or_path": model_id, "dtype": "bfloat16", "use_peft": True}
+    mapping.update(_mapped(config, _TRL_KEYS))
+    targets = mapping.get("lora_target_modules")
+    if isinstance(targets, list) and len(targets) == 1:
+        # TRL hands a one-item list to peft as that string, which peft matches against the whole
+        # module path: the regex that means "every module of this name"
+        mapping["lora_target_modules"] = rf".*\.{re.escape(targets[0])}"
+    if training.quantization:
+        mapping[f"load_in_{training.quantization}"] = True
+    mapping.update(max_length=training.seq_len, per_device_train_batch_size=training.batch_size)
+    if accumulation > 1:
+        mapping["gradient_accumulation_steps"] = accumulation
+    mapping.update(gradient_checkpointing=training.gradient_checkpointing, bf16=True, optim="adamw_torch")
     return mapping

@@ -324,6 +324,8 @@ FAST_GRID = [
     ("Qwen/Qwen2.5-0.5B", "peft", {"task": "classification", "priority": "cost", "dataset_size": 5000}),
     ("google-t5/t5-base", "peft", {"task": "code", "priority": "quality", "gpu_memory": 8}),
     ("tiiuae/falcon-7b-instruct", "llama-factory", {"task": "multi-task", "gpu_memory": 16, "batch_size": 8}),
+    (LLAMA3, "trl", {"task": "instruction", "gpu_memory": 16, "seq_len": 2048, "batch_size": 4}),
+    ("openai-community/gpt2", "trl", {"task": "style"}),  # one target: written as the regex TRL passes on
 ]
 
 
