@@ -21,6 +21,7 @@ from peftlint.finding import Finding
 from peftlint.lint import active_rules, config_facts, config_profile, lint_paths, load_configs, rules_for
 from peftlint.load import Document, LoadError
 from peftlint.normalize import PeftConfig, to_peft_config
+from peftlint.peft_versions import VersionError, check_version
 from peftlint.profile import ProfileError, ProfileRequest
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ def check(
     profile: Mapping[str, Any] | str | None = None,
     select: str | Iterable[str] | None = None,
     ignore: str | Iterable[str] | None = None,
+    peft_version: str | None = None,
 ) -> list[Finding]:
     """Lint PEFT configs and return the findings, sorted by file, line, column and code.
 
@@ -97,7 +99,9 @@ def check(
     mapping such as `{"task": "classification", "gpu_memory": "24GB"}`, over the file's own
     block and `[tool.peftlint.profile]`), or the name of a `[tool.peftlint.profiles.NAME]`.
     `select` / `ignore`: rule codes, code prefixes or names (a string may list several,
-    comma-separated).
+    comma-separated). `peft_version`: the peft the configs are for, as `--peft-version` gives it
+    (docs/peft-versions.md; default: `[tool.peftlint] peft-version`, the file's own
+    `peft_version`, the installed peft).
 
     As on the command line, a file that cannot be parsed is a `PL000` finding when it looks like a
     PEFT or training config (docs/recognition.md), and a file that holds no PEFT config gives none. Raises `ConfigSourceError`, `ModelError` or `SettingsError`.
@@ -105,12 +109,14 @@ def check(
     options, request = _model_options(model), _profile_request(profile)
     chosen, skipped = _codes(select), _codes(ignore)
     with _settings_errors():
+        if peft_version is not None:
+            check_version(peft_version)
         if isinstance(source, (str, os.PathLike)):
             if not Path(source).exists():
                 raise ConfigSourceError(f"{os.fspath(source)}: no such file or folder")
-            return lint_paths([os.fspath(source)], select=chosen, ignore=skipped, model=options, profile=request).findings
+            return lint_paths([os.fspath(source)], select=chosen, ignore=skipped, model=options, profile=request, peft_version=peft_version).findings
         config = _config_from_object(source)
-        settings = settings_for(Path.cwd()).with_cli(select=chosen, ignore=skipped)
+        settings = settings_for(Path.cwd()).with_cli(select=chosen, ignore=skipped, peft_version=peft_version)
         facts = config_facts(config, settings, Enricher(options), config_profile(config, settings, request))
         findings = evaluate(rules_for(config, active_rules(settings)), facts, config)
     # a mapping has no file: no place to show, and no text for `--fix` to edit
@@ -290,7 +296,7 @@ def _configs_in_file(path: Path) -> list[PeftConfig]:
 def _settings_errors() -> Iterator[None]:
     try:
         yield
-    except (ConfigError, RuleFileError, ProfileError) as exc:
+    except (ConfigError, RuleFileError, ProfileError, VersionError) as exc:
         raise SettingsError(str(exc)) from None
 
 

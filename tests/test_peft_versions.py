@@ -408,6 +408,17 @@ def test_bad_peft_version_in_pyproject_is_a_one_line_usage_error(tmp_path: Path)
     assert result.stderr.count("\n") == 1 and "invalid [tool.peftlint].peft-version: `newest` is not a peft version" in result.stderr
 
 
+def test_the_python_api_takes_the_peft_version_too(tmp_path: Path) -> None:
+    from peftlint.api import SettingsError, check
+
+    path = _adapter(tmp_path, use_dora=True)
+    assert [f.code for f in check(path, select="PL009", peft_version="0.8.0")] == ["PL009"]
+    assert [f.code for f in check(json.loads(path.read_text()), select="PL009", peft_version="0.8.0")] == ["PL009"]
+    assert check(path, select="PL009") == []
+    with pytest.raises(SettingsError, match="`newest` is not a peft version"):
+        check(path, peft_version="newest")
+
+
 # --- (f) the legacy key's removal fix -----------------------------------------------------------------------
 
 
