@@ -33,10 +33,12 @@ copy; PyTorch FSDP `ShardingStrategy` docs for what each strategy reshards; acce
 per-GPU peaks row by row (docs/estimate.md).
 """
 
-from typing import Any, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
-from peftlint.enrich.memory import DTYPE_BYTES, MemoryEstimate, ModelDims
 from peftlint.profile import OFFLOADS, STRATEGIES
+
+if TYPE_CHECKING:  # the memory model loads only when an estimate is made (`check` validates plans without it)
+    from peftlint.enrich.memory import MemoryEstimate, ModelDims
 DEEPSPEED = frozenset({"zero1", "zero2", "zero3"})
 FSDP = frozenset({"fsdp", "fsdp-shard-grad-op", "fsdp-hybrid", "fsdp-no-shard"})
 TITLES = {
@@ -173,7 +175,7 @@ def _ceil_div(value: float, parts: int) -> int:
     return -(-round(value) // parts)
 
 
-def _unit_bytes(model: ModelDims, base_weights: int, frozen_params: int, quantized_fraction: float) -> tuple[int, int]:
+def _unit_bytes(model: "ModelDims", base_weights: int, frozen_params: int, quantized_fraction: float) -> tuple[int, int]:
     """(one decoder layer, the root unit) of the frozen weights, in bytes as stored.
 
     A layer's share of the base weights is its share of the quantized (block) bytes when the
@@ -190,8 +192,8 @@ def _unit_bytes(model: ModelDims, base_weights: int, frozen_params: int, quantiz
 
 
 def distribute(
-    single: MemoryEstimate,
-    model: ModelDims,
+    single: "MemoryEstimate",
+    model: "ModelDims",
     plan: Plan,
     *,
     total_params: int,
@@ -206,6 +208,8 @@ def distribute(
     weights (0 for a 16-bit base). `compute_dtype`: the autocast / weight dtype DeepSpeed casts
     the model to (its `bf16` / `fp16` section).
     """
+    from peftlint.enrich.memory import DTYPE_BYTES
+
     plan = check_plan(plan)
     terms = dict(single.breakdown)
     assumptions = dict(single.assumptions)
