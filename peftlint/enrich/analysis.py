@@ -5,6 +5,7 @@ adapter size) and `memory` (training peak) together into the plain-JSON `model` 
 facts document. Every failure becomes data (`counts_error`, ...), so rules decide what to say.
 """
 
+import re
 from typing import Any, Mapping, NamedTuple
 
 from peftlint.enrich.architecture import ArchitectureError, UnknownArchitecture, module_tree_from_config
@@ -227,7 +228,7 @@ def _targets_facts(analysis: Analysis, effective: Mapping[str, Any]) -> dict[str
             for p in resolution.partial
             # layers_to_transform asks for part of the layers on purpose, and so do list entries
             # that name a block by its number
-            if not wanted_layers and p.family not in _families_chosen_by_index(resolution)
+            if not wanted_layers and not _regex_names_blocks(resolution) and p.family not in _families_chosen_by_index(resolution)
         ],
         "embeddings_targeted": sorted(_leaf(n) for n in targeted if n in embeddings),
         "tied_targeted": sorted(_leaf(n) for n in targeted if n in tree.tied),
@@ -260,6 +261,18 @@ def _families_chosen_by_index(resolution: TargetResolution) -> frozenset[str]:
         if any(part.isdigit() for part in entry.split("."))
         for name in names
     )
+
+
+# Ways a regex says "any number": they pick no block in particular
+_ANY_NUMBER = re.compile(r"\\d[+*]?|\[0-9\][+*]?|\{\d+(?:,\d*)?\}")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # module names with digits (fc1, w2) are no block number
+
+
+def _regex_names_blocks(resolution: TargetResolution) -> bool:
+    """A regex `target_modules` that writes block numbers (`layers\\.(28|29|30|31)\\.`, `[0-3]`):
+    layers picked on purpose. `\\d` names none: it means every block, and misses those past 9."""
+    pattern = resolution.target_modules
+    return isinstance(pattern, str) and any(char.isdigit() for char in _NAME.sub("", _ANY_NUMBER.sub("", pattern)))
 
 
 def _modules_to_save_unmatched(resolution: TargetResolution, effective: Mapping[str, Any]) -> list[str]:
