@@ -12,6 +12,7 @@ the module tree and the sizes peft sees are the original's.
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,16 @@ def _models_dir() -> Path:
     return data_dir() / "models"
 
 
+def _directories() -> list[str]:
+    # One listdir instead of a glob that stats every folder (~1-4 ms for 80 models, on the lint
+    # path): a model folder is the only entry whose name holds the `--` of `<org>--<name>`.
+    return [name for name in os.listdir(_models_dir()) if "--" in name]
+
+
 @lru_cache(maxsize=1)
 def _index() -> dict[str, Path]:
     """Lower-cased id (canonical or alias) -> the directory holding its config.json."""
-    index = {
-        path.parent.name.replace("--", "/", 1).lower(): path.parent
-        for path in _models_dir().glob("*/config.json")
-    }
+    index = {name.replace("--", "/", 1).lower(): _models_dir() / name for name in _directories()}
     for table in ("aliases.json", "mirrors.json"):
         with open(_models_dir() / table, encoding="utf-8") as handle:
             for alias, model_id in json.load(handle).items():
@@ -39,7 +43,7 @@ def _index() -> dict[str, Path]:
 
 def bundled_ids() -> list[str]:
     """The Hub ids of the bundled configs (canonical spelling, without aliases)."""
-    return sorted(path.parent.name.replace("--", "/", 1) for path in _models_dir().glob("*/config.json"))
+    return sorted(name.replace("--", "/", 1) for name in _directories())
 
 
 def bundled_config(model_id: str) -> dict[str, Any] | None:
