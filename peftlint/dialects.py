@@ -116,7 +116,8 @@ TRL_OTHER = {
 TRL_DEFAULTS = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "task_type": "CAUSAL_LM", "bias": "none"}
 
 # Keys of one framework only. `lora_r`, `lora_target_modules` and `lora_modules_to_save` are both
-# axolotl's and TRL's; the base model's key tells them apart (`base_model` / `model_name_or_path`).
+# axolotl's and TRL's (and many home-grown scripts'); the base model's key tells them apart
+# (`base_model` / `model_name_or_path`), and without either they are no framework's.
 AXOLOTL_ONLY = frozenset({"lora_target_linear", "peft_use_dora", "peft_use_rslora", "lora_model_dir", "lora_fan_in_fan_out"})
 TRL_ONLY = frozenset({"use_peft", "lora_task_type", "use_bnb_nested_quant"})
 SHARED_LORA_KEYS = frozenset({"lora_r", "lora_target_modules", "lora_modules_to_save"})
@@ -137,8 +138,11 @@ def detect(mapping: Mapping[str, Any]) -> str | None:
         return TRL
     if keys & LLAMA_FACTORY_ONLY or ("lora_rank" in keys and keys & LLAMA_FACTORY_CONTEXT):
         return LLAMA_FACTORY
-    if keys & SHARED_LORA_KEYS:
-        return TRL if "model_name_or_path" in keys and "base_model" not in keys else AXOLOTL
+    if keys & SHARED_LORA_KEYS:  # whose: the base model's key says; neither is a script's own JSON
+        if "base_model" in keys:
+            return AXOLOTL
+        if "model_name_or_path" in keys:
+            return TRL
     return None
 
 

@@ -37,6 +37,7 @@ REAL = Path(__file__).resolve().parent / "fixtures" / "dialects"  # public confi
         ({"model_name_or_path": "x", "finetuning_type": "lora", "lora_rank": 8}, LLAMA_FACTORY),
         ({"lora_rank": 8, "lora_alpha": 16, "lora_layers": 16, "iters": 100}, None),  # an mlx-style script's keys
         ({"model_name_or_path": "x", "dataset_name": "imdb", "learning_rate": 1e-4}, None),  # TRL without PEFT
+        ({"model_path": "x", "lr": 2e-4, "lora_r": 16, "lora_alpha": 32, "target_modules": ["c_attn"]}, None),  # a script's own JSON
     ],
 )
 def test_detection_by_content(mapping: dict, dialect: str | None) -> None:
