@@ -156,3 +156,15 @@ def test_estimate_memory_matches_the_documented_schema(tmp_path: Path) -> None:
     for args in ((), ("--num-gpus", "8", "--num-nodes", "2", "--strategy", "fsdp-hybrid")):
         result = estimate(tmp_path, "--format", "json", *args)
         validator.validate(json.loads(result.stdout)["memory"])
+
+
+def test_check_judges_the_fit_per_gpu(tmp_path: Path) -> None:
+    config = tmp_path / "lora.yaml"
+    config.write_text(LORA)
+    common = [sys.executable, "-m", "peftlint", "check", str(config), "--model", "meta-llama/Llama-2-70b-hf", "--gpu-memory", "80GB", "--seq-len", "2048", "--num-gpus", "4"]
+    ddp = subprocess.run([*common, "--strategy", "ddp"], capture_output=True, text=True, timeout=120)
+    assert "PL401" in ddp.stdout and "GiB per GPU (DDP over 4 GPUs) does not fit 80.0 GiB" in ddp.stdout
+    assert "with FSDP over 4 GPUs:" in ddp.stdout
+    fsdp = subprocess.run([*common, "--strategy", "fsdp", "--format", "json"], capture_output=True, text=True, timeout=120)
+    assert [f["code"] for f in json.loads(fsdp.stdout)["findings"]] == ["PL401"]  # no PL402: the weights are sharded
+    assert "+ gradient checkpointing" not in fsdp.stdout and "with gradient checkpointing: " in fsdp.stdout

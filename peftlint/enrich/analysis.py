@@ -529,6 +529,8 @@ def model_facts(analysis: Analysis, effective: Mapping[str, Any], training: Trai
     if analysis.memory is not None:
         memory = analysis.memory.to_dict()
         memory["total_gib"] = _gib(memory["total_bytes"])
+        # "" on one GPU; the busiest GPU's share otherwise (PL401's message)
+        memory["per_gpu_text"] = "" if training.plan.strategy == "single" else f" per GPU ({training.plan.describe()})"
         memory["breakdown_text"] = _breakdown_text(memory["breakdown"])
         if gpu_memory_bytes:
             memory["gpu_bytes"] = gpu_memory_bytes
