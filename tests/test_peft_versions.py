@@ -237,6 +237,15 @@ def test_a_key_newer_than_the_peft_in_use_is_an_error(tmp_path: Path) -> None:
     assert _codes(path, peft_version="0.9.0") == []
 
 
+def test_a_newer_keyword_argument_of_a_peft_class_is_an_error_even_at_its_default(tmp_path: Path) -> None:
+    """`LoraConfig(use_dora=False)` raises TypeError on peft 0.8: unlike from_pretrained, the class
+    does not skip a keyword it lacks, so the default is no excuse there."""
+    path = tmp_path / "train.py"
+    path.write_text("from peft import LoraConfig\nconfig = LoraConfig(r=8, lora_alpha=16, use_dora=False)\n")
+    assert _codes(path, peft_version="0.8.2") == [("PL009", "use_dora", "error")]
+    assert _codes(path, peft_version="0.9.0") == []
+
+
 def test_a_method_newer_than_the_peft_in_use_is_one_error(tmp_path: Path) -> None:
     path = tmp_path / "vera.yaml"
     path.write_text("peft_type: VERA\ntask_type: CAUSAL_LM\nr: 256\ntarget_modules: [q_proj, v_proj]\n")
