@@ -157,3 +157,14 @@ def test_json_that_yaml_cannot_read_is_rewritten_in_its_own_layout(tmp_path: Pat
     path.write_bytes(text.encode())
     run(capsys, "--fix", str(path))
     assert path.read_bytes() == text.replace("lora_aplha", "lora_alpha").encode()
+
+
+def test_a_saved_adapter_may_lose_only_keys_peft_ignores(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # peft <= 0.2's enable_lora/merge_weights (PL008): current peft skips them when it loads, so
+    # removing them leaves the weights' meaning alone; CRLF and the BOM stay
+    text = (SAVED / "llama2-peft-0.2-era.json").read_text()
+    path = tmp_path / "legacy.json"
+    path.write_bytes(codecs.BOM_UTF8 + text.replace("\n", "\r\n").encode())
+    run(capsys, "--fix", str(path))
+    kept = text.replace('  "enable_lora": null,\n', "").replace('  "merge_weights": false,\n', "")
+    assert path.read_bytes() == codecs.BOM_UTF8 + kept.replace("\n", "\r\n").encode()
