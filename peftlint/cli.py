@@ -158,10 +158,21 @@ def check(args: argparse.Namespace) -> int:
             print(f"skipped {path}: {why}", file=sys.stderr)
         for config, described in report.profiles:
             print(f"profile of {config}: {described}", file=sys.stderr)
+        for config, version in report.peft_versions:
+            print(f"peft version of {config}: {_describe_peft_version(version)}", file=sys.stderr)
         for config, evidence in report.saved_adapters:
             print(f"saved adapter {config} ({', '.join(evidence)}): rules about training skipped, --fix keeps its weights' meaning", file=sys.stderr)
     reporter(args.output_format)(report, sys.stdout)
     return EXIT_USAGE if report.unreadable else EXIT_FINDINGS if report.failing else EXIT_OK
+
+
+def _describe_peft_version(fact: dict[str, str]) -> str:
+    from peftlint.validate import NOT_READ
+
+    if fact["source"] == NOT_READ:
+        return "any (no key of this config depends on it)"
+    release = "" if fact["release"] == fact["version"] else f"; the keys of {fact['release']}"
+    return f"{fact['version']} ({fact['source']}{release})"
 
 
 def _rules() -> list[Rule]:

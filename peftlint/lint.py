@@ -38,6 +38,7 @@ class Report:
         self.skipped: list[tuple[str, str]] = []  # (path, why), shown with -v
         self.profiles: list[tuple[str, str]] = []  # (config, profile and sources), shown with -v
         self.saved_adapters: list[tuple[str, tuple[str, ...]]] = []  # (config, evidence), shown with -v
+        self.peft_versions: list[tuple[str, dict[str, str]]] = []  # (config, its peft_version fact), shown with -v
         # files' text as `--fix` has edited it but not written yet (`--diff`): read instead of the disk
         self.texts: Mapping[str, str] = {}
 
@@ -286,6 +287,7 @@ def prepare_file(path: str, settings: Settings, report: Report, enricher: Enrich
         if config.saved_adapter:
             report.saved_adapters.append((labels[-1], config.saved_adapter_evidence))
         facts.append(config_facts(config, settings, enricher, profile))
+        report.peft_versions.append((labels[-1], facts[-1]["peft_version"]))
         for problem in (facts[-1]["distributed"] or {}).get("problems", ()):
             found = _emitted_finding(rules, INVALID_SETUP, "invalid-distributed-setup", problem["file"] or path, problem["line"], problem["column"], problem["message"])
             report.findings.append(found)

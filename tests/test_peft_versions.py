@@ -320,6 +320,21 @@ def test_precedence_cli_then_pyproject_then_the_file_then_installed(tmp_path: Pa
     assert _codes(configured, peft_version="0.8.0") == [("PL009", "use_dora", "error")]
 
 
+def test_verbose_says_which_peft_each_config_is_for(tmp_path: Path) -> None:
+    recorded = _adapter(tmp_path / "recorded", use_dora=True, peft_version="0.9.0")
+    simple = tmp_path / "simple.yaml"
+    simple.write_text("peft_type: LORA\nr: 8\nlora_alpha: 16\ntarget_modules: [q_proj, v_proj]\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "peftlint", "check", "-v", str(recorded), str(simple)], capture_output=True, text=True, timeout=60
+    )
+    assert f"peft version of {recorded}: 0.9.0 (the file's `peft_version`)" in result.stderr
+    assert f"peft version of {simple}: any (no key of this config depends on it)" in result.stderr
+    result = subprocess.run(
+        [sys.executable, "-m", "peftlint", "check", "-v", "--peft-version", "0.13", str(recorded)], capture_output=True, text=True, timeout=60
+    )
+    assert f"peft version of {recorded}: 0.13 (--peft-version; the keys of 0.13.2)" in result.stderr
+
+
 def test_a_file_version_peft_never_writes_falls_through(tmp_path: Path) -> None:
     path = _adapter(tmp_path, use_dora=True, peft_version="unknown")
     assert _version_fact(path)["source"] == "the installed peft"
