@@ -92,4 +92,11 @@ def _render_one(spec: Mapping[str, Any], context: Mapping[str, Any], config: Pef
         if not isinstance(old, str) or value is None:
             return None
     file_path = config.root + config.source_path(path)
-    return Edit(op, file_path, value, old, document=config.document.index, safe=safe, saved_adapter=config.saved_adapter)
+    changes_adapter = config.saved_adapter and not (op == "remove-key" and list(path) in _ignored_on_load(context))
+    return Edit(op, file_path, value, old, document=config.document.index, safe=safe, changes_adapter=changes_adapter)
+
+
+def _ignored_on_load(context: Mapping[str, Any]) -> list[list[Any]]:
+    """Key paths peft drops when it loads a saved adapter: keys no peft had, or only older ones."""
+    problems = context.get("problems") or {}
+    return [list(item.get("path", ())) for kind in ("unknown_keys", "legacy_keys") for item in problems.get(kind, ())]

@@ -23,8 +23,9 @@ class Edit(NamedTuple):
     old: Any = None
     document: int = 0  # which document of the file: a YAML `---` document, a Python config call
     safe: bool = True  # the rule's fix applicability; unsafe edits are applied only when asked for
-    # the config is a saved adapter: only removing a key peft ignores leaves its weights' meaning alone
-    saved_adapter: bool = False
+    # the config is a saved adapter and the edit would change what its trained weights mean (any
+    # edit but removing a key peft drops when it loads): `--fix` refuses it
+    changes_adapter: bool = False
 
 
 class Finding(NamedTuple):

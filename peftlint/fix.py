@@ -15,7 +15,8 @@ file is linted again after the renames (in memory, nothing is written before the
 other fixes are planned from the new findings, until nothing changes.
 
 A saved adapter (`source.saved_adapter`) is what trained weights were saved with: no edit may
-change what they mean, so only removing a key peft ignores is ever applied to one.
+change what they mean, so only removing a key peft drops when it loads (an unknown key, an older
+peft's) is ever applied to one.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ class NotApplicable(Exception):
 
 MAX_PASSES = 5  # renames, then what they bring into view; a fix whose finding stays ends the loop
 # the edits a saved adapter may take: removing a key peft ignores when it loads (an older peft's)
-SAVED_ADAPTER_OPS = frozenset({"remove-key"})
 SAVED_ADAPTER = "a saved adapter: this edit would change what its trained weights mean"
 
 
@@ -106,7 +106,7 @@ def _fix_file(path: str, findings: list[Finding], current: str | None = None) ->
     ready = []
     for finding in findings:
         assert finding.edit is not None
-        if finding.edit.saved_adapter and finding.edit.op not in SAVED_ADAPTER_OPS:
+        if finding.edit.changes_adapter:
             skipped.append((finding, SAVED_ADAPTER))
         else:
             ready.append(finding)

@@ -168,3 +168,38 @@ def test_a_saved_adapter_may_lose_only_keys_peft_ignores(tmp_path: Path, capsys:
     run(capsys, "--fix", str(path))
     kept = text.replace('  "enable_lora": null,\n', "").replace('  "merge_weights": false,\n', "")
     assert path.read_bytes() == codecs.BOM_UTF8 + kept.replace("\n", "\r\n").encode()
+
+
+USER_RULE = """\
+code: XX901
+name: drop-rslora
+severity: warning
+severity_reason: "a house convention"
+summary: "A house rule that removes `use_rslora`"
+when: {properties: {config: {required: [use_rslora]}}}
+at: use_rslora
+message: "`use_rslora` is set"
+fix: {title: "Remove `use_rslora`", applicability: safe, edit: {op: remove-key, key: use_rslora}}
+rationale: "A rule written for this test: a removal of a key peft uses when it loads."
+source: "peft src/peft/tuners/lora/config.py"
+examples:
+  bad: [{config: {peft_type: LORA, r: 8, use_rslora: true}, expect: [{code: XX901}]}]
+  good: [{config: {peft_type: LORA, r: 8}}]
+"""
+
+
+def test_removing_a_key_peft_uses_is_refused_on_a_saved_adapter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # only keys peft drops when it loads (unknown, or an older peft's) may leave a saved adapter:
+    # without `use_rslora` the trained update would be scaled by alpha/r instead of alpha/sqrt(r)
+    (tmp_path / "house").mkdir()
+    (tmp_path / "house" / "XX901-drop-rslora.yaml").write_text(USER_RULE)
+    (tmp_path / "pyproject.toml").write_text('[tool.peftlint]\nrules = ["house"]\n')
+    text = (SAVED / "tinyllama-peft-0.19.1.json").read_text()
+    path = tmp_path / "adapter.json"
+    path.write_text(text)
+    code, _, err = run(capsys, "--fix", str(path))
+    assert path.read_text() == text and f"XX901 drop-rslora: {SAVED_ADAPTER}" in err
+    training = tmp_path / "train.json"
+    training.write_text(text.replace('"inference_mode": true', '"inference_mode": false'))
+    run(capsys, "--fix", str(training))
+    assert '"use_rslora"' not in training.read_text()
