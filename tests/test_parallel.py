@@ -129,7 +129,8 @@ def test_70b_lora_fits_4x80gb_under_fsdp_and_not_under_ddp(tmp_path: Path) -> No
     assert memory["cpu_bytes"] > 0
     ddp = estimate(tmp_path, "--num-gpus", "4", "--strategy", "ddp")
     assert ddp.returncode == 1
-    assert "PL402" in ddp.stdout and "with FSDP over 4 GPUs:" in ddp.stdout and "GiB per GPU (fits)" in ddp.stdout
+    assert "PL608" in ddp.stdout and "PL402" not in ddp.stdout
+    assert "with FSDP over 4 GPUs:" in ddp.stdout and "GiB per GPU (fits)" in ddp.stdout
     assert "per GPU, DDP over 4 GPUs" in ddp.stdout
 
 
