@@ -1,10 +1,11 @@
 """A small mutation sample: does the test suite notice when the product is quietly wrong?
 
-Usage: .venv/bin/python benchmarks/mutations.py [--thresholds] [TEST PATHS ...]
+Usage: .venv/bin/python benchmarks/mutations.py [TEST PATHS ...]
+       .venv/bin/python benchmarks/mutations.py --thresholds
 
 Each mutation below is applied alone to a copy of the committed tree (`git archive HEAD`), the tests
 run there (`-m "not slow"`; TEST PATHS, default: the whole tests/ folder), and the tests that fail
-are listed: a mutation that no test catches is a gap to close. `--thresholds` also moves every
+are listed: a mutation that no test catches is a gap to close. `--thresholds` instead moves every
 numeric threshold of every rule's conditions by +25% and -25%, one at a time, and reports which
 moves the rules' own examples notice (run in process, with the machinery of
 tests/test_rule_thresholds.py). Takes minutes: run it by hand, not in CI (CONTRIBUTING.md).
@@ -105,6 +106,13 @@ def threshold_sweep() -> list[tuple[str, str, bool, bool]]:
 
 
 def main(argv: list[str]) -> int:
+    if "--thresholds" in argv:
+        rows = threshold_sweep()
+        for code, where, up, down in rows:
+            print(f"{code} {where}: +25% {'caught' if up else 'NOT caught'}, -25% {'caught' if down else 'NOT caught'}")
+        both = sum(up and down for _, _, up, down in rows)
+        print(f"thresholds caught in both directions: {both} of {len(rows)}")
+        return 0
     tests = [a for a in argv if not a.startswith("--")] or ["tests"]
     for mutation in MUTATIONS:
         failed = failing_tests(mutation, tests)
@@ -113,12 +121,6 @@ def main(argv: list[str]) -> int:
             print(f"    {test_id}")
         if len(failed) > 10:
             print(f"    ... and {len(failed) - 10} more")
-    if "--thresholds" in argv:
-        rows = threshold_sweep()
-        for code, where, up, down in rows:
-            print(f"{code} {where}: +25% {'caught' if up else 'NOT caught'}, -25% {'caught' if down else 'NOT caught'}")
-        both = sum(up and down for _, _, up, down in rows)
-        print(f"thresholds caught in both directions: {both} of {len(rows)}")
     return 0
 
 
