@@ -175,20 +175,53 @@ def _describe_peft_version(fact: dict[str, str]) -> str:
     return f"{fact['version']} ({fact['source']}{release})"
 
 
-def _rules() -> list[Rule]:
+def _rules(rule_dirs: Sequence[str] = ()) -> list[Rule]:
+    """The shipped rules, the rule folders of the current folder's settings ([tool.peftlint]
+    rules), and `rule_dirs`."""
+    from pathlib import Path
+
+    from peftlint.config import settings_for_dir
     from peftlint.lint import rule_set
 
     try:
-        return list(rule_set(()))
-    except RuleFileError as exc:
+        configured = settings_for_dir(Path.cwd()).rule_dirs
+        extra = tuple(Path(d).resolve() for d in rule_dirs if Path(d).resolve() not in configured)
+        return list(rule_set(configured + extra))
+    except (ConfigError, RuleFileError) as exc:
         _fail(str(exc))
 
 
 def list_rules(args: argparse.Namespace) -> int:
+    if args.test:
+        return _test_rules(args.test)
     for rule in _rules():
         needs = f"  [needs: {', '.join(rule.inputs)}]" if rule.inputs else ""
         print(f"{rule.code}  {rule.name:<32} {rule.severity:<8} {rule.summary}{needs}")
     return EXIT_OK
+
+
+def _test_rules(folder: str) -> int:
+    """`rules --test DIR`: run the good and bad examples of every rule in DIR, as conftest's
+    `verify` runs a policy's tests; one line per example, exit 1 if any fails."""
+    import tempfile
+    from pathlib import Path
+
+    from peftlint.examples import example_problem
+
+    directory = Path(folder).resolve()
+    rules = [r for r in _rules([folder]) if Path(r.path).parent == directory]
+    if not rules:
+        _fail(f"{folder}: no rule files (*.yaml) in this folder")
+    failed = passed = 0
+    for rule in rules:
+        for kind in ("bad", "good"):
+            for n, example in enumerate(rule.examples[kind]):
+                with tempfile.TemporaryDirectory() as tmp:
+                    problem = example_problem(rule, kind, example, Path(tmp), [directory])
+                print(f"{'FAIL' if problem else 'ok  '}  {rule.code} {kind}[{n}]" + (f": {problem}" if problem else ""))
+                failed, passed = (failed + 1, passed) if problem else (failed, passed + 1)
+    print(f"{passed} passed, {failed} failed ({len(rules)} rule(s) in {folder})")
+    return EXIT_FINDINGS if failed else EXIT_OK
 
 
 def explain(args: argparse.Namespace) -> int:
@@ -283,6 +316,10 @@ def _check_options(lint: argparse.ArgumentParser) -> None:
     add_training_profile_options(lint)
 
 
+def _rules_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--test", metavar="DIR", help="Run the good and bad examples of the rule files in DIR; exit 1 if one fails.")
+
+
 def _explain_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("code", metavar="CODE")
 
@@ -318,7 +355,7 @@ def _recommend_options(advise: argparse.ArgumentParser) -> None:
 # name: (run, summary, options)
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str, Callable[[argparse.ArgumentParser], None] | None]] = {
     "check": (check, "Lint PEFT configs in PATHS (files or folders; default: the current folder).", _check_options),
-    "rules": (list_rules, "List every rule: code, name, severity, summary.", None),
+    "rules": (list_rules, "List every rule: code, name, severity, summary (with the rule folders of [tool.peftlint] rules).", _rules_options),
     "explain": (explain, "Show a rule's documentation (by code, name or alias).", _explain_options),
     "estimate": (estimate, "Trainable parameters, adapter size and GPU memory of the PEFT config in CONFIG.", _estimate_options),
     "recommend": (recommend, "The PEFT config the method guides recommend for --model and the profile; exit 1 if nothing fits.", _recommend_options),

@@ -28,17 +28,20 @@ def _sample_output(rule: Rule) -> list[str]:
     import tempfile
     from pathlib import Path
 
-    from peftlint.examples import lint_example
+    from peftlint.examples import EXAMPLE_FOLDER, lint_example
+    from peftlint.resources import rules_dir
 
+    folder = Path(rule.path).parent
+    custom = [folder] if folder.resolve() != rules_dir().resolve() else []  # a user rule folder's rule
     with tempfile.TemporaryDirectory() as tmp:
-        finding = next(iter(lint_example(rule, rule.examples["bad"][0], Path(tmp))), None)
+        finding = next(iter(lint_example(rule, rule.examples["bad"][0], Path(tmp), custom)), None)
         if finding is None:
             return []
         # messages may name the example's files: show them relative, as a user would see them
         lines = ["", "Message on that example", f"  {finding.message}"]
         if finding.fix:
             lines.append(f"  fix: {finding.fix}")
-        return [line.replace(tmp + "/", "") for line in lines]
+        return [line.replace(f"{tmp}/{EXAMPLE_FOLDER}/", "").replace(tmp + "/", "") for line in lines]
 
 
 def explain(rule: Rule, *, with_output: bool = True) -> str:

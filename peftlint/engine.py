@@ -22,12 +22,17 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class RuleFileError(Exception):
-    """A malformed rule file: names the file and the field."""
+    """A malformed rule file: names the file and the field, one line per problem.
 
-    def __init__(self, path: Path | str, field: str, message: str):
-        super().__init__(f"{path}: invalid rule: field `{field}`: {message}")
+    Every problem of the file is reported at once (`problems`), so that a rule author fixes them
+    in one pass rather than one per run; `field` is the first one's.
+    """
+
+    def __init__(self, path: Path | str, field: str, message: str, more: Iterable[tuple[str, str]] = ()):
         self.path = str(path)
         self.field = field
+        self.problems = ((field, message), *more)
+        super().__init__("\n".join(f"{path}: invalid rule: field `{f}`: {m}" for f, m in self.problems))
 
 
 class Rule(NamedTuple):
@@ -172,25 +177,30 @@ def rule_from_data(path: Path, data: dict[str, Any]) -> Rule:
 
 
 def _validate_rule_data(path: Path, data: dict[str, Any]) -> None:
-    error = next(iter(_rule_file_validator().iter_errors(data)), None)
-    if error is not None:
-        field = ".".join(str(p) for p in error.instance_path) or "(top level)"
-        raise RuleFileError(path, field, error.message)
-    for field in ("message", "at"):
-        _check_template(path, field, data.get(field))
-    fix = data.get("fix") or {}
-    _check_template(path, "fix.title", fix.get("title"))
-    for name, template in spec_strings(fix.get("edit") or {}):
-        _check_template(path, f"fix.edit.{name}", template)
+    problems = [
+        (".".join(str(p) for p in error.instance_path) or "(top level)", error.message)
+        for error in _rule_file_validator().iter_errors(data)
+    ]
+    templates_ = [(field, data.get(field)) for field in ("message", "at")]
+    fix = data.get("fix") if isinstance(data.get("fix"), dict) else {}
+    templates_.append(("fix.title", fix.get("title")))
+    edit = fix.get("edit") or {}
+    edits = [edit] if isinstance(edit, dict) else [e for e in edit if isinstance(e, dict)] if isinstance(edit, list) else []
+    templates_ += [(f"fix.edit.{name}", template) for one in edits for name, template in spec_strings(one)]
     conditions = [("when", data["when"])] if "when" in data else []
-    for n, step in enumerate(data.get("escalate", ())):
-        _check_template(path, f"escalate.{n}.because", step["because"])
-        conditions.append((f"escalate.{n}.when", step["when"]))
-    for field, condition in conditions:
-        _check_condition(path, field, condition)
+    escalate = data.get("escalate", ())
+    for n, step in enumerate(escalate if isinstance(escalate, list) else ()):
+        if isinstance(step, dict):  # a malformed step is already a schema problem
+            templates_.append((f"escalate.{n}.because", step.get("because")))
+            conditions.append((f"escalate.{n}.when", step.get("when", True)))
+    problems += [p for field, template in templates_ if (p := _template_problem(field, template))]
+    problems += [p for field, condition in conditions if (p := _condition_problem(field, condition))]
+    if problems:
+        (field, message), *more = problems
+        raise RuleFileError(path, field, message, more)
 
 
-def _check_condition(path: Path, field: str, condition: Any) -> None:
+def _condition_problem(field: str, condition: Any) -> tuple[str, str] | None:
     import jsonschema_rs
 
     try:
@@ -198,16 +208,18 @@ def _check_condition(path: Path, field: str, condition: Any) -> None:
             jsonschema_rs.meta.validate(condition)
         jsonschema_rs.validator_for(condition)
     except (jsonschema_rs.ValidationError, ValueError) as exc:
-        raise RuleFileError(path, field, f"not a valid JSON Schema: {exc}".replace("\n", " ")) from None
+        return field, f"not a valid JSON Schema: {exc}".replace("\n", " ")
+    return None
 
 
-def _check_template(path: Path, field: str, template: str | None) -> None:
-    if template is None:
-        return
+def _template_problem(field: str, template: Any) -> tuple[str, str] | None:
+    if not isinstance(template, str):  # missing, or a wrong type the schema reports
+        return None
     try:
         templates.fields(template)
     except templates.TemplateError as exc:
-        raise RuleFileError(path, field, str(exc)) from None
+        return field, str(exc)
+    return None
 
 
 def load_rules(extra_dirs: Iterable[Path] = (), *, cache: RuleCache | None = None) -> list[Rule]:
