@@ -316,8 +316,15 @@ def decide(request: Request, base: Base) -> tuple[dict[str, Any], list[Reason]]:
 
 def start_training(request: Request) -> Training:
     """How the run trains before any remedy: 16-bit, AdamW, the profile's sequence length and micro-batch."""
+    from peftlint.enrich.distributed import plan_from
+    from peftlint.profile import ProfileError
+
     sizes = {key: request.values[key] for key in ("seq_len", "batch_size") if request.values.get(key)}
-    return Training(**sizes)
+    try:  # the profile's GPUs and strategy: the budget is per GPU
+        plan = plan_from(request.values)
+    except ValueError as exc:
+        raise ProfileError(str(exc)) from None
+    return Training(plan=plan, **sizes)
 
 
 def _effective(config: Mapping[str, Any]) -> dict[str, Any]:

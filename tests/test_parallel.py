@@ -169,3 +169,13 @@ def test_check_judges_the_fit_per_gpu(tmp_path: Path) -> None:
     fsdp = subprocess.run([*common, "--strategy", "fsdp", "--format", "json"], capture_output=True, text=True, timeout=120)
     assert [f["code"] for f in json.loads(fsdp.stdout)["findings"]] == ["PL401"]  # no PL402: the weights are sharded
     assert "+ gradient checkpointing" not in fsdp.stdout and "with gradient checkpointing: " in fsdp.stdout
+
+
+def test_recommend_budgets_per_gpu_and_shards_replicated_weights() -> None:
+    common = [sys.executable, "-m", "peftlint", "recommend", "--model", "meta-llama/Llama-2-70b-hf", "--gpu-memory", "80GB", "--task", "instruction", "--num-gpus", "4"]
+    ddp = subprocess.run([*common, "--strategy", "ddp"], capture_output=True, text=True, timeout=120)
+    assert ddp.returncode == 0, ddp.stderr
+    assert "train with FSDP over 4 GPUs: estimated peak" in ddp.stdout and "GiB per GPU, FSDP over 4 GPUs" in ddp.stdout
+    contradiction = subprocess.run([*common, "--strategy", "ddp", "--offload", "params"], capture_output=True, text=True, timeout=120)
+    assert contradiction.returncode == 2
+    assert contradiction.stderr == "peftlint: error: offloading to CPU needs DeepSpeed ZeRO or FSDP, not `ddp`\n"
