@@ -12,6 +12,7 @@ from peftlint.engine import RuleFileError, parse_rule
 from tests.test_cli import ROOT, run, write
 
 PL103 = (ROOT / "rules" / "PL103-dropout-too-high.yaml").read_text(encoding="utf-8")
+EXAMPLES = sum(len(v) for v in parse_rule(ROOT / "rules" / "PL103-dropout-too-high.yaml").examples.values())
 
 
 def acme_rule(code: str = "ACME001", name: str = "acme-dropout") -> str:
@@ -48,14 +49,14 @@ def test_rules_test_runs_every_example_and_passes(project: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "ok    ACME001 bad[0]"
-    assert lines[-1] == "7 passed, 0 failed (1 rule(s) in acme-rules)"
+    assert lines[-1] == f"{EXAMPLES} passed, 0 failed (1 rule(s) in acme-rules)"
 
 
 def test_rules_test_needs_no_configuration(tmp_path: Path) -> None:
     folder = write(tmp_path, "mine/ACME001-acme-dropout.yaml", acme_rule()).parent
     result = run("rules", "--test", str(folder), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.splitlines()[-1] == f"7 passed, 0 failed (1 rule(s) in {folder})"
+    assert result.stdout.splitlines()[-1] == f"{EXAMPLES} passed, 0 failed (1 rule(s) in {folder})"
 
 
 def test_rules_test_reports_a_failing_example_and_exits_1(tmp_path: Path) -> None:
@@ -65,7 +66,7 @@ def test_rules_test_reports_a_failing_example_and_exits_1(tmp_path: Path) -> Non
     result = run("rules", "--test", "mine", cwd=tmp_path)
     assert result.returncode == 1
     assert re.search(r"^FAIL  ACME001 good\[0\]: expected no finding, got: ACME001 warning line \d+: `lora_dropout=0.9`", result.stdout, flags=re.M)
-    assert result.stdout.splitlines()[-1] == "6 passed, 1 failed (1 rule(s) in mine)"
+    assert result.stdout.splitlines()[-1] == f"{EXAMPLES - 1} passed, 1 failed (1 rule(s) in mine)"
 
 
 def test_rules_test_on_a_folder_without_rules_is_a_usage_error(tmp_path: Path) -> None:
