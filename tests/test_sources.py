@@ -12,7 +12,7 @@ from peftlint.docs import explain
 from peftlint.engine import load_rules
 from peftlint.enrich.model import resolve_model
 from peftlint.profile import Profile
-from peftlint.recommend_output import as_text, as_yaml
+from peftlint.recommend_output import as_python, as_text, as_yaml
 from peftlint.recommendation import Request, recommend
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,5 +84,5 @@ def test_recommend_cites_keys_of_the_sources_table(profile: dict[str, object]) -
     cited = {key for r in result.rationale for key in KEY.findall(r.source)}
     cited |= {key for a in result.alternatives for key in KEY.findall(a.why_not)}
     assert cited and cited <= KEYS
-    for output in (as_text(result), as_yaml(result)):
+    for output in (as_text(result), as_yaml(result), as_python(result)):  # what `-o` writes, comments included
         assert not INTERNAL.search(output)
