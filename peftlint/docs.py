@@ -1,7 +1,9 @@
-"""Rule documentation rendered from rule files: `peftlint explain`, docs/rules.md, README table."""
+"""Rule documentation rendered from rule files: `peftlint explain`, docs/rules/ (one page per
+rule and an index), the README table."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -63,29 +65,46 @@ def explain(rule: Rule, *, with_output: bool = True) -> str:
         *("  " + line for line in _example(rule.examples["good"][0]).splitlines()),
     ]
     lines += ["", "Severity", *_wrap(f"{rule.severity}: {rule.severity_reason.strip()}")]
-    for step in rule.escalate:
-        lines += _wrap(f"{step['severity']} when {step['if']}")
+    for step in _escalations(rule):
+        lines += _wrap(step)
     lines.append("  (policy: docs/severity.md)")
     if rule.fix_applicability:
-        safety = {
-            "safe": "safe: the edit keeps what the config meant and what peft does (a misspelt key renamed with its value, a value peft corrects to anyway); `--fix` applies it",
-            "unsafe": "unsafe: the fix changes what is trained; `--fix` applies it only with --unsafe-fixes, after review",
-        }
-        alternatives = specs(rule.fix_edit) if rule.fix_edit else []
-        lines += ["", "Fix safety", f"  {safety[rule.fix_applicability]}"]
-        if not alternatives:
-            lines.append("  no automatic edit: it needs a choice only you can make")
-        if len(alternatives) > 1:  # e.g. rename to the close match, else remove
-            lines.append("  edits, the first that applies: " + "; ".join(f"{a['op']} ({a.get('applicability', rule.fix_applicability)})" for a in alternatives))
-        changing = [a["op"] for a in alternatives if a["op"] != "remove-key"]
-        if changing:
-            lines.append(f"  never applied to a saved adapter ({', '.join(changing)}): it would change what the trained weights mean")
+        lines += ["", "Fix safety", *("  " + line for line in _fix_safety(rule))]
     if rule.training_only:
-        lines += ["", "Saved adapters", "  not checked: this is about how to train, moot once the adapter has trained"]
+        lines += ["", "Saved adapters", f"  {SAVED_ADAPTERS}"]
     if rule.inputs:
-        lines += ["", "Needs", "  " + ", ".join(rule.inputs) + " (silent when not set)"]
+        lines += ["", "Needs", f"  {_needs(rule)}"]
     lines += ["", "References", f"  {rule.source}"]
     return "\n".join(lines) + "\n"
+
+
+SAFETY = {
+    "safe": "safe: the edit keeps what the config meant and what peft does (a misspelt key renamed with its value, a value peft corrects to anyway); `--fix` applies it",
+    "unsafe": "unsafe: the fix changes what is trained; `--fix` applies it only with --unsafe-fixes, after review",
+}
+SAVED_ADAPTERS = "not checked: this is about how to train, moot once the adapter has trained"
+
+
+def _escalations(rule: Rule) -> list[str]:
+    return [f"{step['severity']} when {step['if']}" for step in rule.escalate]
+
+
+def _needs(rule: Rule) -> str:
+    return ", ".join(rule.inputs) + " (silent when not set)"
+
+
+def _fix_safety(rule: Rule) -> list[str]:
+    """The Fix safety section, one sentence a line (explain indents them, the docs list them)."""
+    alternatives = specs(rule.fix_edit) if rule.fix_edit else []
+    lines = [SAFETY[rule.fix_applicability or "unsafe"]]
+    if not alternatives:
+        lines.append("no automatic edit: it needs a choice only you can make")
+    if len(alternatives) > 1:  # e.g. rename to the close match, else remove
+        lines.append("edits, the first that applies: " + "; ".join(f"{a['op']} ({a.get('applicability', rule.fix_applicability)})" for a in alternatives))
+    changing = [a["op"] for a in alternatives if a["op"] != "remove-key"]
+    if changing:
+        lines.append(f"never applied to a saved adapter ({', '.join(changing)}): it would change what the trained weights mean")
+    return lines
 
 
 def _wrap(text: str) -> list[str]:
@@ -95,16 +114,82 @@ def _wrap(text: str) -> list[str]:
     return textwrap.wrap(" ".join(text.split()), width=100, initial_indent="  ", subsequent_indent="  ")
 
 
-def rules_table(rules: list[Rule]) -> str:
+def rule_page_name(rule: Rule) -> str:
+    """The file of the rule's page under docs/rules/ (and the SARIF helpUri's)."""
+    return f"{rule.code}-{rule.name}.md"
+
+
+def rules_table(rules: list[Rule], *, link: str = "") -> str:
+    """The rules as a Markdown table; `link`: the folder of the rule pages, relative to the table's
+    page, to link each code to its page (empty: no links)."""
     rows = ["| code | name | severity | what it checks | source |", "| --- | --- | --- | --- | --- |"]
     for rule in rules:
         summary = rule.summary.replace("|", "\\|")
-        rows.append(f"| {rule.code} | `{rule.name}` | {rule.severity} | {summary} | {rule.source.replace('|', '/')} |")
+        code = f"[{rule.code}]({link}{rule_page_name(rule)})" if link else rule.code
+        rows.append(f"| {code} | `{rule.name}` | {rule.severity} | {summary} | {rule.source.replace('|', '/')} |")
     return "\n".join(rows) + "\n"
 
 
-def rules_markdown(rules: list[Rule]) -> str:
-    parts = ["# peftlint rules", "", "Generated from `rules/` by `scripts/gen_rule_docs.py`; do not edit.", ""]
-    for rule in rules:
-        parts += [f"## {rule.code} `{rule.name}`", "", "```text", explain(rule).rstrip("\n"), "```", ""]
+def _markdown_example(example: dict[str, Any]) -> list[str]:
+    language = "python" if str(example.get("filename", "")).endswith(".py") else "json" if str(example.get("filename", "")).endswith(".json") else "yaml"
+    return [f"```{language}", _example(example), "```"]
+
+
+def _markdown_references(source: str) -> str:
+    """`[key] §section` citations with each key linked to its row of docs/sources.md."""
+    import re
+
+    return re.sub(r"\[([a-z0-9.-]+)\](?!\()", r"[\\[\1\\]](../sources.md)", source)
+
+
+def rule_page(rule: Rule) -> str:
+    """One rule's page of the docs site, in ruff's section order (real Markdown, no text fence)."""
+    parts = [
+        f"# {rule.code} `{rule.name}`",
+        "",
+        f"Generated from `rules/{Path(rule.path).name}` by `scripts/gen_rule_docs.py`; do not edit.",
+        "",
+        "## What it does",
+        "",
+        rule.summary,
+        "",
+        "## Why it matters",
+        "",
+        " ".join(rule.rationale.split()),
+        "",
+        "## Severity",
+        "",
+        f"**{rule.severity}**: {' '.join(rule.severity_reason.split())}",
+        "",
+        *(f"- {step}" for step in _escalations(rule)),
+        *([""] if rule.escalate else []),
+        "The policy: [severity](../severity.md).",
+        "",
+        "## Example",
+        "",
+        *_markdown_example(rule.examples["bad"][0]),
+    ]
+    sample = _sample_output(rule)
+    if sample:
+        parts += ["", "peftlint says on that example:", "", "```text", *(line.strip() for line in sample[2:]), "```"]
+    parts += ["", "## Use instead", "", *_markdown_example(rule.examples["good"][0])]
+    if rule.fix_applicability:
+        parts += ["", "## Fix safety", "", *(f"- {line}" for line in _fix_safety(rule)), "", "How fixes are judged: [fix safety](../fix-safety.md)."]
+    if rule.training_only:
+        parts += ["", "## Saved adapters", "", SAVED_ADAPTERS.capitalize() + " ([saved adapters](../saved-adapters.md))."]
+    if rule.inputs:
+        parts += ["", "## Needs", "", _needs(rule)]
+    parts += ["", "## References", "", _markdown_references(rule.source), ""]
+    return "\n".join(parts)
+
+
+def rules_index(rules: list[Rule]) -> str:
+    parts = [
+        "# Rules",
+        "",
+        "Generated from `rules/` by `scripts/gen_rule_docs.py`; do not edit. Each rule has a page;",
+        "`peftlint explain CODE` prints the same documentation, and `peftlint rules` the list.",
+        "",
+        rules_table(rules, link="./"),
+    ]
     return "\n".join(parts)

@@ -16,5 +16,9 @@ def _generator():
 
 
 def test_rule_docs_and_readme_table_are_fresh() -> None:
-    for path, text in _generator().generated().items():
+    generator = _generator()
+    files = generator.generated()
+    for path, text in files.items():
         assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale: run python scripts/gen_rule_docs.py"
+    assert generator.left_over(files) == [], "pages of rules that are gone: run python scripts/gen_rule_docs.py"
+    assert generator.main(["--check"]) == 0

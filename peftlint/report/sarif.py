@@ -51,8 +51,10 @@ def repository_url() -> str:
 
 
 def help_uri(rule: Rule) -> str:
-    """The rule's section of docs/rules.md (GitHub's anchor for `## PL101 `rank-too-high``)."""
-    return f"{repository_url()}/blob/main/docs/rules.md#{rule.code.lower()}-{rule.name}"
+    """The rule's page of the docs (docs/rules/PL101-rank-too-high.md)."""
+    from peftlint.docs import rule_page_name
+
+    return f"{repository_url()}/blob/main/docs/rules/{rule_page_name(rule)}"
 
 
 def _rule_folders(findings: Iterable[Finding]) -> list[tuple[Path, ...]]:
@@ -84,7 +86,7 @@ def _descriptor(rule: Rule, help_text: str, shipped: frozenset[str]) -> dict[str
         # the rule's references, one tag each: code scanning lists and filters alerts by tag
         "properties": {"tags": list(dict.fromkeys(part.strip() for part in rule.source.split(";")))},
     }
-    if rule.path in shipped:  # docs/rules.md documents the shipped rules only
+    if rule.path in shipped:  # docs/rules/ documents the shipped rules only
         descriptor["helpUri"] = help_uri(rule)
     old_codes = [alias for alias in rule.aliases if _CODE.match(alias)]
     old_names = [alias for alias in rule.aliases if not _CODE.match(alias)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -41,11 +40,6 @@ def run_of(document: dict[str, Any]) -> dict[str, Any]:
     return run
 
 
-def github_slug(heading: str) -> str:
-    """The anchor GitHub gives a Markdown heading: lower case, punctuation dropped, spaces to `-`."""
-    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
-
-
 def test_every_shipped_rule_is_described(tmp_path: Path) -> None:
     document = sarif_of(lint_paths([str(write(tmp_path, "a.yaml", WARN))]), tmp_path)
     descriptors = run_of(document)["tool"]["driver"]["rules"]
@@ -58,16 +52,15 @@ def test_every_shipped_rule_is_described(tmp_path: Path) -> None:
         assert descriptor["fullDescription"] == {"text": rule.rationale.strip()}
         assert descriptor["help"] == {"text": help_text, "markdown": f"```text\n{help_text}```"}
         assert descriptor["defaultConfiguration"] == {"level": LEVELS[rule.severity]}
-        assert descriptor["helpUri"] == f"{repository_url()}/blob/main/docs/rules.md#{rule.code.lower()}-{rule.name}"
+        assert descriptor["helpUri"] == f"{repository_url()}/blob/main/docs/rules/{rule.code}-{rule.name}.md"
         assert " ".join(descriptor["properties"]["tags"]) in rule.source.replace("; ", " ")
 
 
-def test_help_uris_point_at_headings_of_docs_rules_md(tmp_path: Path) -> None:
-    headings = re.findall(r"^## (.+)$", (ROOT / "docs" / "rules.md").read_text(encoding="utf-8"), flags=re.M)
-    anchors = {github_slug(heading) for heading in headings}
+def test_help_uris_point_at_pages_of_docs_rules(tmp_path: Path) -> None:
     document = sarif_of(lint_paths([str(write(tmp_path, "a.yaml", WARN))]), tmp_path)
     for descriptor in run_of(document)["tool"]["driver"]["rules"]:
-        assert descriptor["helpUri"].split("#")[1] in anchors, descriptor["id"]
+        page = descriptor["helpUri"].split("/blob/main/", 1)[1]
+        assert (ROOT / page).is_file(), descriptor["id"]
 
 
 def test_repository_url_comes_from_pyproject() -> None:
@@ -116,7 +109,7 @@ def test_user_rules_are_described_without_a_docs_link(tmp_path: Path) -> None:
     result = next(r for r in run["results"] if r["ruleId"] == "ORG101")
     descriptor = run["tool"]["driver"]["rules"][result["ruleIndex"]]
     assert descriptor["id"] == "ORG101" and descriptor["name"] == "org-rank-limit"
-    assert "helpUri" not in descriptor  # docs/rules.md has no section for it
+    assert "helpUri" not in descriptor  # docs/rules/ has no page for it
     assert descriptor["deprecatedIds"] == ["ORG100"] and descriptor["deprecatedNames"] == ["old-rank-limit"]
 
 
