@@ -86,6 +86,12 @@ def add_profile_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--profile", dest="profile_name", metavar="NAME", help="A named profile: [tool.peftlint.profiles.NAME].")
 
 
+def add_setup_file_options(parser: argparse.ArgumentParser) -> None:
+    """--deepspeed / --accelerate-config: the files that say how training is spread over GPUs."""
+    parser.add_argument("--deepspeed", metavar="PATH", help="A DeepSpeed JSON: its ZeRO stage and offload decide the per-GPU estimate.")
+    parser.add_argument("--accelerate-config", metavar="PATH", help="An accelerate config YAML: distributed_type, num_processes, num_machines, fsdp_config, deepspeed_config.")
+
+
 def add_training_profile_options(parser: argparse.ArgumentParser, *, defaults: bool = False) -> None:
     """--gpu-memory, --seq-len, --batch-size; `defaults` says what `estimate` assumes without them."""
     seq_len, batch_size = (" [default: the training YAML's, else 512]", " [default: the training YAML's, else 1]") if defaults else ("", "")
@@ -124,6 +130,14 @@ def check(args: argparse.Namespace) -> int:
         except VersionError as exc:
             _fail(f"--peft-version: {exc}")
     paths, stdin_texts = _stdin_paths(args)
+    request = profile_request(args.profile_name, **_profile_values(args, PROFILE_FIELDS + TRAINING_PROFILE_FIELDS))
+    if args.deepspeed or args.accelerate_config:
+        from peftlint.parallel import read_setup
+
+        problems = read_setup(profile={}, deepspeed=args.deepspeed, accelerate_config=args.accelerate_config, flags={"num_gpus": args.num_gpus}).problems
+        if problems:
+            _fail(str(problems[0]))
+        request = request._replace(deepspeed=args.deepspeed, accelerate_config=args.accelerate_config)
 
     def run(texts: Mapping[str, str] | None = None) -> Report:
         try:
@@ -133,7 +147,7 @@ def check(args: argparse.Namespace) -> int:
                 ignore=_split(args.ignore),
                 fail_on=args.fail_on,
                 model=ModelOptions(model=args.model, revision=args.revision, token=args.token),
-                profile=profile_request(args.profile_name, **_profile_values(args, PROFILE_FIELDS + TRAINING_PROFILE_FIELDS)),
+                profile=request,
                 texts={**stdin_texts, **(texts or {})},
                 peft_version=args.peft_version,
                 force_exclude=args.force_exclude,
@@ -314,6 +328,7 @@ def _check_options(lint: argparse.ArgumentParser) -> None:
     add_model_options(lint)
     add_profile_options(lint)
     add_training_profile_options(lint)
+    add_setup_file_options(lint)
 
 
 def _rules_options(parser: argparse.ArgumentParser) -> None:
@@ -336,8 +351,7 @@ def _estimate_options(cost: argparse.ArgumentParser) -> None:
     bits.add_argument("--load-in-4bit", dest="quantization", action="store_const", const="4bit", help="QLoRA: 4-bit base weights (NF4, double quantization).")
     bits.add_argument("--load-in-8bit", dest="quantization", action="store_const", const="8bit", help="8-bit base weights.")
     cost.add_argument("--compare", action="store_true", help="Also estimate the usual alternatives side by side (and the strategies, on several GPUs).")
-    cost.add_argument("--deepspeed", metavar="PATH", help="A DeepSpeed JSON: its ZeRO stage and offload decide the per-GPU estimate.")
-    cost.add_argument("--accelerate-config", metavar="PATH", help="An accelerate config YAML: distributed_type, num_processes, num_machines, fsdp_config, deepspeed_config.")
+    add_setup_file_options(cost)
     add_profile_options(cost)
 
 

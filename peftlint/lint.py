@@ -202,15 +202,19 @@ def config_facts(config: PeftConfig, settings: Settings, enricher: Enricher, pro
     return facts
 
 
-def distributed_setup(config: PeftConfig, profile: dict) -> "Setup | None":
-    """The run's distributed setup from the profile and the file's own keys; None when neither says one."""
+def distributed_setup(config: PeftConfig, profile: dict, request: ProfileRequest | None = None) -> "Setup | None":
+    """The run's distributed setup from the profile, the file's own keys and the command line's
+    --deepspeed / --accelerate-config; None when none of them says one."""
     data = config.document.data
     keyed = isinstance(data, dict) and any(k in data for k in ("deepspeed", "fsdp", "fsdp_config"))
-    if not keyed and config.document.format != "python" and not any(k in profile for k in ("strategy", "num_gpus", "num_nodes", "offload")):
+    files = (request.deepspeed, request.accelerate_config) if request else (None, None)
+    if not keyed and config.document.format != "python" and not any(files) and not any(k in profile for k in ("strategy", "num_gpus", "num_nodes", "offload")):
         return None
     from peftlint.parallel import read_setup
 
-    return read_setup(profile=profile, document=config.document, dialect=config.dialect.name if config.dialect else None)
+    flags = {k: v for k, v in (request.values if request else {}).items() if k in ("strategy", "num_gpus", "num_nodes", "offload")}
+    dialect = config.dialect.name if config.dialect else None
+    return read_setup(profile=profile, document=config.document, deepspeed=files[0], accelerate_config=files[1], flags=flags, dialect=dialect)
 
 
 def setup_facts(setup: "Setup | None") -> dict | None:
@@ -286,9 +290,11 @@ def prepare_file(path: str, settings: Settings, report: Report, enricher: Enrich
         report.profiles.append((labels[-1], profile.describe()))
         if config.saved_adapter:
             report.saved_adapters.append((labels[-1], config.saved_adapter_evidence))
-        facts.append(config_facts(config, settings, enricher, profile))
+        facts.append(config_facts(config, settings, enricher, profile, distributed_setup(config, profile.values, request)))
         report.peft_versions.append((labels[-1], facts[-1]["peft_version"]))
         for problem in (facts[-1]["distributed"] or {}).get("problems", ()):
+            if request is not None and problem["file"] is not None and problem["file"] in (request.deepspeed, request.accelerate_config):
+                continue  # the command line's own files: checked once, a usage error (cli.check)
             found = _emitted_finding(rules, INVALID_SETUP, "invalid-distributed-setup", problem["file"] or path, problem["line"], problem["column"], problem["message"])
             report.findings.append(found)
             report.failing += fails(found, settings.fail_on)

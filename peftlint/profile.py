@@ -229,6 +229,9 @@ class ProfileRequest(NamedTuple):
 
     values: Mapping[str, Any] = {}  # never changed in place
     name: str | None = None
+    # --deepspeed / --accelerate-config: files describing how training is spread over GPUs
+    deepspeed: str | None = None
+    accelerate_config: str | None = None
 
 
 def flag(name: str) -> str:

@@ -179,3 +179,16 @@ def test_recommend_budgets_per_gpu_and_shards_replicated_weights() -> None:
     contradiction = subprocess.run([*common, "--strategy", "ddp", "--offload", "params"], capture_output=True, text=True, timeout=120)
     assert contradiction.returncode == 2
     assert contradiction.stderr == "peftlint: error: offloading to CPU needs DeepSpeed ZeRO or FSDP, not `ddp`\n"
+
+
+def test_check_reads_the_setup_files_given_on_the_command_line(tmp_path: Path) -> None:
+    config = tmp_path / "lora.yaml"
+    config.write_text(LORA)
+    common = [sys.executable, "-m", "peftlint", "check", str(config), "--model", "meta-llama/Llama-2-70b-hf", "--gpu-memory", "80GB", "--seq-len", "2048"]
+    plain = subprocess.run([*common, "--num-gpus", "2", "--format", "json"], capture_output=True, text=True, timeout=120)
+    assert sorted(f["code"] for f in json.loads(plain.stdout)["findings"]) == ["PL401", "PL608"]  # DDP
+    accelerate = subprocess.run([*common, "--num-gpus", "2", "--accelerate-config", str(FIXTURES / "peft-fsdp_config_qlora.yaml"), "--format", "json"], capture_output=True, text=True, timeout=120)
+    assert json.loads(accelerate.stdout)["findings"] == []  # FSDP with the weights offloaded: fits
+    wrong = subprocess.run([*common, "--num-gpus", "4", "--accelerate-config", str(FIXTURES / "peft-fsdp_config_qlora.yaml")], capture_output=True, text=True, timeout=120)
+    assert wrong.returncode == 2
+    assert wrong.stderr == f"peftlint: error: {FIXTURES / 'peft-fsdp_config_qlora.yaml'}:19:1: `num_processes: 2` disagrees with --num-gpus 4\n"
