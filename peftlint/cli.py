@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, NoReturn, Sequence
 from peftlint import __version__
 from peftlint.config import FAIL_ON_CHOICES, ConfigError
 from peftlint.engine import RuleFileError
-from peftlint.profile import DEPLOYMENTS, OFFLOADS, PRIORITIES, STRATEGIES, TASKS
+from peftlint.profile import DEPLOYMENTS, OFFLOADS, PRIORITIES, STRATEGIES, TASKS, TRAINING_STACKS
 from peftlint.resources import generated_from
 
 if TYPE_CHECKING:
@@ -350,6 +350,7 @@ def _estimate_options(cost: argparse.ArgumentParser) -> None:
     bits = cost.add_mutually_exclusive_group()
     bits.add_argument("--load-in-4bit", dest="quantization", action="store_const", const="4bit", help="QLoRA: 4-bit base weights (NF4, double quantization).")
     bits.add_argument("--load-in-8bit", dest="quantization", action="store_const", const="8bit", help="8-bit base weights.")
+    cost.add_argument("--stack", choices=TRAINING_STACKS, help="The training stack: adapter dtype, loss, QLoRA kernels (transformers+peft, torchtune, litgpt) [default: the profile's, else transformers].")
     cost.add_argument("--compare", action="store_true", help="Also estimate the usual alternatives side by side (and the strategies, on several GPUs).")
     add_setup_file_options(cost)
     add_profile_options(cost)

@@ -25,7 +25,7 @@ SHORT_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
 
 
 # `estimate`'s own options for how training runs (also the keys of Training it sets)
-TRAINING_FLAGS = ("dtype", "optimizer", "batch_size", "seq_len", "gradient_checkpointing", "quantization")
+TRAINING_FLAGS = ("dtype", "optimizer", "batch_size", "seq_len", "gradient_checkpointing", "quantization", "stack")
 
 
 def training_for(config: PeftConfig, profile: Mapping[str, Any], given: Mapping[str, Any]) -> Training:

@@ -4,7 +4,7 @@ from typing import Any, Mapping, NamedTuple
 
 from peftlint import __version__
 from peftlint.enrich.analysis import GIB, Analysis, Training, analyze, model_task_type
-from peftlint.enrich.memory import ModelDims, estimate_inference_memory
+from peftlint.enrich.memory import ModelDims, estimate_inference_memory, memory_figures
 from peftlint.enrich.model import ModelConfig
 from peftlint.enrich.targets import PROMPT_LEARNING_TYPES, default_target_modules
 from peftlint.finding import Finding
@@ -71,6 +71,11 @@ def _inference(analysis: Analysis, effective: Mapping[str, Any], peft_type: str,
     return view
 
 
+def _memory_view(memory: dict[str, Any]) -> dict[str, Any]:
+    """The estimate's `memory` with its three peaks (allocated, reserved, device total) up front."""
+    return {**memory_figures(memory["total_bytes"], memory["breakdown"]), **memory}
+
+
 def estimate(
     model: ModelConfig,
     config: Mapping[str, Any],
@@ -100,7 +105,7 @@ def estimate(
         total_params=None if rejected or counts is None else counts.total,
         trainable_percent=None if rejected or counts is None else round(counts.trainable_percent, 4),
         adapter_bytes=None if rejected or counts is None else counts.adapter_bytes,
-        memory=None if rejected or memory is None else memory.to_dict(),
+        memory=None if rejected or memory is None else _memory_view(memory.to_dict()),
         inference=None if rejected else _inference(analysis, config, peft_type, training),
         warnings=warnings,
         findings=findings,
@@ -123,8 +128,8 @@ def alternatives(model: ModelConfig, task_type: str | None) -> list[tuple[str, s
         rows.append(("IA3", "IA3", dict(base), None))
     if task_type:
         rows += [
-            ("prefix tuning, 20 tokens", "PREFIX_TUNING", {**base, "num_virtual_tokens": 20}, None),
-            ("prompt tuning, 20 tokens", "PROMPT_TUNING", {**base, "num_virtual_tokens": 20}, None),
+            ("prefix tuning, 200 tokens", "PREFIX_TUNING", {**base, "num_virtual_tokens": 200}, None),
+            ("prompt tuning, 200 tokens", "PROMPT_TUNING", {**base, "num_virtual_tokens": 200}, None),
         ]
     return rows
 

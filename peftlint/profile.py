@@ -25,16 +25,18 @@ QUANTIZATIONS = ("4bit", "8bit", "none")  # how the base weights are loaded for 
 # how training is spread over GPUs (peftlint/enrich/distributed.py models each); `fsdp` is FULL_SHARD
 STRATEGIES = ("single", "ddp", "zero1", "zero2", "zero3", "fsdp", "fsdp-shard-grad-op", "fsdp-hybrid", "fsdp-no-shard")
 OFFLOADS = ("none", "optimizer", "params")  # params: the parameters and the optimizer
+# the training stack the memory estimate follows (peftlint/enrich/memory.py STACK_SETTINGS)
+TRAINING_STACKS = ("transformers", "torchtune", "litgpt")
 CHOICES: dict[str, tuple[str, ...]] = {
     "task": TASKS, "deployment": DEPLOYMENTS, "priority": PRIORITIES, "quantization": QUANTIZATIONS,
-    "strategy": STRATEGIES, "offload": OFFLOADS,
+    "strategy": STRATEGIES, "offload": OFFLOADS, "stack": TRAINING_STACKS,
 }  # fmt: skip
 COUNTS = ("dataset_size", "num_gpus", "num_nodes", "seq_len", "batch_size", "variants")
 # the documented order (also the order `-v` prints them in)
 FIELDS = (
     "task", "deployment", "dataset_size", "gpu_memory", "num_gpus", "seq_len", "batch_size", "variants", "priority",
     # how a plain PEFT config is trained (training YAMLs say it themselves): feeds the memory estimate
-    "gradient_checkpointing", "quantization",
+    "gradient_checkpointing", "quantization", "stack",
     # how training is spread over GPUs (training YAMLs, DeepSpeed and accelerate configs say it too)
     "strategy", "num_nodes", "offload",
 )
@@ -79,6 +81,8 @@ def training_settings(profile: Mapping[str, Any]) -> dict[str, Any]:
         settings["gradient_checkpointing"] = profile["gradient_checkpointing"]
     if "quantization" in profile:
         settings["quantization"] = None if profile["quantization"] == "none" else profile["quantization"]
+    if "stack" in profile:
+        settings["stack"] = profile["stack"]
     return settings
 
 

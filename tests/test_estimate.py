@@ -95,7 +95,7 @@ def test_compare(tmp_path: Path) -> None:
     code, result = estimate_json(tmp_path, LORA_QV, "--model", "meta-llama/Llama-3.2-1B", "--compare")
     labels = [row["label"] for row in result["compare"]]
     assert labels[:3] == ["LoRA r=8 on Q,V", "LoRA r=16 all-linear", "QLoRA r=16 all-linear"]
-    assert "prompt tuning, 20 tokens" in labels
+    assert "prompt tuning, 200 tokens" in labels
     by_label = {row["label"]: row for row in result["compare"]}
     assert by_label["QLoRA r=16 all-linear"]["memory"]["total_bytes"] < by_label["LoRA r=16 all-linear"]["memory"]["total_bytes"]
 

@@ -11,7 +11,7 @@ from typing import Any, Mapping, NamedTuple
 from peftlint.enrich.architecture import ArchitectureError, UnknownArchitecture, module_tree_from_config
 from peftlint.enrich.counts import CountError, Counts, count_parameters
 from peftlint.enrich.distributed import DEEPSPEED, DistributedEstimate, Plan, distribute
-from peftlint.enrich.memory import DTYPE_BYTES, ModelDims, MemoryEstimate, estimate_training_memory
+from peftlint.enrich.memory import DTYPE_BYTES, Adapted, ModelDims, MemoryEstimate, estimate_training_memory
 from peftlint.enrich.model import ModelConfig
 from peftlint.enrich.modules import ModuleTree
 from peftlint.enrich.targets import (
@@ -43,6 +43,7 @@ class Training(NamedTuple):
     gradient_checkpointing: bool = False
     given: frozenset[str] = frozenset()
     plan: Plan = Plan()  # how training is spread over GPUs (distributed.Plan); one GPU by default
+    stack: str = "transformers"  # the training stack (memory.STACKS): adapter dtype, loss, QLoRA
 
 
 class ModelFactsError(Exception):
@@ -94,7 +95,6 @@ def _memory(model: ModelConfig, counts: Counts, effective: Mapping[str, Any], pe
             trainable_params=counts.trainable,
             dtype=training.dtype,
             quantization=training.quantization,
-            double_quant=training.double_quant,
             optimizer=training.optimizer,
             batch_size=training.batch_size,
             seq_len=training.seq_len,
@@ -102,8 +102,10 @@ def _memory(model: ModelConfig, counts: Counts, effective: Mapping[str, Any], pe
             peft_type=peft_type,
             num_virtual_tokens=int(effective.get("num_virtual_tokens") or 0) if peft_type in PROMPT_LEARNING_TYPES else 0,
             task_type=task_type or "CAUSAL_LM",
-            lora_dropout_inputs=_dropout_inputs(counts, effective),
             include_framework_overhead=True,  # compared with a card's size, which includes the CUDA context
+            stack=training.stack,
+            double_quant=training.double_quant,
+            **_adapter_settings(counts, effective, peft_type),
         )
         return per_gpu(estimate, dims, training.plan, counts.total, counts.trainable, training.dtype), None
     except ValueError as exc:
@@ -124,10 +126,23 @@ def per_gpu(estimate: MemoryEstimate, dims: ModelDims, plan: Plan, total_params:
     return distribute(estimate, dims, plan, total_params=total_params, trainable_params=trainable_params, compute_dtype=dtype, quantized_fraction=fraction)
 
 
-def _dropout_inputs(counts: Counts, effective: Mapping[str, Any]) -> int:
-    if not effective.get("lora_dropout"):
-        return 0
-    return sum(m.in_features or 0 for m in counts.resolution.targeted if m.kind != "embedding")
+def _adapter_settings(counts: Counts, effective: Mapping[str, Any], peft_type: str) -> dict[str, Any]:
+    """The adapted modules and the config values the per-method memory terms need."""
+    resolution = counts.resolution
+    adapted = tuple(
+        Adapted(m.in_features, m.out_features, m.name in resolution.feedforward)
+        for m in resolution.targeted
+        if m.kind in ("linear", "conv1d") and m.in_features and m.out_features
+    )
+    # LoHa's and LoKr's rank/module dropouts drop whole ranks or modules, not input elements
+    dropout_key = {"LORA": "lora_dropout", "ADALORA": "lora_dropout", "VERA": "vera_dropout"}.get(peft_type, "")
+    rank = effective.get("r")
+    return {
+        "adapted_modules": adapted,
+        "adapter_dropout": bool(effective.get(dropout_key)),
+        "use_dora": bool(effective.get("use_dora")),
+        "adapter_rank": rank if isinstance(rank, int) and not isinstance(rank, bool) and rank > 0 else 8,
+    }
 
 
 def model_task_type(effective: Mapping[str, Any], config: Mapping[str, Any]) -> str | None:

@@ -264,6 +264,50 @@ OPTIMIZER_8BIT_BYTES = 2 * (1 + 4 / 2048)
 # value whose median signed error is closest to zero (-0.4%); the transformers docs measure
 # 1.34 GB of context alone (rows 237-245 notes).
 FRAMEWORK_OVERHEAD_BYTES = 1_600_000_000
+# Of that, the CUDA context and kernels alone: the transformers docs measure 1343 MB with nvidia-smi
+# right after `torch.ones((1, 1)).to("cuda")` (docs/source/en/model_memory_anatomy.md; rows 237-245
+# notes). nvidia-smi counts MiB. The rest is the caching allocator's reserve over the peak
+# allocation (`max_memory_reserved - max_memory_allocated`), what `peak_reserved_bytes` adds.
+CUDA_CONTEXT_BYTES = 1343 * 1024 * 1024
+ALLOCATOR_SLACK_BYTES = FRAMEWORK_OVERHEAD_BYTES - CUDA_CONTEXT_BYTES
+# torchtune's CEWithChunkedOutputLoss (torchtune/modules/loss/ce_chunked_output_loss.py): the model
+# returns its logits in `num_output_chunks=8` bf16 chunks; the loss upcasts one chunk at a time
+# (`logits.float()`) and cross_entropy keeps each chunk's fp32 log-probabilities for backward:
+# 4 bytes per logit kept, plus one chunk's fp32 copy and gradient (2 x 4 / 8) at a time.
+TORCHTUNE_OUTPUT_CHUNKS = 8
+LOGIT_BYTES_CHUNKED_UPCAST = 4 + 2 * 4 / TORCHTUNE_OUTPUT_CHUNKS
+
+# What each training stack does where the estimate has a switch for it (`--stack`, profile `stack`).
+STACKS = ("transformers", "torchtune", "litgpt")
+STACK_SETTINGS: dict[str, dict[str, Any]] = {
+    # transformers + peft: adapters upcast to fp32 (peft `autocast_adapter_dtype=True`,
+    # peft/tuners/tuners_utils.py `_cast_adapter_dtype`); ForCausalLMLoss upcasts the logits
+    # (transformers/loss/loss_utils.py `logits = logits.float()`); bitsandbytes Linear4bit
+    # everywhere but lm_head (transformers/quantizers/quantizer_bnb_4bit.py keeps lm_head);
+    # DynamicCache built in training when use_cache (models/llama/modeling_llama.py
+    # `if use_cache and past_key_values is None`).
+    "transformers": {"adapter_dtype": "fp32", "logits": "upcast", "quantize_lm_head": False, "kv_cache": True},
+    # torchtune: LoRALinear keeps lora_a/lora_b in the model's dtype (torchtune/modules/peft/lora.py,
+    # the recipes' `dtype: bf16` sets every parameter), so training is pure bf16 (AdamW states in
+    # bf16 too); chunked cross-entropy (above); QLoRA through torchao's NF4Tensor, blocks of 64
+    # with 8-bit double-quantized scalers per 256 blocks (torchao/dtypes/nf4tensor.py), which is
+    # the same storage as bitsandbytes' nf4 with double quantization; lm_head stays bf16
+    # (torchtune/models/llama3/_component_builders.py builds output_proj as nn.Linear); no cache.
+    "torchtune": {"adapter_dtype": "bf16", "logits": "chunked-upcast", "quantize_lm_head": False, "kv_cache": False, "double_quant": True},
+    # litgpt `--precision bf16-true`: adapters bf16; chunked cross-entropy without upcast
+    # (litgpt/utils.py chunked_cross_entropy); BitsandbytesPrecision replaces every Linear,
+    # lm_head included; no cache in training.
+    "litgpt": {"adapter_dtype": "bf16", "logits": "chunked", "quantize_lm_head": True, "kv_cache": False},
+}
+
+
+def normalize_stack(value: str) -> str:
+    """`transformers` (also `hf`, `trl`), `torchtune`, `litgpt` (also `lit-gpt`); ValueError otherwise."""
+    key = str(value).strip().lower().replace("_", "-")
+    key = {"hf": "transformers", "trl": "transformers", "peft": "transformers", "lit-gpt": "litgpt"}.get(key, key)
+    if key not in STACKS:
+        raise ValueError(f"unknown training stack `{value}`: use one of {', '.join(STACKS)}")
+    return key
 
 _PROMPT_TYPES = frozenset({"PROMPT_TUNING", "P_TUNING", "MULTITASK_PROMPT_TUNING", "CPT"})
 _PREFIX_TYPES = frozenset({"PREFIX_TUNING", "ADAPTION_PROMPT"})
@@ -361,7 +405,8 @@ _OPTIMIZER_NOTES = {
 def _layer_activation_bytes(
     model: ModelDims, compute_bytes: int, residual_bytes: int, keeps_linear_inputs: bool
 ) -> float:
-    """Bytes one block keeps for backward per token (SDPA attention, no adapters)."""
+    """lit-gpt's block: bytes kept for backward per token (SDPA attention, no adapters), with the
+    fitted HIDDEN_ACTIVATIONS_PER_LAYER (lit-gpt's forward is not traced tensor by tensor yet)."""
     h = model.hidden_size
     layer = (
         NORM_INPUTS_PER_LAYER * h * residual_bytes
@@ -371,8 +416,113 @@ def _layer_activation_bytes(
     if _rms_norm(model):
         layer += RMSNORM_NORMS_PER_LAYER * h * (4 - residual_bytes)
     if keeps_linear_inputs:
-        layer += (2 * h + model.q_dim + model.intermediate_size * model.experts_per_token) * compute_bytes
+        layer += _linear_inputs(model) * compute_bytes
     return layer
+
+
+def _linear_inputs(model: ModelDims) -> int:
+    # distinct Linear inputs per block: attention-in (q, k, v share it), attention-out, MLP-in
+    # (gate and up share it), MLP-down
+    return 2 * model.hidden_size + model.q_dim + model.intermediate_size * model.experts_per_token
+
+
+def _traced_layer_bytes(
+    model: ModelDims, compute_bytes: int, residual_bytes: int, keeps_linear_inputs: bool, attention: str
+) -> float:
+    """Bytes one decoder block keeps for backward per token, tensor by tensor, as transformers'
+    llama/mistral/qwen2 forward (and torchtune's) saves them with frozen weights. autograd saves an
+    operand only when the other operand needs a gradient, so a frozen Linear keeps nothing.
+
+    - norms: LlamaRMSNorm upcasts its input (`hidden_states.to(torch.float32)`,
+      transformers/models/llama/modeling_llama.py LlamaRMSNorm.forward) and pow/mul keep that fp32
+      copy: 4 bytes x hidden, twice per block. LayerNorm keeps its input in the residual dtype.
+    - attention: rotary embedding multiplies by cos/sin, which keeps only cos/sin (per position);
+      `repeat_kv` (modeling_llama.py, integrations/sdpa_attention.py when a padding mask is
+      given) copies k and v to the query width; SDPA's memory-efficient / flash backward keeps q,
+      k, v, the output and a per-row logsumexp: 4 x q_dim. Eager attention keeps q, k, v (the
+      matmul operands) and the score tensors (EAGER_* above) instead of the output.
+    - MLP: gated (LlamaMLP `down_proj(act_fn(gate_proj(x)) * up_proj(x))`): SiLU keeps its input,
+      the product keeps both operands: 3 x intermediate. Plain: GELU keeps its input.
+    - Linear inputs: only when the weights train (full fine-tuning) or bitsandbytes' MatMul4Bit /
+      MatMul8bitLt keep them (bitsandbytes/autograd/_functions.py `ctx.tensors = (A, B)`).
+    """
+    h, q = model.hidden_size, model.q_dim
+    norms = 2 * h * (4 if _rms_norm(model) else residual_bytes)
+    attention_tensors = 3 if attention == "eager" else 4
+    mlp = MLP_TENSORS[model.gated_mlp] * model.intermediate_size * model.experts_per_token
+    layer = norms + (attention_tensors * q + mlp) * compute_bytes
+    if keeps_linear_inputs:
+        layer += _linear_inputs(model) * compute_bytes
+    return layer
+
+
+class Adapted(NamedTuple):
+    """One module an adapter wraps: its Linear's sizes, and IA3's feedforward flag."""
+
+    in_features: int
+    out_features: int
+    feedforward: bool = False
+
+
+def _adapter_saved_bytes(
+    peft_type: str | None,
+    adapted: tuple[Adapted, ...],
+    *,
+    adapter_bytes: int,
+    compute_bytes: int,
+    dropout: bool,
+    use_dora: bool,
+    rank: int,
+) -> tuple[float, float, str]:
+    """(bytes per token over every adapted module, bytes independent of tokens, description):
+    what each method's forward keeps for backward beyond the frozen model's own tensors.
+
+    Read off peft 0.21 (the venv's peft/tuners/...):
+    - LoRA (lora/layer.py:1100-1102): `x = self._cast_input_dtype(x, lora_A.weight.dtype)` makes
+      an fp32 copy of the input when the adapters are fp32; lora_A keeps it (or, with
+      lora_dropout > 0, dropout keeps a 1-byte mask and lora_A keeps its output); lora_B keeps
+      lora_A's r-wide output.
+    - DoRA (lora/dora.py:132-165): also `(mag_norm_scale - 1) * base_result` keeps the base
+      output and `mag_norm_scale * lora_result` the LoRA output (out_features each); with dropout
+      the base output is recomputed by `F.linear(x, weight.to(x.dtype))`, which keeps an fp32 copy
+      of the weight (out x in) until backward.
+    - IA3 (ia3/layer.py:188-197): feedforward modules scale an fp32 copy of their input (kept by
+      the product); the others scale their output, which the product keeps in the compute dtype.
+    - VeRA (vera/layer.py:281-282): `lambda_d * F.linear(x, A)` keeps the r-wide product and
+      `lambda_b * F.linear(., B)` the out-wide one, in fp32; A and B are buffers, so x is not kept.
+    - LoHa, LoKr (loha/layer.py:266-273, lokr/layer.py:336-343): the delta weight (out x in,
+      fp32) is built whole and `F.linear(input, delta_weight)` keeps it and the fp32 input copy.
+    - other weight adapters: the input copy, as LoRA.
+    """
+    if not adapted or peft_type is None:
+        return 0.0, 0.0, ""
+    per_token = fixed = 0.0
+    mask = 1 if dropout else 0
+    if peft_type in ("LORA", "ADALORA"):
+        for m in adapted:
+            per_token += m.in_features * (adapter_bytes + mask) + rank * adapter_bytes
+            if use_dora:
+                per_token += m.out_features * (adapter_bytes if dropout else compute_bytes) + m.out_features * adapter_bytes
+                if dropout:
+                    fixed += m.in_features * m.out_features * adapter_bytes
+        what = "DoRA: LoRA's terms, plus base and LoRA outputs" if use_dora else "LoRA: input copy in the adapter dtype"
+        return per_token, fixed, what + (" and dropout mask" if dropout else "") + " per adapted module"
+    if peft_type == "IA3":
+        for m in adapted:
+            per_token += m.in_features * adapter_bytes if m.feedforward else m.out_features * compute_bytes
+        return per_token, 0.0, "IA3: fp32 input of feedforward modules, output of the others"
+    if peft_type == "VERA":
+        for m in adapted:
+            per_token += (rank + m.out_features) * adapter_bytes + m.in_features * mask
+        return per_token, 0.0, "VeRA: r-wide and out-wide scaled products"
+    if peft_type in ("LOHA", "LOKR"):
+        for m in adapted:
+            per_token += m.in_features * (adapter_bytes + mask)
+            fixed += m.in_features * m.out_features * adapter_bytes
+        return per_token, fixed, f"{peft_type}: input copy and the whole delta weight per adapted module"
+    for m in adapted:
+        per_token += m.in_features * (adapter_bytes + mask)
+    return per_token, 0.0, f"{peft_type}: input copy per adapted module (as LoRA)"
 
 
 def estimate_training_memory(
@@ -391,15 +541,20 @@ def estimate_training_memory(
     num_virtual_tokens: int = 0,
     task_type: str = "CAUSAL_LM",
     num_labels: int = 2,
-    adapter_dtype: str = "fp32",
+    adapter_dtype: str | None = None,
     mixed_precision: bool = False,
-    upcast_logits: bool = True,
+    upcast_logits: bool | None = None,
     upcast_unquantized: bool | None = None,
-    quantize_lm_head: bool = False,
+    quantize_lm_head: bool | None = None,
     lora_dropout_inputs: int = 0,
     attention: str | None = None,
     attention_dropout: bool = False,
     include_framework_overhead: bool = False,
+    stack: str = "transformers",
+    adapted_modules: tuple[Adapted, ...] = (),
+    adapter_dropout: bool = False,
+    use_dora: bool = False,
+    adapter_rank: int = 8,
 ) -> MemoryEstimate:
     """Peak GPU memory of one training step on one device, as a sum of named terms.
 
@@ -414,9 +569,18 @@ def estimate_training_memory(
     `lora_dropout_inputs` is the sum of `in_features` over the modules whose input goes through
     a LoRA dropout (0 when lora_dropout is 0). `attention="eager"` materializes the attention scores;
     the default is SDPA, or eager for models whose score soft-capping needs it (Gemma 2).
+    `stack` (STACK_SETTINGS) decides `adapter_dtype`, the loss's logits and `quantize_lm_head`
+    when they are not given, and which forward the activations follow. `adapted_modules` are the
+    modules the adapter wraps (every layer's), for the per-method terms (`_adapter_saved_bytes`);
+    `adapter_dropout`, `use_dora` and `adapter_rank` are the config's.
     """
+    stack = normalize_stack(stack)
+    defaults = STACK_SETTINGS[stack]
     dtype = normalize_dtype(dtype)
-    adapter_dtype = normalize_dtype(adapter_dtype)
+    adapter_dtype = normalize_dtype(adapter_dtype or defaults["adapter_dtype"])
+    logits_kind = defaults["logits"] if upcast_logits is None else ("upcast" if upcast_logits else "chunked")
+    if quantize_lm_head is None:
+        quantize_lm_head = defaults["quantize_lm_head"]
     optimizer = normalize_optimizer(optimizer)
     quantization = normalize_quantization(quantization)
     batch_size = _positive("batch_size", batch_size)
@@ -444,6 +608,7 @@ def estimate_training_memory(
 
     assumptions: dict[str, Any] = {
         "devices": "one GPU, no sharding or offloading",
+        "stack": stack,
         "weights": quantized.describe() if quantized else weight_dtype,
         "compute_dtype": "bf16/fp16 autocast over fp32 weights" if mixed_precision else dtype,
         "peft_type": peft_type or "full fine-tuning",
@@ -474,33 +639,62 @@ def estimate_training_memory(
     prefix_tokens = num_virtual_tokens if peft_type in _PREFIX_TYPES else 0
     sequence = seq_len + prompt_tokens
     tokens = batch_size * sequence
-    block = tokens * _layer_activation_bytes(
-        model, compute_bytes, residual_bytes, keeps_linear_inputs=peft_type is None or quantized is not None
-    )
+    keeps_inputs = peft_type is None or quantized is not None
+    if stack == "litgpt":
+        block = tokens * _layer_activation_bytes(model, compute_bytes, residual_bytes, keeps_inputs)
+    else:
+        block = tokens * _traced_layer_bytes(model, compute_bytes, residual_bytes, keeps_inputs, attention)
     if attention == "eager":
         per_score = _eager_score_bytes(model, compute_bytes, attention_dropout, mixed_precision)
         block += batch_size * model.num_attention_heads * sequence * (sequence + prefix_tokens) * per_score
-    # LoRA dropout keeps its output and a 1-byte mask for every adapted module's input
-    dropout = tokens * lora_dropout_inputs * (compute_bytes + 1)
+    if prefix_tokens:
+        # prefix tuning: every layer's keys and values run at length s + p; SDPA keeps the p extra
+        # positions of k and v (repeated to the query width), the cache the concatenated ones
+        gqa_copy = 2 * model.kv_dim if model.kv_dim < model.q_dim else 0
+        block += batch_size * prefix_tokens * (2 * model.q_dim + gqa_copy) * compute_bytes
+    # per-method terms over every adapted module (legacy: lit-gpt's dropout inputs)
+    per_token, fixed, adapter_text = _adapter_saved_bytes(
+        peft_type, tuple(adapted_modules), adapter_bytes=DTYPE_BYTES[trainable_dtype], compute_bytes=compute_bytes,
+        dropout=adapter_dropout, use_dora=use_dora, rank=adapter_rank,
+    )  # fmt: skip
+    adapter = tokens * per_token + fixed + tokens * lora_dropout_inputs * (compute_bytes + 1)
+    if adapter_text:
+        assumptions["adapter_activations"] = adapter_text
+    # the KV cache transformers builds in training (use_cache, no checkpointing): separate tensors
+    # only when k/v are repeated for GQA; otherwise they are the ones SDPA keeps
+    cache = 0
+    if defaults["kv_cache"] and not gradient_checkpointing and model.kv_dim < model.q_dim:
+        cache = model.num_layers * tokens * 2 * model.kv_dim * compute_bytes
+        assumptions["kv_cache"] = "built in training (use_cache=True): the un-repeated keys and values of every layer"
+
+    has_lm_head = task_type.upper() in TASK_TYPES_WITH_LM_HEAD
+    width = model.vocab_size if has_lm_head else num_labels
+    per_logit = {"upcast": LOGIT_BYTES_UPCAST, "chunked-upcast": LOGIT_BYTES_CHUNKED_UPCAST}.get(logits_kind, 2 * compute_bytes)
+    logits = tokens * width * per_logit
+    assumptions["logits"] = f"{tokens} tokens x {width} {'vocab' if has_lm_head else 'labels'} x {per_logit:g} bytes" + {
+        "upcast": " (fp32 upcast for the loss)",
+        "chunked-upcast": f" (cross-entropy over {TORCHTUNE_OUTPUT_CHUNKS} chunks, each upcast)",
+    }.get(logits_kind, " (no upcast)")
     if gradient_checkpointing:
-        # each block's input is kept; one block at a time is recomputed during backward
-        checkpoints = model.num_layers * tokens * model.hidden_size * residual_bytes
-        breakdown["activations"] = checkpoints + block + dropout / model.num_layers
+        # Each block's input is kept; during backward one block at a time is recomputed, after the
+        # loss's backward has freed the logits: the peak is the larger of the two, not their sum.
+        breakdown["activations"] = model.num_layers * tokens * model.hidden_size * residual_bytes
+        layer = block + adapter / model.num_layers
+        breakdown["logits"] = logits if logits >= layer else 0
+        breakdown["recomputed_layer"] = layer if layer > logits else 0
+        assumptions["checkpointing_peak"] = "layer inputs + max(logits, one recomputed layer)"
     else:
-        breakdown["activations"] = model.num_layers * block + dropout
+        breakdown["activations"] = model.num_layers * block
+        if adapter:
+            breakdown["adapter_activations"] = adapter
+        if cache:
+            breakdown["kv_cache"] = cache
+        breakdown["logits"] = logits
     if quantized:
         # backward dequantizes each weight whole while every activation is still alive
         breakdown["dequantized_weight"] = quantized.largest * compute_bytes
     if prefix_tokens:
         breakdown["prefix_kv"] = batch_size * prefix_tokens * model.num_layers * 2 * model.kv_dim * compute_bytes
-
-    has_lm_head = task_type.upper() in TASK_TYPES_WITH_LM_HEAD
-    width = model.vocab_size if has_lm_head else num_labels
-    per_logit = LOGIT_BYTES_UPCAST if upcast_logits else 2 * compute_bytes
-    breakdown["logits"] = tokens * width * per_logit
-    assumptions["logits"] = f"{tokens} tokens x {width} {'vocab' if has_lm_head else 'labels'} x {per_logit} bytes" + (
-        " (fp32 upcast for the loss)" if upcast_logits else " (no upcast)"
-    )
 
     if include_framework_overhead:
         breakdown["framework_overhead"] = FRAMEWORK_OVERHEAD_BYTES
@@ -508,6 +702,25 @@ def estimate_training_memory(
     else:
         assumptions["framework_overhead"] = "not counted (what torch.cuda.max_memory_allocated() shows)"
     return _estimate(breakdown, assumptions)
+
+
+def memory_figures(total_bytes: int, breakdown: Mapping[str, int]) -> dict[str, int]:
+    """The three peaks of an estimate whose total is the device total (with `framework_overhead`):
+
+    - `peak_allocated_bytes`: what `torch.cuda.max_memory_allocated()` reports, the tensors alone;
+    - `peak_reserved_bytes`: plus the caching allocator's reserve, `torch.cuda.max_memory_reserved()`
+      (ALLOCATOR_SLACK_BYTES, and the distributed layer's `allocator_slack` when it adds one);
+    - `total_bytes`: plus the CUDA context, what nvidia-smi shows; the fit checks use it.
+    """
+    overhead = breakdown.get("framework_overhead", 0)
+    sharded_slack = breakdown.get("allocator_slack", 0)
+    allocated = total_bytes - overhead - sharded_slack
+    slack = ALLOCATOR_SLACK_BYTES if overhead else 0
+    return {
+        "peak_allocated_bytes": allocated,
+        "peak_reserved_bytes": allocated + sharded_slack + slack,
+        "total_bytes": total_bytes,
+    }
 
 
 def _describe_attention(model: ModelDims, attention: str) -> str:

@@ -46,8 +46,15 @@ def training_from(settings: Mapping[str, Any], seq_len: int | None, batch_size: 
         plan = plan_from(plan_settings(settings))
     except ValueError:  # a contradictory setup is a finding (PL600); the estimate stays on one GPU
         plan = Plan()
+    from peftlint.enrich.memory import normalize_stack
+
+    try:
+        stack = normalize_stack(settings.get("stack") or "transformers")
+    except ValueError:  # the profile validates `stack`; a dialect that names another stack gets the default
+        stack = "transformers"
     return Training(
         plan=plan,
+        stack=stack,
         quantization=quantization,
         double_quant=quantization == "4bit",
         optimizer=optimizer,

@@ -19,11 +19,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from peftlint.enrich.memory import (
+    ALLOCATOR_SLACK_BYTES,
+    CUDA_CONTEXT_BYTES,
     DTYPE_BYTES,
     OPTIMIZERS,
+    Adapted,
     ModelDims,
     estimate_inference_memory,
     estimate_training_memory,
+    memory_figures,
     normalize_dtype,
     normalize_optimizer,
     normalize_quantization,
@@ -320,7 +324,7 @@ def test_every_term_is_named() -> None:
     estimate = train(quantization="4bit", gradient_checkpointing=True, include_framework_overhead=True)
     assert set(estimate.breakdown) == {
         "base_weights", "trainable_weights", "gradients", "optimizer_states", "activations", "dequantized_weight",
-        "logits", "framework_overhead",
+        "logits", "recomputed_layer", "framework_overhead",
     }  # fmt: skip
     assert estimate.to_dict()["breakdown"] == estimate.breakdown
     assert estimate.to_dict()["total_bytes"] == estimate.total_bytes
@@ -403,7 +407,9 @@ def test_logits_are_upcast_to_fp32_for_the_loss_unless_told_otherwise() -> None:
 
 def test_eager_attention_keeps_seq_squared_scores_and_gemma2_defaults_to_it() -> None:
     sdpa, eager = train(seq_len=4096), train(seq_len=4096, attention="eager")
-    assert eager.breakdown["activations"] - sdpa.breakdown["activations"] == 32 * 32 * 4096 * 4096 * (4 + 2)
+    # the scores (fp32 softmax and its bf16 copy) instead of SDPA's output (q_dim wide)
+    scores = 32 * 32 * 4096 * 4096 * (4 + 2) - 32 * 4096 * LLAMA3.q_dim * 2
+    assert eager.breakdown["activations"] - sdpa.breakdown["activations"] == scores
     gemma2 = dims("gemma-2-2b")
     default = estimate_training_memory(gemma2, total_params=2_614_341_888, trainable_params=0)
     assert default.assumptions["attention"].startswith("eager")
@@ -423,8 +429,86 @@ def test_virtual_tokens_lengthen_prompt_tuning_and_cache_prefix_tuning() -> None
 
 def test_lora_dropout_keeps_a_copy_and_a_mask_of_every_adapted_input() -> None:
     inputs = 2 * LLAMA3.num_layers * LLAMA3.hidden_size  # q_proj and v_proj read the block input
-    delta = train(lora_dropout_inputs=inputs).breakdown["activations"] - train().breakdown["activations"]
+    delta = train(lora_dropout_inputs=inputs).breakdown["adapter_activations"]
     assert delta == 512 * inputs * (2 + 1)
+
+
+# --- per-method terms (peft 0.21's forward; memory._adapter_saved_bytes cites the lines) ------
+
+QV = tuple(Adapted(LLAMA3.hidden_size, out) for out in (LLAMA3.q_dim, LLAMA3.kv_dim)) * LLAMA3.num_layers
+
+
+def adapter_bytes(peft_type: str, modules: tuple[Adapted, ...] = QV, **kwargs: Any) -> int:
+    return train(peft_type=peft_type, adapted_modules=modules, **kwargs).breakdown.get("adapter_activations", 0)
+
+
+def test_lora_keeps_an_fp32_input_copy_and_its_r_wide_output_per_adapted_module() -> None:
+    per_module = LLAMA3.hidden_size * 4 + 8 * 4
+    assert adapter_bytes("LORA") == 512 * len(QV) * per_module
+    # in bf16 (torchtune, litgpt) the copy is 2 bytes; with dropout a 1-byte mask more
+    assert adapter_bytes("LORA", stack="torchtune") == 512 * len(QV) * (LLAMA3.hidden_size * 2 + 8 * 2)
+    assert adapter_bytes("LORA", adapter_dropout=True) == 512 * len(QV) * (per_module + LLAMA3.hidden_size)
+
+
+def test_dora_adds_the_base_and_lora_outputs_and_loha_lokr_the_whole_delta_weight() -> None:
+    outputs = sum(m.out_features for m in QV)
+    assert adapter_bytes("LORA", use_dora=True) - adapter_bytes("LORA") == 512 * outputs * (2 + 4)
+    weights = sum(m.in_features * m.out_features for m in QV) * 4
+    for method in ("LOHA", "LOKR"):
+        assert adapter_bytes(method) == 512 * len(QV) * LLAMA3.hidden_size * 4 + weights
+
+
+def test_ia3_keeps_outputs_of_attention_modules_and_fp32_inputs_of_feedforward_ones() -> None:
+    k = Adapted(LLAMA3.hidden_size, LLAMA3.kv_dim)
+    down = Adapted(LLAMA3.intermediate_size, LLAMA3.hidden_size, feedforward=True)
+    assert adapter_bytes("IA3", (k, down)) == 512 * (LLAMA3.kv_dim * 2 + LLAMA3.intermediate_size * 4)
+    assert adapter_bytes("VERA", QV, adapter_rank=256) == 512 * sum((256 + m.out_features) * 4 for m in QV)
+
+
+def test_methods_on_one_model_and_batch_differ_as_peft_method_comparison_measures() -> None:
+    # huggingface/peft method_comparison/MetaMathQA (Llama-3.2-3B, batch 4, bf16): reserved peaks
+    # prompt tuning 200 tokens 22.73 GB > IA3 20.93 > LoRA r32 q,v 20.12 > prefix tuning 200 19.18
+    # (tests/enrich/calibration_models/method-comparison.csv)
+    model = dims("llama-3.2-3b")
+    h, q, kv, i, layers = model.hidden_size, model.q_dim, model.kv_dim, model.intermediate_size, model.num_layers
+    total = 3_212_749_824
+    common = {"model": model, "batch_size": 4, "seq_len": 512}
+    lora = train(**common, total_params=total + 9_175_040, trainable_params=9_175_040, adapter_rank=32,
+                 adapted_modules=(Adapted(h, q), Adapted(h, kv)) * layers)  # fmt: skip
+    ia3 = train(**common, peft_type="IA3", total_params=total + 286_720, trainable_params=286_720,
+                adapted_modules=(Adapted(h, kv), Adapted(h, kv), Adapted(i, h, True)) * layers)  # fmt: skip
+    prefix = train(**common, peft_type="PREFIX_TUNING", num_virtual_tokens=200, total_params=total + 11_468_800,
+                   trainable_params=11_468_800)  # fmt: skip
+    prompt = train(**common, peft_type="PROMPT_TUNING", num_virtual_tokens=200, total_params=total + 614_400,
+                   trainable_params=614_400)  # fmt: skip
+    peaks = [e.total_bytes for e in (prompt, ia3, lora, prefix)]
+    assert peaks == sorted(peaks, reverse=True)
+
+
+def test_checkpointing_peak_is_the_larger_of_logits_and_one_recomputed_layer() -> None:
+    estimate = train(gradient_checkpointing=True, batch_size=4, seq_len=2048)
+    terms = estimate.breakdown
+    assert terms["activations"] == LLAMA3.num_layers * 4 * 2048 * LLAMA3.hidden_size * 2
+    assert terms["logits"] == 4 * 2048 * LLAMA3.vocab_size * 12 and terms["recomputed_layer"] == 0
+    assert "checkpointing_peak" in estimate.assumptions
+
+
+def test_three_figures_allocated_reserved_device_total() -> None:
+    estimate = train(include_framework_overhead=True)
+    figures = memory_figures(estimate.total_bytes, estimate.breakdown)
+    assert figures["total_bytes"] == estimate.total_bytes
+    assert figures["total_bytes"] - figures["peak_reserved_bytes"] == CUDA_CONTEXT_BYTES
+    assert figures["peak_reserved_bytes"] - figures["peak_allocated_bytes"] == ALLOCATOR_SLACK_BYTES
+    assert figures["peak_allocated_bytes"] == train().total_bytes
+
+
+def test_stack_decides_adapter_dtype_and_loss() -> None:
+    transformers, torchtune = train(), train(stack="torchtune")
+    assert transformers.breakdown["trainable_weights"] == 2 * torchtune.breakdown["trainable_weights"]
+    assert torchtune.breakdown["logits"] == 512 * LLAMA3.vocab_size * (4 + 1)
+    assert "kv_cache" in transformers.breakdown and "kv_cache" not in torchtune.breakdown
+    with pytest.raises(ValueError, match="unknown training stack"):
+        train(stack="megatron")
 
 
 def test_framework_overhead_is_counted_only_when_asked() -> None:

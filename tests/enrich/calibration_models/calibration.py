@@ -97,7 +97,7 @@ SOURCE_STACKS: dict[str, dict[str, Any]] = {
     # bf16-true puts the adapters, their gradients and AdamW states in bf16; chunked cross-entropy
     # does not upcast the logits; BitsandbytesPrecision replaces every Linear, lm_head included
     # (finetune/lora.py, tutorials/resource-tables.md).
-    LITGPT: {"adapter_dtype": "bf16", "upcast_logits": False, "upcast_unquantized": False, "quantize_lm_head": True},
+    LITGPT: {"stack": "litgpt", "upcast_unquantized": False},
     # transformers v4.2x's BERT: eager attention with attention dropout 0.1.
     TRANSFORMERS: {"attention": "eager", "attention_dropout": True},
     # LLaMA-Factory: gradient checkpointing on unless disabled; its own patcher instead of
