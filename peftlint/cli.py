@@ -164,7 +164,7 @@ def check(args: argparse.Namespace) -> int:
             sys.stdout.write(outcome.diff())
             print(outcome.summary(written=False), file=sys.stderr)
             # like `check`: what the diff leaves unfixed still fails
-            return EXIT_FINDINGS if outcome.changed or report.failing else EXIT_USAGE if report.unreadable else EXIT_OK
+            return EXIT_USAGE if report.unreadable else EXIT_FINDINGS if outcome.changed or report.failing else EXIT_OK
         print(outcome.summary(written=True), file=sys.stderr)
         report = run()  # what is left
     if args.verbose:
@@ -322,7 +322,7 @@ def _check_options(lint: argparse.ArgumentParser) -> None:
     lint.add_argument("-v", "--verbose", action="store_true", help="Also say which files were skipped and why, and the profile of each config.")
     lint.add_argument("--force-exclude", action="store_true", help="Apply `exclude` from pyproject.toml to files named on the command line too (as pre-commit names them); same as `force-exclude = true`.")
     lint.add_argument("--fix", action="store_true", help="Apply the safe fixes to the files (comments and layout kept), then report what is left.")
-    lint.add_argument("--diff", action="store_true", help="Print the fixes as a unified diff and change nothing (exit 1 if there are any).")
+    lint.add_argument("--diff", action="store_true", help="Print the fixes as a unified diff and change nothing (exit codes as `check`, and 1 if there is a diff).")
     lint.add_argument("--unsafe-fixes", action="store_true", help="With --fix or --diff: also apply fixes that change training behaviour.")
     lint.add_argument("--peft-version", metavar="X.Y.Z", help="The peft the configs are for [default: [tool.peftlint] peft-version, else each file's peft_version, else the installed peft's].")
     add_model_options(lint)

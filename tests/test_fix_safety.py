@@ -203,3 +203,13 @@ def test_removing_a_key_peft_uses_is_refused_on_a_saved_adapter(tmp_path: Path, 
     training.write_text(text.replace('"inference_mode": true', '"inference_mode": false'))
     run(capsys, "--fix", str(training))
     assert '"use_rslora"' not in training.read_text()
+
+
+def test_diff_exits_like_check_on_an_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "a.yaml"
+    good.write_text("peft_type: LORA\nr: 8\nlora_aplha: 16\n")
+    broken = tmp_path / "b.yaml"
+    broken.write_text("peft_type: LORA\nr: [8\n")
+    assert run(capsys, str(good), str(broken))[0] == 2
+    code, out, _ = run(capsys, "--diff", str(good), str(broken))
+    assert code == 2 and "+lora_alpha: 16" in out
