@@ -22,3 +22,102 @@ def test_rule_docs_and_readme_table_are_fresh() -> None:
         assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale: run python scripts/gen_rule_docs.py"
     assert generator.left_over(files) == [], "pages of rules that are gone: run python scripts/gen_rule_docs.py"
     assert generator.main(["--check"]) == 0
+
+
+# --- every transcript and file the README and the docs show is real ----------------------------------
+#
+# A ```console block is a transcript: each `$ command` line is run by bash, and what it prints
+# (stdout and stderr) must be the lines shown under it. `<!-- run in: FOLDER -->` before the block
+# runs it in a copy of FOLDER (default: a folder holding a copy of examples/); `$ cat FILE` of a file
+# that is not there writes the lines shown into it, which is how a transcript introduces a file.
+# `<!-- file: PATH -->` before a block says the block is that file of the repository, verbatim.
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+PAGES = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").glob("*.md"))]
+_BLOCK = re.compile(r"(?:<!-- (run in|file): (\S+) -->\n)?```(\w*)\n(.*?)\n```", re.S)
+
+
+def _blocks(kind: str) -> list:
+    found = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for match in _BLOCK.finditer(text):
+            marker, where, language, body = match.groups()
+            line = text.count("\n", 0, match.start()) + 1
+            ident = f"{page.relative_to(ROOT)}:{line}"
+            if kind == "console" and language == "console":
+                found.append(pytest.param(where if marker == "run in" else None, body, id=ident))
+            elif kind == "file" and marker == "file":
+                found.append(pytest.param(where, body, id=ident))
+    return found
+
+
+def _steps(body: str) -> list[tuple[str, str]]:
+    steps: list[tuple[str, list[str]]] = []
+    for line in body.split("\n"):
+        if line.startswith("$ "):
+            steps.append((line[2:], []))
+        else:
+            assert steps, f"a console block must start with `$ `: {line!r}"
+            steps[-1][1].append(line)
+    return [(command, "".join(f"{line}\n" for line in shown)) for command, shown in steps]
+
+
+@pytest.fixture(scope="module")
+def shim(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A `peftlint` on PATH that is this checkout's, run by this interpreter."""
+    folder = tmp_path_factory.mktemp("bin")
+    script = folder / "peftlint"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m peftlint "$@"\n', encoding="utf-8")
+    script.chmod(0o755)
+    return folder
+
+
+@pytest.mark.parametrize(("folder", "body"), _blocks("console"))
+def test_console_transcripts_are_real_output(folder: str | None, body: str, shim: Path, tmp_path: Path) -> None:
+    if folder is None:
+        shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    else:
+        shutil.copytree(ROOT / folder, tmp_path, dirs_exist_ok=True)
+    env = {
+        **os.environ,
+        "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "HF_HUB_OFFLINE": "1",  # the models shown are bundled: no network
+        "NO_COLOR": "1",
+        "COLUMNS": "100",
+    }
+    for command, shown in _steps(body):
+        cat = re.fullmatch(r"cat (\S+)", command)
+        if cat and not (tmp_path / cat.group(1)).exists():
+            (tmp_path / cat.group(1)).write_text(shown, encoding="utf-8")
+        result = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert result.stdout + result.stderr == shown, f"$ {command}"
+
+
+@pytest.mark.parametrize(("path", "body"), _blocks("file"))
+def test_file_blocks_are_the_files(path: str, body: str) -> None:
+    assert (ROOT / path).read_text(encoding="utf-8") == body + "\n"
+
+
+def _mkdocs() -> str | None:
+    """mkdocs from PATH, else from the docs venv .ci/run makes (.venv-docs)."""
+    found = shutil.which("mkdocs")
+    local = ROOT / ".venv-docs" / "bin" / "mkdocs"
+    return found or (str(local) if local.is_file() else None)
+
+
+def test_docs_site_builds_strict(tmp_path: Path) -> None:
+    mkdocs = _mkdocs()
+    if mkdocs is None:
+        pytest.skip("mkdocs is not installed: pip install -c requirements/docs.txt -e '.[docs]' (.ci/run builds the site)")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    result = subprocess.run([mkdocs, "build", "--strict", "-q", "-d", str(tmp_path / "site")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
