@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Protocol, Union
 
 from peftlint.config import ConfigError, settings_for
-from peftlint.engine import RuleFileError, evaluate
+from peftlint.engine import RuleFileError
 from peftlint.enrich.stage import Enricher, ModelOptions
 from peftlint.finding import Finding
-from peftlint.lint import active_rules, config_facts, config_profile, lint_paths, load_configs, rules_for
+from peftlint.lint import config_profile, lint_config, lint_paths, load_configs
 from peftlint.load import Document, LoadError
 from peftlint.normalize import PeftConfig, to_peft_config
 from peftlint.peft_versions import VersionError, check_version
@@ -117,8 +117,7 @@ def check(
             return lint_paths([os.fspath(source)], select=chosen, ignore=skipped, model=options, profile=request, peft_version=peft_version).findings
         config = _config_from_object(source)
         settings = settings_for(Path.cwd()).with_cli(select=chosen, ignore=skipped, peft_version=peft_version)
-        facts = config_facts(config, settings, Enricher(options), config_profile(config, settings, request))
-        findings = evaluate(rules_for(config, active_rules(settings)), facts, config)
+        findings = lint_config(config, settings, Enricher(options), config_profile(config, settings, request)).findings
     # a mapping has no file: no place to show, and no text for `--fix` to edit
     return sorted((f._replace(file=None, edit=None) for f in findings), key=Finding.sort_key)
 
@@ -170,10 +169,11 @@ def estimate(
         settings = settings_for(where)
         profile = config_profile(peft_config, settings, ProfileRequest(values={k: v for k, v in flags.items() if v is not None}))
         training = training_for(peft_config, profile.values, given)  # the same order as `peftlint estimate`
-        facts = config_facts(peft_config, settings, Enricher(ModelOptions(resolved=resolved, training=training)), profile)
-        errors = [f for f in evaluate(rules_for(peft_config, active_rules(settings)), facts, peft_config) if f.severity == "error"]
+        enricher = Enricher(ModelOptions(resolved=resolved, training=training, exact=True))  # as `peftlint estimate`
+        linted = lint_config(peft_config, settings, enricher, profile)
+    errors = [f for f in linted.findings if f.severity == "error"]
     try:
-        return estimate_config(resolved, facts["effective"], peft_config.peft_type, training, errors)
+        return estimate_config(resolved, linted.facts["effective"], peft_config.peft_type, training, errors, enricher.last_analysis)
     except ModelFactsError as exc:
         raise ModelError(f"model facts unavailable for {resolved.model_id}: {exc}") from None
 

@@ -12,11 +12,10 @@ from peftlint.enrich.analysis import ModelFactsError, Training
 from peftlint.enrich.memory import normalize_dtype, normalize_optimizer
 from peftlint.enrich.model import ModelUnavailable, resolve_model
 from peftlint.enrich.stage import Enricher, ModelOptions, training_from
-from peftlint.engine import evaluate
 from peftlint.estimation import compare as compare_alternatives
 from peftlint.estimation import compare_strategies, estimate, render_text
 from peftlint.finding import Finding
-from peftlint.lint import active_rules, config_facts, config_profile, load_configs
+from peftlint.lint import config_profile, lint_config, load_configs
 from peftlint.load import LoadError
 from peftlint.normalize import PeftConfig
 from peftlint.profile import training_settings, ProfileError, ProfileRequest, parse_gpu_memory
@@ -111,8 +110,10 @@ def run_estimate(
     except ModelUnavailable as exc:
         fail(str(exc))
     enricher = Enricher(ModelOptions(model=spec, revision=revision, token=token, training=training, resolved=resolved, exact=True))
-    facts = config_facts(config, settings, enricher, context, setup)
-    findings = file_problems + [f for f in evaluate(active_rules(settings), facts, config) if f.severity == "error"]
+    linted = lint_config(config, settings, enricher, context, setup=setup)
+    facts = linted.facts
+    # the errors `check` finds in this config: they say why peft would refuse it (no counts then)
+    findings = file_problems + [f for f in linted.findings if f.severity == "error"]
     try:
         result = estimate(resolved, facts["effective"], config.peft_type, training, findings, enricher.last_analysis)
     except ModelFactsError as exc:

@@ -239,8 +239,48 @@ def rules_for(config: PeftConfig, rules: list[Rule]) -> list[Rule]:
     return rules
 
 
-def lint_config(config: PeftConfig, rules: list[Rule], settings: Settings, enricher: Enricher) -> list[Finding]:
-    return evaluate(rules_for(config, rules), config_facts(config, settings, enricher), config)
+class Linted(NamedTuple):
+    """One config judged: its findings (suppressions applied) and the facts they come from."""
+
+    findings: list[Finding]
+    facts: dict
+    suppressed: int
+
+
+def lint_config(
+    config: PeftConfig,
+    settings: Settings,
+    enricher: Enricher,
+    profile: Profile | None = None,
+    *,
+    setup: "Setup | None" = None,
+    text: str | None = None,
+) -> Linted:
+    """The one pipeline for one config: validate -> facts -> enrich -> rules -> suppressions.
+
+    Every entry point goes through it (`check` per file, `estimate`, the Python API, `recommend`'s
+    self-check, `--fix`'s re-lint through `check`), so that they cannot disagree about a file.
+    `text`: the file's text when it is not (yet) on disk (`--diff`)."""
+    facts = config_facts(config, settings, enricher, profile, setup)
+    findings, suppressed = judge(config, facts, settings, text)
+    return Linted(findings, facts, suppressed)
+
+
+def judge(config: PeftConfig, facts: dict, settings: Settings, text: str | None = None) -> tuple[list[Finding], int]:
+    """lint_config's second half: the rules that apply to the config, then its file's suppressions.
+    Apart only because `check` adds facts across files (mark_shared_settings) between the halves."""
+    rules = active_rules(settings)
+    findings = evaluate(rules_for(config, rules), facts, config)
+    suppressed = 0
+    if findings and not _in_memory(config):
+        findings, suppressed = _apply_suppressions(config.path, findings, settings, rules, text)
+    return sorted(findings, key=Finding.sort_key), suppressed
+
+
+def _in_memory(config: PeftConfig) -> bool:
+    """A config given as data (the API's mapping, recommend's draft, named `<...>`): no file whose
+    comments or per-file-ignores could apply."""
+    return config.path.startswith("<") and config.path.endswith(">")
 
 
 def _apply_suppressions(path: str, findings: list[Finding], settings: Settings, rules: list[Rule], text: str | None = None) -> tuple[list[Finding], int]:
@@ -314,20 +354,12 @@ def _shared_settings(prepared: list[Prepared]) -> None:
 
 def finish_file(prepared: Prepared, report: Report) -> None:
     """Run the rules on a prepared file, apply its suppressions, and add the findings."""
-    settings, rules = prepared.settings, prepared.rules
-    findings = [f for config, facts in zip(prepared.configs, prepared.facts) for f in evaluate(rules_for(config, rules), facts, config)]
-    if findings:
-        findings, suppressed = _apply_suppressions(prepared.path, findings, settings, rules, report.texts.get(prepared.path))
+    settings = prepared.settings
+    for config, facts in zip(prepared.configs, prepared.facts):
+        findings, suppressed = judge(config, facts, settings, report.texts.get(prepared.path))
         report.suppressed += suppressed
-    report.findings.extend(findings)
-    report.failing += sum(fails(f, settings.fail_on) for f in findings)
-
-
-def lint_file(path: str, settings: Settings, report: Report, enricher: Enricher, request: ProfileRequest | None = None) -> None:
-    prepared = prepare_file(path, settings, report, enricher, request)
-    if prepared is not None:
-        _shared_settings([prepared])
-        finish_file(prepared, report)
+        report.findings.extend(findings)
+        report.failing += sum(fails(f, settings.fail_on) for f in findings)
 
 
 def lint_paths(

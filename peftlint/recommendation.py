@@ -19,7 +19,6 @@ import math
 from typing import Any, Callable, Mapping, NamedTuple
 
 from peftlint.config import Settings
-from peftlint.engine import evaluate
 from peftlint.enrich.analysis import GIB, ModelFactsError, Training, analyze, memory_remedies, model_task_type, module_tree
 from peftlint.enrich.model import ModelConfig
 from peftlint.enrich.modules import ModuleTree
@@ -28,7 +27,7 @@ from peftlint.enrich.targets import PEFT_MODEL_TASKS, default_target_modules
 from peftlint.estimation import Estimate, estimate
 from peftlint.finding import Finding
 from peftlint.fit import DATASET_RANK_LIMITS, TASK_RANKS
-from peftlint.lint import active_rules, config_facts, rules_for
+from peftlint.lint import lint_config
 from peftlint.load import Document
 from peftlint.normalize import to_peft_config
 from peftlint.profile import Profile, parse_gpu_memory
@@ -453,9 +452,8 @@ def checked(request: Request, plan: Plan) -> tuple[list[Finding], dict[str, Any]
     profile_values = dict(request.values)
     if "batch_size" in profile_values:
         profile_values["batch_size"] = plan.training.batch_size
-    facts = config_facts(config, request.settings, enricher, Profile(profile_values))
-    findings = evaluate(rules_for(config, active_rules(request.settings)), facts, config)
-    return [f for f in findings if f.severity != "info"], facts
+    linted = lint_config(config, request.settings, enricher, Profile(profile_values))
+    return [f for f in linted.findings if f.severity != "info"], linted.facts
 
 
 def objections(request: Request, plan: Plan) -> list[Finding]:
