@@ -224,6 +224,8 @@ class _Reader:
             return
         data = document.data
         kind = str(data.get("distributed_type", "NO")).upper()
+        if data.get("mixed_precision") in ("bf16", "fp16"):
+            self.set("mixed_precision", True, f"{path}:{document.position(('mixed_precision',))[0]} `mixed_precision`")
         for key, name in (("num_processes", "num_gpus"), ("num_machines", "num_nodes")):
             value = data.get(key)
             if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
@@ -391,4 +393,5 @@ def plan_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     trainable parameters in one FlatParameter under the usual transformer-layer wrapping."""
     plan = {k: settings[k] for k in ("strategy", "num_gpus", "num_nodes", "offload", "fsdp_version", "low_cpu_loading") if k in settings}
     plan["mixed_flat_params"] = settings.get("use_orig_params") is True and settings.get("fsdp_version", 1) == 1
+    plan["fp32_shards"] = settings.get("mixed_precision") is True and settings.get("fsdp_version", 1) == 2
     return plan

@@ -192,3 +192,13 @@ def test_check_reads_the_setup_files_given_on_the_command_line(tmp_path: Path) -
     wrong = subprocess.run([*common, "--num-gpus", "4", "--accelerate-config", str(FIXTURES / "peft-fsdp_config_qlora.yaml")], capture_output=True, text=True, timeout=120)
     assert wrong.returncode == 2
     assert wrong.stderr == f"peftlint: error: {FIXTURES / 'peft-fsdp_config_qlora.yaml'}:19:1: `num_processes: 2` disagrees with --num-gpus 4\n"
+
+
+def test_fsdp2_mixed_precision_from_an_accelerate_config(tmp_path: Path) -> None:
+    config = tmp_path / "fsdp2.yaml"
+    config.write_text("distributed_type: FSDP\nmixed_precision: bf16\nnum_processes: 4\nfsdp_config:\n  fsdp_version: 2\n  fsdp_reshard_after_forward: true\n")
+    setup = setup_of(accelerate_config=str(config))
+    assert setup.problems == [] and setup.settings["fsdp_version"] == 2 and setup.settings["mixed_precision"] is True
+    from peftlint.parallel import plan_settings
+
+    assert plan_settings(setup.settings)["fp32_shards"] is True

@@ -90,6 +90,10 @@ class Plan(NamedTuple):
     # the unit's FlatParameter gets a gradient for all of it (PyTorch warns "gradient memory usage
     # will be higher than expected"), sharded like the others
     mixed_flat_params: bool = False
+    # FSDP2 under mixed precision (accelerate `mixed_precision: bf16`) casts the whole module to
+    # fp32 before sharding, frozen weights included; FSDP1 upcasts only the trainable ones
+    # (accelerate concept_guides/fsdp1_vs_fsdp2.md; accelerate#3844: FSDP2 + LoRA uses more memory)
+    fp32_shards: bool = False
     # FSDP cpu_ram_efficient_loading / DeepSpeed zero3_init: rank 0 alone reads the checkpoint
     low_cpu_loading: bool = False
 
@@ -240,6 +244,11 @@ def distribute(
     gpu: dict[str, float] = {}
     offload_params = plan.offload == "params"
     offload_optimizer = plan.offload in ("optimizer", "params")
+    if plan.fp32_shards and plan.engine == "fsdp" and plan.fsdp_version == 2 and not quantized_fraction and frozen_params:
+        upcast = frozen_params * 4 / base if base else 1.0
+        if upcast > 1:  # the stored shards only: units are still gathered in the compute dtype
+            base = base * upcast
+            assumptions["fsdp2_mixed_precision"] = "FSDP2 keeps every sharded weight in fp32 under mixed precision"
     gpu["base_weights"] = 0 if offload_params else _ceil_div(base, param_shards)
     gpu["trainable_weights"] = 0 if offload_params else _ceil_div(trainable, param_shards)
     for name in ("autocast_weight_copies",):
@@ -329,6 +338,7 @@ def plan_from(settings: Mapping[str, Any]) -> Plan:
             offload=settings.get("offload") or "none",
             fsdp_version=int(settings.get("fsdp_version") or 1),
             mixed_flat_params=bool(settings.get("mixed_flat_params")),
+            fp32_shards=bool(settings.get("fp32_shards")),
             low_cpu_loading=bool(settings.get("low_cpu_loading")),
         )
     )

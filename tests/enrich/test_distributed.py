@@ -158,3 +158,10 @@ def test_several_gpus_without_a_strategy_are_ddp() -> None:
     assert plan_from({"num_gpus": 8, "num_nodes": 2, "strategy": "zero3", "offload": "params"}).describe() == (
         "DeepSpeed ZeRO-3 over 8 GPUs on 2 nodes, parameters and optimizer offloaded to CPU"
     )
+
+
+def test_fsdp2_under_mixed_precision_keeps_fp32_shards_of_the_frozen_weights() -> None:
+    # 340 frozen parameters in fp32 instead of bf16: 1360 bytes, a quarter per GPU; FSDP1 leaves them
+    assert run("fsdp", fsdp_version=2, fp32_shards=True).breakdown["base_weights"] == 1360 // 4
+    assert run("fsdp", fsdp_version=1, fp32_shards=True).breakdown["base_weights"] == 170
+    assert run("fsdp", fsdp_version=2).breakdown["base_weights"] == 170
