@@ -15,14 +15,15 @@ _LAZY = {
     "check": "peftlint.api",
     "estimate": "peftlint.api",
     "recommend": "peftlint.api",
-    "PeftlintError": "peftlint.api",
+    "PeftlintError": "peftlint.errors",
     "Finding": "peftlint.finding",
     "Estimate": "peftlint.estimation",
 }
 __all__ = ["Estimate", "Finding", "PeftlintError", "__version__", "check", "estimate", "recommend"]
 
 if TYPE_CHECKING:
-    from peftlint.api import PeftlintError, check, estimate, recommend
+    from peftlint.api import check, estimate, recommend
+    from peftlint.errors import PeftlintError
     from peftlint.estimation import Estimate
     from peftlint.finding import Finding
 

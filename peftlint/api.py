@@ -8,7 +8,6 @@ imported, is read module by module.
 
 from __future__ import annotations
 
-import enum
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Protocol, Un
 
 from peftlint.config import ConfigError, settings_for
 from peftlint.engine import RuleFileError
+from peftlint.errors import ArgumentTypeError, ConfigSourceError, LintFailed, ModelError, PeftlintError, RecommendationFailed, SettingsError
 from peftlint.enrich.stage import Enricher, ModelOptions
 from peftlint.finding import Finding
 from peftlint.lint import config_profile, lint_config, lint_paths, load_configs
@@ -30,14 +30,18 @@ if TYPE_CHECKING:
     from peftlint.estimation import Estimate
 
 __all__ = [
+    "ArgumentTypeError",
     "ConfigSourceError",
     "Finding",
     "LintFailed",
     "ModelError",
     "PeftlintError",
+    "RecommendationFailed",
     "SettingsError",
+    "SupportsToDict",
     "check",
     "estimate",
+    "recommend",
 ]
 
 
@@ -50,30 +54,6 @@ class SupportsToDict(Protocol):
 ConfigSource = Union[str, "os.PathLike[str]", Mapping[str, Any], SupportsToDict]
 # a loaded torch model (`transformers.PreTrainedModel`, `peft.PeftModel`) is accepted by `check` too
 ModelSource = Union[str, "os.PathLike[str]", Mapping[str, Any], SupportsToDict]
-
-
-class PeftlintError(Exception):
-    """Base of every error the API raises."""
-
-
-class ConfigSourceError(PeftlintError):
-    """The config cannot be had: no such path, no PEFT config in it, values without a JSON form."""
-
-
-class ModelError(PeftlintError):
-    """The base model cannot be resolved (no config.json) or analysed (unknown architecture)."""
-
-
-class SettingsError(PeftlintError):
-    """Invalid `[tool.peftlint]`, rule file, profile value or option."""
-
-
-class LintFailed(PeftlintError):
-    """Findings at or above the fail level (raised by the training callback); `findings` has them."""
-
-    def __init__(self, message: str, findings: list[Finding]):
-        super().__init__(message)
-        self.findings = findings
 
 
 def check(
@@ -159,7 +139,7 @@ def estimate(
         peft_config, where = _config_from_object(config), Path.cwd()
     given = _training_settings(dtype, batch_size, seq_len, gradient_checkpointing, optimizer, quantization)
     if _is_loaded_model(model):
-        raise TypeError("estimate reads a model's config.json: pass `model.config`, not the loaded model")
+        raise ArgumentTypeError("estimate reads a model's config.json: pass `model.config`, not the loaded model")
     spec = model if model is not None else peft_config.values.get("base_model_name_or_path")
     if not spec:
         raise ModelError("no base model: pass `model=` (a Hub id, a folder with config.json, a config.json, or its mapping)")
@@ -191,51 +171,24 @@ def recommend(
     `[tool.peftlint.profiles.NAME]`, over `[tool.peftlint.profile]` of the current folder.
     `dialect`: "peft", "axolotl", "llama-factory" or "trl" (the file `Recommendation.file_mapping()` gives).
     The result has the config, the rationale with its sources, the estimate and the ranked
-    alternatives. Raises `ModelError`, `SettingsError`, or `RecommendError` / `NothingFits`
-    (subclasses of `PeftlintError`) when no configuration fits the budget.
+    alternatives. Raises `ModelError`, `SettingsError`, or `RecommendationFailed` when nothing fits the
+    budget or the dialect cannot train the model (all `PeftlintError`s).
     """
-    from peftlint.recommendation import NothingFits
+    from peftlint.recommendation import NothingFits, RecommendError
     from peftlint.recommendation import Request as RecommendRequest
     from peftlint.recommendation import recommend as recommend_config
     from peftlint.recommend_command import assembled_profile
+    from peftlint.recommend_files import DIALECTS
 
+    if dialect not in DIALECTS:
+        raise SettingsError(f"dialect `{dialect}` is not one of {', '.join(DIALECTS)}")
     resolved = _model_config(model)
-    with _settings_errors():
+    with _settings_errors():  # the budget's GPUs and strategy are read while recommending, too
         chosen = assembled_profile(_profile_request(profile))
-    try:
-        return recommend_config(RecommendRequest(resolved, chosen, dialect, settings_for(Path.cwd())))
-    except NothingFits as exc:
-        raise RecommendationFailed(str(exc)) from None
-
-
-class RecommendationFailed(PeftlintError):
-    """No configuration fits the stated budget; the message says what would."""
-
-
-def json_value(value: Any, key: str = "") -> Any:
-    """`value` as JSON data, the way `save_pretrained` writes it: enums by value, sets as sorted lists."""
-    if isinstance(value, enum.Enum):  # before str: PeftType and TaskType are str enums
-        return json_value(value.value, key)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): json_value(v, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
-    if isinstance(value, (set, frozenset)):
-        return [json_value(v, key) for v in sorted(value, key=str)]
-    if isinstance(value, (list, tuple)):
-        return [json_value(v, f"{key}.{i}") for i, v in enumerate(value)]
-    raise ConfigSourceError(f"`{key}` holds a {type(value).__name__}, which has no JSON form")
-
-
-def model_config_from(data: Mapping[str, Any], name: str | None = None) -> ModelConfig:
-    """A config.json given as data (a mapping or `PretrainedConfig.to_dict()`) as a resolved model,
-    named by its `_name_or_path`, else `name`, else its `model_type`."""
-    from peftlint.enrich.model import ModelConfig
-
-    config = json_value(data)
-    if not isinstance(config.get("model_type"), str) or not config["model_type"]:
-        raise ModelError("the model config has no `model_type`: pass the model's config.json")
-    return ModelConfig(model_id=str(config.get("_name_or_path") or name or config["model_type"]), config=config, source="local")
+        try:
+            return recommend_config(RecommendRequest(resolved, chosen, dialect, settings_for(Path.cwd())))
+        except (NothingFits, RecommendError) as exc:
+            raise RecommendationFailed(str(exc)) from None
 
 
 def _is_loaded_model(model: Any) -> bool:
@@ -261,11 +214,13 @@ def _model_config(model: Any) -> ModelConfig:
             return resolve_model(os.fspath(model))
         except ModelUnavailable as exc:
             raise ModelError(str(exc)) from None
+    from peftlint.enrich.model import model_config_from
+
     if isinstance(model, Mapping):
         return model_config_from(model)
     if callable(getattr(model, "to_dict", None)):
         return model_config_from(model.to_dict())
-    raise TypeError(f"model must be a Hub id, a path, a config.json mapping, a transformers config or a loaded model, not {type(model).__name__}")
+    raise ArgumentTypeError(f"model must be a Hub id, a path, a config.json mapping, a transformers config or a loaded model, not {type(model).__name__}")
 
 
 def _config_from_object(source: Any) -> PeftConfig:
@@ -274,7 +229,9 @@ def _config_from_object(source: Any) -> PeftConfig:
     elif callable(getattr(source, "to_dict", None)):
         data, what = source.to_dict(), type(source).__name__
     else:
-        raise TypeError(f"source must be a path, a mapping or a peft config object, not {type(source).__name__}")
+        raise ArgumentTypeError(f"source must be a path, a mapping or a peft config object, not {type(source).__name__}")
+    from peftlint.enrich.model import json_value
+
     # no file: positions stay empty, so findings carry no line or column
     config = to_peft_config(Document(path=f"<{what}>", format="json", data=json_value(data)))
     if config is None:
@@ -294,10 +251,13 @@ def _configs_in_file(path: Path) -> list[PeftConfig]:
 
 @contextmanager
 def _settings_errors() -> Iterator[None]:
+    """The one boundary where the errors of the rooms behind the API become `PeftlintError`s."""
     try:
         yield
     except (ConfigError, RuleFileError, ProfileError, VersionError) as exc:
         raise SettingsError(str(exc)) from None
+    except LoadError as exc:
+        raise ConfigSourceError(str(exc)) from None
 
 
 def _codes(value: str | Iterable[str] | None) -> tuple[str, ...]:

@@ -47,9 +47,6 @@ class Settings(NamedTuple):
             peft_version=(peft_version, "--peft-version") if peft_version else self.peft_version,
         )
 
-    def with_profile(self, profile: dict[str, Any]) -> "Settings":
-        return self._replace(profile=profile)
-
     def relative(self, path: str) -> str:
         if self.root is None:
             return path

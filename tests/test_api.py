@@ -217,3 +217,40 @@ def test_recommend_reports_a_budget_nothing_fits() -> None:
 
     with pytest.raises(RecommendationFailed, match="GiB"):
         peftlint.recommend("meta-llama/Llama-2-70b-hf", profile={"task": "instruction", "gpu_memory": "8GB", "seq_len": 4096})
+
+
+# Every error the API raises is a PeftlintError: (function, arguments, the error, what it says).
+API_MISUSES = [
+    ("check", ("no/such/adapter.yaml",), {}, ConfigSourceError, "no such file or folder"),
+    ("check", ({"r": 8, "lora_alpha": 16},), {"select": "PL1O1"}, SettingsError, "did you mean `PL101`"),
+    ("check", ({"r": 8, "lora_alpha": 16},), {"peft_version": "banana"}, SettingsError, "banana"),
+    ("check", (42,), {}, TypeError, "source must be a path"),
+    ("check", ({"r": 8, "lora_alpha": 16},), {"model": 42}, TypeError, "model must be a Hub id"),
+    ("estimate", ("no/such/adapter.yaml",), {}, ConfigSourceError, "no/such/adapter.yaml"),
+    ("estimate", ({"r": 8, "lora_alpha": 16},), {"model": LLAMA, "optimizer": "adamz"}, SettingsError, "adamz"),
+    ("estimate", ({"r": 8, "lora_alpha": 16},), {"model": "no/such/folder/"}, ModelError, "no such file"),
+    ("recommend", ("google-bert/bert-base-uncased",), {"dialect": "axolotl"}, peftlint.api.RecommendationFailed, "axolotl trains causal language models"),
+    ("recommend", (LLAMA,), {"dialect": "torchtune"}, SettingsError, "dialect `torchtune` is not one of"),
+    ("recommend", (LLAMA,), {"profile": {"num_gpus": 2, "strategy": "single"}}, SettingsError, "runs on one GPU"),
+    ("recommend", (LLAMA,), {"profile": "gpu-poor"}, SettingsError, "no profile `gpu-poor`"),
+    ("recommend", ("no/such/folder/",), {}, ModelError, "no such file"),
+]
+
+
+@pytest.mark.parametrize(("function", "args", "kwargs", "error", "says"), API_MISUSES, ids=[f"{m[0]}-{m[4][:24]}" for m in API_MISUSES])
+def test_every_api_error_is_a_peftlint_error(function: str, args: tuple, kwargs: dict, error: type[Exception], says: str) -> None:
+    with pytest.raises(peftlint.PeftlintError, match=re.escape(says)) as caught:
+        getattr(peftlint, function)(*args, **kwargs)
+    assert isinstance(caught.value, error)  # a wrong kind of argument stays a TypeError as well
+
+
+def test_api_all_lists_what_is_public() -> None:
+    import peftlint.api
+
+    # what the API module defines (its errors are defined one floor down) and does not hide
+    defined = {name for name, value in vars(peftlint.api).items() if not name.startswith("_") and getattr(value, "__module__", None) in ("peftlint.api", "peftlint.errors")}
+    assert set(peftlint.api.__all__) == defined | {"Finding"}
+    errors = [value for value in map(vars(peftlint.api).get, peftlint.api.__all__) if isinstance(value, type) and issubclass(value, Exception)]
+    assert {e.__name__ for e in errors} == {"ArgumentTypeError", "ConfigSourceError", "LintFailed", "ModelError", "PeftlintError", "RecommendationFailed", "SettingsError"}
+    assert all(issubclass(e, peftlint.PeftlintError) for e in errors)
+    assert {"check", "estimate", "recommend"} <= set(peftlint.api.__all__)

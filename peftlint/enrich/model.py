@@ -11,13 +11,15 @@ read; a cached config.json that is not a model config is deleted (snapshot link 
 fetched again; and the token never appears in a reason.
 """
 
+import enum
 import json
 import os
 import re
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 from peftlint.enrich.bundled import bundled_config
+from peftlint.errors import ConfigSourceError, ModelError
 
 CONFIG_NAME = "config.json"
 DEFAULT_TIMEOUT = 10.0  # seconds; a lint must not hang on a slow Hub
@@ -39,6 +41,32 @@ class ModelConfig(NamedTuple):
     config: dict[str, Any]
     source: str  # "local" | "cache" | "bundled" | "hub"
     location: str | None = None  # file it was read from, if any
+
+
+def json_value(value: Any, key: str = "") -> Any:
+    """`value` as JSON data, the way `save_pretrained` writes it: enums by value, sets as sorted lists.
+
+    Here, below the API and the integrations that both read configs given as objects."""
+    if isinstance(value, enum.Enum):  # before str: PeftType and TaskType are str enums
+        return json_value(value.value, key)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): json_value(v, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return [json_value(v, key) for v in sorted(value, key=str)]
+    if isinstance(value, (list, tuple)):
+        return [json_value(v, f"{key}.{i}") for i, v in enumerate(value)]
+    raise ConfigSourceError(f"`{key}` holds a {type(value).__name__}, which has no JSON form")
+
+
+def model_config_from(data: Mapping[str, Any], name: str | None = None) -> ModelConfig:
+    """A config.json given as data (a mapping or `PretrainedConfig.to_dict()`) as a resolved model,
+    named by its `_name_or_path`, else `name`, else its `model_type`."""
+    config = json_value(data)
+    if not isinstance(config.get("model_type"), str) or not config["model_type"]:
+        raise ModelError("the model config has no `model_type`: pass the model's config.json")
+    return ModelConfig(model_id=str(config.get("_name_or_path") or name or config["model_type"]), config=config, source="local")
 
 
 def _parse(model: str, text: str) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import sys
 from typing import Any, Iterator
 
-from peftlint.enrich.model import ModelConfig
+from peftlint.enrich.model import ModelConfig, model_config_from
 from peftlint.enrich.modules import ModuleTree
+from peftlint.errors import ModelError
 
 
 def loaded_model(model: Any) -> tuple[ModelConfig, ModuleTree]:
@@ -19,14 +20,11 @@ def loaded_model(model: Any) -> tuple[ModelConfig, ModuleTree]:
     For a `PeftModel` that is its base model as it was before peft injected its layers, so the
     adapter's own `target_modules` are checked against the names and shapes they were written for.
     """
-    from peftlint.api import model_config_from
     from peftlint.enrich.torch_tree import module_tree
 
     base = model.get_base_model() if callable(getattr(model, "get_base_model", None)) else model
     config = getattr(base, "config", None)
     if not callable(getattr(config, "to_dict", None)):
-        from peftlint.api import ModelError
-
         raise ModelError(f"{type(base).__name__} has no transformers `config`: peftlint cannot tell its architecture")
     return model_config_from(config.to_dict(), name="the loaded model"), module_tree(_BeforeInjection(base))
 
