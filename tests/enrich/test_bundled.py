@@ -62,6 +62,7 @@ PUBLISHED: dict[str, tuple[float, str]] = {
     "meta-llama/Llama-3.2-3B": (3.21e9, "AutoModelForCausalLM"),
     "TinyLlama/TinyLlama-1.1B-Chat-v1.0": (1.1e9, "AutoModelForCausalLM"),
     "Qwen/Qwen2-0.5B-Instruct": (0.494e9, "AutoModelForCausalLM"),
+    "Qwen/Qwen2-0.5B": (0.494e9, "AutoModelForCausalLM"),
     "Qwen/Qwen2.5-1.5B": (1.54e9, "AutoModelForCausalLM"),
     "Qwen/Qwen2.5-3B": (3.09e9, "AutoModelForCausalLM"),
     "Qwen/Qwen2.5-3B-Instruct": (3.09e9, "AutoModelForCausalLM"),
