@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from peftlint.enrich.analysis import per_gpu  # noqa: E402
 from peftlint.enrich.architecture import module_tree_from_config  # noqa: E402
 from peftlint.enrich.distributed import NCCL_BYTES, SHARDED_ALLOCATOR_SLACK, Plan  # noqa: E402
-from peftlint.enrich.memory import FRAMEWORK_OVERHEAD_BYTES, ModelDims, estimate_training_memory  # noqa: E402
+from peftlint.enrich.memory import ModelDims, estimate_training_memory  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data"
 CSV_PATH = DATA / "multigpu-measurements.csv"

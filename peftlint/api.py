@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Protocol, Un
 
 from peftlint.config import ConfigError, settings_for
 from peftlint.engine import RuleFileError
-from peftlint.errors import ArgumentTypeError, ConfigSourceError, LintFailed, ModelError, PeftlintError, RecommendationFailed, SettingsError
 from peftlint.enrich.stage import Enricher, ModelOptions
+from peftlint.errors import ArgumentTypeError, ConfigSourceError, LintFailed, ModelError, PeftlintError, RecommendationFailed, SettingsError
 from peftlint.finding import Finding
 from peftlint.lint import config_profile, lint_config, lint_paths, load_configs
 from peftlint.load import Document, LoadError
@@ -24,10 +24,11 @@ from peftlint.normalize import PeftConfig, to_peft_config
 from peftlint.peft_versions import VersionError, check_version
 from peftlint.profile import ProfileError, ProfileRequest
 
+# imported where used: the model code only when a model is named, the estimate's only by `estimate`
 if TYPE_CHECKING:
-    from peftlint.recommendation import Recommendation  # imported where used: the model code only when a model is named, the estimate's only by `estimate`
     from peftlint.enrich.model import ModelConfig
     from peftlint.estimation import Estimate
+    from peftlint.recommendation import Recommendation
 
 __all__ = [
     "ArgumentTypeError",
@@ -130,8 +131,8 @@ def estimate(
     Raises `ConfigSourceError`, `ModelError` or `SettingsError`.
     """
     from peftlint.enrich.analysis import ModelFactsError
-    from peftlint.estimation import estimate as estimate_config
     from peftlint.estimate_command import training_for
+    from peftlint.estimation import estimate as estimate_config
 
     if isinstance(config, (str, os.PathLike)):
         peft_config, where = _configs_in_file(Path(config))[0], Path(config)
@@ -174,11 +175,9 @@ def recommend(
     alternatives. Raises `ModelError`, `SettingsError`, or `RecommendationFailed` when nothing fits the
     budget or the dialect cannot train the model (all `PeftlintError`s).
     """
-    from peftlint.recommendation import NothingFits, RecommendError
-    from peftlint.recommendation import Request as RecommendRequest
-    from peftlint.recommendation import recommend as recommend_config
     from peftlint.recommend_command import assembled_profile
     from peftlint.recommend_files import DIALECTS
+    from peftlint.recommendation import NothingFits, RecommendError, Request as RecommendRequest, recommend as recommend_config
 
     if dialect not in DIALECTS:
         raise SettingsError(f"dialect `{dialect}` is not one of {', '.join(DIALECTS)}")

@@ -12,13 +12,12 @@ from peftlint.enrich.analysis import ModelFactsError, Training
 from peftlint.enrich.memory import normalize_dtype, normalize_optimizer
 from peftlint.enrich.model import ModelUnavailable, resolve_model
 from peftlint.enrich.stage import Enricher, ModelOptions, training_from
-from peftlint.estimation import compare as compare_alternatives
-from peftlint.estimation import compare_strategies, estimate, render_text
+from peftlint.estimation import compare as compare_alternatives, compare_strategies, estimate, render_text
 from peftlint.finding import Finding
 from peftlint.lint import config_profile, lint_config, load_configs
 from peftlint.load import LoadError
 from peftlint.normalize import PeftConfig
-from peftlint.profile import training_settings, ProfileError, ProfileRequest, parse_gpu_memory
+from peftlint.profile import ProfileError, ProfileRequest, parse_gpu_memory, training_settings
 
 SHORT_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
 

@@ -191,7 +191,7 @@ def mark_shared_settings(documents: Iterable[tuple[str, dict[str, Any]]]) -> Non
         if facts["profile"].get("task"):
             groups.setdefault(adapter_settings_key(facts), []).append((label, facts))
     for members in groups.values():
-        for label, facts in members:
+        for _, facts in members:
             task = facts["profile"]["task"]
             others = sorted({f"{other} ({o['profile']['task']})" for other, o in members if o["profile"]["task"] != task})
             if others:

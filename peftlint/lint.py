@@ -10,11 +10,11 @@ from peftlint.engine import Rule, evaluate, load_rules
 from peftlint.enrich.stage import Enricher, ModelOptions
 from peftlint.facts import build_facts
 from peftlint.finding import Finding
-from peftlint.rule_cache import RuleCache
 from peftlint.fit import derive, mark_shared_settings
 from peftlint.load import Document, LoadError
 from peftlint.normalize import PROFILE_KEY, PeftConfig, looks_like_config, peft_configs, peft_types, skip_reason
-from peftlint.profile import training_settings, Layer, Profile, ProfileError, ProfileRequest, assemble, comment_profile, profile_gpu_bytes
+from peftlint.profile import Layer, Profile, ProfileError, ProfileRequest, assemble, comment_profile, profile_gpu_bytes, training_settings
+from peftlint.rule_cache import RuleCache
 from peftlint.validate import peft_version_in_use, validate
 from peftlint.walk import iter_files
 

@@ -6,12 +6,11 @@ import sys
 from pathlib import Path
 from typing import Callable, NoReturn
 
-
 from peftlint.config import settings_for_dir
 from peftlint.enrich.model import ModelUnavailable, resolve_model
 from peftlint.profile import Profile, ProfileError, ProfileRequest, assemble
-from peftlint.recommendation import NothingFits, RecommendError, Request, recommend
 from peftlint.recommend_output import render
+from peftlint.recommendation import NothingFits, RecommendError, Request, recommend
 
 EXIT_OK, EXIT_NOTHING_FITS = 0, 1
 FORMAT_BY_SUFFIX = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".py": "python"}

@@ -7,9 +7,8 @@ LLaMA-Factory ff6d4d12, TRL f2cd5771), so `peftlint check` reads back exactly wh
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
 import re
+from typing import Any, Mapping
 
 from peftlint.dialects import AXOLOTL, LLAMA_FACTORY, TRL
 from peftlint.enrich.analysis import Training

@@ -14,8 +14,8 @@ import yaml
 from peftlint.enrich.analysis import Training
 from peftlint.estimation import render_text
 from peftlint.normalize import PROFILE_KEY, peft_types
-from peftlint.recommendation import Recommendation
 from peftlint.recommend_files import PEFT
+from peftlint.recommendation import Recommendation
 
 FORMATS = ("text", "yaml", "json", "python")
 

@@ -71,8 +71,18 @@ RUNTIME_FLAGS = frozenset({"output_hidden_states", "return_dict", "output_attent
 # Config keys dropped from seeds: provenance, remote code, and lists recomputed from the layer count.
 DROPPED_KEYS = frozenset({"_name_or_path", "transformers_version", "auto_map", "layer_types", "_commit_hash"})
 # Integers that steer behaviour, not sizes (kept at the seed's value while probing).
-BEHAVIOUR_WORDS = ("per_tok", "window", "sparse_step", "dense_replace", "layer_freq", "max_distance",
-                   "pretraining_tp", "stride", "scalar", "chunk_size")
+BEHAVIOUR_WORDS = (
+    "per_tok",
+    "window",
+    "sparse_step",
+    "dense_replace",
+    "layer_freq",
+    "max_distance",
+    "pretraining_tp",
+    "stride",
+    "scalar",
+    "chunk_size",
+)
 COUNT_WORDS = frozenset({"layers", "layer", "heads", "head", "experts", "channels", "groups", "labels"})
 KV_WORDS = frozenset({"kv", "key_value"})
 HIDDEN_FIELDS = ("hidden_size", "n_embd", "d_model", "dim")
@@ -182,8 +192,9 @@ def read_raw(model: Any) -> Raw:
     for module in tree.modules:
         own = mods[module.name].named_parameters(recurse=False)
         shared = tuple((t, tuple(int(s) for s in p.shape)) for t, p in own if t in module.shared)
-        leaves.append(Leaf(module.name, module.kind, module.in_features, module.out_features, module.tensors,
-                           module.bias, shared, module.transposed))
+        leaves.append(
+            Leaf(module.name, module.kind, module.in_features, module.out_features, module.tensors, module.bias, shared, module.transposed)
+        )
     lists = tuple((n, len(m)) for n, m in model.named_modules() if isinstance(m, nn.ModuleList) and len(m))
     return Raw(tuple(leaves), lists, tuple(sorted(tree.tied.items())), (tree.input_embedding, tree.output_embedding))
 
@@ -221,19 +232,20 @@ def _fold(entries: list[tuple[str, Leaf]], scope: str, repeats: Mapping[str, str
     i = 0
     while i < len(entries):
         rel = entries[i][0]
-        group = next((r[len(scope):] for r in sorted(repeats, key=len) if r.startswith(scope)
-                      and rel.startswith(r[len(scope):] + ".")), None)
+        group = next(
+            (r[len(scope) :] for r in sorted(repeats, key=len) if r.startswith(scope) and rel.startswith(r[len(scope) :] + ".")), None
+        )
         if group is None:
             leaf = entries[i][1]
-            items.append(Leaf(rel, leaf.kind, leaf.in_features, leaf.out_features, leaf.tensors, leaf.bias,
-                              leaf.shared, leaf.transposed))
+            items.append(Leaf(rel, leaf.kind, leaf.in_features, leaf.out_features, leaf.tensors, leaf.bias, leaf.shared, leaf.transposed))
             i += 1
             continue
-        run = list(itertools.takewhile(lambda e: e[0].startswith(group + "."), entries[i:]))
+        prefix = group + "."
+        run = list(itertools.takewhile(lambda e: e[0].startswith(prefix), entries[i:]))  # noqa: B023 (used at once)
         i += len(run)
         by_index: dict[int, list[tuple[str, Leaf]]] = {}
         for rel_name, leaf in run:
-            index, _, rest = rel_name[len(group) + 1:].partition(".")
+            index, _, rest = rel_name[len(group) + 1 :].partition(".")
             by_index.setdefault(int(index), []).append((rest, leaf))
         blocks = [_fold(by_index[k], scope + group + f".{k}.", repeats) for k in sorted(by_index)]
         if sorted(by_index) != list(range(len(by_index))) or any(b != blocks[-1] for b in blocks[1:]):
@@ -259,16 +271,14 @@ def signature_of(item: Item, drop_bias: bool) -> tuple[Any, ...]:
         return ("group", item.name, item.length, item.first is not None)
     tensors = tuple(t for t in item.tensors if not (drop_bias and t[0] == "bias"))
     bias = () if drop_bias else (item.bias,)
-    return ("leaf", item.name, item.kind, item.in_features, item.out_features, tensors, item.shared,
-            item.transposed) + bias
+    return ("leaf", item.name, item.kind, item.in_features, item.out_features, tensors, item.shared, item.transposed) + bias
 
 
 def shape_free(item: Item) -> tuple[Any, ...]:
     """What stays the same when only sizes change."""
     if isinstance(item, Group):
         return ("group", item.name, item.first is not None)
-    return ("leaf", item.name, item.kind, tuple(t for t, _ in item.tensors), item.bias,
-            tuple(t for t, _ in item.shared), item.transposed)
+    return ("leaf", item.name, item.kind, tuple(t for t, _ in item.tensors), item.bias, tuple(t for t, _ in item.shared), item.transposed)
 
 
 # --- seeds and probe values ------------------------------------------------------------------------
@@ -300,16 +310,16 @@ def is_count(name: str) -> bool:
 def size_fields(config: Mapping[str, Any]) -> list[str]:
     """Integer fields of a full config dict that may be sizes."""
     return sorted(
-        k for k, v in config.items()
-        if isinstance(v, int) and not isinstance(v, bool) and not _is_token_id(k)
-        and not any(w in k for w in BEHAVIOUR_WORDS)
+        k
+        for k, v in config.items()
+        if isinstance(v, int) and not isinstance(v, bool) and not _is_token_id(k) and not any(w in k for w in BEHAVIOUR_WORDS)
     )
 
 
 def assign(fields: Sequence[str], probe: int) -> dict[str, int]:
     """Distinct probe values for `fields` (see the module docstring)."""
     rotate = probe * 5
-    widths = iter(WIDTH_PRIMES[rotate % len(WIDTH_PRIMES):] + WIDTH_PRIMES[:rotate % len(WIDTH_PRIMES)])
+    widths = iter(WIDTH_PRIMES[rotate % len(WIDTH_PRIMES) :] + WIDTH_PRIMES[: rotate % len(WIDTH_PRIMES)])
     small = [2, 3, 5, 7, 11, 13, 17, 19, 23]
     kv_value = (2, 3, 5)[probe]
     used: set[int] = {kv_value}
@@ -347,8 +357,7 @@ def assign(fields: Sequence[str], probe: int) -> dict[str, int]:
     return values
 
 
-def probe_dict(seed: Mapping[str, Any], values: Mapping[str, Any], num_labels: int,
-               aliases: Mapping[str, str]) -> dict[str, Any]:
+def probe_dict(seed: Mapping[str, Any], values: Mapping[str, Any], num_labels: int, aliases: Mapping[str, str]) -> dict[str, Any]:
     """The config a probe builds from (and that the runtime resolves quantities from)."""
     # generic aliases (`num_hidden_layers` for BART's `encoder_layers`) would override the values
     config = {k: v for k, v in seed.items() if k not in ("id2label", "label2id", "num_labels") and k not in aliases}
@@ -446,12 +455,19 @@ def _merge_leaf(versions: Sequence[Leaf], matcher: Matcher) -> dict[str, Any]:
         return None if sizes[0] is None else matcher.match(tuple(int(s) for s in sizes if s is not None))
 
     def shapes(tensors: Sequence[Sequence[tuple[str, tuple[int, ...]]]]) -> list[list[Any]]:
-        return [[name, [matcher.match(tuple(t[i][1][d] for t in tensors)) for d in range(len(shape))]]
-                for i, (name, shape) in enumerate(tensors[0])]
+        return [
+            [name, [matcher.match(tuple(t[i][1][d] for t in tensors)) for d in range(len(shape))]]
+            for i, (name, shape) in enumerate(tensors[0])
+        ]
 
-    leaf = {"n": first.name, "k": first.kind, "i": dim([v.in_features for v in versions]),
-            "o": dim([v.out_features for v in versions]), "t": shapes([v.tensors for v in versions]),
-            "b": first.bias}
+    leaf = {
+        "n": first.name,
+        "k": first.kind,
+        "i": dim([v.in_features for v in versions]),
+        "o": dim([v.out_features for v in versions]),
+        "t": shapes([v.tensors for v in versions]),
+        "b": first.bias,
+    }
     if first.shared:
         leaf["s"] = shapes([v.shared for v in versions])
     if first.transposed:
@@ -589,15 +605,17 @@ class ModelType:
         flags = sorted(name for name, kind in self.switches.items() if kind == "bool")
         for seed in self.seeds:
             if len(flags) <= MAX_COMBINED_SWITCHES:
-                candidates += [{**seed, **dict(zip(flags, values))}
-                               for values in itertools.product((False, True), repeat=len(flags))]
+                candidates += [{**seed, **dict(zip(flags, values))} for values in itertools.product((False, True), repeat=len(flags))]
             else:
                 candidates += [{**seed, name: not self.full(seed).get(name)} for name in flags]
         for seed in candidates:
             try:
                 when = self.signature(seed)
-                build(self.model_type, self.probe_configs(seed)[0], self.heads["base"] if "base" in self.heads
-                      else next(iter(self.heads.values())))
+                build(
+                    self.model_type,
+                    self.probe_configs(seed)[0],
+                    self.heads["base"] if "base" in self.heads else next(iter(self.heads.values())),
+                )
             except Exception:
                 continue  # a combination transformers itself rejects
             found.setdefault(json.dumps(when, sort_keys=True), Variant(seed, when))
@@ -621,8 +639,12 @@ class ModelType:
             if len({(r[head].tied, r[head].embeddings) for r in raws}) != 1:
                 raise GenerationError(f"{head}: tied weights change with the sizes")
             items = merge([fold(r[head], repeats[head]) for r in raws], matcher)
-            variant.heads[head] = {"items": items, "tied": dict(first.tied), "input_embedding": first.embeddings[0],
-                                   "output_embedding": first.embeddings[1]}
+            variant.heads[head] = {
+                "items": items,
+                "tied": dict(first.tied),
+                "input_embedding": first.embeddings[0],
+                "output_embedding": first.embeddings[1],
+            }
         base = {h: fold(raws[0][h], repeats[h]) for h in self.heads}
         self.bias_conditions(variant, configs[0], base, repeats)
         self.size_conditions(variant, configs[0], base, repeats, names)
@@ -639,8 +661,9 @@ class ModelType:
                     found.append(name)
         return found
 
-    def bias_conditions(self, variant: Variant, config: dict[str, Any], base: dict[str, tuple[Item, ...]],
-                        repeats: Mapping[str, Mapping[str, str]]) -> None:
+    def bias_conditions(
+        self, variant: Variant, config: dict[str, Any], base: dict[str, tuple[Item, ...]], repeats: Mapping[str, Mapping[str, str]]
+    ) -> None:
         for name, on in sorted(self.bias_switches.items()):
             flipped = self.probe({**config, name: not on}, list(self.heads))
             condition = ["is", name, on]
@@ -662,8 +685,14 @@ class ModelType:
                             tensor.append([*tensor[2], condition] if len(tensor) > 2 else [condition])
             self.referenced.add(name)
 
-    def size_conditions(self, variant: Variant, config: dict[str, Any], base: dict[str, tuple[Item, ...]],
-                        repeats: Mapping[str, Mapping[str, str]], names: list[str]) -> None:
+    def size_conditions(
+        self,
+        variant: Variant,
+        config: dict[str, Any],
+        base: dict[str, tuple[Item, ...]],
+        repeats: Mapping[str, Mapping[str, str]],
+        names: list[str],
+    ) -> None:
         """Modules present only when a size is positive, or when two sizes differ: tried for the
         non-positive sizes and equal widths of every seed (OPT-125m's `word_embed_proj_dim` equals
         its hidden size; OPT-350m's does not, and the projections it then has are conditional)."""
@@ -722,12 +751,12 @@ class ModelType:
                 if computed == default:
                     continue
                 if name not in DERIVED:
-                    raise GenerationError(f"`{name}` defaults to a value derived from other fields "
-                                          f"({computed}); add a rule to architecture.DERIVED")
+                    raise GenerationError(
+                        f"`{name}` defaults to a value derived from other fields ({computed}); add a rule to architecture.DERIVED"
+                    )
                 rule = ConfigQuantities(self.model_type, {**self.meta([name]), "defaults": self.class_defaults}, config)
                 if rule.raw(name) != computed:
-                    raise GenerationError(f"architecture.DERIVED[{name!r}] gives {rule.raw(name)}, "
-                                          f"transformers {computed}")
+                    raise GenerationError(f"architecture.DERIVED[{name!r}] gives {rule.raw(name)}, transformers {computed}")
                 derived.append(name)
                 break
         return derived, inputs
@@ -741,8 +770,9 @@ class ModelType:
             for variant in variants:
                 rest = {k: v for k, v in variant.when.items() if k != name}
                 groups.setdefault(json.dumps(rest, sort_keys=True), []).append(variant)
-            if len(values) > 1 and all(len(g) == len(values) and len({json.dumps(v.heads, sort_keys=True)
-                                                                       for v in g}) == 1 for g in groups.values()):
+            if len(values) > 1 and all(
+                len(g) == len(values) and len({json.dumps(v.heads, sort_keys=True) for v in g}) == 1 for g in groups.values()
+            ):
                 del self.switches[name]
                 variants = [g[0] for g in groups.values()]
                 for variant in variants:
@@ -884,13 +914,13 @@ def _diff(got: ModuleTree, expected: ModuleTree) -> str:
 # --- the document ----------------------------------------------------------------------------------
 
 
-
 def peft_model_types() -> list[str]:
     """Model types peft knows default targets for (LoRA and IA3 maps)."""
     from peft.utils import constants
 
-    return sorted(set(constants.TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING)
-                  | set(constants.TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING))
+    return sorted(
+        set(constants.TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING) | set(constants.TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING)
+    )
 
 
 def seeds_by_type() -> dict[str, list[dict[str, Any]]]:
@@ -908,12 +938,18 @@ def generate(report: list[str] | None = None) -> dict[str, Any]:
     import torch
 
     seeds = seeds_by_type()
-    extra = [t for t in peft_model_types() if t not in seeds and t in transformers.CONFIG_MAPPING
-             and not _composite(transformers.CONFIG_MAPPING[t]().to_dict())]
+    extra = [
+        t
+        for t in peft_model_types()
+        if t not in seeds and t in transformers.CONFIG_MAPPING and not _composite(transformers.CONFIG_MAPPING[t]().to_dict())
+    ]
     if report is not None:
-        report.extend(f"skipped {t}: " + ("a composite config (sizes live in sub-configs)"
-                                          if t in transformers.CONFIG_MAPPING else "not a transformers model type")
-                      for t in peft_model_types() if t not in seeds and t not in extra)
+        report.extend(
+            f"skipped {t}: "
+            + ("a composite config (sizes live in sub-configs)" if t in transformers.CONFIG_MAPPING else "not a transformers model type")
+            for t in peft_model_types()
+            if t not in seeds and t not in extra
+        )
     model_types: dict[str, Any] = {}
     for model_type in sorted(seeds) + extra:
         type_seeds = seeds.get(model_type) or [transformers.CONFIG_MAPPING[model_type]().to_dict()]
@@ -960,6 +996,7 @@ def bundled_fingerprint() -> str:
 def render(document: Mapping[str, Any]) -> dict[str, str]:
     """File name -> text: an index, and one file per model_type, so that `estimate` reads only the
     template of its model (all of them together are ~350 KB of JSON, ~8 ms to parse)."""
+
     def compact(value: Any) -> str:
         return json.dumps(value, separators=(",", ":"), sort_keys=False) + "\n"
 

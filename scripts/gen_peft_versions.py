@@ -184,7 +184,10 @@ def dump(document: dict[str, object]) -> str:
     lines = ["{", f'  "versions": {json.dumps(document["versions"])},', '  "types": {']
     for i, (peft_type, fields) in enumerate(types.items()):
         lines.append(f"    {json.dumps(peft_type)}: {{")
-        items = [f"      {json.dumps(name)}: {json.dumps(spans[0] if len(spans) == 1 else spans, separators=(',', ':'))}" for name, spans in fields.items()]
+        items = [
+            f"      {json.dumps(name)}: {json.dumps(spans[0] if len(spans) == 1 else spans, separators=(',', ':'))}"
+            for name, spans in fields.items()
+        ]
         lines.append(",\n".join(items))
         lines.append("    }" + ("," if i < len(types) - 1 else ""))
     lines += ["  }", "}"]
@@ -214,9 +217,7 @@ def fields_in(document: dict[str, object], version: str) -> dict[str, set[str]]:
 
 def released_versions() -> list[str]:
     """Every released peft version, from PyPI (network)."""
-    output = subprocess.run(
-        [sys.executable, "-m", "pip", "index", "versions", "peft"], check=True, capture_output=True, text=True
-    ).stdout
+    output = subprocess.run([sys.executable, "-m", "pip", "index", "versions", "peft"], check=True, capture_output=True, text=True).stdout
     listed = next(line for line in output.splitlines() if line.startswith("Available versions:"))
     versions = [v.strip() for v in listed.partition(":")[2].split(",")]
     return sorted((v for v in versions if version_key(v) >= FIRST_VERSION), key=version_key)
@@ -262,7 +263,9 @@ def disagreements(document: dict[str, object], fields_by_version: dict[str, dict
             extra = said.get(peft_type, set()) - set(read.get(peft_type, ()))
             missing = set(read.get(peft_type, ())) - said.get(peft_type, set())
             if extra or missing:
-                problems.append(f"peft {version} {peft_type}: recorded but absent {sorted(extra)}, present but unrecorded {sorted(missing)}")
+                problems.append(
+                    f"peft {version} {peft_type}: recorded but absent {sorted(extra)}, present but unrecorded {sorted(missing)}"
+                )
     return problems
 
 

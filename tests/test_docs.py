@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,14 +38,6 @@ def test_rule_docs_and_readme_table_are_fresh() -> None:
 # runs it in a copy of FOLDER (default: a folder holding a copy of examples/); `$ cat FILE` of a file
 # that is not there writes the lines shown into it, which is how a transcript introduces a file.
 # `<!-- file: PATH -->` before a block says the block is that file of the repository, verbatim.
-
-import os
-import re
-import shutil
-import subprocess
-import sys
-
-import pytest
 
 PAGES = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").glob("*.md"))]
 _BLOCK = re.compile(r"(?:<!-- (run in|file): (\S+) -->\n)?```(\w*)\n(.*?)\n```", re.S)

@@ -8,10 +8,10 @@ from pathlib import Path
 import jsonschema_rs
 import pytest
 
-from peftlint.engine import load_rules
-from peftlint.examples import write_example
 from peftlint.config import Settings
+from peftlint.engine import load_rules
 from peftlint.enrich.stage import Enricher, ModelOptions
+from peftlint.examples import write_example
 from peftlint.lint import config_facts
 from peftlint.load.files import load_path
 from peftlint.normalize import peft_types, to_peft_config

@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
 import pytest
 
 from peftlint.cli import main
 from peftlint.engine import Rule, load_rules
+from peftlint.enrich.stage import ModelOptions
 from peftlint.examples import lint_example
 from peftlint.fix import fix_findings
 from peftlint.lint import lint_paths
-from peftlint.enrich.stage import ModelOptions
 
 LLAMA = "meta-llama/Llama-3.2-1B"
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from peft.mapping import PEFT_TYPE_TO_CONFIG_MAPPING
-from tests.enrich.conftest import SPEECH
 
 from peftlint.dialects import detect
 from peftlint.engine import load_rules
+from tests.enrich.conftest import SPEECH
 
 RULES = load_rules()
 # Rules citing a config's __post_init__ check; those whose check only warns are left out here.

@@ -89,3 +89,34 @@ def test_hook_in_an_ordinary_repository(hook_repo: Path, tmp_path: Path) -> None
     result = _try_repo(hook_repo, work, files, tmp_path / "pre-commit-home")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Passed" in result.stdout and "PL000" not in result.stdout
+
+
+def test_the_repositorys_own_config_runs_peftlint_on_examples(hook_repo: Path, tmp_path: Path) -> None:
+    """.pre-commit-config.yaml (peftlint's own hooks) checks examples/ with this checkout's peftlint:
+    clean on the good examples; the bad ones are left out, and a new mistake there is caught."""
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    [hook] = [h for repo in config["repos"] for h in repo["hooks"] if h["id"] == "peftlint"]
+    assert hook["entry"] == yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))[0]["entry"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "peftlint").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m peftlint "$@"\n', encoding="utf-8")
+    (bin_dir / "peftlint").chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),
+        "PRE_COMMIT_HOME": str(tmp_path / "home"),
+        "PRE_COMMIT_COLOR": "never",
+    }
+    run = [sys.executable, "-m", "pre_commit", "run", "peftlint", "--all-files"]
+    clean = subprocess.run(run, cwd=hook_repo, env=env, capture_output=True, text=True, timeout=600)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "peftlint (examples/)" in clean.stdout and "Passed" in clean.stdout
+    broken = hook_repo / "examples" / "good" / "zz-typo.yaml"
+    broken.write_text("peft_type: LORA\nr: 8\nlora_aplha: 16\ntarget_modules: [q_proj, v_proj]\n", encoding="utf-8")
+    try:
+        subprocess.run(["git", "add", str(broken)], cwd=hook_repo, check=True)
+        failed = subprocess.run(run, cwd=hook_repo, env=env, capture_output=True, text=True, timeout=600)
+    finally:
+        subprocess.run(["git", "rm", "-qf", str(broken)], cwd=hook_repo, check=True)
+    assert failed.returncode == 1 and "PL001" in failed.stdout, failed.stdout

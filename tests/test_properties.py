@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import currently_in_test_context, HealthCheck, assume, event, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, currently_in_test_context, event, given, settings, strategies as st
 
 from peftlint.finding import Finding
 from peftlint.lint import Report, lint_paths

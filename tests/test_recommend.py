@@ -24,9 +24,9 @@ from peftlint.enrich.model import resolve_model
 from peftlint.enrich.stage import ModelOptions
 from peftlint.lint import lint_paths
 from peftlint.profile import Profile, ProfileRequest
-from peftlint.recommendation import S000, S001, S002, NothingFits, RecommendError, Recommendation, Request, recommend
 from peftlint.recommend_interactive import Cancelled, ask
 from peftlint.recommend_output import as_python, as_yaml, document
+from peftlint.recommendation import S000, S001, S002, NothingFits, Recommendation, RecommendError, Request, recommend
 
 LLAMA3 = "meta-llama/Meta-Llama-3-8B"
 LLAMA31 = "meta-llama/Llama-3.1-8B"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from peftlint.config import settings_for
 from peftlint.engine import Rule
 from peftlint.examples import lint_example
-from peftlint.lint import load_configs, lint_paths, rule_set
-from peftlint.config import settings_for
+from peftlint.lint import lint_paths, load_configs, rule_set
 
 SAVED = Path(__file__).parent / "fixtures" / "saved_adapters"
 REAL = sorted(SAVED.glob("*.json"))

@@ -20,6 +20,7 @@ import peft
 import pytest
 import torch
 from peft import inject_adapter_in_model
+
 from tests.generated_versions import version_mismatch
 
 ROOT = Path(__file__).resolve().parents[1]

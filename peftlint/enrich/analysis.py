@@ -10,8 +10,8 @@ from typing import Any, Mapping, NamedTuple
 
 from peftlint.enrich.architecture import ArchitectureError, UnknownArchitecture, module_tree_from_config
 from peftlint.enrich.counts import CountError, Counts, count_parameters
-from peftlint.enrich.distributed import DEEPSPEED, DistributedEstimate, Plan, distribute
-from peftlint.enrich.memory import DTYPE_BYTES, Adapted, ModelDims, MemoryEstimate, estimate_training_memory
+from peftlint.enrich.distributed import DistributedEstimate, Plan, distribute
+from peftlint.enrich.memory import DTYPE_BYTES, Adapted, MemoryEstimate, ModelDims, estimate_training_memory
 from peftlint.enrich.model import ModelConfig
 from peftlint.enrich.modules import ModuleTree
 from peftlint.enrich.targets import (

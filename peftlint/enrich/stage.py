@@ -103,7 +103,7 @@ class Enricher:
         spec = resolved.model_id if resolved is not None else self.options.model or effective.get("base_model_name_or_path")
         if not isinstance(spec, str) or not spec.strip():
             return None, None
-        from peftlint.enrich.analysis import ModelFactsError, Training, analyze, model_facts
+        from peftlint.enrich.analysis import ModelFactsError, analyze, model_facts
         from peftlint.enrich.model import ModelUnavailable
 
         training = self.options.training or training_from(training_settings or {}, seq_len, batch_size)

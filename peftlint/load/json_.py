@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_right
-from typing import Any
 
 from peftlint.load import Document, JsonPath, LoadError, shown
 

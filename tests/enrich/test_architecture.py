@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.enrich.conftest import BUNDLED_MODELS, raw_config, model_config
-from tests.generated_versions import version_mismatch
 
 from peftlint.enrich.architecture import (
     InvalidModelConfig,
@@ -28,6 +26,8 @@ from peftlint.enrich.architecture import (
 )
 from peftlint.enrich.bundled import bundled_config, bundled_ids
 from peftlint.resources import data_dir
+from tests.enrich.conftest import BUNDLED_MODELS, model_config, raw_config
+from tests.generated_versions import version_mismatch
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,6 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from peftlint.enrich.architecture import module_tree_from_config
+from peftlint.enrich.counts import NotModelled, PeftRejects, count_parameters, factorization
+from peftlint.enrich.modules import ModuleTree
+from peftlint.enrich.targets import resolve_targets
+from peftlint.enrich.torch_tree import module_tree
 from tests.enrich.conftest import (
     BUNDLED_MODELS,
     TASKS,
@@ -25,12 +31,6 @@ from tests.enrich.conftest import (
     raw_config,
     tiny_config,
 )
-
-from peftlint.enrich.architecture import module_tree_from_config
-from peftlint.enrich.counts import NotModelled, PeftRejects, count_parameters, factorization
-from peftlint.enrich.modules import ModuleTree
-from peftlint.enrich.targets import resolve_targets
-from peftlint.enrich.torch_tree import module_tree
 
 
 def check_against_peft(

@@ -10,13 +10,13 @@ import time
 from typing import Any
 
 import pytest
-from tests.enrich.conftest import REFERENCE_MODELS, build_model, default_task, model_config, peft_model
-from tests.generated_versions import version_mismatch
 
 from peftlint.enrich import targets
 from peftlint.enrich.targets import PatternError, closest_module_names, resolve_targets
 from peftlint.enrich.torch_tree import module_tree
 from peftlint.resources import data_dir
+from tests.enrich.conftest import REFERENCE_MODELS, build_model, default_task, model_config, peft_model
+from tests.generated_versions import version_mismatch
 
 DEFAULTS_PATH = data_dir() / "peft_defaults.json"
 

@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from peftlint.load import Document, LoadError
 from peftlint.load.files import MAX_BYTES, load_bytes, load_path

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import io
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+import tomllib
 import yaml
 
 from peftlint.docs import explain
