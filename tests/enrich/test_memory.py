@@ -74,16 +74,27 @@ def results() -> list[Any]:
 PIN_TOLERANCE = 0.01
 
 
-def test_every_row_keeps_the_accuracy_it_reached(results: list[Any]) -> None:
-    pinned = calibration.pinned_errors()
-    checked = {r.case.id: r for r in results if r.case.group in ("training", "inference")}
-    assert set(checked) == set(pinned), "rows changed: re-pin with benchmarks/memory_calibration.py --pin"
-    moved = [
-        f"{row_id} ({r.case.model}): {r.error:+.1%}, pinned {pinned[row_id]:+.1%}"
-        for row_id, r in sorted(checked.items())
-        if abs(r.error - pinned[row_id]) > PIN_TOLERANCE
-    ]
-    assert not moved, moved
+PINNED = calibration.pinned_errors()
+
+
+@pytest.fixture(scope="module")
+def by_id(results: list[Any]) -> dict[int, Any]:
+    return {r.case.id: r for r in results if r.case.group in ("training", "inference")}
+
+
+def test_every_estimated_row_is_pinned(by_id: dict[int, Any]) -> None:
+    assert set(by_id) == set(PINNED), "rows changed: re-pin with benchmarks/memory_calibration.py --pin"
+
+
+@pytest.mark.parametrize("row_id", sorted(PINNED))
+def test_row_keeps_the_accuracy_it_reached(row_id: int, by_id: dict[int, Any]) -> None:
+    """Each published row is held to its own tolerance: the error it reached, give or take one
+    point. Scaling every block's activations by 15% fails 72 of the 98 rows (the others are
+    inference rows and checkpointed runs, where activations are a small part of the peak)."""
+    result, pinned = by_id[row_id], PINNED[row_id]
+    where = f"{row_id} ({result.case.model}): {result.error:+.1%}, pinned {pinned:+.1%}"
+    assert abs(result.error - pinned) <= PIN_TOLERANCE, where
+    assert abs(result.error) <= abs(pinned) + PIN_TOLERANCE, where
 
 
 def test_estimate_is_within_15_percent_of_published_peaks_and_beats_the_seed_formula(results: list[Any]) -> None:
