@@ -5,7 +5,9 @@ Usage: .venv/bin/python benchmarks/memory_calibration.py [--pin]
 Prints every row of tests/enrich/calibration_models/memory-measurements.csv with its estimate,
 its error and the error of the method guides' 2·P_frozen + 12·P_trainable formula; then the
 median absolute errors (all training rows, and the rows no constant was fitted on), the
-out-of-memory checks, and the excluded rows with their reasons. Needs torch + transformers
+out-of-memory checks, and the excluded rows with their reasons; then peft's method comparison
+(method-comparison.csv): each method's reserved peak, its error, and the pairs of methods the
+estimate orders differently from the measurements. Needs torch + transformers
 (parameter counts come from the published configs on the meta device).
 
 `--pin` writes every row's current error to tests/enrich/calibration_models/pinned-errors.csv,
@@ -56,6 +58,18 @@ def main(argv: list[str]) -> int:
     for case in calibration.cases():
         if case.group == "excluded":
             print(f"  {case.id}: {case.reason}")
+    methods = calibration.evaluate_methods()
+    print()
+    print(f"peft method comparison (Llama-3.2-3B, batch {calibration.METHOD_BATCH} x {calibration.METHOD_SEQ_LEN}, reserved):")
+    print(calibration.method_table(methods))
+    errors = [r.error for r in methods]
+    print(f"  median |error| {calibration.statistics.median(abs(e) for e in errors):.1%}, spread {max(errors) - min(errors):.1%}")
+    measured = [r.experiment for r in sorted(methods, key=lambda r: -r.measured_gb)]
+    estimated = [r.experiment for r in sorted(methods, key=lambda r: -r.estimate_gb)]
+    swapped = [(a, b) for i, a in enumerate(measured) for b in measured[i + 1 :] if estimated.index(a) > estimated.index(b)]
+    print(f"  pairs ordered differently from the measurements: {len(swapped)} {swapped}")
+    for experiment, reason in calibration.METHOD_EXCLUDED.items():
+        print(f"  excluded {experiment}: {reason}")
     return 0
 
 

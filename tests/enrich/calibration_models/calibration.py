@@ -383,3 +383,70 @@ def write_pins(results: list[Result], path: Path = PINNED_PATH) -> None:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["id", "group", "model", "error"])
         writer.writerows([r.case.id, r.case.group, r.case.model, f"{r.error:+.4f}"] for r in rows)
+
+
+# --- peft's method comparison: several methods on one model and batch ------------------------
+
+METHODS_PATH = HERE / "method-comparison.csv"
+# The configs of peft's method_comparison/MetaMathQA experiments (their results' `peft_config`).
+METHOD_CONFIGS: dict[str, dict[str, Any]] = {
+    "prompt_tuning--llama-3.2-3B-default": {"peft_type": "PROMPT_TUNING", "num_virtual_tokens": 200},
+    "lora--llama-3.2-3B-rank32-dora": {"peft_type": "LORA", "r": 32, "lora_alpha": 64, "target_modules": ["q_proj", "v_proj"], "use_dora": True},
+    "loha--llama-3.2-3B-rank32": {"peft_type": "LOHA", "r": 32, "alpha": 64, "target_modules": ["q_proj", "v_proj"]},
+    "ia3--llama-3.2-3B-default": {"peft_type": "IA3", "target_modules": ["k_proj", "v_proj", "down_proj"], "feedforward_modules": ["down_proj"]},
+    "lora--llama-3.2-3B-rank64": {"peft_type": "LORA", "r": 64, "lora_alpha": 128, "target_modules": ["q_proj", "v_proj"]},
+    "lora--llama-3.2-3B-rank32": {"peft_type": "LORA", "r": 32, "lora_alpha": 64, "target_modules": ["q_proj", "v_proj"]},
+    "vera--llama-3.2-3B-default": {"peft_type": "VERA", "r": 256, "target_modules": ["q_proj", "v_proj"]},
+    "ptuning--llama-3.2-3B-default": {"peft_type": "P_TUNING", "num_virtual_tokens": 20, "encoder_hidden_size": 3072, "encoder_reparameterization_type": "MLP"},
+    "prefixtuning--llama-3.2-3B-lr_0.001": {"peft_type": "PREFIX_TUNING", "num_virtual_tokens": 200},
+}
+# rows kept in the CSV (they show the frozen model's own peak) that the estimate cannot make
+METHOD_EXCLUDED = {"ln_tuning--llama-3.2-3B-default": "peftlint does not count LN_TUNING parameters"}
+# batch 4 (train_config.batch_size); sequences are at most 768 tokens (max_seq_length) and the
+# 99th-percentile padded batch length is not published: 512, the same for every method.
+METHOD_BATCH, METHOD_SEQ_LEN = 4, 512
+
+
+@dataclass(frozen=True)
+class MethodResult:
+    experiment: str
+    peft_type: str
+    measured_gb: float  # reserved_99th_bytes / 1e9: torch.cuda.memory_reserved() after each step
+    estimate_gb: float  # peftlint's peak_reserved_bytes / 1e9
+    trainable_params: int
+    published_trainable: int
+
+    @property
+    def error(self) -> float:
+        return (self.estimate_gb - self.measured_gb) / self.measured_gb
+
+
+def evaluate_methods(path: Path = METHODS_PATH) -> list[MethodResult]:
+    """Every method-comparison row through `peftlint estimate`'s own path (counts, then memory)."""
+    from peftlint.enrich.analysis import Training, analyze
+    from peftlint.enrich.memory import memory_figures
+    from peftlint.enrich.model import resolve_model
+
+    model = resolve_model(str(HERE / "llama-3.2-3b"))
+    training = Training(dtype="bf16", batch_size=METHOD_BATCH, seq_len=METHOD_SEQ_LEN)
+    results = []
+    for row in load_rows(path):
+        if row["experiment"] in METHOD_EXCLUDED:
+            continue
+        config = {"task_type": "CAUSAL_LM", **METHOD_CONFIGS[row["experiment"]]}
+        analysis = analyze(model, config, config["peft_type"], training, exact=True)
+        if analysis.memory is None or analysis.counts is None:
+            raise ValueError(f"{row['experiment']}: no estimate ({analysis.memory_error or analysis.counts_error})")
+        figures = memory_figures(analysis.memory.total_bytes, analysis.memory.breakdown)
+        results.append(MethodResult(
+            row["experiment"], row["peft_type"], int(row["reserved_99th_bytes"]) / 1e9,
+            figures["peak_reserved_bytes"] / 1e9, analysis.counts.trainable, int(row["trainable_params"]),
+        ))  # fmt: skip
+    return results
+
+
+def method_table(results: list[MethodResult]) -> str:
+    lines = [f"{'experiment':44} {'trainable':>10} {'measured':>9} {'estimate':>9} {'error':>7}"]
+    for r in results:
+        lines.append(f"{r.experiment:44} {r.trainable_params:>10} {r.measured_gb:9.2f} {r.estimate_gb:9.2f} {r.error:+7.1%}")
+    return "\n".join(lines)
