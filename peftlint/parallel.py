@@ -292,25 +292,33 @@ def _find(spec: str, base_dir: str) -> str | None:
     return None
 
 
-def python_arguments(path: str) -> list[Document]:
+_MERGES = ("merge_and_unload", "merge_adapter")
+
+
+def python_arguments(path: str) -> tuple[list[Document], int | None]:
     """The literal `fsdp`, `fsdp_config`, `deepspeed` arguments of TrainingArguments-like calls in a
-    Python script, as Documents (read with ast; the script never runs)."""
+    Python script, as Documents (read with ast; the script never runs), and the line of a
+    `merge_and_unload()` / `merge_adapter()` call the script makes without gathering the sharded
+    weights first (`deepspeed.zero.GatheredParameters`), if any."""
     import ast
 
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
         if "fsdp" not in text and "deepspeed" not in text:
-            return []
+            return [], None
         tree = ast.parse(text, path)
     except (OSError, SyntaxError, ValueError):
-        return []
+        return [], None
     documents = []
+    merge_line = None
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        if name in _MERGES and merge_line is None:
+            merge_line = node.lineno
         if name not in _ARGUMENT_CLASSES:
             continue
         data: dict[str, Any] = {}
@@ -324,7 +332,7 @@ def python_arguments(path: str) -> list[Document]:
                 positions[(keyword.arg,)] = (keyword.lineno, keyword.col_offset + 1)
         if data:
             documents.append(Document(path, "python", data, positions))
-    return documents
+    return documents, None if "GatheredParameters" in text else merge_line
 
 
 def read_setup(
@@ -342,8 +350,9 @@ def read_setup(
     for name in ("strategy", "num_gpus", "num_nodes", "offload"):
         if profile.get(name) is not None:
             reader.set(name, profile[name], "profile")
+    merge_line = None
     if document is not None:
-        sources = python_arguments(document.path) if document.format == "python" else [document]
+        sources, merge_line = python_arguments(document.path) if document.format == "python" else ([document], None)
         for source in sources:
             if isinstance(source.data, Mapping):
                 reader.training_file(source, source.data)
@@ -360,6 +369,8 @@ def read_setup(
     shipped_name = os.path.basename(str(settings.get("deepspeed_file", "")))
     if settings.get("offload", "none") != "none" and shipped_name and "offload" not in shipped_name.lower():
         settings["offload_unnamed"] = shipped_name  # axolotl's zero2.json offloads the optimizer
+    if merge_line is not None and settings.get("strategy") in ("zero3", "fsdp", "fsdp-hybrid", "fsdp-shard-grad-op"):
+        settings["merge_without_gather"] = {"line": merge_line}
     if document is not None and dialect == "trl" and isinstance(document.data, Mapping):
         _quant_storage(settings, document.data)
     return reader.setup()
