@@ -13,12 +13,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Protocol, Union
 
-from peftlint.config import ConfigError, settings_for
+from peftlint.config import ConfigError
 from peftlint.engine import RuleFileError
 from peftlint.enrich.stage import Enricher, ModelOptions
 from peftlint.errors import ArgumentTypeError, ConfigSourceError, LintFailed, ModelError, PeftlintError, RecommendationFailed, SettingsError
 from peftlint.finding import Finding
-from peftlint.lint import config_profile, lint_config, lint_paths, load_configs
+from peftlint.lint import config_profile, lint_config, lint_paths, load_configs, settings_at
 from peftlint.load import Document, LoadError
 from peftlint.normalize import PeftConfig, to_peft_config
 from peftlint.peft_versions import VersionError, check_version
@@ -97,7 +97,7 @@ def check(
                 raise ConfigSourceError(f"{os.fspath(source)}: no such file or folder")
             return lint_paths([os.fspath(source)], select=chosen, ignore=skipped, model=options, profile=request, peft_version=peft_version).findings
         config = _config_from_object(source)
-        settings = settings_for(Path.cwd()).with_cli(select=chosen, ignore=skipped, peft_version=peft_version)
+        settings = settings_at(Path.cwd(), select=chosen, ignore=skipped, peft_version=peft_version)
         findings = lint_config(config, settings, Enricher(options), config_profile(config, settings, request)).findings
     # a mapping has no file: no place to show, and no text for `--fix` to edit
     return sorted((f._replace(file=None, edit=None) for f in findings), key=Finding.sort_key)
@@ -147,7 +147,7 @@ def estimate(
     resolved = _model_config(spec)
     flags = {"seq_len": seq_len, "gpu_memory": gpu_memory}  # as `peftlint estimate` passes them
     with _settings_errors():
-        settings = settings_for(where)
+        settings = settings_at(where)
         profile = config_profile(peft_config, settings, ProfileRequest(values={k: v for k, v in flags.items() if v is not None}))
         training = training_for(peft_config, profile.values, given)  # the same order as `peftlint estimate`
         enricher = Enricher(ModelOptions(resolved=resolved, training=training, exact=True))  # as `peftlint estimate`
@@ -175,7 +175,6 @@ def recommend(
     alternatives. Raises `ModelError`, `SettingsError`, or `RecommendationFailed` when nothing fits the
     budget or the dialect cannot train the model (all `PeftlintError`s).
     """
-    from peftlint.recommend_command import assembled_profile
     from peftlint.recommend_files import DIALECTS
     from peftlint.recommendation import NothingFits, RecommendError, Request as RecommendRequest, recommend as recommend_config
 
@@ -183,9 +182,10 @@ def recommend(
         raise SettingsError(f"dialect `{dialect}` is not one of {', '.join(DIALECTS)}")
     resolved = _model_config(model)
     with _settings_errors():  # the budget's GPUs and strategy are read while recommending, too
-        chosen = assembled_profile(_profile_request(profile))
+        settings = settings_at(Path.cwd())
+        chosen = config_profile(None, settings, _profile_request(profile))
         try:
-            return recommend_config(RecommendRequest(resolved, chosen, dialect, settings_for(Path.cwd())))
+            return recommend_config(RecommendRequest(resolved, chosen, dialect, settings))
         except (NothingFits, RecommendError) as exc:
             raise RecommendationFailed(str(exc)) from None
 

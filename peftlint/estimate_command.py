@@ -7,14 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping, NoReturn
 
-from peftlint.config import settings_for
 from peftlint.enrich.analysis import ModelFactsError, Training
 from peftlint.enrich.memory import normalize_dtype, normalize_optimizer
 from peftlint.enrich.model import ModelUnavailable, resolve_model
 from peftlint.enrich.stage import Enricher, ModelOptions, training_from
 from peftlint.estimation import compare as compare_alternatives, compare_strategies, estimate, render_text
 from peftlint.finding import Finding
-from peftlint.lint import config_profile, lint_config, load_configs
+from peftlint.lint import config_profile, lint_config, load_configs, settings_at
 from peftlint.load import LoadError
 from peftlint.normalize import PeftConfig
 from peftlint.profile import ProfileError, ProfileRequest, parse_gpu_memory, training_settings
@@ -87,7 +86,7 @@ def run_estimate(
     if not configs:
         fail(f"{config_path}: no PEFT config found")
     config = configs[0]
-    settings = settings_for(Path(config_path))
+    settings = settings_at(Path(config_path))
     try:  # the flags, the file's `peftlint:` block and pyproject.toml, as `check` reads them
         context = config_profile(config, settings, profile)
     except ProfileError as exc:

@@ -151,15 +151,30 @@ def _file_layer(config: PeftConfig) -> Layer | None:
     return Layer(f"{document.path}:{line} `{PROFILE_KEY}:` block", data[PROFILE_KEY], in_file=True, line=line)
 
 
-def config_profile(config: PeftConfig, settings: Settings, request: ProfileRequest | None = None, *, own_block: bool = True) -> Profile:
-    """CLI flags > the file's own block > `--profile NAME` > [tool.peftlint.profile]; raises ProfileError."""
+def settings_at(
+    path: Path,
+    *,
+    select: tuple[str, ...] = (),
+    ignore: tuple[str, ...] = (),
+    fail_on: str | None = None,
+    peft_version: str | None = None,
+) -> Settings:
+    """The settings for a file, or for a folder when the config has no file (the API's mapping,
+    `recommend`): the nearest [tool.peftlint], under the command line's (or API's) options.
+    With config_profile, the one way every entry point learns its settings and profile."""
+    return settings_for(path).with_cli(select=select, ignore=ignore, fail_on=fail_on, peft_version=peft_version)
+
+
+def config_profile(config: PeftConfig | None, settings: Settings, request: ProfileRequest | None = None, *, own_block: bool = True) -> Profile:
+    """CLI flags > the file's own block > `--profile NAME` > [tool.peftlint.profile]; raises ProfileError.
+    `config` None: no file, so no block of its own (`recommend`)."""
     pyproject = str(settings.root / "pyproject.toml") if settings.root else "pyproject.toml"
     return assemble(
         pyproject=pyproject,
         table=settings.profile,
         profiles=settings.profiles,
         request=request or ProfileRequest(),
-        file_layer=_file_layer(config) if own_block else None,
+        file_layer=_file_layer(config) if own_block and config is not None else None,
     )
 
 
@@ -382,7 +397,7 @@ def lint_paths(
     enricher = Enricher(model or ModelOptions())
     prepared = []
     for path in iter_files(paths, report.skipped, force_exclude=force_exclude):
-        settings = settings_for(Path(path)).with_cli(select=select, ignore=ignore, fail_on=fail_on, peft_version=peft_version)
+        settings = settings_at(Path(path), select=select, ignore=ignore, fail_on=fail_on, peft_version=peft_version)
         item = prepare_file(path, settings, report, enricher, profile)
         if item is not None:
             prepared.append(item)

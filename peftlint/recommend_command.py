@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 from typing import Callable, NoReturn
 
-from peftlint.config import settings_for_dir
 from peftlint.enrich.model import ModelUnavailable, resolve_model
-from peftlint.profile import Profile, ProfileError, ProfileRequest, assemble
+from peftlint.lint import config_profile, settings_at
+from peftlint.profile import Profile, ProfileError, ProfileRequest
 from peftlint.recommend_output import render
 from peftlint.recommendation import NothingFits, RecommendError, Request, recommend
 
@@ -24,9 +24,8 @@ def output_format(chosen: str | None, output: str | None) -> str:
 
 
 def assembled_profile(request: ProfileRequest) -> Profile:
-    settings = settings_for_dir(Path.cwd())
-    pyproject = str(settings.root / "pyproject.toml") if settings.root else "pyproject.toml"
-    return assemble(pyproject=pyproject, table=settings.profile, profiles=settings.profiles, request=request, file_layer=None)
+    """The profile as `check` assembles it for a config with no block of its own, here."""
+    return config_profile(None, settings_at(Path.cwd()), request)
 
 
 def _interactive(model: str | None, profile: Profile, revision: str | None, token: str | None, fail: Callable[[str], NoReturn]) -> tuple[str, dict]:
@@ -72,7 +71,7 @@ def run_recommend(
     fmt = output_format(chosen_format, output)
     try:
         resolved = resolve_model(model, revision=revision, token=token)
-        result = recommend(Request(resolved, assembled, dialect, settings_for_dir(Path.cwd())))
+        result = recommend(Request(resolved, assembled, dialect, settings_at(Path.cwd())))
         text = render(result, fmt)
     except (ModelUnavailable, RecommendError, ValueError) as exc:
         fail(str(exc))
