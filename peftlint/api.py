@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Protocol, Union
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, NoReturn, Protocol, Union
 
 from peftlint.config import ConfigError
 from peftlint.engine import RuleFileError
@@ -114,6 +114,12 @@ def estimate(
     optimizer: str | None = None,
     quantization: str | None = None,
     gpu_memory: str | float | None = None,
+    num_gpus: int | None = None,
+    num_nodes: int | None = None,
+    strategy: str | None = None,
+    offload: str | None = None,
+    deepspeed: str | None = None,
+    accelerate_config: str | None = None,
 ) -> Estimate:
     """Exact trainable parameters, adapter size and training/inference memory of one config.
 
@@ -124,14 +130,17 @@ def estimate(
     `peftlint estimate`: `dtype` bf16 (fp16, fp32), `batch_size` 1, `seq_len` 512, no gradient
     checkpointing, `optimizer` adamw (adamw-8bit, paged-adamw-8bit, sgd, ... or transformers'
     `optim` names), `quantization` none ("4bit" is QLoRA with double quantization, "8bit").
-    `gpu_memory` (e.g. "24GB") adds a `PL401` finding when the peak does not fit. The result has
+    `gpu_memory` (e.g. "24GB") adds a `PL401` finding when the peak does not fit. `num_gpus`,
+    `num_nodes`, `strategy` (ddp, zero1-3, fsdp, ...), `offload` and the `deepspeed` /
+    `accelerate_config` files spread training over GPUs as `peftlint estimate`'s flags do: the
+    memory is then the busiest GPU's. The result has
     the fields of `peftlint estimate --format json`; counts and memory are None when peft would
     reject the config on this model (its error findings say why).
 
     Raises `ConfigSourceError`, `ModelError` or `SettingsError`.
     """
     from peftlint.enrich.analysis import ModelFactsError
-    from peftlint.estimate_command import training_for
+    from peftlint.estimate_command import plan_of, read_distributed, training_for
     from peftlint.estimation import estimate as estimate_config
 
     if isinstance(config, (str, os.PathLike)):
@@ -145,18 +154,26 @@ def estimate(
     if not spec:
         raise ModelError("no base model: pass `model=` (a Hub id, a folder with config.json, a config.json, or its mapping)")
     resolved = _model_config(spec)
-    flags = {"seq_len": seq_len, "gpu_memory": gpu_memory}  # as `peftlint estimate` passes them
+    # as `peftlint estimate` passes them
+    flags = {"seq_len": seq_len, "gpu_memory": gpu_memory, "num_gpus": num_gpus, "num_nodes": num_nodes, "strategy": strategy, "offload": offload}
     with _settings_errors():
         settings = settings_at(where)
         profile = config_profile(peft_config, settings, ProfileRequest(values={k: v for k, v in flags.items() if v is not None}))
+        # a problem in a file given here is a SettingsError; one in the config file is a PL600 finding
+        setup, file_problems = read_distributed(peft_config, profile, deepspeed, accelerate_config, _raise_settings_error)
         training = training_for(peft_config, profile.values, given)  # the same order as `peftlint estimate`
+        training = training._replace(plan=plan_of(setup, _raise_settings_error))
         enricher = Enricher(ModelOptions(resolved=resolved, training=training, exact=True))  # as `peftlint estimate`
-        linted = lint_config(peft_config, settings, enricher, profile)
-    errors = [f for f in linted.findings if f.severity == "error"]
+        linted = lint_config(peft_config, settings, enricher, profile, setup=setup)
+    errors = file_problems + [f for f in linted.findings if f.severity == "error"]
     try:
         return estimate_config(resolved, linted.facts["effective"], peft_config.peft_type, training, errors, enricher.last_analysis)
     except ModelFactsError as exc:
         raise ModelError(f"model facts unavailable for {resolved.model_id}: {exc}") from None
+
+
+def _raise_settings_error(message: str) -> NoReturn:
+    raise SettingsError(message)
 
 
 def recommend(

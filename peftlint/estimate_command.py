@@ -38,7 +38,7 @@ def training_for(config: PeftConfig, profile: Mapping[str, Any], given: Mapping[
 _PLAN_FLAGS = ("strategy", "num_gpus", "num_nodes", "offload")
 
 
-def _setup(config: PeftConfig, context: Any, deepspeed: str | None, accelerate_config: str | None, fail: Callable[[str], NoReturn]) -> tuple[Any, list[Finding]]:
+def read_distributed(config: PeftConfig, context: Any, deepspeed: str | None, accelerate_config: str | None, fail: Callable[[str], NoReturn]) -> tuple[Any, list[Finding]]:
     """The distributed setup from every layer. A problem in a file named by a flag is a usage
     error; one in the training file itself is a PL600 finding at its line."""
     from peftlint.parallel import read_setup
@@ -54,7 +54,7 @@ def _setup(config: PeftConfig, context: Any, deepspeed: str | None, accelerate_c
     return setup, findings
 
 
-def _plan(setup: Any, fail: Callable[[str], NoReturn]) -> Any:
+def plan_of(setup: Any, fail: Callable[[str], NoReturn]) -> Any:
     from peftlint.enrich.distributed import plan_from
     from peftlint.parallel import checked_plan, plan_settings
 
@@ -92,9 +92,9 @@ def run_estimate(
     except ProfileError as exc:
         fail(str(exc))
     gpu_memory = gpu_memory or context.values.get("gpu_memory")
-    setup, file_problems = _setup(config, context, deepspeed, accelerate_config, fail)
+    setup, file_problems = read_distributed(config, context, deepspeed, accelerate_config, fail)
     try:
-        training = training_for(config, context.values, training_flags)._replace(plan=_plan(setup, fail))
+        training = training_for(config, context.values, training_flags)._replace(plan=plan_of(setup, fail))
         if training_flags.get("optimizer") is not None:
             normalize_optimizer(training_flags["optimizer"])  # a wrong spelling on the command line is a usage error
         gpu_bytes = parse_gpu_memory(gpu_memory) if gpu_memory is not None else None

@@ -202,3 +202,19 @@ def test_fsdp2_mixed_precision_from_an_accelerate_config(tmp_path: Path) -> None
     from peftlint.parallel import plan_settings
 
     assert plan_settings(setup.settings)["fp32_shards"] is True
+
+
+def test_the_api_estimates_per_gpu_like_the_command(tmp_path: Path) -> None:
+    import peftlint
+    from peftlint.api import SettingsError
+
+    config = tmp_path / "lora.yaml"
+    config.write_text(LORA)
+    result = peftlint.estimate(str(config), model="meta-llama/Llama-2-70b-hf", num_gpus=4, strategy="fsdp", gpu_memory="80GB")
+    assert result.memory["distributed"] == {"strategy": "fsdp", "num_gpus": 4, "num_nodes": 1, "offload": "none"}
+    command = estimate(tmp_path, "--num-gpus", "4", "--strategy", "fsdp", "--format", "json")
+    assert json.loads(command.stdout)["memory"]["total_bytes"] == result.memory["total_bytes"]
+    zero3 = peftlint.estimate(str(config), model="meta-llama/Llama-2-70b-hf", num_gpus=2, deepspeed=str(FIXTURES / "llama-factory-ds_z3_config.json"))
+    assert zero3.memory["distributed"]["strategy"] == "zero3"
+    with pytest.raises(SettingsError, match="needs DeepSpeed ZeRO or FSDP"):
+        peftlint.estimate(str(config), model="meta-llama/Llama-2-70b-hf", num_gpus=2, strategy="ddp", offload="params")
