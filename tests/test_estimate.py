@@ -98,6 +98,10 @@ def test_compare(tmp_path: Path) -> None:
     assert "prompt tuning, 200 tokens" in labels
     by_label = {row["label"]: row for row in result["compare"]}
     assert by_label["QLoRA r=16 all-linear"]["memory"]["total_bytes"] < by_label["LoRA r=16 all-linear"]["memory"]["total_bytes"]
+    # peft's method comparison measures prompt tuning > IA3 > LoRA on Q,V > prefix tuning (200 tokens each)
+    order = ["prompt tuning, 200 tokens", "IA3", "LoRA r=8 on Q,V", "prefix tuning, 200 tokens"]
+    peaks = [by_label[label]["memory"]["total_bytes"] for label in order]
+    assert peaks == sorted(peaks, reverse=True), dict(zip(order, peaks))
 
 
 @pytest.mark.parametrize(
@@ -155,3 +159,18 @@ def test_the_profile_says_how_a_plain_config_trains(tmp_path: Path) -> None:
     assert peak("peftlint: {seq_len: 2048, gradient_checkpointing: true}\n") < plain
     assert peak("peftlint: {seq_len: 2048, quantization: 4bit}\n") < plain
     assert peak("peftlint: {seq_len: 4096}\n") > plain
+
+
+def test_stack_flag_and_profile_field_and_the_three_figures(tmp_path: Path) -> None:
+    _, default = estimate_json(tmp_path, LORA_QV, "--model", "meta-llama/Llama-3.2-1B")
+    _, flag = estimate_json(tmp_path, LORA_QV, "--model", "meta-llama/Llama-3.2-1B", "--stack", "torchtune")
+    _, profile = estimate_json(tmp_path, LORA_QV + "peftlint: {stack: torchtune}\n", "--model", "meta-llama/Llama-3.2-1B")
+    assert default["memory"]["assumptions"]["stack"] == "transformers"
+    assert flag["memory"] == profile["memory"] and flag["memory"]["assumptions"]["stack"] == "torchtune"
+    # torchtune keeps the adapters in bf16 and chunks the loss: less than transformers + peft
+    assert flag["memory"]["breakdown"]["trainable_weights"] * 2 == default["memory"]["breakdown"]["trainable_weights"]
+    assert flag["memory"]["total_bytes"] < default["memory"]["total_bytes"]
+    memory = default["memory"]
+    assert memory["peak_allocated_bytes"] < memory["peak_reserved_bytes"] < memory["total_bytes"]
+    code, out, err = estimate(tmp_path, LORA_QV, "--model", "meta-llama/Llama-3.2-1B", "--stack", "megatron")
+    assert code == 2 and "invalid choice: 'megatron'" in err and "Traceback" not in err

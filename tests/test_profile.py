@@ -289,9 +289,17 @@ def test_training_fields_reach_the_memory_estimate(tmp_path: Path) -> None:
     assert codes(", gradient_checkpointing: yes, quantization: none") == []
 
 
-@pytest.mark.parametrize(("field", "value"), [("gradient_checkpointing", "maybe"), ("quantization", "3bit")])
+@pytest.mark.parametrize(("field", "value"), [("gradient_checkpointing", "maybe"), ("quantization", "3bit"), ("stack", "megatron")])
 def test_bad_training_fields_name_the_allowed_values(field: str, value: str) -> None:
     from peftlint.profile import ProfileError, parse_value
 
-    with pytest.raises(ProfileError, match="true or false|4bit, 8bit, none"):
+    with pytest.raises(ProfileError, match="true or false|4bit, 8bit, none|transformers, torchtune, litgpt"):
         parse_value(field, value)
+
+
+def test_stack_field_reaches_the_estimate() -> None:
+    from peftlint.enrich.stage import training_from
+    from peftlint.profile import parse_value, training_settings
+
+    assert training_from(training_settings({"stack": parse_value("stack", "litgpt")}), None, None).stack == "litgpt"
+    assert training_from({}, None, None).stack == "transformers"

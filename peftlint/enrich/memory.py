@@ -583,6 +583,8 @@ def estimate_training_memory(
         quantize_lm_head = defaults["quantize_lm_head"]
     optimizer = normalize_optimizer(optimizer)
     quantization = normalize_quantization(quantization)
+    # torchao's NF4Tensor always stores its scalers double-quantized (torchtune's QLoRA)
+    double_quant = double_quant or (quantization == "4bit" and bool(defaults.get("double_quant")))
     batch_size = _positive("batch_size", batch_size)
     seq_len = _positive("seq_len", seq_len)
     total_params = _positive("total_params", total_params)

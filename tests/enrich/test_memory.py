@@ -549,6 +549,10 @@ def test_stack_decides_adapter_dtype_and_loss() -> None:
     assert transformers.breakdown["trainable_weights"] == 2 * torchtune.breakdown["trainable_weights"]
     assert torchtune.breakdown["logits"] == 512 * LLAMA3.vocab_size * (4 + 1)
     assert "kv_cache" in transformers.breakdown and "kv_cache" not in torchtune.breakdown
+    # torchtune's QLoRA is torchao's NF4Tensor: double-quantized scalers whatever the flag says
+    assert train(stack="torchtune", quantization="4bit").breakdown["base_weights"] == train(
+        stack="torchtune", quantization="4bit", double_quant=True
+    ).breakdown["base_weights"] < train(quantization="4bit").breakdown["base_weights"]
     with pytest.raises(ValueError, match="unknown training stack"):
         train(stack="megatron")
 
