@@ -218,3 +218,10 @@ def test_the_api_estimates_per_gpu_like_the_command(tmp_path: Path) -> None:
     assert zero3.memory["distributed"]["strategy"] == "zero3"
     with pytest.raises(SettingsError, match="needs DeepSpeed ZeRO or FSDP"):
         peftlint.estimate(str(config), model="meta-llama/Llama-2-70b-hf", num_gpus=2, strategy="ddp", offload="params")
+
+
+def test_a_deepspeed_run_is_offered_zero3_rather_than_fsdp(tmp_path: Path) -> None:
+    config = tmp_path / "train.yaml"
+    config.write_text("base_model: meta-llama/Llama-2-70b-hf\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\nbf16: true\ndeepspeed: deepspeed_configs/zero2.json\n")
+    result = subprocess.run([sys.executable, "-m", "peftlint", "check", str(config), "--num-gpus", "8", "--gpu-memory", "80GB"], capture_output=True, text=True, timeout=120)
+    assert "PL608" in result.stdout and "with DeepSpeed ZeRO-3 over 8 GPUs, optimizer offloaded to CPU:" in result.stdout

@@ -466,9 +466,12 @@ def memory_remedies(analysis: Analysis, effective: Mapping[str, Any], peft_type:
 
 
 def _sharded_plan(plan: Plan) -> Plan | None:
-    """FSDP FULL_SHARD on the same GPUs, when the plan replicates the weights on several GPUs."""
+    """The same GPUs with the weights sharded, when the plan replicates them on several GPUs:
+    ZeRO-3 for a DeepSpeed run (its offload kept), FSDP FULL_SHARD otherwise."""
     if plan.num_gpus < 2 or plan.strategy in ("zero3", "fsdp", "fsdp-hybrid"):
         return None
+    if plan.engine == "deepspeed":
+        return Plan("zero3", plan.num_gpus, plan.num_nodes, plan.offload, plan.fsdp_version)
     return Plan("fsdp", plan.num_gpus, plan.num_nodes, "params" if plan.offload == "params" else "none", plan.fsdp_version)
 
 
