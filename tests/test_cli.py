@@ -285,6 +285,19 @@ def test_lint_path_imports_no_heavy_packages(tmp_path: Path) -> None:
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
 
 
+def test_estimate_with_every_memory_term_imports_no_ml_package(tmp_path: Path) -> None:
+    # per-method terms, --compare (LoRA, IA3, prefix, prompt tuning) and a stack: still plain arithmetic
+    path = write(tmp_path, "a.yaml", "peft_type: LORA\ntask_type: CAUSAL_LM\nr: 8\ntarget_modules: [q_proj, v_proj]\nuse_dora: true\n")
+    args = ["estimate", str(path), "--model", "meta-llama/Llama-3.2-1B", "--compare", "--stack", "torchtune", "--format", "json"]
+    code = (
+        "import sys, io, contextlib, peftlint.cli\n"
+        f"with contextlib.redirect_stdout(io.StringIO()):\n    try:\n        peftlint.cli.main({args!r})\n    except SystemExit:\n        pass\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'peft', 'bitsandbytes', 'torchtune', 'deepspeed', 'accelerate') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
+
+
 
 @pytest.mark.parametrize("command", [["check"], ["estimate", "--model", "meta-llama/Meta-Llama-3-8B"]])
 def test_start_up_compiles_no_annotations(tmp_path: Path, command: list[str]) -> None:
