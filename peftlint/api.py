@@ -160,12 +160,12 @@ def estimate(
         settings = settings_at(where)
         profile = config_profile(peft_config, settings, ProfileRequest(values={k: v for k, v in flags.items() if v is not None}))
         # a problem in a file given here is a SettingsError; one in the config file is a PL600 finding
-        setup, file_problems = read_distributed(peft_config, profile, deepspeed, accelerate_config, _raise_settings_error)
+        setup = read_distributed(peft_config, profile, deepspeed, accelerate_config, _raise_settings_error)
         training = training_for(peft_config, profile.values, given)  # the same order as `peftlint estimate`
         training = training._replace(plan=plan_of(setup, _raise_settings_error))
         enricher = Enricher(ModelOptions(resolved=resolved, training=training, exact=True))  # as `peftlint estimate`
         linted = lint_config(peft_config, settings, enricher, profile, setup=setup)
-    errors = file_problems + [f for f in linted.findings if f.severity == "error"]
+    errors = [f for f in linted.findings if f.severity == "error"]
     try:
         return estimate_config(resolved, linted.facts["effective"], peft_config.peft_type, training, errors, enricher.last_analysis)
     except ModelFactsError as exc:

@@ -12,7 +12,6 @@ from peftlint.enrich.memory import normalize_dtype, normalize_optimizer
 from peftlint.enrich.model import ModelUnavailable, resolve_model
 from peftlint.enrich.stage import Enricher, ModelOptions, training_from
 from peftlint.estimation import compare as compare_alternatives, compare_strategies, estimate, render_text
-from peftlint.finding import Finding
 from peftlint.lint import config_profile, lint_config, load_configs, settings_at
 from peftlint.load import LoadError
 from peftlint.normalize import PeftConfig
@@ -38,20 +37,18 @@ def training_for(config: PeftConfig, profile: Mapping[str, Any], given: Mapping[
 _PLAN_FLAGS = ("strategy", "num_gpus", "num_nodes", "offload")
 
 
-def read_distributed(config: PeftConfig, context: Any, deepspeed: str | None, accelerate_config: str | None, fail: Callable[[str], NoReturn]) -> tuple[Any, list[Finding]]:
+def read_distributed(config: PeftConfig, context: Any, deepspeed: str | None, accelerate_config: str | None, fail: Callable[[str], NoReturn]) -> Any:
     """The distributed setup from every layer. A problem in a file named by a flag is a usage
-    error; one in the training file itself is a PL600 finding at its line."""
+    error; one in the training file (or a file it names) is a PL600 finding, as `check` reports it
+    (lint.lint_config)."""
     from peftlint.parallel import read_setup
 
     flags = {name: context.values[name] for name in _PLAN_FLAGS if context.sources.get(name) == "--" + name.replace("_", "-")}
     setup = read_setup(profile=context.values, document=config.document, accelerate_config=accelerate_config, deepspeed=deepspeed, flags=flags, dialect=config.dialect.name if config.dialect else None)
-    findings = []
     for problem in setup.problems:
         if problem.file in (deepspeed, accelerate_config) or problem.file is None:
             fail(str(problem))
-        message = problem.message if problem.file == config.path else str(problem)
-        findings.append(Finding("PL600", "invalid-distributed-setup", "error", config.path, problem.line if problem.file == config.path else None, problem.column if problem.file == config.path else None, None, message))
-    return setup, findings
+    return setup
 
 
 def plan_of(setup: Any, fail: Callable[[str], NoReturn]) -> Any:
@@ -92,7 +89,7 @@ def run_estimate(
     except ProfileError as exc:
         fail(str(exc))
     gpu_memory = gpu_memory or context.values.get("gpu_memory")
-    setup, file_problems = read_distributed(config, context, deepspeed, accelerate_config, fail)
+    setup = read_distributed(config, context, deepspeed, accelerate_config, fail)
     try:
         training = training_for(config, context.values, training_flags)._replace(plan=plan_of(setup, fail))
         if training_flags.get("optimizer") is not None:
@@ -111,7 +108,7 @@ def run_estimate(
     linted = lint_config(config, settings, enricher, context, setup=setup)
     facts = linted.facts
     # the errors `check` finds in this config: they say why peft would refuse it (no counts then)
-    findings = file_problems + [f for f in linted.findings if f.severity == "error"]
+    findings = [f for f in linted.findings if f.severity == "error"]
     try:
         result = estimate(resolved, facts["effective"], config.peft_type, training, findings, enricher.last_analysis)
     except ModelFactsError as exc:
@@ -128,5 +125,5 @@ def run_estimate(
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(render_text(result, training, gpu_bytes, comparison))
+        sys.stdout.write(render_text(result, training, gpu_bytes, comparison, config.path))
     return 1 if findings else 0

@@ -177,7 +177,9 @@ def _size(n: int | None) -> str:
     return f"{n} B"
 
 
-def render_text(result: Estimate, training: Training, gpu_bytes: int | None, comparison: list[dict[str, Any]] | None) -> str:
+def render_text(result: Estimate, training: Training, gpu_bytes: int | None, comparison: list[dict[str, Any]] | None, config_path: str | None = None) -> str:
+    """The estimate as `peftlint estimate` prints it; a finding in another file than `config_path`
+    (a DeepSpeed JSON the training YAML names) shows where it is."""
     lines = [f"{result.model} ({result.model_type}) with {result.peft_type}"]
     if result.trainable_params is not None:
         lines += [
@@ -209,7 +211,8 @@ def render_text(result: Estimate, training: Training, gpu_bytes: int | None, com
         lines.append(f"  inference          {serving} (batch 1 x {training.seq_len}); latency: {inference['latency']}")
     lines += [f"  warning: {w}" for w in result.warnings]
     for f in result.findings:
-        lines.append(f"  {f.code} [{f.severity}] {f.message}")
+        place = f"{f.file}:{f.line}:{f.column}: " if config_path is not None and f.file not in (None, config_path) and f.line is not None else ""
+        lines.append(f"  {f.code} [{f.severity}] {place}{f.message}")
     if comparison:
         lines += ["", f"  {'alternative':<28}{'trainable':>14}{'adapter':>12}{'training peak':>16}"]
         for row in comparison:

@@ -52,6 +52,7 @@ class Prepared(NamedTuple):
     configs: list[PeftConfig]
     facts: list[dict]
     labels: list[str]  # how messages and `-v` name each config: its path, and its document if several
+    given_files: tuple[str, ...] = ()  # --deepspeed / --accelerate-config: their problems are usage errors
 
 
 @lru_cache(maxsize=None)
@@ -270,26 +271,39 @@ def lint_config(
     *,
     setup: "Setup | None" = None,
     text: str | None = None,
+    given_files: tuple[str, ...] = (),
 ) -> Linted:
     """The one pipeline for one config: validate -> facts -> enrich -> rules -> suppressions.
 
     Every entry point goes through it (`check` per file, `estimate`, the Python API, `recommend`'s
     self-check, `--fix`'s re-lint through `check`), so that they cannot disagree about a file.
-    `text`: the file's text when it is not (yet) on disk (`--diff`)."""
+    `text`: the file's text when it is not (yet) on disk (`--diff`). `given_files`: the setup files
+    the command line named, whose problems the caller reports as usage errors."""
     facts = config_facts(config, settings, enricher, profile, setup)
-    findings, suppressed = judge(config, facts, settings, text)
+    findings, suppressed = judge(config, facts, settings, text, given_files)
     return Linted(findings, facts, suppressed)
 
 
-def judge(config: PeftConfig, facts: dict, settings: Settings, text: str | None = None) -> tuple[list[Finding], int]:
-    """lint_config's second half: the rules that apply to the config, then its file's suppressions.
+def judge(config: PeftConfig, facts: dict, settings: Settings, text: str | None = None, given_files: tuple[str, ...] = ()) -> tuple[list[Finding], int]:
+    """lint_config's second half: the distributed setup's problems (PL600), the rules that apply to
+    the config, then its file's suppressions (which never silence PL600: exit 2 says why).
     Apart only because `check` adds facts across files (mark_shared_settings) between the halves."""
     rules = active_rules(settings)
     findings = evaluate(rules_for(config, rules), facts, config)
     suppressed = 0
     if findings and not _in_memory(config):
         findings, suppressed = _apply_suppressions(config.path, findings, settings, rules, text)
-    return sorted(findings, key=Finding.sort_key), suppressed
+    return sorted(_setup_findings(config, facts, rules, given_files) + findings, key=Finding.sort_key), suppressed
+
+
+def _setup_findings(config: PeftConfig, facts: dict, rules: list[Rule], given_files: tuple[str, ...]) -> list[Finding]:
+    """A PL600 finding at each problem of the config's distributed setup (its own keys, the files
+    they name), but for those in `given_files`."""
+    return [
+        _emitted_finding(rules, INVALID_SETUP, "invalid-distributed-setup", problem["file"] or config.path, problem["line"], problem["column"], problem["message"])
+        for problem in (facts["distributed"] or {}).get("problems", ())
+        if problem["file"] is None or problem["file"] not in given_files
+    ]
 
 
 def _in_memory(config: PeftConfig) -> bool:
@@ -347,13 +361,9 @@ def prepare_file(path: str, settings: Settings, report: Report, enricher: Enrich
             report.saved_adapters.append((labels[-1], config.saved_adapter_evidence))
         facts.append(config_facts(config, settings, enricher, profile, distributed_setup(config, profile.values, request)))
         report.peft_versions.append((labels[-1], facts[-1]["peft_version"]))
-        for problem in (facts[-1]["distributed"] or {}).get("problems", ()):
-            if request is not None and problem["file"] is not None and problem["file"] in (request.deepspeed, request.accelerate_config):
-                continue  # the command line's own files: checked once, a usage error (cli.check)
-            found = _emitted_finding(rules, INVALID_SETUP, "invalid-distributed-setup", problem["file"] or path, problem["line"], problem["column"], problem["message"])
-            report.findings.append(found)
-            report.failing += fails(found, settings.fail_on)
-    return Prepared(path, settings, rules, configs, facts, labels)
+    # the command line's own setup files: checked once, a usage error (cli.check)
+    given_files = tuple(f for f in ((request.deepspeed, request.accelerate_config) if request else ()) if f)
+    return Prepared(path, settings, rules, configs, facts, labels, given_files)
 
 
 def _where(config: PeftConfig) -> str:
@@ -371,7 +381,7 @@ def finish_file(prepared: Prepared, report: Report) -> None:
     """Run the rules on a prepared file, apply its suppressions, and add the findings."""
     settings = prepared.settings
     for config, facts in zip(prepared.configs, prepared.facts):
-        findings, suppressed = judge(config, facts, settings, report.texts.get(prepared.path))
+        findings, suppressed = judge(config, facts, settings, report.texts.get(prepared.path), prepared.given_files)
         report.suppressed += suppressed
         report.findings.extend(findings)
         report.failing += sum(fails(f, settings.fail_on) for f in findings)

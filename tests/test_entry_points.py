@@ -33,6 +33,9 @@ MATRIX = {
         {"peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": "Qwen/Qwen2.5-0.5B", "r": 512, "lora_alpha": 16, "target_modules": ["q_proj", "v_proj"]}
     ),
     "suppressed.yaml": "peft_type: LORA\ntask_type: CAUSAL_LM\nbase_model_name_or_path: meta-llama/Llama-3.2-1B\nr: 256  # peftlint: disable=PL101\nlora_alpha: 16\ntarget_modules: [q_proj, v_porj]\n",
+    # a training YAML naming a DeepSpeed file with a mistake: PL600 at the JSON's line, from every door
+    "axolotl-deepspeed.yaml": "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_modules: [q_proj, v_proj]\ndeepspeed: ds_z4.json\n",
+    "ds_z4.json": '{"zero_optimization": {"stage": 4}}\n',
     "train.py": (
         "from peft import LoraConfig\n\n"
         "config = LoraConfig(task_type='CAUSAL_LM', base_model_name_or_path='meta-llama/Llama-3.2-1B', r=8, lora_alpha=16, target_modules=['q_proj', 'v_porj'])\n"
@@ -114,3 +117,13 @@ def test_estimate_honours_suppressions_as_check_does(matrix: Path, capsys: pytes
     _, estimated = _cli_json(capsys, "estimate", str(path))
     assert "PL101" not in {f["code"] for f in checked["findings"]}
     assert [f["code"] for f in estimated["findings"]] == ["PL210"]
+
+
+def test_a_setup_problem_in_a_named_file_is_reported_there(matrix: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = matrix / "axolotl-deepspeed.yaml"
+    _, checked = _cli_json(capsys, "check", str(path))
+    (finding,) = checked["findings"]
+    assert (finding["code"], Path(finding["file"]).name, finding["line"], finding["column"]) == ("PL600", "ds_z4.json", 1, 24)
+    capsys.readouterr()
+    main(["estimate", str(path)])
+    assert f"PL600 [error] {finding['file']}:1:24: ZeRO `stage` is `4`" in capsys.readouterr().out
