@@ -18,7 +18,7 @@ from peftlint.enrich.stage import ModelOptions
 from peftlint.lint import lint_paths
 
 LLAMA = "meta-llama/Llama-3.2-1B"  # bundled: resolved without a network
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parent.parent / "docs" / "integrations.md"  # the manual, moved out of README.md
 # the rules these tests use: config and target-module checks (the others have their own tests)
 RULES = "PL0,PL1,PL2"
 TYPO_YAML = "peft_type: LORA\ntask_type: CAUSAL_LM\nr: 8\nlora_alpha: 16\nlora_dropuot: 0.1\ntarget_modules: [q_proj, v_prj]\n"
@@ -195,7 +195,7 @@ def readme_block(title: str, index: int = 0) -> str:
 def test_readme_api_example_runs() -> None:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(readme_block("Python API and training callback"), "README.md", "exec"), {})
+        exec(compile(readme_block("Python API and training callback"), "docs/integrations.md", "exec"), {})
     assert "PL210 error" in out.getvalue() and "trainable" in out.getvalue()
 
 

@@ -134,5 +134,5 @@ def test_only_the_integration_imports_transformers() -> None:
 def test_readme_callback_example_trains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # the example writes its output_dir where it runs
     namespace: dict[str, Any] = {}
-    exec(compile(readme_block("Python API and training callback", index=1), "README.md", "exec"), namespace)
+    exec(compile(readme_block("Python API and training callback", index=1), "docs/integrations.md", "exec"), namespace)
     assert namespace["trainer"].state.global_step == 1

@@ -276,7 +276,7 @@ def test_lint_path_imports_no_heavy_packages(tmp_path: Path) -> None:
     code = (
         "import sys, peftlint.cli\n"
         f"try:\n    peftlint.cli.main(['check', {str(path)!r}])\nexcept SystemExit:\n    pass\n"
-        # the heavy ML packages, and the start-up costs measured out of the lint path (README, Performance):
+        # the heavy ML packages, and the start-up costs measured out of the lint path (docs/performance.md):
         # dataclasses (imports inspect, ~10 ms), difflib (only for did-you-mean), pathspec (only with excludes),
         # shutil (argparse imports it, with bz2 and lzma, unless given a width)
         "print(sorted(m for m in ('torch', 'transformers', 'peft', 'jsonschema', 'dataclasses', 'inspect', 'difflib', 'pathspec', 'shutil') if m in sys.modules))"
@@ -303,7 +303,7 @@ def test_estimate_with_every_memory_term_imports_no_ml_package(tmp_path: Path) -
 def test_start_up_compiles_no_annotations(tmp_path: Path, command: list[str]) -> None:
     """The NamedTuples of `check` and `estimate` are declared without `from __future__ import
     annotations`: with it, typing compiles every field's annotation string, and the first compile()
-    of a process alone costs ~1.5 ms of start-up (README, Performance)."""
+    of a process alone costs ~1.5 ms of start-up (docs/performance.md)."""
     path = write(tmp_path, "a.yaml", WARN)
     code = (
         "import builtins, sys\n"

@@ -34,7 +34,7 @@ def test_rule_docs_and_readme_table_are_fresh() -> None:
 # --- every transcript and file the README and the docs show is real ----------------------------------
 #
 # A ```console block is a transcript: each `$ command` line is run by bash, and what it prints
-# (stdout and stderr) must be the lines shown under it. `<!-- run in: FOLDER -->` before the block
+# (stdout and stderr, as one stream) must be the lines shown under it. `<!-- run in: FOLDER -->` before the block
 # runs it in a copy of FOLDER (default: a folder holding a copy of examples/); `$ cat FILE` of a file
 # that is not there writes the lines shown into it, which is how a transcript introduces a file.
 # `<!-- file: PATH -->` before a block says the block is that file of the repository, verbatim.
@@ -97,8 +97,9 @@ def test_console_transcripts_are_real_output(folder: str | None, body: str, shim
         cat = re.fullmatch(r"cat (\S+)", command)
         if cat and not (tmp_path / cat.group(1)).exists():
             (tmp_path / cat.group(1)).write_text(shown, encoding="utf-8")
-        result = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-        assert result.stdout + result.stderr == shown, f"$ {command}"
+        # one stream, as a terminal shows them: stderr's lines where they were printed
+        result = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+        assert result.stdout == shown, f"$ {command}"
 
 
 @pytest.mark.parametrize(("path", "body"), _blocks("file"))
@@ -120,3 +121,15 @@ def test_docs_site_builds_strict(tmp_path: Path) -> None:
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     result = subprocess.run([mkdocs, "build", "--strict", "-q", "-d", str(tmp_path / "site")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_precommit_rev_is_a_commit_with_the_hook() -> None:
+    """There is no release tag: the README pins `rev:` to a commit SHA, which must exist here and
+    hold the hooks file pre-commit reads."""
+    [rev] = re.findall(r"^    rev: ([0-9a-f]{40})\b", (ROOT / "README.md").read_text(encoding="utf-8"), flags=re.M)
+    inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=ROOT, capture_output=True, text=True)
+    if inside.returncode != 0:
+        pytest.skip("not a git checkout")
+    found = subprocess.run(["git", "cat-file", "-e", f"{rev}:.pre-commit-hooks.yaml"], cwd=ROOT, capture_output=True, text=True)
+    assert found.returncode == 0, f"{rev} is not a commit of this repository with .pre-commit-hooks.yaml"
+    assert f"@{rev}" in (ROOT / "README.md").read_text(encoding="utf-8")  # the CI snippet pins the same one

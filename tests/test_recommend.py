@@ -409,27 +409,5 @@ def test_a_plain_peft_file_says_how_it_trains_in_its_profile(tmp_path: Path, cap
     assert memory.code == "PL401" and "with gradient checkpointing" in memory.message
 
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-
-
-def _readme_runs() -> list[tuple[str, str]]:
-    """(command, output) of every `$ peftlint recommend ...` shown in the README's Recommend section
-    that prints its result (not `-o`, not piped)."""
-    section = README.read_text(encoding="utf-8").split("## Recommend: `peftlint recommend`\n", 1)[1].split("\n## ", 1)[0]
-    runs = []
-    for block in section.split("```text\n")[1:]:
-        lines = block.split("\n```", 1)[0].split("\n")
-        for n, line in enumerate(lines):
-            if line.startswith("$ peftlint recommend") and " -o " not in line and not line.endswith("\\"):
-                end = next((m for m in range(n + 1, len(lines)) if lines[m].startswith("$ ")), len(lines))
-                runs.append((line[2:], "\n".join(lines[n + 1 : end]) + "\n"))
-    return runs
-
-
-@pytest.mark.parametrize(("command", "shown"), _readme_runs())
-def test_readme_examples_are_what_the_command_prints(command: str, shown: str, capsys: pytest.CaptureFixture[str]) -> None:
-    import shlex
-
-    main(shlex.split(command)[1:])
-    out, err = capsys.readouterr()
-    assert out + err == shown
+# The transcripts of docs/recommend.md (what the README's Recommend section was) are run by
+# tests/test_docs.py::test_console_transcripts_are_real_output, with every other page's.
