@@ -318,7 +318,8 @@ def start_training(request: Request) -> Training:
     from peftlint.enrich.distributed import plan_from
     from peftlint.profile import ProfileError
 
-    sizes = {key: request.values[key] for key in ("seq_len", "batch_size") if request.values.get(key)}
+    # the profile's `stack`: the adapter dtype and the loss the budget is judged with
+    sizes = {key: request.values[key] for key in ("seq_len", "batch_size", "stack") if request.values.get(key)}
     try:  # the profile's GPUs and strategy: the budget is per GPU
         plan = plan_from(request.values)
     except ValueError as exc:

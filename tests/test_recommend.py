@@ -141,6 +141,14 @@ def test_latency_critical_chat_on_24gb_needs_gradient_checkpointing() -> None:
     assert result.estimate.memory["total_bytes"] <= 24 * 2**30
 
 
+def test_the_profiles_stack_is_the_one_the_budget_is_judged_with() -> None:
+    transformers = rec(LLAMA31, task="instruction", gpu_memory=80, seq_len=2048)
+    torchtune = rec(LLAMA31, task="instruction", gpu_memory=80, seq_len=2048, stack="torchtune")
+    assert torchtune.plan.training.stack == "torchtune" and transformers.plan.training.stack == "transformers"
+    assert torchtune.estimate.memory["assumptions"]["stack"] == "torchtune"
+    assert torchtune.estimate.memory["total_bytes"] < transformers.estimate.memory["total_bytes"]
+
+
 def test_a_small_gpu_takes_the_remedies_in_order_down_to_qlora() -> None:
     result = rec(LLAMA3, task="instruction", gpu_memory=12, seq_len=1024, batch_size=4)
     steps = [r.decision for r in result.rationale if r.decision.startswith("train with")]
