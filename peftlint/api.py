@@ -18,7 +18,7 @@ from peftlint.engine import RuleFileError
 from peftlint.enrich.stage import Enricher, ModelOptions
 from peftlint.errors import ArgumentTypeError, ConfigSourceError, LintFailed, ModelError, PeftlintError, RecommendationFailed, SettingsError
 from peftlint.finding import Finding
-from peftlint.lint import config_profile, lint_config, lint_paths, load_configs, settings_at
+from peftlint.lint import config_profile, lint_config, lint_paths, load_configs, profile_or_finding, settings_at
 from peftlint.load import Document, LoadError
 from peftlint.normalize import PeftConfig, to_peft_config
 from peftlint.peft_versions import VersionError, check_version
@@ -158,14 +158,14 @@ def estimate(
     flags = {"seq_len": seq_len, "gpu_memory": gpu_memory, "num_gpus": num_gpus, "num_nodes": num_nodes, "strategy": strategy, "offload": offload}
     with _settings_errors():
         settings = settings_at(where)
-        profile = config_profile(peft_config, settings, ProfileRequest(values={k: v for k, v in flags.items() if v is not None}))
+        profile, invalid = profile_or_finding(peft_config, settings, ProfileRequest(values={k: v for k, v in flags.items() if v is not None}))
         # a problem in a file given here is a SettingsError; one in the config file is a PL600 finding
         setup = read_distributed(peft_config, profile, deepspeed, accelerate_config, _raise_settings_error)
         training = training_for(peft_config, profile.values, given)  # the same order as `peftlint estimate`
         training = training._replace(plan=plan_of(setup, _raise_settings_error))
         enricher = Enricher(ModelOptions(resolved=resolved, training=training, exact=True))  # as `peftlint estimate`
         linted = lint_config(peft_config, settings, enricher, profile, setup=setup)
-    errors = [f for f in linted.findings if f.severity == "error"]
+    errors = ([invalid] if invalid else []) + [f for f in linted.findings if f.severity == "error"]
     try:
         return estimate_config(resolved, linted.facts["effective"], peft_config.peft_type, training, errors, enricher.last_analysis)
     except ModelFactsError as exc:

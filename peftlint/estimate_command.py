@@ -12,7 +12,7 @@ from peftlint.enrich.memory import normalize_dtype, normalize_optimizer
 from peftlint.enrich.model import ModelUnavailable, resolve_model
 from peftlint.enrich.stage import Enricher, ModelOptions, training_from
 from peftlint.estimation import compare as compare_alternatives, compare_strategies, estimate, render_text
-from peftlint.lint import config_profile, lint_config, load_configs, settings_at
+from peftlint.lint import lint_config, load_configs, profile_or_finding, settings_at
 from peftlint.load import LoadError
 from peftlint.normalize import PeftConfig
 from peftlint.profile import ProfileError, ProfileRequest, parse_gpu_memory, training_settings
@@ -85,7 +85,7 @@ def run_estimate(
     config = configs[0]
     settings = settings_at(Path(config_path))
     try:  # the flags, the file's `peftlint:` block and pyproject.toml, as `check` reads them
-        context = config_profile(config, settings, profile)
+        context, invalid = profile_or_finding(config, settings, profile)
     except ProfileError as exc:
         fail(str(exc))
     gpu_memory = gpu_memory or context.values.get("gpu_memory")
@@ -108,7 +108,7 @@ def run_estimate(
     linted = lint_config(config, settings, enricher, context, setup=setup)
     facts = linted.facts
     # the errors `check` finds in this config: they say why peft would refuse it (no counts then)
-    findings = [f for f in linted.findings if f.severity == "error"]
+    findings = ([invalid] if invalid else []) + [f for f in linted.findings if f.severity == "error"]
     try:
         result = estimate(resolved, facts["effective"], config.peft_type, training, findings, enricher.last_analysis)
     except ModelFactsError as exc:
@@ -126,4 +126,4 @@ def run_estimate(
         sys.stdout.write("\n")
     else:
         sys.stdout.write(render_text(result, training, gpu_bytes, comparison, config.path))
-    return 1 if findings else 0
+    return 2 if invalid else 1 if findings else 0  # as `check`: a file's invalid `peftlint:` block is exit 2

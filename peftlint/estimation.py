@@ -94,9 +94,9 @@ def estimate(
     if analysis.memory_error:
         warnings.append(f"no memory estimate: {analysis.memory_error}")
     counts, memory = analysis.counts, analysis.memory
-    # peft's own refusals (PL0xx, PL2xx) leave nothing to count; a budget error (PL4xx) or a
-    # distributed-setup one (PL6xx) does not
-    rejected = any(f.severity == "error" and not f.code.startswith(("PL4", "PL6")) for f in findings)
+    # peft's own refusals (PL0xx, PL2xx) leave nothing to count; a budget error (PL4xx), a
+    # distributed-setup one (PL6xx) or an invalid profile block (PL300, estimated without it) does not
+    rejected = any(f.severity == "error" and not f.code.startswith(("PL4", "PL6", "PL300")) for f in findings)
     return Estimate(
         model=model.model_id,
         model_type=analysis.tree.model_type,

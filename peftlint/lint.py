@@ -179,12 +179,13 @@ def config_profile(config: PeftConfig | None, settings: Settings, request: Profi
     )
 
 
-def _profile_or_finding(config: PeftConfig, settings: Settings, request: ProfileRequest | None, rules: list[Rule], report: Report) -> Profile:
+def profile_or_finding(config: PeftConfig, settings: Settings, request: ProfileRequest | None = None) -> tuple[Profile, Finding | None]:
     """The config's profile; an invalid value in the file's own block is an INVALID_PROFILE finding
     (exit 2, like an unreadable file) and the profile is built without that block. Invalid values
-    from pyproject.toml or the command line stay usage errors for the whole run (ProfileError)."""
+    from pyproject.toml or the command line stay usage errors for the whole run (ProfileError).
+    `check` and `estimate` both read a file's profile so, and report the finding alike."""
     try:
-        return config_profile(config, settings, request)
+        return config_profile(config, settings, request), None
     except ProfileError as error:
         if error.layer is None or not error.layer.in_file:
             raise
@@ -192,9 +193,8 @@ def _profile_or_finding(config: PeftConfig, settings: Settings, request: Profile
             line, column = error.layer.line, 1
         else:
             line, column = config.document.position((PROFILE_KEY,) if error.key is None else (PROFILE_KEY, error.key))
-        report.unreadable += 1
-        report.findings.append(_emitted_finding(rules, INVALID_PROFILE, "invalid-profile", config.path, line, column, error.reason))
-        return config_profile(config, settings, request, own_block=False)
+        invalid = _emitted_finding(active_rules(settings), INVALID_PROFILE, "invalid-profile", config.path, line, column, error.reason)
+        return config_profile(config, settings, request, own_block=False), invalid
 
 
 def config_facts(config: PeftConfig, settings: Settings, enricher: Enricher, profile: Profile | None = None, setup: "Setup | None" = None) -> dict:
@@ -354,7 +354,10 @@ def prepare_file(path: str, settings: Settings, report: Report, enricher: Enrich
     report.files += 1
     facts, labels = [], []
     for config in configs:
-        profile = _profile_or_finding(config, settings, request, rules, report)
+        profile, invalid = profile_or_finding(config, settings, request)
+        if invalid is not None:
+            report.unreadable += 1
+            report.findings.append(invalid)
         labels.append(path if len(configs) == 1 else f"{path} ({_where(config)})")
         report.profiles.append((labels[-1], profile.describe()))
         if config.saved_adapter:

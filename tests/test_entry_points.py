@@ -36,6 +36,8 @@ MATRIX = {
     # a training YAML naming a DeepSpeed file with a mistake: PL600 at the JSON's line, from every door
     "axolotl-deepspeed.yaml": "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_modules: [q_proj, v_proj]\ndeepspeed: ds_z4.json\n",
     "ds_z4.json": '{"zero_optimization": {"stage": 4}}\n',
+    # an invalid value in the file's own profile block: PL300 at its line, the rest judged without it
+    "profile-block.yaml": "peft_type: LORA\ntask_type: CAUSAL_LM\nbase_model_name_or_path: meta-llama/Llama-3.2-1B\nr: 8\nlora_alpha: 16\ntarget_modules: [q_proj, v_porj]\npeftlint:\n  gpu_memory: lots\n",
     "train.py": (
         "from peft import LoraConfig\n\n"
         "config = LoraConfig(task_type='CAUSAL_LM', base_model_name_or_path='meta-llama/Llama-3.2-1B', r=8, lora_alpha=16, target_modules=['q_proj', 'v_porj'])\n"
@@ -90,7 +92,8 @@ def test_check_estimate_and_api_agree(matrix: Path, capsys: pytest.CaptureFixtur
         code, cli_estimate = _cli_json(capsys, "estimate", str(path))
         assert sorted(_shape(f) for f in cli_estimate["findings"]) == errors, path
         assert sorted(_shape(f._asdict()) for f in api_estimate.findings) == errors, path
-        assert code == (1 if errors else 0), path
+        # as `check`: an invalid profile block is exit 2 (like an unreadable file), other errors 1
+        assert code == (2 if any(f[0] == "PL300" for f in errors) else 1 if errors else 0), path
         api = api_estimate.to_dict()
         for field in ("model", "peft_type", "trainable_params", "total_params", "trainable_percent", "adapter_bytes"):
             assert cli_estimate[field] == api[field], (path, field)
