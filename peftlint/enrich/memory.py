@@ -716,11 +716,15 @@ def memory_figures(total_bytes: int, breakdown: Mapping[str, int]) -> dict[str, 
     - `peak_allocated_bytes`: what `torch.cuda.max_memory_allocated()` reports, the tensors alone;
     - `peak_reserved_bytes`: plus the caching allocator's reserve, `torch.cuda.max_memory_reserved()`
       (ALLOCATOR_SLACK_BYTES, and the distributed layer's `allocator_slack` when it adds one);
-    - `total_bytes`: plus the CUDA context, what nvidia-smi shows; the fit checks use it.
+    - `total_bytes`: plus the CUDA context and NCCL's buffers, what nvidia-smi shows; the fit
+      checks use it.
     """
     overhead = breakdown.get("framework_overhead", 0)
     sharded_slack = breakdown.get("allocator_slack", 0)
-    allocated = total_bytes - overhead - sharded_slack
+    # NCCL allocates its buffers outside PyTorch's caching allocator: nvidia-smi sees them, the
+    # torch.cuda counters do not
+    nccl = breakdown.get("communication_buffers", 0)
+    allocated = total_bytes - overhead - sharded_slack - nccl
     slack = ALLOCATOR_SLACK_BYTES if overhead else 0
     return {
         "peak_allocated_bytes": allocated,

@@ -542,6 +542,11 @@ def test_three_figures_allocated_reserved_device_total() -> None:
     assert figures["total_bytes"] - figures["peak_reserved_bytes"] == CUDA_CONTEXT_BYTES
     assert figures["peak_reserved_bytes"] - figures["peak_allocated_bytes"] == ALLOCATOR_SLACK_BYTES
     assert figures["peak_allocated_bytes"] == train().total_bytes
+    # several GPUs: NCCL's buffers and the sharded allocator's slack are not allocated tensors
+    sharded = {**estimate.breakdown, "communication_buffers": 300, "allocator_slack": 70}
+    several = memory_figures(estimate.total_bytes + 370, sharded)
+    assert several["peak_allocated_bytes"] == figures["peak_allocated_bytes"]
+    assert several["peak_reserved_bytes"] == figures["peak_reserved_bytes"] + 70
 
 
 def test_stack_decides_adapter_dtype_and_loss() -> None:
