@@ -133,3 +133,10 @@ def test_readme_precommit_rev_is_a_commit_with_the_hook() -> None:
     found = subprocess.run(["git", "cat-file", "-e", f"{rev}:.pre-commit-hooks.yaml"], cwd=ROOT, capture_output=True, text=True)
     assert found.returncode == 0, f"{rev} is not a commit of this repository with .pre-commit-hooks.yaml"
     assert f"@{rev}" in (ROOT / "README.md").read_text(encoding="utf-8")  # the CI snippet pins the same one
+
+
+def test_readme_stays_a_front_door() -> None:
+    """The manual lives in docs/ (issue 14: the README was 78 KB of manual, reference and notebook);
+    new material goes to a docs page, linked from here."""
+    size = len((ROOT / "README.md").read_bytes())
+    assert size <= 15_000, f"README.md is {size} bytes: move the new section to a page in docs/"
