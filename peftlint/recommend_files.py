@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 from peftlint.dialects import AXOLOTL, LLAMA_FACTORY, TRL
 from peftlint.enrich.analysis import Training
+from peftlint.enrich.distributed import Plan as DistributedPlan
 from peftlint.normalize import PROFILE_KEY
 from peftlint.profile import FIELDS
 
@@ -50,15 +51,16 @@ def file_mapping(
     model_id: str,
     accumulation: int = 1,
     profile: Mapping[str, Any] | None = None,
+    distributed: DistributedPlan | None = None,
 ) -> dict[str, Any]:
     """The mapping to write; `profile` adds a `peftlint:` block (peft files only: LLaMA-Factory
-    refuses keys it does not know, and axolotl drops them)."""
-    if dialect == AXOLOTL:
-        return _axolotl(config, training, model_id, accumulation)
-    if dialect == LLAMA_FACTORY:
-        return _llama_factory(config, training, model_id, accumulation)
-    if dialect == TRL:
-        return _trl(config, training, model_id, accumulation)
+    refuses keys it does not know, and axolotl drops them); `distributed` adds a framework's
+    `deepspeed:` / `fsdp:` keys."""
+    from peftlint.recommend_launch import dialect_keys
+
+    framework = {AXOLOTL: _axolotl, LLAMA_FACTORY: _llama_factory, TRL: _trl}.get(dialect)
+    if framework is not None:
+        return {**framework(config, training, model_id, accumulation), **(dialect_keys(dialect, distributed, training) if distributed else {})}
     mapping = {**config, "base_model_name_or_path": model_id}
     if profile:
         mapping[PROFILE_KEY] = profile_block(profile, training)

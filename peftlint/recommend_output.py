@@ -15,9 +15,10 @@ from peftlint.enrich.analysis import Training
 from peftlint.estimation import render_text
 from peftlint.normalize import PROFILE_KEY, peft_types
 from peftlint.recommend_files import PEFT
+from peftlint.recommend_launch import accelerate_config, deepspeed_config
 from peftlint.recommendation import Recommendation
 
-FORMATS = ("text", "yaml", "json", "python")
+FORMATS = ("text", "yaml", "json", "python", "deepspeed", "accelerate")
 
 
 def training_settings(recommendation: Recommendation) -> dict[str, Any]:
@@ -31,6 +32,7 @@ def training_settings(recommendation: Recommendation) -> dict[str, Any]:
         "micro_batch_size": training.batch_size,
         "gradient_accumulation_steps": plan.accumulation,
         "seq_len": training.seq_len,
+        "distributed": recommendation.distributed.to_dict(),
     }
 
 
@@ -46,7 +48,7 @@ def document(recommendation: Recommendation) -> dict[str, Any]:
 
 
 def _training_text(training: Training, accumulation: int) -> str:
-    parts = [training.dtype]
+    parts = [training.dtype] + ([training.plan.describe()] if training.plan.strategy != "single" else [])
     if training.quantization == "4bit":
         parts.append("4-bit NF4 base weights with double quantization (QLoRA)")
     elif training.quantization:
@@ -148,7 +150,19 @@ def as_text(recommendation: Recommendation) -> str:
     return "\n".join(lines) + "\n"
 
 
-RENDERERS: Mapping[str, Callable[[Recommendation], str]] = {"text": as_text, "yaml": as_yaml, "json": as_json, "python": as_python}
+def as_deepspeed(recommendation: Recommendation) -> str:
+    """`--format deepspeed`: the DeepSpeed JSON for the chosen ZeRO stage (JSON has no comments)."""
+    return json.dumps(deepspeed_config(recommendation.distributed, recommendation.plan.training), indent=2) + "\n"
+
+
+def as_accelerate(recommendation: Recommendation) -> str:
+    """`--format accelerate`: `accelerate launch --config_file` for the chosen strategy."""
+    plan = recommendation.distributed
+    body = yaml.safe_dump(accelerate_config(plan, recommendation.plan.training), sort_keys=False, width=4096)
+    return f"# accelerate config by `peftlint recommend` for {situation(recommendation)}: {plan.describe()}\n" + body
+
+
+RENDERERS: Mapping[str, Callable[[Recommendation], str]] = {"text": as_text, "yaml": as_yaml, "json": as_json, "python": as_python, "deepspeed": as_deepspeed, "accelerate": as_accelerate}
 
 
 def render(recommendation: Recommendation, output_format: str) -> str:

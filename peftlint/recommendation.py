@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 
 from peftlint.config import Settings
 from peftlint.enrich.analysis import GIB, ModelFactsError, Training, analyze, memory_remedies, model_task_type, module_tree
+from peftlint.enrich.distributed import Plan as DistributedPlan
 from peftlint.enrich.model import ModelConfig
 from peftlint.enrich.modules import ModuleTree
 from peftlint.enrich.stage import Enricher, ModelOptions
@@ -115,6 +116,11 @@ class Recommendation(NamedTuple):
     alternatives: list[Alternative]
     findings: list[Finding]  # warnings and errors `check` would still report (none, when all is well)
 
+    @property
+    def distributed(self) -> DistributedPlan:
+        """How training is spread over the GPUs: the profile's strategy, or the one `choose_strategy` picked."""
+        return self.plan.training.plan
+
     def file_mapping(self, *, with_profile: bool = True) -> dict[str, Any]:
         """The config as the chosen dialect's file holds it."""
         return file_mapping(
@@ -124,6 +130,7 @@ class Recommendation(NamedTuple):
             model_id=self.request.model.model_id,
             accumulation=self.plan.accumulation,
             profile=self.request.values if with_profile else None,
+            distributed=self.distributed,
         )
 
 
@@ -444,7 +451,7 @@ def _nothing_fits(request: Request, base: Base, config: Mapping[str, Any], train
 def checked(request: Request, plan: Plan) -> tuple[list[Finding], dict[str, Any]]:
     """The warnings and errors `peftlint check` reports on the file this plan is written as, and
     the facts they come from."""
-    data = file_mapping(plan.config, plan.training, request.dialect, model_id=request.model.model_id, accumulation=plan.accumulation)
+    data = file_mapping(plan.config, plan.training, request.dialect, model_id=request.model.model_id, accumulation=plan.accumulation, distributed=plan.training.plan)
     config = to_peft_config(Document("<recommended>", "yaml", data))
     assert config is not None  # every mapping file_mapping writes is a PEFT config
     # a plain PEFT config cannot say how training runs: the plan's settings stand in for the file's
@@ -570,10 +577,61 @@ def alternatives(request: Request, base: Base, chosen: Plan) -> list[Alternative
     return sorted(found, key=lambda a: a.rank)
 
 
+# Strategies on several GPUs, fastest first: DDP replicates everything and only all-reduces
+# gradients; ZeRO-2 / SHARD_GRAD_OP shard gradients and optimizer states (same per-GPU memory, so
+# SHARD_GRAD_OP is reached only if ZeRO-2 is judged differently); full sharding gathers every
+# layer's weights twice a step; offloading moves the optimizer step, then the weights, over PCIe.
+STRATEGY_ORDER = (("ddp", "none"), ("zero2", "none"), ("fsdp-shard-grad-op", "none"), ("fsdp", "none"), ("zero3", "none"), ("zero3", "optimizer"), ("zero3", "params"))
+S_DEEPSPEED = "[deepspeed]"
+S_ACCELERATE = "[accelerate]"
+
+
+def _with_strategy(request: Request, strategy: str, offload: str) -> Request:
+    values = {**request.values, "strategy": strategy, "offload": offload}
+    return request._replace(profile=request.profile._replace(values=values))
+
+
+def choose_strategy(request: Request, base: Base, config: Mapping[str, Any]) -> tuple[Request, list[Reason]]:
+    """On several GPUs with no strategy given: the fastest one (STRATEGY_ORDER) whose per-GPU peak
+    for `config` fits `gpu_memory`, before any remedy; the request carries it as the profile's
+    `strategy` and `offload`, so every later estimate, remedy and written file uses it. With no
+    budget: DDP (nothing to fit). If none fits, the one that needs least, and the remedies follow."""
+    values = request.values
+    if (values.get("num_gpus") or 1) < 2 or values.get("strategy"):
+        return request, []
+    budget = request.budget
+    if budget is None:
+        reason = Reason("DDP over the GPUs", "no --gpu-memory given: the fastest strategy, each GPU holds the whole model; give --gpu-memory to have the strategy chosen by what fits", f"{S_ACCELERATE} concept_guides/fsdp_and_deepspeed.md")
+        return _with_strategy(request, "ddp", "none"), [reason]
+    rejected: list[str] = []
+    smallest: tuple[int, str, str] | None = None
+    for strategy, offload in STRATEGY_ORDER:
+        trial = _with_strategy(request, strategy, offload)
+        training = start_training(trial)
+        peak = peak_bytes(base, config, training)
+        if peak is None:
+            continue
+        if peak <= budget:
+            why = f"{_gib(peak)} per GPU of {_gib(budget)}, the fastest strategy that fits"
+            if rejected:
+                why += " (faster but too large: " + "; ".join(rejected) + ")"
+            return trial, [Reason(f"train with {training.plan.describe()}", why, f"{S_DEEPSPEED} ZeRO stages; {S_ACCELERATE} concept_guides/fsdp_and_deepspeed.md")]
+        rejected.append(f"{training.plan.describe()} {_gib(peak)}")
+        if smallest is None or peak < smallest[0]:
+            smallest = (peak, strategy, offload)
+    if smallest is None:
+        return request, []
+    trial = _with_strategy(request, smallest[1], smallest[2])
+    why = f"no strategy fits {_gib(budget)} per GPU as the config stands ({'; '.join(rejected)}): the one that needs least, then the memory remedies"
+    return trial, [Reason(f"train with {start_training(trial).plan.describe()}", why, f"{S_DEEPSPEED} ZeRO-Offload; {S_ACCELERATE} concept_guides/fsdp_and_deepspeed.md")]
+
+
 def recommend(request: Request) -> Recommendation:
     """The recommended config for the request; raises NothingFits or RecommendError."""
     base = base_model(request)
     config, reasons = decide(request, base)
+    request, strategy_reasons = choose_strategy(request, base, config)
+    reasons += strategy_reasons
     plan, reasons, found = settle(request, base, config, reasons)
     reasons += _serving(request, plan)
     result = estimate(request.model, _effective(plan.config), plan.peft_type, plan.training, [])

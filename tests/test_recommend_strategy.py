@@ -1,0 +1,112 @@
+"""`recommend --num-gpus`: the fastest strategy that fits, and the DeepSpeed / accelerate / framework
+files it writes, read back by `estimate` and `check` with the same strategy and offload."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from peftlint.config import Settings
+from peftlint.enrich.model import resolve_model
+from peftlint.parallel import read_setup
+from peftlint.load import Document
+from peftlint.profile import Profile
+from peftlint.recommendation import Recommendation, Request, recommend
+
+LLAMA70 = "meta-llama/Llama-2-70b-hf"
+LLAMA1 = "meta-llama/Llama-3.2-1B"
+ADAPTER = "peft_type: LORA\ntask_type: CAUSAL_LM\nr: 8\nlora_alpha: 16\ntarget_modules: [q_proj, v_proj]\n"
+
+
+def rec(model: str, dialect: str = "peft", **profile: Any) -> Recommendation:
+    return recommend(Request(resolve_model(model), Profile(profile), dialect, Settings()))
+
+
+def peftlint(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "peftlint", *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def test_70b_on_4x80gb_is_sharded_with_the_faster_options_figures() -> None:
+    result = rec(LLAMA70, task="instruction", num_gpus=4, gpu_memory="80GB")
+    assert (result.distributed.strategy, result.distributed.offload) == ("fsdp", "none")
+    (reason,) = [r for r in result.rationale if r.decision == "train with FSDP over 4 GPUs"]
+    assert "the fastest strategy that fits" in reason.reason
+    assert "DDP over 4 GPUs 145.6 GiB" in reason.reason and "DeepSpeed ZeRO-2 over 4 GPUs" in reason.reason
+    assert result.estimate.memory is not None and result.estimate.memory["total_bytes"] <= 80 * 1024**3
+
+
+def test_1b_on_2x24gb_is_ddp_and_no_budget_is_ddp() -> None:
+    assert rec(LLAMA1, num_gpus=2, gpu_memory="24GB").distributed.strategy == "ddp"
+    unbudgeted = rec(LLAMA1, num_gpus=2)
+    assert unbudgeted.distributed.strategy == "ddp" and any("no --gpu-memory" in r.reason for r in unbudgeted.rationale)
+
+
+def test_a_given_strategy_is_kept_and_one_gpu_gets_none() -> None:
+    assert rec(LLAMA70, num_gpus=4, gpu_memory="80GB", strategy="zero3").distributed.strategy == "zero3"
+    assert rec(LLAMA1, gpu_memory="24GB").distributed.strategy == "single"
+
+
+def _estimated(folder: Path, *args: str) -> dict[str, Any]:
+    (folder / "adapter.yaml").write_text(ADAPTER)
+    result = peftlint("estimate", "adapter.yaml", "--model", LLAMA70, "--gpu-memory", "80GB", "--format", "json", *args, cwd=folder)
+    assert result.returncode in (0, 1), result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("profile", "expected"),
+    [(["--num-gpus", "4"], ("fsdp", "none")), (["--num-gpus", "4", "--strategy", "zero3", "--offload", "params"], ("zero3", "params")), (["--num-gpus", "4", "--strategy", "zero2", "--offload", "optimizer"], ("zero3", "optimizer"))],
+)
+def test_written_accelerate_and_deepspeed_files_read_back_the_same(profile: list[str], expected: tuple[str, str], tmp_path: Path) -> None:
+    # the last case: a given ZeRO-2 replicates 70B weights, so the budget's remedy shards them (ZeRO-3, offload kept)
+    common = ["recommend", "--model", LLAMA70, "--gpu-memory", "80GB", *profile]
+    accelerate = peftlint(*common, "--format", "accelerate", "-o", "accelerate.yaml", cwd=tmp_path)
+    assert accelerate.returncode == 0, accelerate.stderr
+    found = _estimated(tmp_path, "--accelerate-config", "accelerate.yaml")
+    assert (found["memory"]["distributed"]["strategy"], found["memory"]["distributed"]["offload"]) == expected
+    assert found["memory"]["distributed"]["num_gpus"] == 4
+    assert not [f for f in found["findings"] if f["code"].startswith("PL6")]
+    deepspeed = peftlint(*common, "--format", "deepspeed", "-o", "ds.json", cwd=tmp_path)
+    if expected[0] == "fsdp":
+        assert deepspeed.returncode == 2 and "use --format accelerate" in deepspeed.stderr
+        return
+    assert deepspeed.returncode == 0, deepspeed.stderr
+    written = json.loads((tmp_path / "ds.json").read_text())
+    assert written["train_micro_batch_size_per_gpu"] == "auto" and written["bf16"] == {"enabled": True}
+    found = _estimated(tmp_path, "--num-gpus", "4", "--deepspeed", "ds.json")
+    assert (found["memory"]["distributed"]["strategy"], found["memory"]["distributed"]["offload"]) == expected
+    assert not [f for f in found["findings"] if f["code"].startswith("PL6")]
+
+
+@pytest.mark.parametrize("dialect", ["axolotl", "llama-factory", "trl"])
+@pytest.mark.parametrize(("strategy", "offload"), [("zero3", "none"), ("zero3", "params"), ("zero2", "none"), ("fsdp", "none"), ("fsdp", "params")])
+def test_framework_files_name_the_strategy_in_their_own_keys(dialect: str, strategy: str, offload: str) -> None:
+    result = rec(LLAMA70, dialect, num_gpus=4, gpu_memory="80GB", strategy=strategy, offload=offload)
+    mapping = result.file_mapping()
+    setup = read_setup(profile={}, document=Document(f"train-{dialect}.yaml", "yaml", mapping, {}), dialect=dialect)
+    assert setup.problems == []
+    if strategy == "fsdp" and dialect == "llama-factory":
+        assert "fsdp" not in mapping and "deepspeed" not in mapping  # FSDP through --format accelerate
+        return
+    # the file names the plan recommend settled on (a replicating ZeRO-2 is sharded by the budget's remedy)
+    assert (setup.settings["strategy"], setup.settings["offload"]) == (result.distributed.strategy, result.distributed.offload)
+    assert not setup.settings.get("offload_unnamed")
+    if dialect == "axolotl" and (strategy, offload) == ("zero3", "none"):
+        assert mapping["deepspeed"] == "deepspeed_configs/zero3_bf16.json"
+    if dialect == "llama-factory" and (strategy, offload) == ("zero3", "none"):
+        assert mapping["deepspeed"] == "examples/deepspeed/ds_z3_config.json"
+
+
+def test_json_document_and_text_carry_the_strategy() -> None:
+    from peftlint.recommend_output import as_text, document
+
+    result = rec(LLAMA70, num_gpus=4, gpu_memory="80GB")
+    assert document(result)["training"]["distributed"] == {"strategy": "fsdp", "num_gpus": 4, "num_nodes": 1, "offload": "none"}
+    assert "Train with: bf16, FSDP over 4 GPUs" in as_text(result)
+    assert yaml.safe_load(json.dumps(document(result)))["training"]["distributed"]["strategy"] == "fsdp"
