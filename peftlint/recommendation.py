@@ -19,6 +19,7 @@ import math
 from typing import Any, Callable, Mapping, NamedTuple
 
 from peftlint.config import Settings
+from peftlint.dialects import LLAMA_FACTORY
 from peftlint.enrich.analysis import GIB, ModelFactsError, Training, analyze, memory_remedies, model_task_type, module_tree
 from peftlint.enrich.distributed import Plan as DistributedPlan
 from peftlint.enrich.model import ModelConfig
@@ -605,7 +606,10 @@ def choose_strategy(request: Request, base: Base, config: Mapping[str, Any]) -> 
         return _with_strategy(request, "ddp", "none"), [reason]
     rejected: list[str] = []
     smallest: tuple[int, str, str] | None = None
-    for strategy, offload in STRATEGY_ORDER:
+    # LLaMA-Factory's YAML names DeepSpeed configs only (FSDP needs an accelerate config beside it):
+    # ZeRO-3 shards as FSDP does, so its file stays the whole launch
+    order = [c for c in STRATEGY_ORDER if request.dialect != LLAMA_FACTORY or not c[0].startswith("fsdp")]
+    for strategy, offload in order:
         trial = _with_strategy(request, strategy, offload)
         training = start_training(trial)
         peak = peak_bytes(base, config, training)

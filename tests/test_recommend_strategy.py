@@ -14,8 +14,8 @@ import yaml
 
 from peftlint.config import Settings
 from peftlint.enrich.model import resolve_model
-from peftlint.parallel import read_setup
 from peftlint.load import Document
+from peftlint.parallel import read_setup
 from peftlint.profile import Profile
 from peftlint.recommendation import Recommendation, Request, recommend
 
@@ -45,6 +45,14 @@ def test_1b_on_2x24gb_is_ddp_and_no_budget_is_ddp() -> None:
     assert rec(LLAMA1, num_gpus=2, gpu_memory="24GB").distributed.strategy == "ddp"
     unbudgeted = rec(LLAMA1, num_gpus=2)
     assert unbudgeted.distributed.strategy == "ddp" and any("no --gpu-memory" in r.reason for r in unbudgeted.rationale)
+
+
+def test_llama_factory_is_given_zero3_which_its_file_can_name(tmp_path: Path) -> None:
+    result = rec(LLAMA70, "llama-factory", task="instruction", num_gpus=4, gpu_memory="80GB")
+    assert result.distributed.strategy == "zero3" and result.file_mapping()["deepspeed"] == "examples/deepspeed/ds_z3_config.json"
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(result.file_mapping()))
+    checked = peftlint("check", "train.yaml", "--task", "instruction", "--gpu-memory", "80GB", "--num-gpus", "4", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout
 
 
 def test_a_given_strategy_is_kept_and_one_gpu_gets_none() -> None:
