@@ -252,8 +252,10 @@ def test_interactive_on_a_pseudo_terminal(tmp_path: Path) -> None:
         except OSError:  # the child closed the terminal
             break
         transcript += chunk
-        if chunk.rstrip().endswith(b":"):
-            os.write(main_fd, (next(replies) + "\n").encode())
+        # after the last question only the JSON follows, whose chunks may also end in ":" (`"reason":`)
+        reply = next(replies, None) if chunk.rstrip().endswith(b":") else None
+        if reply is not None:
+            os.write(main_fd, (reply + "\n").encode())
     process.wait(timeout=30)
     os.close(main_fd)
     text = transcript.decode()
