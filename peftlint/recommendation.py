@@ -609,6 +609,8 @@ def choose_strategy(request: Request, base: Base, config: Mapping[str, Any]) -> 
     # LLaMA-Factory's YAML names DeepSpeed configs only (FSDP needs an accelerate config beside it):
     # ZeRO-3 shards as FSDP does, so its file stays the whole launch
     order = [c for c in STRATEGY_ORDER if request.dialect != LLAMA_FACTORY or not c[0].startswith("fsdp")]
+    if values.get("offload") not in (None, "none"):  # a given offload is kept, as a given strategy is
+        order = [c for c in order if c[1] == values["offload"]]
     for strategy, offload in order:
         trial = _with_strategy(request, strategy, offload)
         training = start_training(trial)

@@ -55,7 +55,9 @@ def test_llama_factory_is_given_zero3_which_its_file_can_name(tmp_path: Path) ->
     assert checked.returncode == 0, checked.stdout
 
 
-def test_a_given_strategy_is_kept_and_one_gpu_gets_none() -> None:
+def test_a_given_strategy_or_offload_is_kept_and_one_gpu_gets_none() -> None:
+    offloaded = rec(LLAMA1, num_gpus=2, gpu_memory="24GB", offload="params").distributed
+    assert (offloaded.strategy, offloaded.offload) == ("zero3", "params")
     assert rec(LLAMA70, num_gpus=4, gpu_memory="80GB", strategy="zero3").distributed.strategy == "zero3"
     assert rec(LLAMA1, gpu_memory="24GB").distributed.strategy == "single"
 
@@ -118,3 +120,23 @@ def test_json_document_and_text_carry_the_strategy() -> None:
     assert document(result)["training"]["distributed"] == {"strategy": "fsdp", "num_gpus": 4, "num_nodes": 1, "offload": "none"}
     assert "Train with: bf16, FSDP over 4 GPUs" in as_text(result)
     assert yaml.safe_load(json.dumps(document(result)))["training"]["distributed"]["strategy"] == "fsdp"
+
+
+@pytest.mark.parametrize(
+    ("dialect", "model", "profile"),
+    [
+        ("axolotl", LLAMA70, {"strategy": "fsdp", "offload": "params"}),
+        ("axolotl", "meta-llama/Llama-2-7b-hf", {"strategy": "zero2"}),  # no shipped axolotl ZeRO-2 without offload: inline
+        ("trl", LLAMA70, {"strategy": "zero3"}),
+        ("trl", LLAMA70, {}),
+    ],
+)
+def test_written_framework_files_check_clean(dialect: str, model: str, profile: dict[str, str], tmp_path: Path) -> None:
+    flags = [part for key, value in profile.items() for part in (f"--{key}", value)]
+    common = ["--gpu-memory", "80GB", "--num-gpus", "4", "--task", "instruction"]
+    written = peftlint("recommend", "--model", model, *common, *flags, "--dialect", dialect, "-o", "train.yaml", cwd=tmp_path)
+    assert written.returncode == 0, written.stderr
+    data = yaml.safe_load((tmp_path / "train.yaml").read_text())
+    assert "deepspeed" in data or "fsdp" in data
+    checked = peftlint("check", "train.yaml", *common, cwd=tmp_path)
+    assert checked.returncode == 0 and checked.stdout == "All checked: no problems in 1 file(s).\n", checked.stdout
