@@ -14,7 +14,8 @@ from peftlint.fit import derive, mark_shared_settings
 from peftlint.load import Document, LoadError
 from peftlint.normalize import PROFILE_KEY, PeftConfig, looks_like_config, peft_configs, peft_types, skip_reason
 from peftlint.profile import Layer, Profile, ProfileError, ProfileRequest, assemble, comment_profile, profile_gpu_bytes, training_settings
-from peftlint.rule_cache import RuleCache
+from peftlint.resources import rules_dir
+from peftlint.rule_cache import RuleCache, cache_file
 from peftlint.validate import peft_version_in_use, validate
 from peftlint.walk import iter_files
 
@@ -57,7 +58,7 @@ class Prepared(NamedTuple):
 
 @lru_cache(maxsize=None)
 def rule_set(rule_dirs: tuple[Path, ...]) -> tuple[Rule, ...]:
-    return tuple(load_rules(rule_dirs, cache=RuleCache()))
+    return tuple(load_rules(rule_dirs, cache=RuleCache(cache_file((rules_dir(), *rule_dirs)))))
 
 
 def check_selectors(settings: Settings, rules: Iterable[Rule]) -> None:

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 VERSION = 3  # 2: without the rules' documentation parts (engine.DOCUMENTATION); 3: with `escalate`
 
 
-def cache_file() -> Path:
+def cache_file(folders: Iterable[Path] = ()) -> Path:
+    """One cache file per set of rule folders: a run reads only the entries it can use, however many
+    checkouts, virtual environments and projects share the cache folder."""
     root = os.environ.get("PEFTLINT_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "peftlint"
     )
-    return Path(root) / f"rules-v{VERSION}.json"
+    key = zlib.crc32("\n".join(str(folder) for folder in folders).encode("utf-8"))
+    return Path(root) / f"rules-v{VERSION}-{key:08x}.json"
 
 
 class RuleCache:

@@ -71,3 +71,19 @@ def test_entries_of_removed_rule_folders_are_dropped_and_others_kept(tmp_path: P
     entries = RuleCache(cache_path).entries
     assert str(kept / "ORG001-org-rule.yaml") in entries
     assert not any(path.startswith(str(removed)) for path in entries)
+
+
+def test_each_set_of_rule_folders_has_its_own_cache_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from peftlint.rule_cache import cache_file
+
+    monkeypatch.setenv("PEFTLINT_CACHE_DIR", str(tmp_path / "cache"))
+    team = tmp_path / "team-rules"
+    shipped_only, with_team = cache_file([rules_dir()]), cache_file([rules_dir(), team])
+    assert shipped_only != with_team and shipped_only == cache_file([rules_dir()])
+    team.mkdir()
+    (team / "ORG001-org-rule.yaml").write_text(RULE, encoding="utf-8")
+    load_rules([team], cache=RuleCache(with_team))
+    load_rules(cache=RuleCache(shipped_only))
+    # a run of the shipped rules alone reads (and parses) none of the team's entries
+    assert not any(path.startswith(str(team)) for path in RuleCache(shipped_only).entries)
+    assert any(path.startswith(str(team)) for path in RuleCache(with_team).entries)
