@@ -202,6 +202,13 @@ def _other_version_key(config: PeftConfig, key: str, in_use: PeftVersion) -> tup
             # than the data knows (peft's benchmark configs carry `astra_config: null`). A peft
             # without it skips it on loading and nothing changes, like a newer key at its default.
             return "", {}
+        written_by = config.values.get("peft_version")
+        if isinstance(written_by, str) and peft_versions.is_development(written_by) and (
+            config.saved_adapter or peft_layout(config.values, config.document.format)
+        ):
+            # peft wrote it from a source checkout: a field of that unreleased build (peft's own
+            # benchmark saved GraLoRA's `gralora_alpha` so, renamed before release); peft skips it
+            return "legacy_keys", {"key": key, "path": [key], "last": f"{written_by} (a development build no release matches)", "fix": f"Remove `{key}`"}
         return None
     if history.present:
         return "", {}

@@ -276,6 +276,15 @@ def test_an_unset_key_of_a_peft_newer_than_the_data_in_a_saved_adapter_is_no_typ
     assert _codes(handwritten) == [("PL001", "astra_config", "error")]
 
 
+def test_a_set_key_of_the_development_build_that_saved_the_adapter_is_legacy_info(tmp_path: Path) -> None:
+    """peft's benchmark saved GraLoRA adapters from a source checkout (`0.17.2.dev0@UNKNOWN`) with
+    `gralora_alpha`, a field renamed before any release had it: peft wrote it, and peft skips it."""
+    dev = _adapter(tmp_path / "dev", peft_version="0.17.2.dev0@UNKNOWN", some_dev_field=64)
+    assert _codes(dev) == [("PL008", "some_dev_field", "info")]
+    released = _adapter(tmp_path / "released", peft_version="0.17.1", some_dev_field=64)
+    assert _codes(released) == [("PL001", "some_dev_field", "error")]
+
+
 def test_a_legacy_keyword_argument_of_a_peft_class_is_an_error(tmp_path: Path) -> None:
     """`LoraConfig(merge_weights=False)` raises TypeError on peft >= 0.3: PL001, saying why."""
     path = tmp_path / "train.py"
