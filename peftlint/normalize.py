@@ -165,12 +165,15 @@ def _peft_keys_only(values: dict[str, Any]) -> dict[str, Any]:
     types = peft_types()["types"]
     lora_keys = types["LORA"]["keys"]
     every_key = {key for entry in types.values() for key in entry["keys"]}
-    unknown = [key for key in values if key not in every_key]
+    # `alpha`, `dropout` beside no `lora_alpha`, `lora_dropout`: the project's own short names for
+    # LoRA's settings, which its script maps (`lora_alpha=cfg["alpha"]`), not LoHa's `alpha`
+    short_names = {key for key in values if f"lora_{key}" in lora_keys and f"lora_{key}" not in values}
+    unknown = [key for key in values if key not in every_key or key in short_names]
     if not unknown:
         return values
     from peftlint.suggest import closest  # only a file with foreign keys needs difflib
 
-    foreign = {key for key in unknown if closest(key, lora_keys, cutoff=0.75) is None}
+    foreign = short_names | {key for key in unknown if closest(key, lora_keys, cutoff=0.75) is None}
     return {key: value for key, value in values.items() if key not in foreign}
 
 

@@ -181,3 +181,15 @@ def test_a_folder_of_ordinary_files_is_walked_without_pl000(tmp_path: Path) -> N
     shutil.copytree(NOT_PEFT, tmp_path / "repo")
     report = lint_paths([str(tmp_path / "repo")])
     assert report.findings == [] and len(report.skipped) == len(ORDINARY)
+
+
+def test_a_projects_short_names_for_loras_settings_are_its_scripts_keys(tmp_path: Path) -> None:
+    """`alpha`/`dropout` with no `lora_alpha`/`lora_dropout` and no `peft_type`: the project's own
+    names, mapped by its script (two real repositories in tests/corpus/other do this); beside
+    `lora_alpha`, `alpha` is LoHa's key in a LoRA config, an error as before."""
+    own = tmp_path / "own.yaml"
+    own.write_text("r: 32\nalpha: 64\ndropout: 0.05\ntarget_modules: [q_proj, v_proj]\n", encoding="utf-8")
+    both = tmp_path / "both.yaml"
+    both.write_text("r: 8\nalpha: 16\nlora_alpha: 16\ntarget_modules: [q_proj]\n", encoding="utf-8")
+    report = lint_paths([str(own), str(both)])
+    assert [(Path(f.file).name, f.code, f.key) for f in report.findings if f.severity == "error"] == [("both.yaml", "PL001", "alpha")]
