@@ -138,12 +138,15 @@ def test_legacy_ids_the_hub_redirects_find_their_model() -> None:
         assert bundled_config(alias) == bundled_config(model_id)
 
 
-def test_unsloth_uploads_find_the_model_they_re_upload() -> None:
-    """4-bit and 16-bit re-uploads, as unsloth's own mapper names their originals (MIRRORS.md)."""
+def test_re_uploads_find_the_model_they_re_upload() -> None:
+    """unsloth's 4-bit and 16-bit re-uploads, as unsloth's own mapper names their originals, and
+    other re-uploads, each with its evidence in MIRRORS.md."""
     mirrors = json.loads((MODELS_DIR / "mirrors.json").read_text(encoding="utf-8"))
-    assert "unslothai/unsloth" in (MODELS_DIR / "MIRRORS.md").read_text(encoding="utf-8")
+    documented = (MODELS_DIR / "MIRRORS.md").read_text(encoding="utf-8")
+    assert "unslothai/unsloth" in documented
     for mirror, model_id in mirrors.items():
-        assert mirror.startswith("unsloth/") and model_id in bundled_ids()
+        assert mirror.startswith("unsloth/") or f"| `{mirror}` | `{model_id}` |" in documented
+        assert model_id in bundled_ids()
         assert bundled_config(mirror) == bundled_config(model_id)
     # ids as adapters name them, in any case
     assert bundled_config("unsloth/llama-3.2-3b-instruct-bnb-4bit") == bundled_config("meta-llama/Llama-3.2-3B-Instruct")
