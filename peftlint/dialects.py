@@ -13,6 +13,8 @@ get_peft_config, `trl/scripts/utils.py` TrlParser, `trl/trainer/sft_config.py`).
 
 from typing import Any, Callable, Mapping, NamedTuple
 
+from peftlint.enrich.modules import ModuleKind
+from peftlint.enrich.targets import LinearNames
 from peftlint.suggest import closest
 
 AXOLOTL, LLAMA_FACTORY, TRL = "axolotl", "llama-factory", "trl"
@@ -115,6 +117,10 @@ TRL_OTHER = {
 # LoRA's defaults in TRL's ModelConfig, which differ from LoraConfig's
 TRL_DEFAULTS = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "task_type": "CAUSAL_LM", "bias": "none"}
 
+# axolotl's find_all_linear_names (src/axolotl/loaders/adapter.py) drops the output layer by name:
+# `get_linear_embedding_layers(model_type)[1]` (src/axolotl/loaders/utils.py), "" for every other type
+AXOLOTL_OUTPUT_LAYERS = {"gpt_neox": "embed_out", "": "lm_head"}
+
 # Keys of one framework only. `lora_r`, `lora_target_modules` and `lora_modules_to_save` are both
 # axolotl's and TRL's (and many home-grown scripts'); the base model's key tells them apart
 # (`base_model` / `model_name_or_path`), and without either they are no framework's.
@@ -154,6 +160,8 @@ class DialectConfig(NamedTuple):
     unknown_keys: list[dict[str, Any]]  # LoRA-looking keys the framework does not have (typos)
     uses_lora: bool  # the framework will train a LoRA adapter with this file
     lora_keys: list[str] = []  # the file's LoRA-only keys that hold a value (not a blank placeholder)
+    # `target_modules: all-linear` stands for the framework's own list of linear layers, not peft's shorthand
+    linear_names: LinearNames | None = None
 
 
 def _placeholder(value: Any) -> bool:
@@ -192,13 +200,25 @@ def _dtype(mapping: Mapping[str, Any], default: str) -> str:
     return default
 
 
+def _axolotl_linear_names(listed: Any, quantization: str | None) -> LinearNames:
+    """`lora_target_linear: true`: axolotl's _build_peft_lora_config passes peft
+    `list(set(lora_target_modules + find_all_linear_names(model)))`. find_all_linear_names takes
+    the last name segment of every torch / bitsandbytes Linear, so under bitsandbytes, which
+    loads transformers' Conv1D layers as Linear4bit / Linear8bitLt, of those too."""
+    entries = listed if isinstance(listed, list) else [] if listed is None else [listed]  # a string is one name here
+    kinds: tuple[ModuleKind, ...] = ("linear", "conv1d") if quantization else ("linear",)
+    return LinearNames(tuple(e for e in entries if isinstance(e, str)), kinds, AXOLOTL_OUTPUT_LAYERS)
+
+
 def _axolotl(mapping: Mapping[str, Any]) -> DialectConfig:
     values, paths = _map(mapping, AXOLOTL_KEYS)
+    quantization = "4bit" if mapping.get("load_in_4bit") or mapping.get("adapter") == "qlora" else "8bit" if mapping.get("load_in_8bit") else None
+    linear_names = None
     if mapping.get("lora_target_linear") is True:  # axolotl adds every Linear except the output layer
+        linear_names = _axolotl_linear_names(values.get("target_modules"), quantization)
         values["target_modules"], paths["target_modules"] = "all-linear", "lora_target_linear"
     values.setdefault("bias", "none")  # hard-coded in axolotl's loaders/adapter.py
     values.setdefault("task_type", "CAUSAL_LM")  # axolotl trains causal LMs
-    quantization = "4bit" if mapping.get("load_in_4bit") or mapping.get("adapter") == "qlora" else "8bit" if mapping.get("load_in_8bit") else None
     training = {
         "dtype": _dtype(mapping, "fp32"),
         "quantization": quantization,
@@ -210,7 +230,8 @@ def _axolotl(mapping: Mapping[str, Any]) -> DialectConfig:
     known = set(AXOLOTL_KEYS) | AXOLOTL_OTHER
     lora_only = known - {"base_model", "adapter", "peft", "merge_method"}
     uses_lora = mapping.get("adapter") in ("lora", "qlora")
-    return DialectConfig(AXOLOTL, values, paths, training, _typos(mapping, known, ("lora_", "peft_")), uses_lora, _lora_keys(mapping, lora_only))
+    typos = _typos(mapping, known, ("lora_", "peft_"))
+    return DialectConfig(AXOLOTL, values, paths, training, typos, uses_lora, _lora_keys(mapping, lora_only), linear_names)
 
 
 def _llama_factory(mapping: Mapping[str, Any]) -> DialectConfig:

@@ -214,6 +214,7 @@ def config_facts(config: PeftConfig, settings: Settings, enricher: Enricher, pro
         values.get("batch_size"),
         # a training YAML's own settings win over the profile's
         {**training_settings(values), **(config.dialect.training if config.dialect else {}), **(setup.settings if setup else {})},
+        config.dialect.linear_names if config.dialect else None,
     )
     facts["derived"].update(derive(facts))
     return facts

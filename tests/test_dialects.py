@@ -58,6 +58,15 @@ def test_axolotl_mapping() -> None:
     assert config.values["r"] == 32 and config.values["target_modules"] == "all-linear" and config.values["bias"] == "none"
     assert config.training == {"dtype": "bf16", "quantization": "4bit", "optimizer": "paged_adamw_8bit", "batch_size": 2, "seq_len": 4096, "gradient_checkpointing": False}
     assert config.key_paths["target_modules"] == "lora_target_linear"
+    # axolotl's own linear names, not peft's `all-linear`: bitsandbytes loads Conv1D as a Linear4bit
+    assert config.linear_names is not None and config.linear_names.kinds == ("linear", "conv1d") and config.linear_names.listed == ()
+
+
+def test_axolotl_target_linear_keeps_the_list_for_the_union() -> None:
+    listed = read(AXOLOTL, {"adapter": "lora", "lora_target_linear": True, "lora_target_modules": ["lm_head", 3]}).linear_names
+    assert listed is not None and listed.listed == ("lm_head",) and listed.kinds == ("linear",)
+    assert read(AXOLOTL, {"adapter": "lora", "lora_target_linear": True, "lora_target_modules": "q_proj"}).linear_names.listed == ("q_proj",)
+    assert read(AXOLOTL, {"adapter": "lora", "lora_target_modules": ["q_proj"]}).linear_names is None
 
 
 def test_good_examples_are_clean() -> None:
@@ -179,3 +188,19 @@ def test_real_lora_settings_without_adapter_are_reported() -> None:
 def test_real_llama_factory_lora_example_is_lora() -> None:
     [config] = load_configs(str(REAL / "llama-factory" / "qwen3_lora_sft.yaml"))
     assert config.dialect is not None and config.dialect.name == LLAMA_FACTORY and config.dialect.uses_lora
+
+
+def test_axolotl_target_linear_on_v5_mixtral_adapts_the_linear_layers_axolotl_finds(tmp_path: Path) -> None:
+    """axolotl hands peft the names of Mixtral's Linear layers (the attention projections; v5's
+    router and experts hold bare parameters), never `all-linear`: no fused-MoE conversion, so
+    dropout is fine, and the memory remedies re-estimate the same targets."""
+    keys = "base_model: mistralai/Mixtral-8x7B-v0.1\nadapter: qlora\nload_in_4bit: true\nlora_r: 32\nlora_alpha: 16\nlora_dropout: 0.05\n"
+    path = tmp_path / "mixtral.yml"
+    path.write_text(keys + "lora_target_linear: true\npeftlint:\n  gpu_memory: 16GB\n", encoding="utf-8")
+    report = lint_paths([str(path)])
+    assert [f.code for f in report.findings if f.severity == "error"] == ["PL401"]  # 46.7B parameters in 4-bit: not in 16 GB
+    assert "r=8 instead of 32" in next(f.message for f in report.findings if f.code == "PL401")
+    hidden, kv, layers = 4096, 1024, 32
+    from peftlint.api import estimate
+
+    assert estimate(str(path)).trainable_params == layers * 32 * (2 * (hidden + hidden) + 2 * (hidden + kv))  # q, o; k, v

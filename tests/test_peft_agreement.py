@@ -70,7 +70,7 @@ def test_peft_rejects_what_post_init_rules_flag(config: dict[str, Any]) -> None:
 
 # Bad examples peft refuses only once it sees the model: (code, example index). PL210's second
 # example is a partial miss, which peft accepts silently (the reason the rule exists).
-RAISES_ON_MODEL = {("PL215", 0), ("PL216", 0), ("PL210", 0)}
+RAISES_ON_MODEL = {("PL215", 0), ("PL216", 0), ("PL216", 1), ("PL210", 0)}
 # Good examples of one rule that another rule reports, because peft refuses them: (code, index).
 # They pin their condition's edge: an entry matching nothing is PL210's finding, not theirs.
 ANOTHER_RULES_DEFECT = {("PL216", 1), ("PL320", 3)}

@@ -17,6 +17,7 @@ from peftlint.enrich.modules import ModuleTree
 from peftlint.enrich.targets import (
     PROMPT_LEARNING_TYPES,
     TASK_MODULES_TO_SAVE,
+    LinearNames,
     PatternError,
     TargetResolution,
     closest_module_names,
@@ -58,6 +59,7 @@ class Analysis(NamedTuple):
     memory: DistributedEstimate | None
     memory_error: str | None
     resolution: TargetResolution | None
+    linear_names: LinearNames | None = None  # what `target_modules` stood for: re-estimates keep it
 
 
 def module_tree(model: ModelConfig, task_type: str | None, *, exact: bool = False) -> ModuleTree:
@@ -78,10 +80,12 @@ def module_tree(model: ModelConfig, task_type: str | None, *, exact: bool = Fals
         raise ModelFactsError(str(exc)) from None
 
 
-def _counts(tree: ModuleTree, effective: Mapping[str, Any], peft_type: str, task_type: str | None, model: ModelConfig, training: Training) -> tuple[Counts | None, str | None]:
+def _counts(
+    tree: ModuleTree, effective: Mapping[str, Any], peft_type: str, task_type: str | None, model: ModelConfig, training: Training, linear_names: LinearNames | None
+) -> tuple[Counts | None, str | None]:
     base_dtype = DTYPE_NAMES.get(training.dtype, "float32")
     try:
-        return count_parameters(tree, effective, peft_type, task_type, model_config=model.config, base_dtype=base_dtype), None
+        return count_parameters(tree, effective, peft_type, task_type, model_config=model.config, base_dtype=base_dtype, linear_names=linear_names), None
     except (CountError, PatternError, ValueError) as exc:
         return None, str(exc)
 
@@ -170,24 +174,28 @@ def analyze(
     tree: ModuleTree | None = None,
     *,
     exact: bool = False,
+    linear_names: LinearNames | None = None,
 ) -> Analysis:
     """Everything about `effective` on `model`; `tree`: the modules of a loaded model, instead of
-    the ones built from its config.json (so that custom architectures work)."""
+    the ones built from its config.json (so that custom architectures work); `linear_names`: a
+    training framework's own list of linear layers stands for `target_modules` (a dialect's)."""
     task_type = model_task_type(effective, model.config)
     tree = module_tree(model, task_type, exact=exact) if tree is None else tree
-    counts, counts_error = _counts(tree, effective, peft_type, task_type, model, training)
+    counts, counts_error = _counts(tree, effective, peft_type, task_type, model, training, linear_names)
     memory, memory_error = (None, None)
     if counts is not None:
         memory, memory_error = _memory(model, counts, effective, peft_type, task_type, training)
-    resolution = counts.resolution if counts is not None else _resolution(tree, effective, peft_type, task_type)
-    return Analysis(model, tree, counts, counts_error, memory, memory_error, resolution)
+    resolution = counts.resolution if counts is not None else _resolution(tree, effective, peft_type, task_type, linear_names)
+    return Analysis(model, tree, counts, counts_error, memory, memory_error, resolution, linear_names)
 
 
-def _resolution(tree: ModuleTree, effective: Mapping[str, Any], peft_type: str, task_type: str | None) -> TargetResolution | None:
+def _resolution(
+    tree: ModuleTree, effective: Mapping[str, Any], peft_type: str, task_type: str | None, linear_names: LinearNames | None
+) -> TargetResolution | None:
     from peftlint.enrich.targets import resolve_targets
 
     try:
-        return resolve_targets(tree, effective, peft_type, task_type)
+        return resolve_targets(tree, effective, peft_type, task_type, linear_names)
     except (PatternError, ValueError):
         return None
 
@@ -381,7 +389,7 @@ def _prompt_facts(tree: ModuleTree, config: Mapping[str, Any], effective: Mappin
 def _estimate_with(analysis: Analysis, effective: Mapping[str, Any], peft_type: str, training: Training) -> DistributedEstimate | None:
     """The memory estimate of the same model with other settings (None when it cannot be made)."""
     task_type = model_task_type(effective, analysis.model.config)
-    counts, _ = _counts(analysis.tree, effective, peft_type, task_type, analysis.model, training)
+    counts, _ = _counts(analysis.tree, effective, peft_type, task_type, analysis.model, training, analysis.linear_names)
     if counts is None:
         return None
     estimate, _ = _memory(analysis.model, counts, effective, peft_type, task_type, training)

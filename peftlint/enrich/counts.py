@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from peftlint.enrich.modules import Module, ModuleTree
 from peftlint.enrich.targets import (
     PROMPT_LEARNING_TYPES,
+    LinearNames,
     ModelView,
     ParameterTarget,
     TargetResolution,
@@ -108,12 +109,14 @@ def count_parameters(
     *,
     model_config: Mapping[str, Any] | None = None,
     base_dtype: str = "float32",
+    linear_names: LinearNames | None = None,
 ) -> Counts:
     """What `get_peft_model(model, config)` reports and what `save_pretrained` writes.
 
     `model_config` is the model's config.json (prompt learning reads its dimensions from it);
     `base_dtype` is the dtype the base model is loaded in (copies in `modules_to_save`, unfrozen
-    biases and saved embedding layers keep it; adapter weights are float32).
+    biases and saved embedding layers keep it; adapter weights are float32); `linear_names`: a
+    training framework's own list of linear layers stands for `target_modules` (resolve_targets).
     """
     peft_type = peft_type.upper()
     cfg = effective_config(config, peft_type)
@@ -124,7 +127,7 @@ def count_parameters(
         raise NotModelled("`init_lora_weights='eva'` redistributes ranks from data: counts would not be exact")
     if cfg.get("target_parameters") and peft_type != "LORA":
         raise NotModelled(f"`target_parameters` is modelled for LoRA only, not for `{peft_type}`")
-    resolution = resolve_targets(tree, cfg, peft_type, task_type)
+    resolution = resolve_targets(tree, cfg, peft_type, task_type, linear_names)
     if resolution.error is not None:
         raise PeftRejects(resolution.error)
     if resolution.not_modelled is not None:

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
 if TYPE_CHECKING:
     from peftlint.enrich.model import ModelConfig, ModelUnavailable
+    from peftlint.enrich.targets import LinearNames
 
 # The model code (huggingface_hub, threads, logging) is imported only when a config names a model.
 DEFAULT_TIMEOUT = 10.0  # seconds; the same as peftlint.enrich.model.DEFAULT_TIMEOUT (a test checks it)
@@ -92,11 +93,13 @@ class Enricher:
         seq_len: int | None = None,
         batch_size: int | None = None,
         training_settings: Mapping[str, Any] | None = None,
+        linear_names: "LinearNames | None" = None,
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """(model facts, model error): both None when no model is named.
 
         `training_settings` are a training framework's own (a dialect file's sequence_len, ...);
-        they win over the profile's `seq_len` / `batch_size`.
+        they win over the profile's `seq_len` / `batch_size`. `linear_names`: the framework's own
+        list of linear layers stands for `target_modules` (axolotl's `lora_target_linear`).
         """
         resolved = self.options.resolved
         explicit = self.options.model is not None or resolved is not None
@@ -109,7 +112,7 @@ class Enricher:
         training = self.options.training or training_from(training_settings or {}, seq_len, batch_size)
         try:
             model = resolved if resolved is not None else self._resolve(spec.strip())
-            analysis = analyze(model, effective, peft_type, training, tree=self.options.tree, exact=self.options.exact)
+            analysis = analyze(model, effective, peft_type, training, tree=self.options.tree, exact=self.options.exact, linear_names=linear_names)
         except (ModelUnavailable, ModelFactsError) as exc:
             reason = exc.reason if isinstance(exc, ModelUnavailable) else str(exc)
             return None, {"model": spec, "reason": reason, "explicit": explicit}

@@ -6,8 +6,9 @@ Mirrors peft 0.21.2 without importing it: `tuners_utils.check_target_module_exis
 `BaseTuner._inject_parameters` (LoRA's `target_parameters`), `transformers_weight_conversion.
 _convert_peft_config_moe` (LoRA's v4 expert targets on transformers v5 fused-MoE models), the
 error cases at the end of `BaseTuner.inject_adapter`, `utils.other._set_trainable`
-(`modules_to_save`) and `utils.other.get_pattern_key` (`rank_pattern`/`alpha_pattern`).
-Everything here reads a ModuleTree only.
+(`modules_to_save`) and `utils.other.get_pattern_key` (`rank_pattern`/`alpha_pattern`); and the
+list a training framework builds itself for "every linear layer" (axolotl's find_all_linear_names)
+before peft sees it. Everything here reads a ModuleTree only.
 """
 
 import json
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from peftlint.enrich.modules import Module, ModuleTree
+from peftlint.enrich.modules import Module, ModuleKind, ModuleTree
 from peftlint.resources import data_dir
 from peftlint.suggest import closest
 
@@ -365,6 +366,36 @@ def _all_linear(view: ModelView, task_type: str | None) -> tuple[str, ...]:
     return tuple(n for n in names if n != skip)
 
 
+class LinearNames(NamedTuple):
+    """A training framework's own "every linear layer" switch (axolotl's `lora_target_linear`).
+
+    The framework collects the leaf names of the model's linear modules itself and hands peft that
+    list, unioned with the file's own entries, never peft's `all-linear` shorthand. So none of
+    peft's `all-linear` handling applies: not its output-layer rule, and not the fused-MoE
+    conversion that turns `all-linear` into expert `target_parameters` (a v5 Mixtral's router and
+    experts hold bare parameters, so no linear name reaches them).
+    """
+
+    listed: tuple[str, ...]  # the file's own target names, which the union keeps (list entries, never regexes)
+    kinds: tuple[ModuleKind, ...]  # module kinds the framework counts as linear
+    # model_type -> leaf name of the output layer the framework drops from the names it found
+    # ("" for every other model type); an entry in `listed` keeps it
+    output_layers: Mapping[str, str]
+
+
+def framework_linear_names(view: ModelView, linear: LinearNames) -> tuple[str, ...]:
+    """The `target_modules` list the framework passes peft: `listed`, then the sorted leaf names of
+    every module of a linear kind, the output layer's name left out.
+
+    Leaf names, not paths: peft then also adapts any other module ending in one of them. Modules
+    whose class name merely contains "Linear" (axolotl counts those too) are not told apart in a
+    ModuleTree.
+    """
+    found = {n.rsplit(".", 1)[-1] for n in view.names if n in view.modules and view.modules[n].kind in linear.kinds}
+    found.discard(linear.output_layers.get(view.tree.model_type, linear.output_layers.get("", "")))
+    return tuple(dict.fromkeys([*linear.listed, *sorted(found)]))
+
+
 def family(name: str) -> str:
     """A module name with its block indices wildcarded: the modules that repeat across layers."""
     return ".".join("*" if part.isdigit() else part for part in name.split("."))
@@ -407,15 +438,24 @@ def _show(target_modules: Any) -> str:
 
 
 def resolve_targets(
-    tree: ModuleTree, config: Mapping[str, Any], peft_type: str, task_type: str | None = None
+    tree: ModuleTree,
+    config: Mapping[str, Any],
+    peft_type: str,
+    task_type: str | None = None,
+    linear_names: LinearNames | None = None,
 ) -> TargetResolution:
     """Apply a PEFT config's module selection to a model, exactly as `get_peft_model` would.
 
+    `linear_names`: the config's `target_modules` stands for a training framework's own list of
+    linear layers (a dialect's fact), which replaces it before peft sees the config.
     Raises PatternError for a user regex that is invalid, too long or too slow.
     """
     with regex_deadline(REGEX_DEADLINE_S):
         try:
-            return _resolve(model_view(tree), config, peft_type.upper(), task_type)
+            view = model_view(tree)
+            if linear_names is not None:
+                config = {**config, "target_modules": framework_linear_names(view, linear_names)}
+            return _resolve(view, config, peft_type.upper(), task_type)
         except _RegexDeadline:
             raise PatternError(_regexes(config), f"matching took longer than {REGEX_DEADLINE_S:g}s") from None
 

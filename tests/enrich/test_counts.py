@@ -409,3 +409,51 @@ def test_estimate_counts_fused_experts_exactly(targets: dict[str, Any], tmp_path
     assert not [w for w in result["warnings"] if "not modelled" in w or "no exact counts" in w]
     peft = peft_model(build_model(model_config(MIXTRAL), "CAUSAL_LM"), config, "LORA", "CAUSAL_LM")
     assert (result["trainable_params"], result["total_params"]) == peft.get_nb_trainable_parameters()
+
+
+# --- axolotl's `lora_target_linear`: the names it finds, passed to peft as a list ---------------------
+
+
+def axolotl_names(model: Any, listed: list[str], quantized: bool) -> list[str]:
+    """What axolotl's find_all_linear_names gives on the built model, unioned with the file's list
+    (src/axolotl/loaders/adapter.py). bitsandbytes loads transformers' Conv1D as a Linear4bit."""
+    import torch
+    from transformers.pytorch_utils import Conv1D
+
+    classes = (torch.nn.Linear, Conv1D) if quantized else (torch.nn.Linear,)
+    found = {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, classes)}
+    found.discard("embed_out" if model.config.model_type == "gpt_neox" else "lm_head")
+    return sorted(set(listed) | found)
+
+
+AXOLOTL_CASES = [
+    ("mixtral", [], False),  # v5: the router and the experts hold bare parameters, so no name reaches them
+    ("mixtral", ["gate"], True),  # a listed v4 name: peft's conversion applies to the list as usual
+    ("llama", ["lm_head"], False),  # the output layer only by the list (tied: a Linear over embed_tokens)
+    ("gpt2", [], True),  # Conv1D layers, loaded by bitsandbytes as Linear4bit
+    ("gpt2", [], False),  # no Linear but lm_head: an empty list, which peft refuses
+    ("gpt_neox", [], False),  # axolotl drops `embed_out`, GPT-NeoX's output layer
+]
+
+
+@pytest.mark.parametrize(("model_type", "listed", "quantized"), AXOLOTL_CASES, ids=lambda v: str(v))
+def test_axolotl_target_linear_equals_peft_on_the_names_axolotl_passes(model_type: str, listed: list[str], quantized: bool) -> None:
+    from peftlint.dialects import AXOLOTL, read
+
+    sizes = {"gpt_neox": dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4, vocab_size=101)}
+    hf_config = tiny(model_type) if model_type in TINY else tiny_config(model_type, **sizes[model_type])
+    training_file = {"adapter": "qlora" if quantized else "lora", "lora_r": 8, "lora_target_linear": True, "lora_target_modules": listed}
+    dialect = read(AXOLOTL, training_file)
+    model = build_model(hf_config, "CAUSAL_LM")
+    config = {"r": 8, "target_modules": axolotl_names(model, listed, quantized)}
+    try:
+        counts = count_parameters(_tree(hf_config, "CAUSAL_LM"), dialect.values, "LORA", "CAUSAL_LM", linear_names=dialect.linear_names)
+    except PeftRejects:
+        with pytest.raises(ValueError):
+            peft_model(model, config, "LORA", "CAUSAL_LM")
+        assert (model_type, quantized) == ("gpt2", False)
+        return
+    peft = peft_model(model, config, "LORA", "CAUSAL_LM")
+    assert (counts.trainable, counts.total) == peft.get_nb_trainable_parameters()
+    assert {m.name for m in counts.resolution.targeted} == set(peft.base_model.targeted_module_names)
+    assert {p.key for p in counts.resolution.parameters} == set(peft.base_model.targeted_parameter_names)
