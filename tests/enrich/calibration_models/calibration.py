@@ -278,7 +278,12 @@ def training_kwargs(row: dict[str, str], dims: ModelDims) -> dict[str, Any]:
         kwargs["double_quant"] = True
     if not kwargs["quantization"]:
         kwargs.pop("quantize_lm_head", None)
-    kwargs.update(_adapter_kwargs(row, dims, stack, total))
+    adapter = _adapter_kwargs(row, dims, stack, total)
+    if adapter["peft_type"] is not None:
+        # `total_params` is what peft's get_nb_trainable_parameters() reports and `estimate` passes:
+        # the base model's parameters plus the adapter's
+        adapter["total_params"] = total + adapter["trainable_params"]
+    kwargs.update(adapter)
     return kwargs
 
 
