@@ -6,6 +6,8 @@ expected.yaml maps every corpus file (path relative to tests/corpus/) to:
   report's dotted path; `line` instead when a finding has no key);
 - `false_alarms`: warning/error findings that fire today and are wrong, each `{code, key, why}`:
   known debt, reported but not failing. An entry that no longer fires is stale and must go.
+- `local_base_model` (optional): why the base model the file names is a folder on its author's
+  machine, not a Hub id; benchmarks/corpus_report.py counts such files apart.
 Info findings are not part of the contract.
 """
 
@@ -43,6 +45,13 @@ def load_expected() -> dict[str, dict[str, list[dict[str, Any]]]]:
     with open(EXPECTED, encoding="utf-8") as handle:
         data = yaml.safe_load(handle) or {}
     return {name: {"expected": (entry or {}).get("expected") or [], "false_alarms": (entry or {}).get("false_alarms") or []} for name, entry in data.items()}
+
+
+def local_base_models() -> dict[str, str]:
+    """Corpus files whose base model is a folder on their author's machine -> why (expected.yaml)."""
+    with open(EXPECTED, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle) or {}
+    return {name: entry["local_base_model"] for name, entry in data.items() if (entry or {}).get("local_base_model")}
 
 
 def lint_corpus() -> dict[str, list[dict[str, Any]]]:

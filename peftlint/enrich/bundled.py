@@ -4,9 +4,12 @@
 `SOURCE.md` says where the values come from); `data/models/aliases.json` maps legacy ids the Hub
 redirects (`gpt2`, `bert-base-uncased`) to their current ones, and `data/models/mirrors.json` maps
 re-uploads of a bundled model under another id to it: unsloth's 16-bit copies and bitsandbytes
-4-bit quantisations, as unsloth's own table (`unsloth/models/mapper.py`) names their originals.
-A 4-bit upload's config.json also carries a `quantization_config`, which peftlint does not read:
-the module tree and the sizes peft sees are the original's.
+4-bit quantisations, as unsloth's own table (`unsloth/models/mapper.py`) names their originals,
+and other re-uploads with their evidence in `MIRRORS.md`. A 4-bit upload's config.json also
+carries a `quantization_config`, which peftlint does not read: the module tree and the sizes peft
+sees are the original's. `data/models/adapters.json` maps published adapters that recipes name as
+their model (`alignment-handbook/zephyr-7b-sft-qlora`) to the base model their adapter_config.json
+names, which is the model the next adapter is trained on (`ADAPTERS.md`).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ def _directories() -> list[str]:
 def _index() -> dict[str, Path]:
     """Lower-cased id (canonical or alias) -> the directory holding its config.json."""
     index = {name.replace("--", "/", 1).lower(): _models_dir() / name for name in _directories()}
-    for table in ("aliases.json", "mirrors.json"):
+    for table in ("aliases.json", "mirrors.json", "adapters.json"):
         with open(_models_dir() / table, encoding="utf-8") as handle:
             for alias, model_id in json.load(handle).items():
                 index[alias.lower()] = index[model_id.lower()]

@@ -95,6 +95,15 @@ PUBLISHED: dict[str, tuple[float, str]] = {
     "Qwen/Qwen2.5-0.5B-Instruct": (0.494e9, "AutoModelForCausalLM"),
     "Qwen/Qwen2.5-1.5B-Instruct": (1.54e9, "AutoModelForCausalLM"),
     "Qwen/Qwen2.5-7B-Instruct": (7.62e9, "AutoModelForCausalLM"),
+    "Qwen/Qwen3-8B-Base": (8.2e9, "AutoModelForCausalLM"),
+    "huggyllama/llama-7b": (6.74e9, "AutoModelForCausalLM"),
+}
+# T5 files whose published size has an untied head: transformers 5 always ties T5's lm_head to
+# `shared` (T5Config forces `tie_word_embeddings`), so the same file builds one vocab x d_model less.
+UNTIED_T5: dict[str, int] = {
+    "google/t5-v1_1-base": 247_577_856,
+    "google/flan-t5-base": 247_577_856,
+    "google/flan-t5-small": 76_961_152,
 }
 
 
@@ -118,7 +127,7 @@ def test_bundled_config_is_the_file_in_its_hub_id_directory(model_id: str) -> No
 
 
 def test_every_bundled_model_has_a_published_size_to_check() -> None:
-    assert set(PUBLISHED) | {"google/t5-v1_1-base"} == set(bundled_ids())
+    assert set(PUBLISHED) | set(UNTIED_T5) == set(bundled_ids())
 
 
 def test_lookup_matches_the_id_exactly_or_ignoring_case() -> None:
@@ -155,6 +164,17 @@ def test_re_uploads_find_the_model_they_re_upload() -> None:
     assert bundled_config("unsloth/not-a-model-bnb-4bit") is None
 
 
+def test_published_adapters_named_as_a_model_find_their_base_model() -> None:
+    """A recipe that trains on a published adapter trains on its base model (ADAPTERS.md)."""
+    adapters = json.loads((MODELS_DIR / "adapters.json").read_text(encoding="utf-8"))
+    documented = (MODELS_DIR / "ADAPTERS.md").read_text(encoding="utf-8")
+    assert adapters
+    for adapter, model_id in adapters.items():
+        assert f"| `{adapter}` | `{model_id}` |" in documented
+        assert model_id in bundled_ids() and adapter not in bundled_ids()
+        assert bundled_config(adapter) == bundled_config(model_id)
+
+
 def test_each_call_returns_a_fresh_dict() -> None:
     first = bundled_config("openai-community/gpt2")
     assert first is not None
@@ -179,10 +199,9 @@ def test_bundled_config_gives_the_published_model_size(model_id: str) -> None:
     assert _parameter_count(model_id, auto_class) == pytest.approx(published, rel=0.015)
 
 
-def test_t5_v1_1_builds_with_a_tied_head_under_transformers_5() -> None:
-    """Published 247.6M untied; transformers 5 always ties T5's lm_head to `shared`
-    (T5Config forces `tie_word_embeddings`), so the same file builds one vocab x d_model less."""
-    config = bundled_config("google/t5-v1_1-base")
+@pytest.mark.parametrize("model_id", sorted(UNTIED_T5))
+def test_untied_t5_builds_with_a_tied_head_under_transformers_5(model_id: str) -> None:
+    config = bundled_config(model_id)
     assert config is not None and config["tie_word_embeddings"] is False
     untied_head = config["vocab_size"] * config["d_model"]
-    assert _parameter_count("google/t5-v1_1-base", "AutoModelForSeq2SeqLM") == 247_577_856 - untied_head
+    assert _parameter_count(model_id, "AutoModelForSeq2SeqLM") == UNTIED_T5[model_id] - untied_head
