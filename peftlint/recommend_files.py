@@ -52,15 +52,16 @@ def file_mapping(
     accumulation: int = 1,
     profile: Mapping[str, Any] | None = None,
     distributed: DistributedPlan | None = None,
+    layer_classes: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The mapping to write; `profile` adds a `peftlint:` block (peft files only: LLaMA-Factory
     refuses keys it does not know, and axolotl drops them); `distributed` adds a framework's
-    `deepspeed:` / `fsdp:` keys."""
+    `deepspeed:` / `fsdp:` keys (naming `layer_classes`, the blocks FSDP wraps, when known)."""
     from peftlint.recommend_launch import dialect_keys
 
     framework = {AXOLOTL: _axolotl, LLAMA_FACTORY: _llama_factory, TRL: _trl}.get(dialect)
     if framework is not None:
-        return {**framework(config, training, model_id, accumulation), **(dialect_keys(dialect, distributed, training) if distributed else {})}
+        return {**framework(config, training, model_id, accumulation), **(dialect_keys(dialect, distributed, training, layer_classes) if distributed else {})}
     mapping = {**config, "base_model_name_or_path": model_id}
     if profile:
         mapping[PROFILE_KEY] = profile_block(profile, training)

@@ -55,8 +55,12 @@ def deepspeed_config(plan: Plan, training: Training) -> dict[str, Any]:
     return config
 
 
-def _fsdp_config(plan: Plan) -> dict[str, Any]:
-    return {
+def _fsdp_config(plan: Plan, layer_classes: tuple[str, ...] = ()) -> dict[str, Any]:
+    """`layer_classes`: the model's block classes (enrich.architecture.layer_classes). Named, FSDP
+    wraps (and all-gathers) one block at a time, the unit the estimate's `gathered layers` assumes;
+    unknown, the key is left out and accelerate falls back to the model's `_no_split_modules`
+    itself (accelerate utils/dataclasses.py `set_auto_wrap_policy`)."""
+    config: dict[str, Any] = {
         "fsdp_version": plan.fsdp_version,
         "fsdp_sharding_strategy": FSDP_SHARDING[plan.strategy],
         "fsdp_offload_params": plan.offload == "params",
@@ -67,10 +71,14 @@ def _fsdp_config(plan: Plan) -> dict[str, Any]:
         "fsdp_sync_module_states": True,
         "fsdp_state_dict_type": "SHARDED_STATE_DICT",
     }
+    if layer_classes:
+        config["fsdp_transformer_layer_cls_to_wrap"] = ",".join(layer_classes)  # accelerate splits on ","
+    return config
 
 
-def accelerate_config(plan: Plan, training: Training) -> dict[str, Any]:
-    """An accelerate config (`accelerate launch --config_file`) for the plan."""
+def accelerate_config(plan: Plan, training: Training, layer_classes: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An accelerate config (`accelerate launch --config_file`) for the plan; `layer_classes` name
+    the blocks FSDP wraps (see `_fsdp_config`)."""
     kind = "NO" if plan.strategy == "single" else "DEEPSPEED" if plan.engine == "deepspeed" else "FSDP" if plan.engine == "fsdp" else "MULTI_GPU"
     config: dict[str, Any] = {"compute_environment": "LOCAL_MACHINE", "distributed_type": kind, "num_machines": plan.num_nodes, "num_processes": plan.num_gpus, "machine_rank": 0, "mixed_precision": mixed_precision(training)}
     if kind == "DEEPSPEED":
@@ -84,7 +92,7 @@ def accelerate_config(plan: Plan, training: Training) -> dict[str, Any]:
         if plan.strategy == "zero3":
             config["deepspeed_config"]["zero3_save_16bit_model"] = True
     elif kind == "FSDP":
-        config["fsdp_config"] = _fsdp_config(plan)
+        config["fsdp_config"] = _fsdp_config(plan, layer_classes)
     config.update(rdzv_backend="static", same_network=True, use_cpu=False)
     return config
 
@@ -96,7 +104,7 @@ def shipped_deepspeed(dialect: str, plan: Plan) -> str | None:
     return next((folder + name for name in names if SHIPPED_DEEPSPEED[name] == wanted), None)
 
 
-def dialect_keys(dialect: str, plan: Plan, training: Training) -> dict[str, Any]:
+def dialect_keys(dialect: str, plan: Plan, training: Training, layer_classes: tuple[str, ...] = ()) -> dict[str, Any]:
     """The training file's keys for the plan: `deepspeed:` (a shipped name, else the config inline),
     axolotl's and TRL's `fsdp` / `fsdp_config`; nothing for one GPU or DDP (the launcher's default)."""
     if plan.engine == "deepspeed":
@@ -104,4 +112,4 @@ def dialect_keys(dialect: str, plan: Plan, training: Training) -> dict[str, Any]
     if plan.engine != "fsdp" or dialect not in (AXOLOTL, TRL):
         return {}  # LLaMA-Factory runs FSDP from an accelerate config: --format accelerate writes it
     options = [FSDP_SHARDING[plan.strategy].lower(), "auto_wrap"] + (["offload"] if plan.offload == "params" else [])
-    return {"fsdp": options if dialect == AXOLOTL else " ".join(options), "fsdp_config": _fsdp_config(plan)}
+    return {"fsdp": options if dialect == AXOLOTL else " ".join(options), "fsdp_config": _fsdp_config(plan, layer_classes)}

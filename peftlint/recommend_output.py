@@ -157,9 +157,18 @@ def as_deepspeed(recommendation: Recommendation) -> str:
 
 def as_accelerate(recommendation: Recommendation) -> str:
     """`--format accelerate`: `accelerate launch --config_file` for the chosen strategy."""
-    plan = recommendation.distributed
-    body = yaml.safe_dump(accelerate_config(plan, recommendation.plan.training), sort_keys=False, width=4096)
-    return f"# accelerate config by `peftlint recommend` for {situation(recommendation)}: {plan.describe()}\n" + body
+    plan, classes = recommendation.distributed, recommendation.request.layer_classes
+    body = yaml.safe_dump(accelerate_config(plan, recommendation.plan.training, classes or ()), sort_keys=False, width=4096)
+    header = f"# accelerate config by `peftlint recommend` for {situation(recommendation)}: {plan.describe()}\n"
+    if plan.engine == "fsdp" and not classes:
+        model_type = recommendation.request.model.config.get("model_type")
+        why = (
+            f"peftlint has no architecture data for {model_type}; accelerate then wraps the classes the model's `_no_split_modules` names"
+            if classes is None
+            else f"transformers names no block class for {model_type} (no `_no_split_modules`), so accelerate wraps the whole model as one unit"
+        )
+        header += f"# fsdp_transformer_layer_cls_to_wrap left out: {why}; name the model's block class there to shard it block by block\n"
+    return header + body
 
 
 RENDERERS: Mapping[str, Callable[[Recommendation], str]] = {"text": as_text, "yaml": as_yaml, "json": as_json, "python": as_python, "deepspeed": as_deepspeed, "accelerate": as_accelerate}

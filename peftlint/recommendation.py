@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 from peftlint.config import Settings
 from peftlint.dialects import LLAMA_FACTORY
 from peftlint.enrich.analysis import GIB, ModelFactsError, Training, analyze, memory_remedies, model_task_type, module_tree
+from peftlint.enrich.architecture import layer_classes
 from peftlint.enrich.distributed import Plan as DistributedPlan
 from peftlint.enrich.model import ModelConfig
 from peftlint.enrich.modules import ModuleTree
@@ -108,6 +109,12 @@ class Request(NamedTuple):
         memory = self.values.get("gpu_memory")
         return None if memory is None else parse_gpu_memory(memory)
 
+    @property
+    def layer_classes(self) -> tuple[str, ...] | None:
+        """The model's block classes FSDP wraps: () when transformers names none, None when peftlint
+        has no architecture data for the model."""
+        return layer_classes(str(self.model.config.get("model_type") or ""))
+
 
 class Recommendation(NamedTuple):
     request: Request
@@ -132,6 +139,7 @@ class Recommendation(NamedTuple):
             accumulation=self.plan.accumulation,
             profile=self.request.values if with_profile else None,
             distributed=self.distributed,
+            layer_classes=self.request.layer_classes or (),
         )
 
 
@@ -452,7 +460,7 @@ def _nothing_fits(request: Request, base: Base, config: Mapping[str, Any], train
 def checked(request: Request, plan: Plan) -> tuple[list[Finding], dict[str, Any]]:
     """The warnings and errors `peftlint check` reports on the file this plan is written as, and
     the facts they come from."""
-    data = file_mapping(plan.config, plan.training, request.dialect, model_id=request.model.model_id, accumulation=plan.accumulation, distributed=plan.training.plan)
+    data = file_mapping(plan.config, plan.training, request.dialect, model_id=request.model.model_id, accumulation=plan.accumulation, distributed=plan.training.plan, layer_classes=request.layer_classes or ())
     config = to_peft_config(Document("<recommended>", "yaml", data))
     assert config is not None  # every mapping file_mapping writes is a PEFT config
     # a plain PEFT config cannot say how training runs: the plan's settings stand in for the file's

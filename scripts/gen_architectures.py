@@ -815,7 +815,19 @@ class ModelType:
             "variants": out_variants,
             "templates": templates,
             "blocks": blocks,
+            "layer_classes": self.layer_classes(),
         }
+
+    def layer_classes(self) -> list[str]:
+        """The block classes accelerate's FSDP TRANSFORMER_BASED_WRAP wraps when no
+        `fsdp_transformer_layer_cls_to_wrap` is given: the model's `_no_split_modules` that the model
+        instantiates (accelerate utils/dataclasses.py `set_auto_wrap_policy`). `recommend --format
+        accelerate` names them; empty when transformers declares none (DistilBERT)."""
+        # the whole model: an encoder-decoder's seq2seq head, not its decoder-only causal LM
+        head = next(h for h in ("seq2seq_lm", "causal_lm", "base", *self.heads) if h in self.heads)
+        model = self.build_head(self.seeds[0], head)
+        present = {type(module).__name__ for module in model.modules()}
+        return [name for name in (getattr(model, "_no_split_modules", None) or []) if name in present]
 
 
 def _share_blocks(items: list[dict[str, Any]], blocks: list[Any], keys: dict[str, int]) -> None:

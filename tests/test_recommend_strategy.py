@@ -140,3 +140,33 @@ def test_written_framework_files_check_clean(dialect: str, model: str, profile: 
     assert "deepspeed" in data or "fsdp" in data
     checked = peftlint("check", "train.yaml", *common, cwd=tmp_path)
     assert checked.returncode == 0 and checked.stdout == "All checked: no problems in 1 file(s).\n", checked.stdout
+
+
+@pytest.mark.parametrize(
+    ("model", "block"),
+    [(LLAMA70, "LlamaDecoderLayer"), ("mistralai/Mistral-7B-v0.1", "MistralDecoderLayer"), ("Qwen/Qwen2.5-7B", "Qwen2DecoderLayer"), ("google/gemma-2-9b", "Gemma2DecoderLayer")],
+)
+def test_fsdp_files_name_the_block_class_to_wrap(model: str, block: str) -> None:
+    import torch
+    import transformers
+
+    from peftlint.recommend_output import as_accelerate
+
+    result = rec(model, num_gpus=4, gpu_memory="80GB", strategy="fsdp")
+    assert yaml.safe_load(as_accelerate(result))["fsdp_config"]["fsdp_transformer_layer_cls_to_wrap"] == block
+    assert rec(model, "axolotl", num_gpus=4, gpu_memory="80GB", strategy="fsdp").file_mapping()["fsdp_config"]["fsdp_transformer_layer_cls_to_wrap"] == block
+    # accelerate looks the name up among the model's own modules (get_module_class_from_name)
+    config = transformers.AutoConfig.for_model(**{**resolve_model(model).config, "num_hidden_layers": 1})
+    with torch.device("meta"):
+        built = transformers.AutoModelForCausalLM.from_config(config)
+    assert block in {type(module).__name__ for module in built.modules()} and block in built._no_split_modules
+
+
+def test_an_unknown_block_class_is_said_not_guessed() -> None:
+    from peftlint.enrich.architecture import layer_classes
+    from peftlint.recommend_output import as_accelerate
+
+    written = as_accelerate(rec("distilbert/distilbert-base-uncased", num_gpus=4, gpu_memory="80GB", strategy="fsdp", task="classification"))
+    assert "fsdp_transformer_layer_cls_to_wrap" not in yaml.safe_load(written)["fsdp_config"]
+    assert "# fsdp_transformer_layer_cls_to_wrap left out: transformers names no block class for distilbert" in written
+    assert layer_classes("distilbert") == () and layer_classes("no-such-model-type") is None
