@@ -97,6 +97,13 @@ PUBLISHED: dict[str, tuple[float, str]] = {
     "Qwen/Qwen2.5-7B-Instruct": (7.62e9, "AutoModelForCausalLM"),
     "Qwen/Qwen3-8B-Base": (8.2e9, "AutoModelForCausalLM"),
     "huggyllama/llama-7b": (6.74e9, "AutoModelForCausalLM"),
+    "google/gemma-7b": (8.54e9, "AutoModelForCausalLM"),
+    "openai/whisper-large-v3-turbo": (809e6, "AutoModelForSpeechSeq2Seq"),
+    "EleutherAI/pythia-70m-deduped": (70.4e6, "AutoModelForCausalLM"),
+    "EleutherAI/pythia-1.4b-deduped": (1.41e9, "AutoModelForCausalLM"),
+    "openlm-research/open_llama_3b_v2": (3.43e9, "AutoModelForCausalLM"),
+    "Salesforce/xgen-7b-8k-base": (6.9e9, "AutoModelForCausalLM"),
+    "cerebras/Cerebras-GPT-1.3B": (1.32e9, "AutoModelForCausalLM"),
 }
 # T5 files whose published size has an untied head: transformers 5 always ties T5's lm_head to
 # `shared` (T5Config forces `tie_word_embeddings`), so the same file builds one vocab x d_model less.
