@@ -591,6 +591,13 @@ def alternatives(request: Request, base: Base, chosen: Plan) -> list[Alternative
 # SHARD_GRAD_OP is reached only if ZeRO-2 is judged differently); full sharding gathers every
 # layer's weights twice a step; offloading moves the optimizer step, then the weights, over PCIe.
 STRATEGY_ORDER = (("ddp", "none"), ("zero2", "none"), ("fsdp-shard-grad-op", "none"), ("fsdp", "none"), ("zero3", "none"), ("zero3", "optimizer"), ("zero3", "params"))
+# On several nodes, HYBRID_SHARD comes before the strategies that gather weights across nodes:
+# it shards within each node and replicates across nodes, so every layer's all-gather and
+# reduce-scatter stays on the node's own links and only the gradient all-reduce crosses nodes
+# (PyTorch `ShardingStrategy.HYBRID_SHARD`; accelerate fsdp_sharding_strategy 4), which for an
+# adapter is its small gradients. It holds the shards of one node's GPUs, no more than
+# SHARD_GRAD_OP's whole weights, so once it does not fit SHARD_GRAD_OP does not either.
+HYBRID = ("fsdp-hybrid", "none")
 S_DEEPSPEED = "[deepspeed]"
 S_ACCELERATE = "[accelerate]"
 
@@ -616,7 +623,10 @@ def choose_strategy(request: Request, base: Base, config: Mapping[str, Any]) -> 
     smallest: tuple[int, str, str] | None = None
     # LLaMA-Factory's YAML names DeepSpeed configs only (FSDP needs an accelerate config beside it):
     # ZeRO-3 shards as FSDP does, so its file stays the whole launch
-    order = [c for c in STRATEGY_ORDER if request.dialect != LLAMA_FACTORY or not c[0].startswith("fsdp")]
+    order = list(STRATEGY_ORDER)
+    if (values.get("num_nodes") or 1) > 1:
+        order.insert(order.index(("fsdp-shard-grad-op", "none")), HYBRID)
+    order = [c for c in order if request.dialect != LLAMA_FACTORY or not c[0].startswith("fsdp")]
     if values.get("offload") not in (None, "none"):  # a given offload is kept, as a given strategy is
         order = [c for c in order if c[1] == values["offload"]]
     for strategy, offload in order:
@@ -629,7 +639,8 @@ def choose_strategy(request: Request, base: Base, config: Mapping[str, Any]) -> 
             why = f"{_gib(peak)} per GPU of {_gib(budget)}, the fastest strategy that fits"
             if rejected:
                 why += " (faster but too large: " + "; ".join(rejected) + ")"
-            return trial, [Reason(f"train with {training.plan.describe()}", why, f"{S_DEEPSPEED} ZeRO stages; {S_ACCELERATE} concept_guides/fsdp_and_deepspeed.md")]
+            why += _across_nodes(training.plan, hybrid_tried=HYBRID in order)
+            return trial, [Reason(f"train with {training.plan.describe()}", why, f"{S_DEEPSPEED} ZeRO stages; {S_ACCELERATE} concept_guides/fsdp_and_deepspeed.md, fsdp_sharding_strategy")]
         rejected.append(f"{training.plan.describe()} {_gib(peak)}")
         if smallest is None or peak < smallest[0]:
             smallest = (peak, strategy, offload)
@@ -638,6 +649,22 @@ def choose_strategy(request: Request, base: Base, config: Mapping[str, Any]) -> 
     trial = _with_strategy(request, smallest[1], smallest[2])
     why = f"no strategy fits {_gib(budget)} per GPU as the config stands ({'; '.join(rejected)}): the one that needs least, then the memory remedies"
     return trial, [Reason(f"train with {start_training(trial).plan.describe()}", why, f"{S_DEEPSPEED} ZeRO-Offload; {S_ACCELERATE} concept_guides/fsdp_and_deepspeed.md")]
+
+
+def _across_nodes(plan: DistributedPlan, *, hybrid_tried: bool) -> str:
+    """What the chosen strategy sends between nodes, on several nodes (`hybrid_tried`: HYBRID_SHARD
+    was a candidate and did not fit)."""
+    if plan.num_nodes < 2:
+        return ""
+    if plan.strategy == "fsdp-hybrid":
+        return (
+            f"; on {plan.num_nodes} nodes HYBRID_SHARD shards within each node's {plan.gpus_per_node} GPUs and replicates across nodes,"
+            " so the per-layer all-gathers stay inside a node and only the adapter's gradients cross between nodes"
+        )
+    if plan.strategy in ("fsdp", "fsdp-shard-grad-op", "zero3"):
+        avoid = ", which HYBRID_SHARD's sharding within a node (too large here) would avoid" if hybrid_tried else ""
+        return f"; its weight all-gathers cross the {plan.num_nodes} nodes every step{avoid}"
+    return f"; only gradients cross between the {plan.num_nodes} nodes"
 
 
 def recommend(request: Request) -> Recommendation:

@@ -170,3 +170,31 @@ def test_an_unknown_block_class_is_said_not_guessed() -> None:
     assert "fsdp_transformer_layer_cls_to_wrap" not in yaml.safe_load(written)["fsdp_config"]
     assert "# fsdp_transformer_layer_cls_to_wrap left out: transformers names no block class for distilbert" in written
     assert layer_classes("distilbert") == () and layer_classes("no-such-model-type") is None
+
+
+def test_several_nodes_shard_within_a_node_and_say_why(tmp_path: Path) -> None:
+    result = rec(LLAMA70, task="instruction", num_gpus=16, num_nodes=2, gpu_memory="80GB")
+    assert (result.distributed.strategy, result.distributed.num_nodes) == ("fsdp-hybrid", 2)
+    (reason,) = [r for r in result.rationale if r.decision == "train with FSDP HYBRID_SHARD over 16 GPUs on 2 nodes"]
+    assert "shards within each node's 8 GPUs and replicates across nodes" in reason.reason and "DDP over 16 GPUs on 2 nodes" in reason.reason
+    # one node: nothing to keep inside a node, FULL_SHARD as before
+    assert rec(LLAMA70, task="instruction", num_gpus=8, gpu_memory="80GB").distributed.strategy == "fsdp"
+    # too large for one node's shards: full sharding, whose gathers cross nodes, and the reason says so
+    tight = rec(LLAMA70, task="instruction", num_gpus=8, num_nodes=2, gpu_memory="40GB")
+    assert tight.distributed.strategy != "fsdp-hybrid"
+    assert any("FSDP HYBRID_SHARD over 8 GPUs on 2 nodes" in r.reason and "cross the 2 nodes" in r.reason for r in tight.rationale)
+    # DDP fits: only gradients cross nodes
+    small = rec(LLAMA1, num_gpus=16, num_nodes=2, gpu_memory="24GB")
+    assert small.distributed.strategy == "ddp" and any("only gradients cross between the 2 nodes" in r.reason for r in small.rationale)
+    # LLaMA-Factory names DeepSpeed only: ZeRO-3
+    assert rec(LLAMA70, "llama-factory", task="instruction", num_gpus=16, num_nodes=2, gpu_memory="80GB").distributed.strategy == "zero3"
+    # the accelerate file reads back as the same plan
+    written = peftlint("recommend", "--model", LLAMA70, "--gpu-memory", "80GB", "--num-gpus", "16", "--num-nodes", "2", "--format", "accelerate", "-o", "accelerate.yaml", cwd=tmp_path)
+    assert written.returncode == 0, written.stderr
+    config = yaml.safe_load((tmp_path / "accelerate.yaml").read_text())
+    assert (config["num_machines"], config["num_processes"], config["fsdp_config"]["fsdp_sharding_strategy"]) == (2, 16, "HYBRID_SHARD")
+    found = _estimated(tmp_path, "--accelerate-config", "accelerate.yaml")["memory"]["distributed"]
+    assert found == {"strategy": "fsdp-hybrid", "num_gpus": 16, "num_nodes": 2, "offload": "none"}
+    factory = rec(LLAMA70, "llama-factory", task="instruction", num_gpus=16, num_nodes=2, gpu_memory="80GB")
+    (reason,) = [r for r in factory.rationale if r.decision.startswith("train with")]
+    assert reason.reason.endswith("its weight all-gathers cross the 2 nodes every step")  # HYBRID_SHARD was no option
