@@ -230,6 +230,46 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+# --- host RAM (memory.cpu_bytes) --------------------------------------------------------------
+
+GB = 1e9
+# CSV rows that publish the host RAM the run needed, with the loading setting their config names:
+# rows 3 (peft's fsdp_config_qlora.yaml: fsdp_cpu_ram_efficient_loading true) and 25
+# (FSDP_CPU_RAM_EFFICIENT_LOADING=1), 20 (Answer.AI train.py's low_memory default: rank 0 loads),
+# 5-7 (zero3_init_flag true, one GPU, fp32). The figures are "GB" as printed; rows 5-7's models are
+# not bundled: the host side counts parameters only, so the CSV's params_b is used with a bundled
+# config of the same family standing in for the shapes (only activations, which stay on the GPU,
+# would differ).
+HOST_RAM: dict[int, tuple[float, str | None]] = {3: (107, None), 20: (128, None), 25: (127, None), 5: (17.8, "google-t5/t5-base"), 6: (52, "google-t5/t5-base"), 7: (35, "bigscience/bloom-560m")}
+HOST_STANDINS = {"google-t5/t5-base": ROOT / "peftlint/data/models/google-t5--t5-base", "bigscience/bloom-560m": ROOT / "peftlint/data/models/bigscience--bloom-560m"}
+
+
+def host_ram_row(index: int, row: dict[str, str]) -> float:
+    """The row's `memory.cpu_bytes` (host RAM per node) in GB."""
+    standin = HOST_RAM[index][1]
+    config = json.loads(((HOST_STANDINS[standin] if standin else MODELS[row["model"]]) / "config.json").read_text())
+    dims = ModelDims.from_config(config)
+    total = round(float(row["params_b"]) * 1e9) if standin else module_tree_from_config(config, "CAUSAL_LM").total_params
+    quantized = row["quantization"].startswith("4bit")
+    dtype = "fp32" if row["dtype"].startswith("fp32") else "bf16"
+    trainable = 0 if standin else _lora_params(dims, int(row["lora_r"]), LLAMA_ALL if index != 20 else ANSWERAI_ALL)[0]
+    trainable = trainable or 1  # LoRA r=8 on a seq2seq model: its size does not move host RAM
+    single = estimate_training_memory(dims, total_params=total + trainable, trainable_params=trainable, dtype=dtype, quantization="4bit" if quantized else None, double_quant=quantized, upcast_unquantized=False, peft_type="LORA")
+    strategy = "zero3" if row["engine"].startswith("zero3") else "fsdp"
+    plan = Plan(strategy, int(row["num_gpus"]), 1, "params", low_cpu_loading=True)
+    return per_gpu(single, dims, plan, total + trainable, trainable, dtype).cpu_bytes / GB
+
+
+def host_ram_table() -> str:
+    rows = _rows()
+    lines = [f"{'row':>4}  {'model':<30}{'setup':<28}{'measured GB':>12}{'estimate GB':>12}{'error':>8}"]
+    for index, (measured, _) in HOST_RAM.items():
+        row = rows[index]
+        estimate = host_ram_row(index, row)
+        lines.append(f"{index:>4}  {row['model'][:29]:<30}{(row['engine'] + ' x' + row['num_gpus'] + ' ' + row['dtype'][:4])[:27]:<28}{measured:>12.1f}{estimate:>12.1f}{estimate / measured - 1:>+8.1%}")
+    return "\n".join(lines)
+
+
 def main() -> int:
     results, excluded = evaluate()
     print(table(results))
@@ -243,6 +283,9 @@ def main() -> int:
     print("excluded rows:")
     for index, reason in excluded.items():
         print(f"  {index}: {reason}")
+    print()
+    print("host RAM per node (memory.cpu_bytes) against the published figures:")
+    print(host_ram_table())
     return 0
 
 
