@@ -827,7 +827,10 @@ class ModelType:
         head = next(h for h in ("seq2seq_lm", "causal_lm", "base", *self.heads) if h in self.heads)
         model = self.build_head(self.seeds[0], head)
         present = {type(module).__name__ for module in model.modules()}
-        return [name for name in (getattr(model, "_no_split_modules", None) or []) if name in present]
+        # sorted: transformers 5 gathers `_no_split_modules` into a set, whose order changes with
+        # PYTHONHASHSEED, and --check must see the same file on every run (accelerate's wrap policy
+        # does not depend on the order)
+        return sorted(name for name in (getattr(model, "_no_split_modules", None) or []) if name in present)
 
 
 def _share_blocks(items: list[dict[str, Any]], blocks: list[Any], keys: dict[str, int]) -> None:
