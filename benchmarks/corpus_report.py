@@ -19,10 +19,10 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"  # before peftlint is imported: the figures are the offline ones
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from peftlint.config import settings_for  # noqa: E402
 from peftlint.enrich.stage import Enricher  # noqa: E402
-from peftlint.lint import config_facts, load_configs  # noqa: E402
 from peftlint.load import LoadError  # noqa: E402
+from peftlint.pipeline import config_facts, load_configs  # noqa: E402
+from peftlint.settings.config import settings_for  # noqa: E402
 from tests.corpus_data import CORPUS, corpus_files, judge, lint_corpus, load_expected, local_base_models  # noqa: E402
 
 

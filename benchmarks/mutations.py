@@ -8,7 +8,7 @@ run there (`-m "not slow"`; TEST PATHS, default: the whole tests/ folder), and t
 are listed: a mutation that no test catches is a gap to close. `--thresholds` instead moves every
 numeric threshold of every rule's conditions by +25% and -25%, one at a time, and reports which
 moves the rules' own examples notice (run in process, with the machinery of
-tests/test_rule_thresholds.py). Takes minutes: run it by hand, not in CI (CONTRIBUTING.md).
+tests/engine/test_rule_thresholds.py). Takes minutes: run it by hand, not in CI (CONTRIBUTING.md).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def threshold_sweep() -> list[tuple[str, str, bool, bool]]:
     """(rule, threshold, caught at +25%, caught at -25%) for every numeric threshold."""
     sys.path.insert(0, str(ROOT))
     from peftlint.engine import load_rules
-    from tests.test_rule_thresholds import NUMBERS, _conditions, _moved, _outcomes, thresholds
+    from tests.engine.test_rule_thresholds import NUMBERS, _conditions, _moved, _outcomes, thresholds
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

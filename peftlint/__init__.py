@@ -17,14 +17,14 @@ _LAZY = {
     "recommend": "peftlint.api",
     "PeftlintError": "peftlint.errors",
     "Finding": "peftlint.finding",
-    "Estimate": "peftlint.estimation",
+    "Estimate": "peftlint.enrich.estimate",
 }
 __all__ = ["Estimate", "Finding", "PeftlintError", "__version__", "check", "estimate", "recommend"]
 
 if TYPE_CHECKING:
     from peftlint.api import check, estimate, recommend
+    from peftlint.enrich.estimate import Estimate
     from peftlint.errors import PeftlintError
-    from peftlint.estimation import Estimate
     from peftlint.finding import Finding
 
 

@@ -13,22 +13,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, NoReturn, Protocol, Union
 
-from peftlint.config import ConfigError
 from peftlint.engine import RuleFileError
 from peftlint.enrich.stage import Enricher, ModelOptions
 from peftlint.errors import ArgumentTypeError, ConfigSourceError, LintFailed, ModelError, PeftlintError, RecommendationFailed, SettingsError
 from peftlint.finding import Finding
-from peftlint.lint import config_profile, lint_config, lint_paths, load_configs, profile_or_finding, settings_at
 from peftlint.load import Document, LoadError
 from peftlint.normalize import PeftConfig, to_peft_config
-from peftlint.peft_versions import VersionError, check_version
-from peftlint.profile import ProfileError, ProfileRequest
+from peftlint.normalize.peft_versions import VersionError, check_version
+from peftlint.pipeline import config_profile, lint_config, lint_paths, load_configs, profile_or_finding, settings_at
+from peftlint.settings.config import ConfigError
+from peftlint.settings.profile import ProfileError, ProfileRequest
 
 # imported where used: the model code only when a model is named, the estimate's only by `estimate`
 if TYPE_CHECKING:
+    from peftlint.enrich.estimate import Estimate
     from peftlint.enrich.model import ModelConfig
-    from peftlint.estimation import Estimate
-    from peftlint.recommendation import Recommendation
+    from peftlint.recommender import Recommendation
 
 __all__ = [
     "ArgumentTypeError",
@@ -140,8 +140,8 @@ def estimate(
     Raises `ConfigSourceError`, `ModelError` or `SettingsError`.
     """
     from peftlint.enrich.analysis import ModelFactsError
-    from peftlint.estimate_command import plan_of, read_distributed, training_for
-    from peftlint.estimation import estimate as estimate_config
+    from peftlint.enrich.estimate import estimate as estimate_config
+    from peftlint.pipeline import plan_of, read_distributed, training_for
 
     if isinstance(config, (str, os.PathLike)):
         peft_config, where = _configs_in_file(Path(config))[0], Path(config)
@@ -192,8 +192,8 @@ def recommend(
     alternatives. Raises `ModelError`, `SettingsError`, or `RecommendationFailed` when nothing fits the
     budget or the dialect cannot train the model (all `PeftlintError`s).
     """
-    from peftlint.recommend_files import DIALECTS
-    from peftlint.recommendation import NothingFits, RecommendError, Request as RecommendRequest, recommend as recommend_config
+    from peftlint.recommender import NothingFits, RecommendError, Request as RecommendRequest, recommend as recommend_config
+    from peftlint.recommender.files import DIALECTS
 
     if dialect not in DIALECTS:
         raise SettingsError(f"dialect `{dialect}` is not one of {', '.join(DIALECTS)}")

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from peftlint.edits import specs
 from peftlint.engine import Rule
+from peftlint.engine.edits import specs
 
 
 def _example(example: dict[str, Any]) -> str:
@@ -30,7 +30,7 @@ def _sample_output(rule: Rule) -> list[str]:
     import tempfile
     from pathlib import Path
 
-    from peftlint.examples import EXAMPLE_FOLDER, lint_example
+    from peftlint.engine.examples import EXAMPLE_FOLDER, lint_example
     from peftlint.resources import rules_dir
 
     folder = Path(rule.path).parent

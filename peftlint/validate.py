@@ -11,9 +11,8 @@ import math
 from functools import lru_cache
 from typing import Any, Mapping
 
-from peftlint import peft_versions
-from peftlint.normalize import PeftConfig, peft_layout, peft_types
-from peftlint.peft_versions import PeftVersion, version_key
+from peftlint.normalize import PeftConfig, peft_layout, peft_types, peft_versions
+from peftlint.normalize.peft_versions import PeftVersion, version_key
 from peftlint.resources import schemas_dir
 from peftlint.suggest import closest
 
@@ -178,7 +177,7 @@ _UNSET = (None, False, {}, [], "")
 
 
 def peft_version_in_use(config: PeftConfig, explicit: tuple[str, str] | None) -> PeftVersion:
-    """The peft the config is for (peftlint/peft_versions.py); the installed peft's metadata is
+    """The peft the config is for (peftlint/normalize/peft_versions.py); the installed peft's metadata is
     read only when a key of the config is not in every release since its type's first."""
     file_version = config.values.get("peft_version")
     if explicit is None and not isinstance(file_version, str) and peft_versions.version_independent(config.peft_type, sorted(config.values)):

@@ -15,7 +15,7 @@ import pytest
 import peftlint
 from peftlint.api import ConfigSourceError, ModelError, SettingsError
 from peftlint.enrich.stage import ModelOptions
-from peftlint.lint import lint_paths
+from peftlint.pipeline import lint_paths
 
 LLAMA = "meta-llama/Llama-3.2-1B"  # bundled: resolved without a network
 README = Path(__file__).resolve().parent.parent / "docs" / "integrations.md"  # the manual, moved out of README.md
@@ -179,7 +179,7 @@ def test_api_functions_stay_functions_after_the_commands_are_imported() -> None:
     # a submodule named like an API function (peftlint/estimate.py) would replace the function on
     # the package as soon as it is imported: the modules are estimation.py and recommendation.py
     code = (
-        "import peftlint.estimate_command, peftlint.recommend_command, peftlint.api, peftlint\n"
+        "import peftlint.cli.estimate, peftlint.cli.recommend, peftlint.api, peftlint\n"
         "print(*(getattr(peftlint, name).__module__ for name in ('check', 'estimate', 'recommend')))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
@@ -206,7 +206,7 @@ def test_recommend_gives_the_config_the_command_writes() -> None:
     assert result.file_mapping()["peft_type"] == "LORA"
     assert result.rationale and all(reason.source for reason in result.rationale)
     assert result.estimate.trainable_params and result.estimate.memory["total_bytes"] < 24 * 1024**3
-    from peftlint.recommendation import Recommendation
+    from peftlint.recommender import Recommendation
 
     assert isinstance(result, Recommendation)
 

@@ -1,5 +1,5 @@
 """Every door into the pipeline gives one answer about a file: `peftlint check`, `peftlint estimate`,
-`peftlint.check()` and `peftlint.estimate()` go through `lint.lint_config`, so their findings and
+`peftlint.check()` and `peftlint.estimate()` go through `pipeline.lint_config`, so their findings and
 counts must agree (architecture review §1.4: they once gave three answers about one axolotl file).
 
 `estimate` reports the errors among `check`'s findings (they say why peft would refuse the config

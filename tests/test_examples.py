@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from peftlint.lint import lint_paths
+from peftlint.pipeline import lint_paths
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -1,10 +1,10 @@
 """Hostile and odd inputs through the real CLI (`python -m peftlint` in a subprocess).
 
 Covered elsewhere, not repeated here: bad bytes, encodings, size limits, alias bombs, deep
-nesting and duplicate keys (tests/load/, tests/test_cli.py); a Python file that would create a
+nesting and duplicate keys (tests/load/, tests/cli/test_cli.py); a Python file that would create a
 marker file or open a socket if run (tests/load/test_python.py::test_the_file_is_never_run);
-unsafe rule templating such as `{x.__class__}` (tests/test_rule_files.py); Hub faults
-(tests/enrich/test_hub_faults.py); links, FIFOs and excludes in the walk (tests/test_walk.py).
+unsafe rule templating such as `{x.__class__}` (tests/engine/test_rule_files.py); Hub faults
+(tests/enrich/test_hub_faults.py); links, FIFOs and excludes in the walk (tests/load/test_discover.py).
 """
 
 from __future__ import annotations

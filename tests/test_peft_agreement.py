@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from peft.mapping import PEFT_TYPE_TO_CONFIG_MAPPING
 
-from peftlint.dialects import detect
 from peftlint.engine import load_rules
+from peftlint.normalize.dialects import detect
 from tests.enrich.conftest import SPEECH
 
 RULES = load_rules()

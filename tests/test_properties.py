@@ -21,8 +21,8 @@ import yaml
 from hypothesis import HealthCheck, currently_in_test_context, event, given, settings, strategies as st
 
 from peftlint.finding import Finding
-from peftlint.lint import Report, lint_paths
 from peftlint.normalize import LORA_MARKERS, peft_types
+from peftlint.pipeline import Report, lint_paths
 from peftlint.report import reporter
 from tests.report.validators import GITHUB_LINE, output_validator, problems, sarif_validator, unescape
 from tests.strategies import config_files

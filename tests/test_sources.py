@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from peftlint.config import Settings
 from peftlint.docs import explain
 from peftlint.engine import load_rules
 from peftlint.enrich.model import resolve_model
-from peftlint.profile import Profile
-from peftlint.recommend_output import as_python, as_text, as_yaml
-from peftlint.recommendation import Request, recommend
+from peftlint.recommender import Request, recommend
+from peftlint.recommender.output import as_python, as_text, as_yaml
+from peftlint.settings.config import Settings
+from peftlint.settings.profile import Profile
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = load_rules()

@@ -14,6 +14,7 @@ from peftlint.enrich.distributed import DistributedEstimate, Plan, distribute
 from peftlint.enrich.memory import DTYPE_BYTES, Adapted, MemoryEstimate, ModelDims, estimate_training_memory
 from peftlint.enrich.model import ModelConfig
 from peftlint.enrich.modules import ModuleTree
+from peftlint.enrich.roles import covered_roles
 from peftlint.enrich.targets import (
     PROMPT_LEARNING_TYPES,
     TASK_MODULES_TO_SAVE,
@@ -25,7 +26,6 @@ from peftlint.enrich.targets import (
     family as _family,
     model_view,
 )
-from peftlint.roles import covered_roles
 from peftlint.suggest import closest
 
 DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}

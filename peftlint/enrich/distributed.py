@@ -35,7 +35,7 @@ per-GPU peaks row by row (docs/estimate.md).
 
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
-from peftlint.profile import OFFLOADS, STRATEGIES
+from peftlint.settings.profile import OFFLOADS, STRATEGIES
 
 if TYPE_CHECKING:  # the memory model loads only when an estimate is made (`check` validates plans without it)
     from peftlint.enrich.memory import MemoryEstimate, ModelDims

@@ -41,7 +41,7 @@ def training_from(settings: Mapping[str, Any], seq_len: int | None, batch_size: 
         "gradient_checkpointing": None if checkpointing is None else bool(checkpointing),
     }
     from peftlint.enrich.distributed import Plan, plan_from
-    from peftlint.parallel import plan_settings
+    from peftlint.normalize.distributed import plan_settings
 
     try:
         plan = plan_from(plan_settings(settings))

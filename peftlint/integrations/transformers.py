@@ -12,8 +12,8 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 from transformers.utils import logging
 
 from peftlint.api import LintFailed, SettingsError, check
-from peftlint.config import FAIL_ON_CHOICES, fails
 from peftlint.finding import Finding
+from peftlint.settings.config import FAIL_ON_CHOICES, fails
 
 # the Trainer's own logger: `log_level` and `transformers.logging.set_verbosity_*` apply to it
 logger = logging.get_logger("transformers.trainer")

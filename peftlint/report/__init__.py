@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, TextIO
 
-from peftlint.lint import Report
+from peftlint.pipeline import Report
 
 Reporter = Callable[[Report, TextIO], None]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from peftlint.lint import Report
+from peftlint.pipeline import Report
 
 _LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
 

@@ -6,7 +6,7 @@ import json
 from typing import TextIO
 
 from peftlint import __version__
-from peftlint.lint import Report
+from peftlint.pipeline import Report
 from peftlint.report.summary import summary
 
 

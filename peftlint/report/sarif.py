@@ -22,7 +22,7 @@ from urllib.parse import quote
 from peftlint import __version__
 from peftlint.engine import Rule
 from peftlint.finding import Finding
-from peftlint.lint import Report, rule_set
+from peftlint.pipeline import Report, rule_set
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 DEFAULT_REPOSITORY = "https://github.com/peftlint/peftlint"
@@ -59,7 +59,7 @@ def help_uri(rule: Rule) -> str:
 
 def _rule_folders(findings: Iterable[Finding]) -> list[tuple[Path, ...]]:
     """Rule folders of this run: none (the shipped rules), then those configured for each file."""
-    from peftlint.config import settings_for
+    from peftlint.settings.config import settings_for
 
     return [(), *sorted({settings_for(Path(f.file)).rule_dirs for f in findings if f.file is not None})]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from peftlint.lint import Report
+from peftlint.pipeline import Report
 
 
 def summary(report: Report) -> dict[str, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TextIO
 
-from peftlint.lint import Report
+from peftlint.pipeline import Report
 from peftlint.report.summary import summary
 
 _COLOURS = {"error": "31", "warning": "33", "info": "36"}

@@ -438,7 +438,7 @@ AXOLOTL_CASES = [
 
 @pytest.mark.parametrize(("model_type", "listed", "quantized"), AXOLOTL_CASES, ids=lambda v: str(v))
 def test_axolotl_target_linear_equals_peft_on_the_names_axolotl_passes(model_type: str, listed: list[str], quantized: bool) -> None:
-    from peftlint.dialects import AXOLOTL, read
+    from peftlint.normalize.dialects import AXOLOTL, read
 
     sizes = {"gpt_neox": dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4, vocab_size=101)}
     hf_config = tiny(model_type) if model_type in TINY else tiny_config(model_type, **sizes[model_type])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from peftlint.lint import lint_paths
+from peftlint.pipeline import lint_paths
 
 LLAMA = "meta-llama/Meta-Llama-3-8B"  # 32 layers, bundled
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from peftlint.examples import write_example
-from peftlint.lint import rule_set
+from peftlint.engine.examples import write_example
+from peftlint.pipeline import rule_set
 from tests.report.validators import ESCAPE, GITHUB_LINE, ROOT, output_validator, problems, sarif_validator, unescape
 
 LEVELS = {"error": "error", "warning": "warning", "info": "note"}

@@ -12,7 +12,7 @@ import tomllib
 import yaml
 
 from peftlint.docs import explain
-from peftlint.lint import Report, lint_paths, rule_set
+from peftlint.pipeline import Report, lint_paths, rule_set
 from peftlint.report import reporter
 from peftlint.report.sarif import DEFAULT_REPOSITORY, FINGERPRINT_KEY, artifact_location, repository_url, sarif_log
 from tests.report.validators import ROOT, problems, sarif_validator

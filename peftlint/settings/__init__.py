@@ -1,0 +1,1 @@
+"""What the user configured: `[tool.peftlint]` settings, profiles and inline directives."""
