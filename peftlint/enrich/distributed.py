@@ -227,6 +227,11 @@ def distribute(
     trainable = terms.get("trainable_weights", 0)
     grads = terms.get("gradients", 0)
     states = terms.get("optimizer_states", 0)
+    # bitsandbytes' paged states (memory.PAGED_MIN_ELEMENTS) divide like the others; DeepSpeed
+    # steps its own partitioned optimizer, so there they are ordinary states
+    paged = terms.pop("paged_optimizer_states", 0)
+    if plan.engine == "deepspeed":
+        states, paged = states + paged, 0
     trainable_bytes = trainable / trainable_params if trainable_params else 4
     compute_bytes = DTYPE_BYTES[compute_dtype]
     if plan.engine == "deepspeed" and trainable_params:
@@ -263,6 +268,8 @@ def distribute(
         gpu["gradients"] += 0 if grads_on_cpu else _ceil_div(frozen_grads, grad_shards)
         assumptions["flat_parameters"] = "FSDP1 use_orig_params with frozen and trainable parameters in one unit: gradients for the whole unit"
     gpu["optimizer_states"] = 0 if offload_optimizer else _ceil_div(states, optim_shards)
+    if paged and not offload_optimizer:
+        gpu["paged_optimizer_states"] = _ceil_div(paged, optim_shards)
     if param_shards > 1 or offload_params:
         # the unit being computed and the one prefetched come back whole, with their gradients
         # before reduce-scatter when the unit trains (full fine-tuning)
@@ -275,7 +282,7 @@ def distribute(
     if (param_shards > 1 or offload_params) and "framework_overhead" in terms:
         # the device total (what the fit checks use) includes the allocator's reserve, which
         # gathering and freeing a unit per layer inflates
-        gpu["allocator_slack"] = SHARDED_ALLOCATOR_SLACK * sum(v for k, v in gpu.items() if k != "framework_overhead")
+        gpu["allocator_slack"] = SHARDED_ALLOCATOR_SLACK * sum(v for k, v in gpu.items() if k not in ("framework_overhead", "paged_optimizer_states"))
     if n_all > 1:
         comm = NCCL_BYTES
         if plan.strategy == "ddp":
@@ -283,7 +290,7 @@ def distribute(
         gpu["communication_buffers"] = comm
 
     if offload_optimizer:
-        per_rank_cpu["optimizer_states"] = states / optim_shards
+        per_rank_cpu["optimizer_states"] = (states + paged) / optim_shards
     if offload_params:
         stored = n_all if plan.strategy == "fsdp-shard-grad-op" else param_shards  # SHARD_GRAD_OP stores shards
         per_rank_cpu["base_weights"] = base / stored

@@ -384,6 +384,24 @@ def _base_weight_bytes(frozen: int, dtype: str, quantized: _Quantized | None, un
     return quantized.bytes(params) + (frozen - params) * DTYPE_BYTES[unquantized_dtype]
 
 
+# bitsandbytes' paged optimizers allocate a parameter's states with `F.get_paged` (cudaMallocManaged
+# wrapped by torch.frombuffer, a CPU tensor to torch) when it has at least this many elements, else
+# as ordinary CUDA tensors (bitsandbytes/optim/optimizer.py `get_state_buffer`). Managed memory sits
+# on the GPU until the driver pages it out, so nvidia-smi shows it, but torch.cuda's
+# max_memory_allocated / max_memory_reserved never count it.
+PAGED_MIN_ELEMENTS = 100_000
+
+
+def _paged_params(peft_type: str | None, adapted: tuple["Adapted", ...], rank: int, trainable: int) -> int:
+    """The trainable parameters in tensors a paged optimizer pages (PAGED_MIN_ELEMENTS)."""
+    if peft_type is None:
+        return trainable  # full fine-tuning: the weight matrices, all but norms and biases
+    if peft_type not in ("LORA", "ADALORA"):
+        return 0  # vectors and small factors; counted as resident (the larger figure)
+    tensors = [size for m in adapted for size in (rank * m.in_features, m.out_features * rank)]
+    return sum(size for size in tensors if size >= PAGED_MIN_ELEMENTS)
+
+
 def _optimizer_bytes(optimizer: str, params: int, param_bytes: int) -> int:
     if optimizer == "adamw":
         return 2 * params * param_bytes  # torch keeps exp_avg / exp_avg_sq in the parameter's dtype
@@ -555,6 +573,7 @@ def estimate_training_memory(
     adapter_dropout: bool = False,
     use_dora: bool = False,
     adapter_rank: int = 8,
+    paged_state_params: int | None = None,
 ) -> MemoryEstimate:
     """Peak GPU memory of one training step on one device, as a sum of named terms.
 
@@ -572,7 +591,9 @@ def estimate_training_memory(
     `stack` (STACK_SETTINGS) decides `adapter_dtype`, the loss's logits and `quantize_lm_head`
     when they are not given, and which forward the activations follow. `adapted_modules` are the
     modules the adapter wraps (every layer's), for the per-method terms (`_adapter_saved_bytes`);
-    `adapter_dropout`, `use_dora` and `adapter_rank` are the config's.
+    `adapter_dropout`, `use_dora` and `adapter_rank` are the config's. `paged_state_params`: of
+    the trainable parameters, those whose states a paged bitsandbytes optimizer pages (by default
+    worked out from `adapted_modules` for LoRA, all of them for full fine-tuning, none otherwise).
     """
     stack = normalize_stack(stack)
     defaults = STACK_SETTINGS[stack]
@@ -636,6 +657,17 @@ def estimate_training_memory(
     breakdown["trainable_weights"] = trainable_params * trainable_bytes
     breakdown["gradients"] = trainable_params * trainable_bytes  # in the parameter's dtype
     breakdown["optimizer_states"] = _optimizer_bytes(optimizer, trainable_params, trainable_bytes)
+    if optimizer.startswith("paged") and trainable_params:
+        if paged_state_params is None:
+            paged_state_params = _paged_params(peft_type, tuple(adapted_modules), adapter_rank, trainable_params)
+        paged = breakdown["optimizer_states"] * min(paged_state_params, trainable_params) / trainable_params
+        if paged:
+            breakdown["optimizer_states"] -= paged
+            breakdown["paged_optimizer_states"] = paged
+            assumptions["paged_optimizer_states"] = (
+                "bitsandbytes pages the states of tensors of 100,000 elements or more into CUDA managed memory: "
+                "on the GPU, outside torch.cuda's counters"
+            )
 
     prompt_tokens = num_virtual_tokens if peft_type in _PROMPT_TYPES else 0
     prefix_tokens = num_virtual_tokens if peft_type in _PREFIX_TYPES else 0
@@ -721,10 +753,10 @@ def memory_figures(total_bytes: int, breakdown: Mapping[str, int]) -> dict[str, 
     """
     overhead = breakdown.get("framework_overhead", 0)
     sharded_slack = breakdown.get("allocator_slack", 0)
-    # NCCL allocates its buffers outside PyTorch's caching allocator: nvidia-smi sees them, the
-    # torch.cuda counters do not
-    nccl = breakdown.get("communication_buffers", 0)
-    allocated = total_bytes - overhead - sharded_slack - nccl
+    # NCCL's buffers and bitsandbytes' paged optimizer states are allocated outside PyTorch's
+    # caching allocator: nvidia-smi sees them, the torch.cuda counters do not
+    outside = breakdown.get("communication_buffers", 0) + breakdown.get("paged_optimizer_states", 0)
+    allocated = total_bytes - overhead - sharded_slack - outside
     slack = ALLOCATOR_SLACK_BYTES if overhead else 0
     return {
         "peak_allocated_bytes": allocated,

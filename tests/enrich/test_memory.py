@@ -626,3 +626,40 @@ def test_inference_weights_are_the_load_dtype_or_the_quantized_size() -> None:
 def test_the_estimate_imports_no_torch() -> None:
     code = "import sys, peftlint.enrich.memory; sys.exit('torch' in sys.modules or 'transformers' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# --- bitsandbytes' paged optimizer states: on the GPU, outside torch.cuda's counters ----------
+
+
+def test_paged_optimizer_states_are_in_the_device_total_but_not_in_torchs_counters() -> None:
+    from peftlint.enrich.memory import PAGED_MIN_ELEMENTS, memory_figures
+
+    # r=8 on Llama 3's q/v: lora_A 8 x 4096 and lora_B 4096 x 8 / 1024 x 8 are all under 100,000
+    # elements, so bitsandbytes keeps their states as ordinary CUDA tensors
+    small = train(optimizer="paged-adamw", peft_type="LORA", adapted_modules=QV, adapter_rank=8)
+    assert "paged_optimizer_states" not in small.breakdown
+    # r=32: lora_A (32 x 4096) and the q lora_B (4096 x 32) reach 131,072 elements, k/v's (1024 x 32) do not
+    trainable = LLAMA3.num_layers * 32 * (2 * LLAMA3.hidden_size + LLAMA3.q_dim + LLAMA3.kv_dim)
+    big = train(optimizer="paged-adamw", peft_type="LORA", adapted_modules=QV, adapter_rank=32, trainable_params=trainable, total_params=LLAMA3_TOTAL + trainable)
+    paged_params = LLAMA3.num_layers * 32 * (2 * LLAMA3.hidden_size + LLAMA3.q_dim)
+    assert 32 * LLAMA3.kv_dim < PAGED_MIN_ELEMENTS <= 32 * LLAMA3.hidden_size
+    assert big.breakdown["paged_optimizer_states"] == 2 * 4 * paged_params
+    assert big.breakdown["optimizer_states"] + big.breakdown["paged_optimizer_states"] == 2 * 4 * trainable
+    figures = memory_figures(big.total_bytes, big.breakdown)
+    assert figures["total_bytes"] - figures["peak_allocated_bytes"] == big.breakdown["paged_optimizer_states"]
+    # torch's own AdamW allocates every state through the caching allocator
+    assert "paged_optimizer_states" not in train(optimizer="adamw", peft_type="LORA", adapted_modules=QV, adapter_rank=32, trainable_params=trainable, total_params=LLAMA3_TOTAL + trainable).breakdown
+
+
+def test_paged_states_divide_under_fsdp_and_are_deepspeeds_own_states_under_zero() -> None:
+    from peftlint.enrich.distributed import Plan, distribute
+
+    trainable = LLAMA3.num_layers * 32 * (2 * LLAMA3.hidden_size + LLAMA3.q_dim + LLAMA3.kv_dim)
+    single = train(optimizer="paged-adamw", peft_type="LORA", adapted_modules=QV, adapter_rank=32, trainable_params=trainable, total_params=LLAMA3_TOTAL + trainable)
+    kwargs = {"total_params": LLAMA3_TOTAL + trainable, "trainable_params": trainable}
+    fsdp = distribute(single, LLAMA3, Plan("fsdp", 4), **kwargs)
+    assert fsdp.breakdown["paged_optimizer_states"] == -(-single.breakdown["paged_optimizer_states"] // 4)
+    offloaded = distribute(single, LLAMA3, Plan("fsdp", 4, offload="params"), **kwargs)
+    assert "paged_optimizer_states" not in offloaded.breakdown
+    assert offloaded.cpu_breakdown["optimizer_states"] == round(single.breakdown["optimizer_states"] + single.breakdown["paged_optimizer_states"])
+    assert "paged_optimizer_states" not in distribute(single, LLAMA3, Plan("zero3", 4), **kwargs).breakdown

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from peftlint.enrich.memory import ModelDims, estimate_inference_memory, estimate_training_memory
+from peftlint.enrich.memory import PAGED_MIN_ELEMENTS, ModelDims, estimate_inference_memory, estimate_training_memory, memory_figures
 
 HERE = Path(__file__).resolve().parent
 CSV_PATH = HERE / "memory-measurements.csv"  # copy of the team's published-measurements table (README.md)
@@ -190,6 +190,23 @@ def litgpt_lora(dims: ModelDims, rank: int, all_layers: bool) -> tuple[int, int]
     return dims.num_layers * per_layer + head, dims.num_layers * dropout_inputs + h
 
 
+def litgpt_paged(dims: ModelDims, rank: int, all_layers: bool) -> int:
+    """lit-gpt's LoRA parameters in tensors of PAGED_MIN_ELEMENTS or more, whose states
+    bitsandbytes' PagedAdamW (lit-gpt's optimizer when quantizing) pages. The fused qkv has one
+    lora_A (`r x enabled` rows by in) and one lora_B (enabled outputs by r) (lit_gpt/lora.py
+    LoRAQKVLinear); the other adapted Linears one r x in and one out x r each."""
+    h, i, kv = dims.hidden_size, dims.intermediate_size, dims.kv_dim
+    if all_layers:
+        mlp_in = [(h, i)] * (2 if dims.gated_mlp else 1) + [(i, h)]
+        tensors = [3 * rank * h, (dims.q_dim + 2 * kv) * rank, rank * dims.q_dim, h * rank]
+        tensors += [size for n_in, n_out in mlp_in for size in (rank * n_in, n_out * rank)]
+        head = [rank * h, dims.vocab_size * rank]
+    else:
+        tensors, head = [2 * rank * h, (dims.q_dim + kv) * rank], []
+    paged = sum(t for t in tensors if t >= PAGED_MIN_ELEMENTS) * dims.num_layers
+    return paged + sum(t for t in head if t >= PAGED_MIN_ELEMENTS)
+
+
 def peft_lora(dims: ModelDims, rank: int, all_layers: bool) -> int:
     """peft LoRA on q_proj,v_proj or on every block Linear: rank x (in + out) per module."""
     h, i = dims.hidden_size, dims.intermediate_size
@@ -245,14 +262,17 @@ def _adapter_kwargs(row: dict[str, str], dims: ModelDims, stack: str, total: int
         return {"peft_type": "ADAPTION_PROMPT", "trainable_params": trainable, "num_virtual_tokens": 10}
     rank = lora_rank(row["peft_config"])
     all_layers = bool(re.search(r"all|mlp|gate", row["peft_config"]))
+    paged = None
     if stack == LITGPT:
         computed, dropout_inputs = litgpt_lora(dims, rank, all_layers)
+        paged = litgpt_paged(dims, rank, all_layers)
     else:
         computed, dropout_inputs = peft_lora(dims, rank, all_layers), 0
     return {
         "peft_type": "LORA",
         "trainable_params": int(row["trainable_params"]) if row["trainable_params"] else computed,
         "lora_dropout_inputs": dropout_inputs if stack in LORA_DROPOUT else 0,
+        "paged_state_params": paged,
     }
 
 
@@ -319,9 +339,14 @@ def cases(path: Path = CSV_PATH) -> list[Case]:
 
 
 def estimate_bytes(case: Case) -> int:
+    """The figure of the row's own kind: the device total where the row counts the framework's
+    overhead, else what torch.cuda.max_memory_allocated() counts (memory_figures)."""
     if case.group == "inference":
         return estimate_inference_memory(dims_of(case.model), **case.kwargs).total_bytes
-    return estimate_training_memory(dims_of(case.model), **case.kwargs).total_bytes
+    estimate = estimate_training_memory(dims_of(case.model), **case.kwargs)
+    if case.kwargs.get("include_framework_overhead"):
+        return estimate.total_bytes
+    return memory_figures(estimate.total_bytes, estimate.breakdown)["peak_allocated_bytes"]
 
 
 def seed_formula_bytes(case: Case) -> int:
