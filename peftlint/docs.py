@@ -135,20 +135,25 @@ def _markdown_example(example: dict[str, Any]) -> list[str]:
     return [f"```{language}", _example(example), "```"]
 
 
-def _markdown_references(source: str) -> str:
-    """`[key] §section` citations with each key linked to its row of docs/sources.md."""
+def _markdown_references(source: str, docs: str) -> str:
+    """`[key] §section` citations with each key linked to its row of the sources page."""
     import re
 
-    return re.sub(r"\[([a-z0-9.-]+)\](?!\()", r"[\\[\1\\]](../sources.md)", source)
+    return re.sub(r"\[([a-z0-9.-]+)\](?!\()", rf"[\\[\1\\]]({docs}/sources.md)", source)
 
 
 def rule_page(rule: Rule) -> str:
     """One rule's page of the docs site, in ruff's section order (real Markdown, no text fence)."""
+    header = [f"# {rule.code} `{rule.name}`", "", f"Generated from `rules/{Path(rule.path).name}` by `scripts/gen_rule_docs.py`; do not edit.", ""]
+    return "\n".join(header) + "\n" + rule_markdown(rule, docs="..")
+
+
+def rule_markdown(rule: Rule, *, docs: str, with_output: bool = True) -> str:
+    """A rule's documentation from "What it does" to "References", as Markdown whose links to the
+    other docs pages start at `docs` (`..` on the site; an absolute URL where the page is read
+    elsewhere, as SARIF viewers read a rule's help). `with_output` runs the bad example to show
+    peftlint's real message on it."""
     parts = [
-        f"# {rule.code} `{rule.name}`",
-        "",
-        f"Generated from `rules/{Path(rule.path).name}` by `scripts/gen_rule_docs.py`; do not edit.",
-        "",
         "## What it does",
         "",
         rule.summary,
@@ -163,23 +168,23 @@ def rule_page(rule: Rule) -> str:
         "",
         *(f"- {step}" for step in _escalations(rule)),
         *([""] if rule.escalate else []),
-        "The policy: [severity](../severity.md).",
+        f"The policy: [severity]({docs}/severity.md).",
         "",
         "## Example",
         "",
         *_markdown_example(rule.examples["bad"][0]),
     ]
-    sample = _sample_output(rule)
+    sample = _sample_output(rule) if with_output else []
     if sample:
         parts += ["", "peftlint says on that example:", "", "```text", *(line.strip() for line in sample[2:]), "```"]
     parts += ["", "## Use instead", "", *_markdown_example(rule.examples["good"][0])]
     if rule.fix_applicability:
-        parts += ["", "## Fix safety", "", *(f"- {line}" for line in _fix_safety(rule)), "", "How fixes are judged: [fix safety](../fix-safety.md)."]
+        parts += ["", "## Fix safety", "", *(f"- {line}" for line in _fix_safety(rule)), "", f"How fixes are judged: [fix safety]({docs}/fix-safety.md)."]
     if rule.training_only:
-        parts += ["", "## Saved adapters", "", SAVED_ADAPTERS.capitalize() + " ([saved adapters](../saved-adapters.md))."]
+        parts += ["", "## Saved adapters", "", SAVED_ADAPTERS.capitalize() + f" ([saved adapters]({docs}/saved-adapters.md))."]
     if rule.inputs:
         parts += ["", "## Needs", "", _needs(rule)]
-    parts += ["", "## References", "", _markdown_references(rule.source), ""]
+    parts += ["", "## References", "", _markdown_references(rule.source, docs), ""]
     return "\n".join(parts)
 
 

@@ -65,24 +65,28 @@ def _rule_folders(findings: Iterable[Finding]) -> list[tuple[Path, ...]]:
 
 
 @lru_cache(maxsize=None)
-def _help_texts(rule_dirs: tuple[Path, ...]) -> dict[str, str]:
-    """`peftlint explain` of each rule, cached as long as `rule_set` caches the rules themselves.
+def _help_texts(rule_dirs: tuple[Path, ...]) -> dict[str, tuple[str, str]]:
+    """Each rule's help as text (`peftlint explain`) and as Markdown (its docs page, with links
+    to the other pages made absolute: a code-scanning viewer shows it away from the site), cached
+    as long as `rule_set` caches the rules themselves.
 
     Rendering the examples is most of a SARIF report's cost (~20 ms for the shipped rules).
     """
-    from peftlint.docs import explain
+    from peftlint.docs import explain, rule_markdown
 
-    return {rule.code: explain(rule, with_output=False) for rule in rule_set(rule_dirs)}
+    docs = f"{repository_url()}/blob/main/docs"
+    return {rule.code: (explain(rule, with_output=False), rule_markdown(rule, docs=docs, with_output=False)) for rule in rule_set(rule_dirs)}
 
 
-def _descriptor(rule: Rule, help_text: str, shipped: frozenset[str]) -> dict[str, Any]:
+def _descriptor(rule: Rule, help_texts: tuple[str, str], shipped: frozenset[str]) -> dict[str, Any]:
+    text, markdown = help_texts
     descriptor: dict[str, Any] = {
         "id": rule.code,
         "name": rule.name,
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": rule.rationale.strip()},
         "defaultConfiguration": {"level": _LEVEL[rule.severity]},
-        "help": {"text": help_text, "markdown": f"```text\n{help_text}```"},
+        "help": {"text": text, "markdown": markdown},
         # the rule's references, one tag each: code scanning lists and filters alerts by tag
         "properties": {"tags": list(dict.fromkeys(part.strip() for part in rule.source.split(";")))},
     }

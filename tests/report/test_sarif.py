@@ -50,7 +50,12 @@ def test_every_shipped_rule_is_described(tmp_path: Path) -> None:
         assert descriptor["name"] == rule.name
         assert descriptor["shortDescription"] == {"text": rule.summary}
         assert descriptor["fullDescription"] == {"text": rule.rationale.strip()}
-        assert descriptor["help"] == {"text": help_text, "markdown": f"```text\n{help_text}```"}
+        assert descriptor["help"]["text"] == help_text
+        markdown = descriptor["help"]["markdown"]
+        # the docs page's own Markdown (no text fence), its links absolute: a viewer shows it off the site
+        assert markdown.startswith(f"## What it does\n\n{rule.summary}\n")
+        assert "## References" in markdown and "](../" not in markdown
+        assert f"]({repository_url()}/blob/main/docs/severity.md)" in markdown
         assert descriptor["defaultConfiguration"] == {"level": LEVELS[rule.severity]}
         assert descriptor["helpUri"] == f"{repository_url()}/blob/main/docs/rules/{rule.code}-{rule.name}.md"
         assert " ".join(descriptor["properties"]["tags"]) in rule.source.replace("; ", " ")
