@@ -46,11 +46,20 @@ _CONSTRUCTED_SCALAR_TAGS = frozenset(_TAG + name for name in ("null", "bool", "i
 _TEXT_SCALAR_TAGS = frozenset(_TAG + name for name in ("timestamp", "binary", "value"))
 
 
+# The nodes _compose builds: PyYAML's classes, which carry their kind only as their class
+_Node = ScalarNode | SequenceNode | MappingNode
+_Collection = SequenceNode | MappingNode
+
+
 class _Alias(NamedTuple):
     """An alias in the composed graph: the anchored node, and where `*name` was written."""
 
-    target: Node
+    target: _Node
     mark: Any
+
+
+# a mapping's (key, value) pair as _compose stores it in MappingNode.value
+_Pair = tuple["_Node | _Alias", "_Node | _Alias"]
 
 
 LIBYAML_DEPTH_PROBLEM = "exceeded maximum nesting depth"
@@ -84,7 +93,7 @@ def load_yaml(text: str, path: str, *, max_depth: int) -> list[Document]:
 
 
 class _Root(NamedTuple):
-    node: Node
+    node: _Node | _Alias  # a document may be just `*name` (which then names no anchor)
     node_count: int
 
 
@@ -93,9 +102,9 @@ def _compose(text: str, path: str, max_depth: int) -> list[_Root]:
     loader = SAFE_LOADER(text)
     roots: list[_Root] = []
     try:
-        anchors: dict[str, Node] = {}
-        stack: list[Node] = []  # open collections
-        pending_keys: list[Node | _Alias | None] = []  # per open collection: a key awaiting its value
+        anchors: dict[str, _Node] = {}
+        stack: list[_Collection] = []  # open collections
+        pending_keys: list[_Node | _Alias | None] = []  # per open collection: a key awaiting its value
         node_count = 0
         while True:
             event = loader.get_event()
@@ -108,7 +117,7 @@ def _compose(text: str, path: str, max_depth: int) -> list[_Root]:
             if kind is MappingStartEvent or kind is SequenceStartEvent:
                 if len(stack) >= max_depth:
                     raise LoadError(path, f"nesting deeper than {max_depth} levels", *_line_col(event.start_mark))
-                node_class = MappingNode if kind is MappingStartEvent else SequenceNode
+                node_class: type[_Collection] = MappingNode if kind is MappingStartEvent else SequenceNode
                 tag = event.tag
                 if tag is None or tag == "!":
                     tag = loader.resolve(node_class, None, event.implicit)
@@ -118,6 +127,7 @@ def _compose(text: str, path: str, max_depth: int) -> list[_Root]:
                 stack.append(collection)
                 pending_keys.append(None)
                 continue
+            node: _Node | _Alias
             if kind is ScalarEvent:
                 tag = event.tag
                 if tag is None or tag == "!":
@@ -142,7 +152,7 @@ def _compose(text: str, path: str, max_depth: int) -> list[_Root]:
         loader.dispose()
 
 
-def _anchor(anchors: dict[str, Node], event: Any, node: Node, path: str) -> None:
+def _anchor(anchors: dict[str, _Node], event: Any, node: _Node, path: str) -> None:
     if event.anchor is None:
         return
     if event.anchor in anchors:  # as PyYAML's composer does
@@ -153,7 +163,7 @@ def _anchor(anchors: dict[str, Node], event: Any, node: Node, path: str) -> None
     anchors[event.anchor] = node
 
 
-def _add(parent: Node, pending_keys: list[Node | _Alias | None], node: Node | _Alias) -> None:
+def _add(parent: _Collection, pending_keys: list[_Node | _Alias | None], node: _Node | _Alias) -> None:
     if isinstance(parent, SequenceNode):
         parent.value.append(node)
     elif pending_keys[-1] is None:
@@ -177,7 +187,7 @@ class _Builder:
         self.alias_mark: Any = None  # the outermost alias being expanded, to blame for a bomb
         self.constructor = SafeConstructor()
 
-    def value(self, node: Node | _Alias, path: JsonPath, depth: int) -> Any:
+    def value(self, node: _Node | _Alias, path: JsonPath, depth: int) -> Any:
         if isinstance(node, _Alias):
             if self.alias_mark is not None:
                 return self.value(node.target, path, depth)
@@ -232,7 +242,8 @@ class _Builder:
             key = self._key(key_node)
             if key in result:
                 first = self.positions[path + (key,)][0]
-                raise self._error(f"duplicate key `{shown(key)}` (first at line {first})", key_node)
+                # at the key as written: `*name` (an _Alias, which has no start_mark) is blamed where it stands
+                raise LoadError(self.path, f"duplicate key `{shown(key)}` (first at line {first})", *_mark_of(key_node))
             self.positions[path + (key,)] = _mark_of(key_node)
             result[key] = self.value(value_node, path + (key,), depth + 1)
         # PyYAML applies merged pairs in order and lets later ones win; explicit keys win over all.
@@ -243,9 +254,10 @@ class _Builder:
                 result[key] = self.value(value_node, path + (key,), depth + 1)
         return result
 
-    def _split_merges(self, node: MappingNode, depth: int) -> tuple[list[tuple], list[tuple]]:
+    def _split_merges(self, node: MappingNode, depth: int) -> tuple[list[_Pair], list[_Pair]]:
         """The mapping's own pairs, and the pairs its `<<` keys merge in (PyYAML's order)."""
-        explicit, merged = [], []
+        explicit: list[_Pair] = []
+        merged: list[_Pair] = []
         for key_node, value_node in node.value:
             if _target(key_node).tag != _MERGE:
                 explicit.append((key_node, value_node))
@@ -255,14 +267,15 @@ class _Builder:
                 merged.extend(self._flattened(source, depth + 1))
             elif isinstance(source, SequenceNode):
                 for item in reversed(source.value):
-                    if not isinstance(_target(item), MappingNode):
-                        raise self._error("`<<` merges mappings only", _target(item))
-                    merged.extend(self._flattened(_target(item), depth + 1))
+                    target = _target(item)
+                    if not isinstance(target, MappingNode):
+                        raise self._error("`<<` merges mappings only", target)
+                    merged.extend(self._flattened(target, depth + 1))
             else:
                 raise self._error("`<<` merges a mapping or a list of mappings only", source)
         return explicit, merged
 
-    def _flattened(self, node: MappingNode, depth: int) -> list[tuple]:
+    def _flattened(self, node: MappingNode, depth: int) -> list[_Pair]:
         if depth >= self.max_depth:
             raise self._error(f"`<<` merges nested deeper than {self.max_depth} levels", node)
         if id(node) in self.open:
@@ -275,7 +288,7 @@ class _Builder:
         self._spend(len(explicit) + len(merged), node)
         return merged + explicit
 
-    def _key(self, node: Node | _Alias) -> str:
+    def _key(self, node: _Node | _Alias) -> str:
         node = _target(node)
         if not isinstance(node, ScalarNode):
             raise self._error("mapping keys must be scalars", node)
@@ -297,11 +310,11 @@ class _Builder:
         return LoadError(self.path, message, *_line_col(node.start_mark))
 
 
-def _target(node: Node | _Alias) -> Node:
+def _target(node: _Node | _Alias) -> _Node:
     return node.target if isinstance(node, _Alias) else node
 
 
-def _mark_of(node: Node | _Alias) -> tuple[int, int]:
+def _mark_of(node: _Node | _Alias) -> tuple[int, int]:
     """Where a key or item is written: at the alias for `*name`, else at the node itself."""
     mark = node.mark if isinstance(node, _Alias) else node.start_mark
     return (mark.line + 1, mark.column + 1)

@@ -113,6 +113,13 @@ def test_duplicate_key_is_reported_at_the_second_key() -> None:
     assert (err.line, err.column) == (5, 3)
 
 
+def test_duplicate_key_written_as_an_alias_is_reported_at_the_alias() -> None:
+    # was an AttributeError traceback: the error was placed at the node, and an alias is no node
+    err = error("&k r: 1\n*k : 2\n")
+    assert err.message == "duplicate key `r` (first at line 1)"
+    assert (err.line, err.column) == (2, 1)
+
+
 def test_messages_stay_on_one_line() -> None:
     assert error('"a\\nb": 1\n"a\\nb": 2\n').message == "duplicate key `a\\nb` (first at line 1)"
     assert error("r: " + "9" * 5000 + "\n").message == f"invalid int `{'9' * 37}...`"
