@@ -62,7 +62,7 @@ class Prepared(NamedTuple):
     settings: Settings
     rules: list[Rule]  # active_rules(settings), once per file (~0.3 ms)
     configs: list[PeftConfig]
-    facts: list[dict]
+    facts: list[dict[str, Any]]
     labels: list[str]  # how messages and `-v` name each config: its path, and its document if several
     given_files: tuple[str, ...] = ()  # --deepspeed / --accelerate-config: their problems are usage errors
 
@@ -209,7 +209,7 @@ def profile_or_finding(config: PeftConfig, settings: Settings, request: ProfileR
         return config_profile(config, settings, request, own_block=False), invalid
 
 
-def config_facts(config: PeftConfig, settings: Settings, enricher: Enricher, profile: Profile | None = None, setup: "Setup | None" = None) -> dict:
+def config_facts(config: PeftConfig, settings: Settings, enricher: Enricher, profile: Profile | None = None, setup: "Setup | None" = None) -> dict[str, Any]:
     """The facts document of one config (schemas/facts.schema.json). `setup`: the distributed
     setup when the caller read it with more layers (estimate's --deepspeed); else read here."""
     values = (profile or config_profile(config, settings)).values
@@ -231,7 +231,7 @@ def config_facts(config: PeftConfig, settings: Settings, enricher: Enricher, pro
     return facts
 
 
-def distributed_setup(config: PeftConfig, profile: dict, request: ProfileRequest | None = None) -> "Setup | None":
+def distributed_setup(config: PeftConfig, profile: Mapping[str, Any], request: ProfileRequest | None = None) -> "Setup | None":
     """The run's distributed setup from the profile, the file's own keys and the command line's
     --deepspeed / --accelerate-config; None when none of them says one."""
     data = config.document.data
@@ -246,7 +246,7 @@ def distributed_setup(config: PeftConfig, profile: dict, request: ProfileRequest
     return read_setup(profile=profile, document=config.document, deepspeed=files[0], accelerate_config=files[1], flags=flags, dialect=dialect)
 
 
-def setup_facts(setup: "Setup | None") -> dict | None:
+def setup_facts(setup: "Setup | None") -> dict[str, Any] | None:
     """The facts document's `distributed` block: the settings found and their problems."""
     if setup is None:
         return None
@@ -272,7 +272,7 @@ class Linted(NamedTuple):
     """One config judged: its findings (suppressions applied) and the facts they come from."""
 
     findings: list[Finding]
-    facts: dict
+    facts: dict[str, Any]
     suppressed: int
 
 
@@ -299,7 +299,7 @@ def lint_config(
 
 def judge(
     config: PeftConfig,
-    facts: dict,
+    facts: dict[str, Any],
     settings: Settings,
     text: str | None = None,
     given_files: tuple[str, ...] = (),
@@ -317,7 +317,7 @@ def judge(
     return sorted(_setup_findings(config, facts, rules, given_files) + findings, key=Finding.sort_key), suppressed
 
 
-def _setup_findings(config: PeftConfig, facts: dict, rules: list[Rule], given_files: tuple[str, ...]) -> list[Finding]:
+def _setup_findings(config: PeftConfig, facts: Mapping[str, Any], rules: list[Rule], given_files: tuple[str, ...]) -> list[Finding]:
     """A PL600 finding at each problem of the config's distributed setup (its own keys, the files
     they name), but for those in `given_files`."""
     return [

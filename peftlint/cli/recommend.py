@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from peftlint.cli.options import add_model_options, add_profile_options, add_training_profile_options, fail, profile_of
 from peftlint.enrich.model import ModelUnavailable, resolve_model
@@ -30,7 +31,7 @@ def assembled_profile(request: ProfileRequest) -> Profile:
     return config_profile(None, settings_at(Path.cwd()), request)
 
 
-def _interactive(model: str | None, profile: Profile, revision: str | None, token: str | None) -> tuple[str, dict]:
+def _interactive(model: str | None, profile: Profile, revision: str | None, token: str | None) -> tuple[str, dict[str, Any]]:
     from peftlint.cli.interactive import Cancelled, ask
 
     if not sys.stdin.isatty():

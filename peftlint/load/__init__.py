@@ -5,7 +5,7 @@ One loader module per input format; they share `Document` and `LoadError`.
 
 from typing import Any, NamedTuple
 
-JsonPath = tuple  # tuple[str | int, ...]: keys and list indices from the document root
+JsonPath = tuple[str | int, ...]  # keys and list indices from the document root
 
 
 class LoadError(Exception):

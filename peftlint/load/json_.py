@@ -59,7 +59,9 @@ class _Container:
         self.path = path
         self.is_object = is_object
         self.index = 0  # arrays: index of the next item
-        self.key: str | None = None  # objects: the key whose value comes next
+        # objects: the key whose value comes next (valid JSON names one before every value; in invalid
+        # JSON, which json.loads then rejects, the paths do not matter)
+        self.key = ""
 
 
 def _scan(text: str, path: str, max_depth: int) -> tuple[dict[JsonPath, tuple[int, int]], LoadError | None]:

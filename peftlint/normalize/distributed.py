@@ -14,9 +14,20 @@ accelerate 16cb6eb8 (`utils/dataclasses.py`, `commands/config`), transformers `T
 """
 
 import os
-from typing import Any, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
-from peftlint.load import Document, LoadError
+from peftlint.load import Document, JsonPath, LoadError
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class _Located(Protocol):
+        """Where a problem is placed: a Document, or a view of one whose keys are renamed (_Renamed)."""
+
+        @property
+        def path(self) -> str: ...
+
+        def position(self, path: JsonPath) -> tuple[int | None, int | None]: ...
 
 # HF TrainingArguments.fsdp options and accelerate's fsdp_sharding_strategy (names or 1-5)
 _FSDP_SHARDING = {
@@ -85,7 +96,7 @@ class _Reader:
     def set(self, name: str, value: Any, source: str) -> None:
         self.settings[name], self.sources[name] = value, source
 
-    def problem(self, document: Document | None, path: tuple, message: str, file: str | None = None) -> None:
+    def problem(self, document: "_Located | None", path: JsonPath, message: str, file: str | None = None) -> None:
         line, column = document.position(path) if document is not None else (None, None)
         self.problems.append(Problem(file or (document.path if document else None), line, column, message))
 
@@ -94,7 +105,7 @@ class _Reader:
 
     # --- DeepSpeed JSON ---------------------------------------------------------------------
 
-    def deepspeed(self, spec: Any, *, base_dir: str, document: Document | None, path: tuple, label: str) -> None:
+    def deepspeed(self, spec: Any, *, base_dir: str, document: Document | None, path: JsonPath, label: str) -> None:
         """A DeepSpeed config: a path (or a name the frameworks ship) or an inline mapping."""
         if isinstance(spec, Mapping):
             self._deepspeed_mapping(spec, document, path, f"{label} (inline)")
@@ -133,7 +144,7 @@ class _Reader:
             return None
         return documents[0]
 
-    def _deepspeed_mapping(self, data: Mapping[str, Any], document: Document | None, root: tuple, label: str) -> None:
+    def _deepspeed_mapping(self, data: Mapping[str, Any], document: "_Located | None", root: JsonPath, label: str) -> None:
         zero = data.get("zero_optimization", {})
         if not isinstance(zero, Mapping):
             self.problem(document, root + ("zero_optimization",), "`zero_optimization` must be a mapping")
@@ -168,7 +179,7 @@ class _Reader:
 
     # --- FSDP (TrainingArguments / axolotl keys and accelerate's fsdp_config) ------------------
 
-    def fsdp_options(self, value: Any, document: Document | None, path: tuple, label: str) -> None:
+    def fsdp_options(self, value: Any, document: Document | None, path: JsonPath, label: str) -> None:
         """HF `fsdp: "full_shard auto_wrap offload"` (a string or a list), axolotl's list."""
         if value in (None, False, "", []):
             return
@@ -183,7 +194,7 @@ class _Reader:
         if "offload" in words:
             self.set("offload", "params", label)
 
-    def fsdp_config(self, config: Any, document: Document | None, path: tuple, label: str) -> None:
+    def fsdp_config(self, config: Any, document: Document | None, path: JsonPath, label: str) -> None:
         """An `fsdp_config` mapping; keys with or without accelerate's `fsdp_` prefix."""
         if config is None:
             return
@@ -276,7 +287,7 @@ class _Renamed:
         self.document = document
         self.path = document.path
 
-    def position(self, path: tuple) -> tuple[int | None, int | None]:
+    def position(self, path: JsonPath) -> tuple[int | None, int | None]:
         keys = [self._NAMES.get(str(k), k) for k in path if k != "zero_optimization" and k != "device"]
         return self.document.position(tuple(keys))
 
@@ -322,7 +333,7 @@ def python_arguments(path: str) -> tuple[list[Document], int | None]:
         if name not in _ARGUMENT_CLASSES:
             continue
         data: dict[str, Any] = {}
-        positions: dict[tuple, tuple[int, int]] = {(): (node.lineno, node.col_offset + 1)}
+        positions: dict[JsonPath, tuple[int, int]] = {(): (node.lineno, node.col_offset + 1)}
         for keyword in node.keywords:
             if keyword.arg in ("fsdp", "fsdp_config", "deepspeed"):
                 try:
