@@ -18,7 +18,6 @@ from peftlint.enrich.roles import covered_roles
 from peftlint.enrich.targets import (
     PROMPT_LEARNING_TYPES,
     TASK_MODULES_TO_SAVE,
-    LinearNames,
     PatternError,
     TargetResolution,
     closest_module_names,
@@ -26,6 +25,7 @@ from peftlint.enrich.targets import (
     family as _family,
     model_view,
 )
+from peftlint.normalize.dialects import LinearNames
 from peftlint.suggest import closest
 
 DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}

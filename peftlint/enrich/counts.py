@@ -14,7 +14,6 @@ from typing import Any, NamedTuple
 from peftlint.enrich.modules import Module, ModuleTree
 from peftlint.enrich.targets import (
     PROMPT_LEARNING_TYPES,
-    LinearNames,
     ModelView,
     ParameterTarget,
     TargetResolution,
@@ -23,6 +22,7 @@ from peftlint.enrich.targets import (
     regex_fullmatch,
     resolve_targets,
 )
+from peftlint.normalize.dialects import LinearNames
 from peftlint.validate import effective_config
 
 # dtype name -> (safetensors dtype, bytes per element)

@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
 if TYPE_CHECKING:
     from peftlint.enrich.model import ModelConfig, ModelUnavailable
-    from peftlint.enrich.targets import LinearNames
+    from peftlint.normalize.dialects import LinearNames
 
 # The model code (huggingface_hub, threads, logging) is imported only when a config names a model.
 DEFAULT_TIMEOUT = 10.0  # seconds; the same as peftlint.enrich.model.DEFAULT_TIMEOUT (a test checks it)

@@ -7,8 +7,8 @@ Mirrors peft 0.21.2 without importing it: `tuners_utils.check_target_module_exis
 _convert_peft_config_moe` (LoRA's v4 expert targets on transformers v5 fused-MoE models), the
 error cases at the end of `BaseTuner.inject_adapter`, `utils.other._set_trainable`
 (`modules_to_save`) and `utils.other.get_pattern_key` (`rank_pattern`/`alpha_pattern`); and the
-list a training framework builds itself for "every linear layer" (axolotl's find_all_linear_names)
-before peft sees it. Everything here reads a ModuleTree only.
+list a training framework builds itself for "every linear layer" (axolotl's find_all_linear_names;
+the `LinearNames` a dialect declares, peftlint.normalize.dialects) before peft sees it. Everything here reads a ModuleTree only.
 """
 
 import json
@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from peftlint.enrich.modules import Module, ModuleKind, ModuleTree
+from peftlint.enrich.modules import Module, ModuleTree
+from peftlint.normalize.dialects import LinearNames
 from peftlint.resources import data_dir
 from peftlint.suggest import closest
 
@@ -364,23 +365,6 @@ def _all_linear(view: ModelView, task_type: str | None) -> tuple[str, ...]:
     if skip is None and task_type == "SEQ_CLS":
         skip = next((h for h in SEQ_CLS_HEAD_NAMES if h in view.modules or h in view.containers), None)
     return tuple(n for n in names if n != skip)
-
-
-class LinearNames(NamedTuple):
-    """A training framework's own "every linear layer" switch (axolotl's `lora_target_linear`).
-
-    The framework collects the leaf names of the model's linear modules itself and hands peft that
-    list, unioned with the file's own entries, never peft's `all-linear` shorthand. So none of
-    peft's `all-linear` handling applies: not its output-layer rule, and not the fused-MoE
-    conversion that turns `all-linear` into expert `target_parameters` (a v5 Mixtral's router and
-    experts hold bare parameters, so no linear name reaches them).
-    """
-
-    listed: tuple[str, ...]  # the file's own target names, which the union keeps (list entries, never regexes)
-    kinds: tuple[ModuleKind, ...]  # module kinds the framework counts as linear
-    # model_type -> leaf name of the output layer the framework drops from the names it found
-    # ("" for every other model type); an entry in `listed` keeps it
-    output_layers: Mapping[str, str]
 
 
 def framework_linear_names(view: ModelView, linear: LinearNames) -> tuple[str, ...]:

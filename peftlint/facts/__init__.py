@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from peftlint.normalize import PeftConfig
-from peftlint.normalize.dialects import LORA_SWITCH, TITLES, UNKNOWN_KEY_EFFECT, VERSIONS
+from peftlint.normalize.dialects import BY_NAME as DIALECTS
 from peftlint.validate import effective_config
 
 INCLUDE_ALL_LINEAR = "all-linear"
@@ -127,16 +127,17 @@ def _dialect_facts(config: PeftConfig) -> dict[str, Any] | None:
     if config.dialect is None:
         return None
     raw = config.document.data
+    dialect = DIALECTS[config.dialect.name]
     return {
         "name": config.dialect.name,
-        "title": TITLES[config.dialect.name],
-        "version": VERSIONS[config.dialect.name],
-        "unknown_key_effect": UNKNOWN_KEY_EFFECT[config.dialect.name],
+        "title": dialect.title,
+        "version": dialect.version,
+        "unknown_key_effect": dialect.unknown_key_effect,
         "values": {k: v for k, v in raw.items() if isinstance(k, str) and k != "peftlint"},
         "training": dict(config.dialect.training),
         "unknown_keys": config.dialect.unknown_keys,
         "uses_lora": config.dialect.uses_lora,
-        "lora_switch": LORA_SWITCH[config.dialect.name],
+        "lora_switch": dialect.lora_switch,
         "lora_keys": list(config.dialect.lora_keys),
     }
 

@@ -2,7 +2,7 @@
 
 A mapping is a PEFT config when its content says so, in this order:
 - a peft config class call (`LoraConfig(...)` in Python);
-- a training framework's LoRA settings (axolotl, LLaMA-Factory, TRL: peftlint/normalize/dialects.py);
+- a training framework's LoRA settings (axolotl, LLaMA-Factory, TRL: peftlint/normalize/dialects/, one module each);
 - a `peft_type`;
 - LoRA's own keys without a `peft_type` (`lora_alpha`, `lora_dropout`, ..., or `r` with
   `target_modules`), as people write `LoraConfig(**kwargs)` files. Such a file often carries the

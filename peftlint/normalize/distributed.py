@@ -17,6 +17,7 @@ import os
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
 from peftlint.load import Document, JsonPath, LoadError
+from peftlint.normalize.dialects import TRL
 
 if TYPE_CHECKING:
     from typing import Protocol
@@ -382,7 +383,7 @@ def read_setup(
         settings["offload_unnamed"] = shipped_name  # axolotl's zero2.json offloads the optimizer
     if merge_line is not None and settings.get("strategy") in ("zero3", "fsdp", "fsdp-hybrid", "fsdp-shard-grad-op"):
         settings["merge_without_gather"] = {"line": merge_line}
-    if document is not None and dialect == "trl" and isinstance(document.data, Mapping):
+    if document is not None and dialect == TRL and isinstance(document.data, Mapping):
         _quant_storage(settings, document.data)
     return reader.setup()
 

@@ -1,7 +1,7 @@
 """A recommended PEFT config written as the file each tool reads: a peft config (`LoraConfig`
 keys), an axolotl, LLaMA-Factory or TRL (`TrlParser`) YAML, with the training settings the budget needs.
 
-The framework keys follow the same versions as `peftlint.normalize.dialects` (axolotl 067b021c,
+The framework keys follow the same versions as the `peftlint.normalize.dialects` plug-ins (axolotl 067b021c,
 LLaMA-Factory ff6d4d12, TRL f2cd5771), so `peftlint check` reads back exactly what was written.
 """
 

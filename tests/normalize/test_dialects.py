@@ -204,3 +204,17 @@ def test_axolotl_target_linear_on_v5_mixtral_adapts_the_linear_layers_axolotl_fi
     from peftlint.api import estimate
 
     assert estimate(str(path)).trainable_params == layers * 32 * (2 * (hidden + hidden) + 2 * (hidden + kv))  # q, o; k, v
+
+
+def test_every_dialect_module_is_registered_once() -> None:
+    # a framework is one module in peftlint/normalize/dialects/ and one line in DIALECTS
+    import importlib
+    import pkgutil
+
+    import peftlint.normalize.dialects as package
+    from peftlint.normalize.dialects import BY_NAME, DIALECTS
+
+    modules = [m.name for m in pkgutil.iter_modules(package.__path__) if m.name != "base"]
+    declared = [importlib.import_module(f"{package.__name__}.{name}").DIALECT for name in modules]
+    assert sorted(d.name for d in declared) == sorted(d.name for d in DIALECTS) == sorted(BY_NAME)
+    assert [d.name for d in DIALECTS] == [AXOLOTL, TRL, LLAMA_FACTORY]  # the detection order
