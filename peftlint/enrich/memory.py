@@ -250,8 +250,8 @@ EAGER_DROPOUT_MASK_BYTES = 1
 LOGIT_BYTES_UPCAST = 12
 # bitsandbytes 4-bit: 4 bits per weight plus one fp32 absmax per 64-weight block; double
 # quantization stores the absmax as 8-bit with one fp32 constant per 256 blocks (QLoRA paper,
-# §2). Checked against lit-gpt rows 176/177, 179/180, 181/182 (nf4 -> nf4-dq saves 0.31, 0.60,
-# 1.57 GB on 7B, 13B, 34B: 0.373 bit per quantized weight).
+# §3, Double Quantization). Checked against lit-gpt rows 176/177, 179/180, 181/182 (nf4 ->
+# nf4-dq saves 0.31, 0.60, 1.57 GB on 7B, 13B, 34B: 0.373 bit per quantized weight).
 NF4_BLOCK = 64
 NF4_DQ_BLOCKS = 256
 # LLM.int8: one byte per weight; the per-row fp32 scales are negligible.

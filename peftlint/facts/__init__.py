@@ -44,7 +44,7 @@ def _effective(config: PeftConfig) -> dict[str, Any]:
 # lora_alpha=32; microsoft/LoRA examples/NLG/README.md). PL102 says how far outside a value is.
 PUBLISHED_ALPHA_RATIO = (0.25, 8.0)
 # the most virtual tokens in published runs: peft's MetaMathQA prompt-tuning benchmark (200) and the
-# prefix-tuning paper's summarization runs (Li & Liang, 2021, §7.2: 200)
+# prefix-tuning paper's summarization runs (Li & Liang, 2021, §7.1: 200)
 PUBLISHED_VIRTUAL_TOKENS = (0.0, 200.0)
 
 
@@ -101,7 +101,8 @@ def _derived(effective: dict[str, Any]) -> dict[str, Any]:
 
 # at least this many re-allocations leaves the cubic budget schedule more than a few abrupt cuts;
 # the AdaLoRA paper re-allocates every 100 steps over budgeting phases of tens of thousands of
-# steps (hundreds of times), peft's examples every 10 steps (tinit=200, tfinal=1000, deltaT=10)
+# steps on its large GLUE tasks (hundreds of times) and every 1-10 steps on the small ones (its
+# Appendix C.2, Table 8), peft's examples every 10 steps (tinit=200, tfinal=1000, deltaT=10)
 ADALORA_MIN_REALLOCATIONS = 10
 
 
