@@ -69,7 +69,7 @@ FITTED_ON = {10, 11}
 STACKS: dict[str, dict[str, Any]] = {
     "answerai": {"adapter_dtype": "bf16", "upcast_unquantized": False, "optimizer_bf16": True},
     "torchtune": {"adapter_dtype": "bf16", "upcast_logits": False, "upcast_unquantized": False},
-    "litgpt": {"adapter_dtype": "bf16", "upcast_logits": False, "mixed_flat_params": True},
+    "litgpt": {"stack": "litgpt", "adapter_dtype": "bf16", "upcast_logits": False, "mixed_flat_params": True},
     "hf": {"upcast_unquantized": False},
 }
 

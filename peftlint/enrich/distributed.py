@@ -212,7 +212,7 @@ def distribute(
     weights (0 for a 16-bit base). `compute_dtype`: the autocast / weight dtype DeepSpeed casts
     the model to (its `bf16` / `fp16` section).
     """
-    from peftlint.enrich.memory import DTYPE_BYTES
+    from peftlint.enrich.memory import DTYPE_BYTES, optimizer_step_bytes
 
     plan = check_plan(plan)
     terms = dict(single.breakdown)
@@ -277,8 +277,13 @@ def distribute(
         gathered = max(layer, root) + (PREFETCHED_UNITS - 1) * layer + min(trainable_layer, grads)
         gpu["gathered_layers"] = gathered
     for name, value in terms.items():
-        if name not in gpu and name not in ("base_weights", "trainable_weights", "gradients", "optimizer_states"):
+        if name not in gpu and name not in ("base_weights", "trainable_weights", "gradients", "optimizer_states", "optimizer_step"):
             gpu[name] = value  # activations, logits, dequantized weights, prefix cache, CUDA context
+    if "optimizer_step" in assumptions and plan.engine != "deepspeed" and not offload_optimizer:
+        # each rank steps its own shard of the states (DeepSpeed steps with its own fused optimizer)
+        step = optimizer_step_bytes(gpu["optimizer_states"], gpu)
+        if step:
+            gpu["optimizer_step"] = step
     if (param_shards > 1 or offload_params) and "framework_overhead" in terms:
         # the device total (what the fit checks use) includes the allocator's reserve, which
         # gathering and freeing a unit per layer inflates

@@ -285,20 +285,42 @@ STACK_SETTINGS: dict[str, dict[str, Any]] = {
     # (transformers/loss/loss_utils.py `logits = logits.float()`); bitsandbytes Linear4bit
     # everywhere but lm_head (transformers/quantizers/quantizer_bnb_4bit.py keeps lm_head);
     # DynamicCache built in training when use_cache (models/llama/modeling_llama.py
-    # `if use_cache and past_key_values is None`).
-    "transformers": {"adapter_dtype": "fp32", "logits": "upcast", "quantize_lm_head": False, "kv_cache": True},
+    # `if use_cache and past_key_values is None`). AdamW: the Trainer's default optim is
+    # `adamw_torch_fused` with torch >= 2.8 (transformers/training_args.py `default_optim`).
+    "transformers": {"adapter_dtype": "fp32", "logits": "upcast", "quantize_lm_head": False, "kv_cache": True, "adamw_step": "fused"},
     # torchtune: LoRALinear keeps lora_a/lora_b in the model's dtype (torchtune/modules/peft/lora.py,
     # the recipes' `dtype: bf16` sets every parameter), so training is pure bf16 (AdamW states in
     # bf16 too); chunked cross-entropy (above); QLoRA through torchao's NF4Tensor, blocks of 64
     # with 8-bit double-quantized scalers per 256 blocks (torchao/dtypes/nf4tensor.py), which is
     # the same storage as bitsandbytes' nf4 with double quantization; lm_head stays bf16
-    # (torchtune/models/llama3/_component_builders.py builds output_proj as nn.Linear); no cache.
-    "torchtune": {"adapter_dtype": "bf16", "logits": "chunked-upcast", "quantize_lm_head": False, "kv_cache": False, "double_quant": True},
+    # (torchtune/models/llama3/_component_builders.py builds output_proj as nn.Linear); no cache;
+    # the recipes' configs build torch.optim.AdamW with `fused: True`.
+    "torchtune": {"adapter_dtype": "bf16", "logits": "chunked-upcast", "quantize_lm_head": False, "kv_cache": False, "double_quant": True, "adamw_step": "fused"},
     # litgpt `--precision bf16-true`: adapters bf16; chunked cross-entropy without upcast
     # (litgpt/utils.py chunked_cross_entropy); BitsandbytesPrecision replaces every Linear,
-    # lm_head included; no cache in training.
-    "litgpt": {"adapter_dtype": "bf16", "logits": "chunked", "quantize_lm_head": True, "kv_cache": False},
+    # lm_head included; no cache in training; torch.optim.AdamW with its defaults, which is the
+    # foreach implementation on CUDA (torch/optim/optimizer.py `_default_to_fused_or_foreach`).
+    "litgpt": {"adapter_dtype": "bf16", "logits": "chunked", "quantize_lm_head": True, "kv_cache": False, "adamw_step": "foreach"},
 }
+
+
+# torch's foreach AdamW (torch/optim/adam.py `_multi_tensor_adam`) computes the update's
+# denominator for all of a device's parameters at once: `exp_avg_sq_sqrt =
+# torch._foreach_sqrt(device_exp_avg_sqs)`, a copy of the second moment, alive until
+# `_foreach_addcdiv_` (the fused kernel keeps none). The step runs after backward has freed the
+# activations, logits and gathered layers, so it raises the peak only by what that copy exceeds them by.
+FOREACH_STEP_NOTE = "torch's foreach AdamW: step() holds a copy of exp_avg_sq, after the activations are freed"
+FREED_BEFORE_STEP = frozenset({
+    "activations", "adapter_activations", "kv_cache", "logits", "recomputed_layer", "dequantized_weight", "prefix_kv",
+    "gathered_layers",
+})  # fmt: skip
+
+
+def optimizer_step_bytes(states: float, terms: Mapping[str, float]) -> float:
+    """What the foreach AdamW step adds to the peak: its copy of the second moment (half of the
+    two states) beyond what backward held and has freed by then."""
+    freed = sum(value for name, value in terms.items() if name in FREED_BEFORE_STEP)
+    return max(0.0, states / 2 - freed)
 
 
 def normalize_stack(value: str) -> str:
@@ -733,6 +755,11 @@ def estimate_training_memory(
         breakdown["dequantized_weight"] = quantized.largest * compute_bytes
     if prefix_tokens:
         breakdown["prefix_kv"] = batch_size * prefix_tokens * model.num_layers * 2 * model.kv_dim * compute_bytes
+    if optimizer == "adamw" and defaults["adamw_step"] == "foreach" and trainable_params:
+        assumptions["optimizer_step"] = FOREACH_STEP_NOTE
+        step = optimizer_step_bytes(breakdown["optimizer_states"], breakdown)
+        if step:
+            breakdown["optimizer_step"] = step
 
     if include_framework_overhead:
         breakdown["framework_overhead"] = FRAMEWORK_OVERHEAD_BYTES

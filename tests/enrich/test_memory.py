@@ -663,3 +663,24 @@ def test_paged_states_divide_under_fsdp_and_are_deepspeeds_own_states_under_zero
     assert "paged_optimizer_states" not in offloaded.breakdown
     assert offloaded.cpu_breakdown["optimizer_states"] == round(single.breakdown["optimizer_states"] + single.breakdown["paged_optimizer_states"])
     assert "paged_optimizer_states" not in distribute(single, LLAMA3, Plan("zero3", 4), **kwargs).breakdown
+
+
+def test_foreach_adamw_step_holds_a_copy_of_the_second_moment_after_activations_are_freed() -> None:
+    from peftlint.enrich.distributed import Plan, distribute
+
+    full = {"peft_type": None, "trainable_params": LLAMA3_TOTAL, "total_params": LLAMA3_TOTAL, "batch_size": 1, "seq_len": 16}
+    litgpt = train(stack="litgpt", **full)
+    freed = sum(v for k, v in litgpt.breakdown.items() if k in ("activations", "logits"))
+    assert litgpt.breakdown["optimizer_step"] == round(litgpt.breakdown["optimizer_states"] / 2 - freed)
+    # the Trainer's default adamw_torch_fused and torchtune's fused AdamW keep no copy
+    assert "optimizer_step" not in train(**full).breakdown and "optimizer_step" not in train(stack="torchtune", **full).breakdown
+    # long sequences: the activations freed before the step are larger than the copy
+    assert "optimizer_step" not in train(stack="litgpt", **{**full, "batch_size": 64, "seq_len": 4096}).breakdown
+    # LoRA: a copy of the adapter's states is small next to the activations
+    assert "optimizer_step" not in train(stack="litgpt").breakdown
+    # each FSDP rank steps its shard; DeepSpeed steps with its own fused optimizer
+    kwargs = {"total_params": LLAMA3_TOTAL, "trainable_params": LLAMA3_TOTAL}
+    fsdp = distribute(litgpt, LLAMA3, Plan("fsdp", 4), **kwargs).breakdown
+    gathered = sum(v for k, v in fsdp.items() if k in ("activations", "logits", "gathered_layers"))
+    assert fsdp["optimizer_step"] == round(fsdp["optimizer_states"] / 2 - gathered)
+    assert "optimizer_step" not in distribute(litgpt, LLAMA3, Plan("zero3", 4), **kwargs).breakdown
