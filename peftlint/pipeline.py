@@ -201,6 +201,8 @@ def profile_or_finding(config: PeftConfig, settings: Settings, request: ProfileR
     except ProfileError as error:
         if error.layer is None or not error.layer.in_file:
             raise
+        line: int | None  # the block's key, or the comment's line
+        column: int | None
         if config.document.format == "python":  # the `# peftlint:` comment
             line, column = error.layer.line, 1
         else:
@@ -393,7 +395,7 @@ def prepare_file(path: str, settings: Settings, report: Report, enricher: Enrich
 def _where(config: PeftConfig) -> str:
     """Which of a file's configs: its YAML document, and its block when nested (`peft:`)."""
     block = "/".join(str(part) for part in config.root)
-    document = f"document {config.document.index + 1}"
+    document = f"document {config.document.ordinal + 1}"
     return f"{document}, {block}" if block else document
 
 

@@ -173,7 +173,7 @@ def _invalid(error: Any) -> tuple[str, dict[str, Any]]:
 # Not judged by version: what peft wrote a file with; an older peft ignores it.
 _VERSION_NEUTRAL = frozenset({"peft_version"})
 NOT_READ = "not read: no key of this config depends on the peft version"
-_UNSET = (None, False, {}, [], "")
+_UNSET: tuple[object, ...] = (None, False, {}, [], "")
 
 
 def peft_version_in_use(config: PeftConfig, explicit: tuple[str, str] | None) -> PeftVersion:

@@ -96,8 +96,11 @@ def terminal_columns() -> int:
             return columns
     except (KeyError, ValueError):
         pass
+    stdout = sys.__stdout__  # None when Python started without one (pythonw)
+    if stdout is None:
+        return 80
     try:
-        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+        return os.get_terminal_size(stdout.fileno()).columns or 80
     except (AttributeError, ValueError, OSError):
         return 80
 

@@ -182,7 +182,7 @@ def _validate_rule_data(path: Path, data: dict[str, Any]) -> None:
         for error in _rule_file_validator().iter_errors(data)
     ]
     templates_ = [(field, data.get(field)) for field in ("message", "at")]
-    fix = data.get("fix") if isinstance(data.get("fix"), dict) else {}
+    fix: dict[str, Any] = given if isinstance(given := data.get("fix"), dict) else {}
     templates_.append(("fix.title", fix.get("title")))
     edit = fix.get("edit") or {}
     edits = [edit] if isinstance(edit, dict) else [e for e in edit if isinstance(e, dict)] if isinstance(edit, list) else []

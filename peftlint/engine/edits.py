@@ -93,7 +93,7 @@ def _render_one(spec: Mapping[str, Any], context: Mapping[str, Any], config: Pef
             return None
     file_path = config.root + config.source_path(path)
     changes_adapter = config.saved_adapter and not (op == "remove-key" and list(path) in _ignored_on_load(context))
-    return Edit(op, file_path, value, old, document=config.document.index, safe=safe, changes_adapter=changes_adapter)
+    return Edit(op, file_path, value, old, document=config.document.ordinal, safe=safe, changes_adapter=changes_adapter)
 
 
 def _ignored_on_load(context: Mapping[str, Any]) -> list[list[Any]]:

@@ -486,7 +486,9 @@ def _sharded_plan(plan: Plan) -> Plan | None:
 def _distributed_remedy(analysis: Analysis, effective: Mapping[str, Any], peft_type: str, training: Training, budget: int) -> str:
     """`; with FSDP over 4 GPUs: 52.0 GiB per GPU (fits)`, or "" when the weights are sharded already."""
     sharded = _sharded_plan(training.plan)
-    estimate = None if sharded is None else _estimate_with(analysis, effective, peft_type, training._replace(plan=sharded))
+    if sharded is None:
+        return ""
+    estimate = _estimate_with(analysis, effective, peft_type, training._replace(plan=sharded))
     if estimate is None:
         return ""
     verdict = "fits" if estimate.total_bytes <= budget else "does not fit"

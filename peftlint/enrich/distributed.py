@@ -179,7 +179,7 @@ def _ceil_div(value: float, parts: int) -> int:
     return -(-round(value) // parts)
 
 
-def _unit_bytes(model: "ModelDims", base_weights: int, frozen_params: int, quantized_fraction: float) -> tuple[int, int]:
+def _unit_bytes(model: "ModelDims", base_weights: float, frozen_params: int, quantized_fraction: float) -> tuple[int, int]:
     """(one decoder layer, the root unit) of the frozen weights, in bytes as stored.
 
     A layer's share of the base weights is its share of the quantized (block) bytes when the
@@ -223,10 +223,11 @@ def distribute(
     frozen_params = total_params - trainable_params
     per_rank_cpu: dict[str, float] = {}
 
-    base = terms.get("base_weights", 0)
+    # bytes; fractional once scaled (fp32 shards, DeepSpeed's fp32 states)
+    base: float = terms.get("base_weights", 0)
     trainable = terms.get("trainable_weights", 0)
     grads = terms.get("gradients", 0)
-    states = terms.get("optimizer_states", 0)
+    states: float = terms.get("optimizer_states", 0)
     # bitsandbytes' paged states (memory.PAGED_MIN_ELEMENTS) divide like the others; DeepSpeed
     # steps its own partitioned optimizer, so there they are ordinary states
     paged = terms.pop("paged_optimizer_states", 0)

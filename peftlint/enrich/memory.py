@@ -84,7 +84,8 @@ _GATED_MLP_TYPES = frozenset({
 _LIMITS = {"size": 1 << 20, "layers": 1 << 12, "count": 1 << 12, "vocab": 1 << 24, "positions": 1 << 26}
 
 
-def _field(cfg: Mapping[str, Any], names: tuple[str, ...], kind: str, *, required: bool = True) -> int | None:
+def _optional_field(cfg: Mapping[str, Any], names: tuple[str, ...], kind: str) -> int | None:
+    """The first of `names` the config sets, checked to be an integer in range; None if it sets none."""
     for name in names:
         value = cfg.get(name)
         if value is None:
@@ -94,9 +95,15 @@ def _field(cfg: Mapping[str, Any], names: tuple[str, ...], kind: str, *, require
         if not 0 < value <= _LIMITS[kind]:
             raise ValueError(f"config field `{name}` = {value} is out of range (1..{_LIMITS[kind]})")
         return value
-    if required:
-        raise ValueError(f"config has no `{names[0]}` (nor {', '.join(f'`{n}`' for n in names[1:])})")
     return None
+
+
+def _field(cfg: Mapping[str, Any], names: tuple[str, ...], kind: str) -> int:
+    """As _optional_field, for a field every config of this kind sets."""
+    value = _optional_field(cfg, names, kind)
+    if value is None:
+        raise ValueError(f"config has no `{names[0]}` (nor {', '.join(f'`{n}`' for n in names[1:])})")
+    return value
 
 
 class ModelDims(NamedTuple):
@@ -141,23 +148,22 @@ class ModelDims(NamedTuple):
             cfg, ("num_attention_heads", "n_head", "num_heads", "n_heads", "encoder_attention_heads"), "count"
         )
         if cfg.get("multi_query") is True and not cfg.get("new_decoder_architecture"):
-            kv_heads = 1
+            kv_heads: int | None = 1
         else:
-            kv_heads = _field(cfg, ("num_key_value_heads", "num_kv_heads", "n_head_kv"), "count", required=False)
-        head_dim = _field(cfg, ("head_dim", "d_kv", "kv_channels"), "size", required=False)
-        intermediate = _field(
+            kv_heads = _optional_field(cfg, ("num_key_value_heads", "num_kv_heads", "n_head_kv"), "count")
+        head_dim = _optional_field(cfg, ("head_dim", "d_kv", "kv_channels"), "size")
+        intermediate = _optional_field(
             cfg,
             ("moe_intermediate_size", "intermediate_size", "n_inner", "d_ff", "ffn_dim", "ffn_hidden_size",
              "encoder_ffn_dim", "hidden_dim"),  # DistilBERT's hidden_dim is its FFN width
-            "size", required=False,
+            "size",
         )  # fmt: skip
-        vocab = _field(cfg, ("vocab_size", "padded_vocab_size", "n_vocab"), "vocab", required=False)
-        positions = _field(
-            cfg, ("max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length", "seq_length"),
-            "positions", required=False,
-        )  # fmt: skip
-        experts = _field(cfg, ("num_local_experts", "num_experts", "n_routed_experts"), "count", required=False)
-        per_token = _field(cfg, ("num_experts_per_tok", "moe_top_k"), "count", required=False)
+        vocab = _optional_field(cfg, ("vocab_size", "padded_vocab_size", "n_vocab"), "vocab")
+        positions = _optional_field(
+            cfg, ("max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length", "seq_length"), "positions"
+        )
+        experts = _optional_field(cfg, ("num_local_experts", "num_experts", "n_routed_experts"), "count")
+        per_token = _optional_field(cfg, ("num_experts_per_tok", "moe_top_k"), "count")
         feed_forward = str(cfg.get("feed_forward_proj", ""))
         return cls(
             model_type=model_type,
@@ -207,7 +213,7 @@ def _encoder_decoder_layers(cfg: Mapping[str, Any]) -> tuple[int, int] | None:
         return _field(cfg, ("encoder_layers",), "layers"), _field(cfg, ("decoder_layers",), "layers")
     if cfg.get("is_encoder_decoder") and "num_layers" in cfg:
         encoder = _field(cfg, ("num_layers",), "layers")
-        return encoder, _field(cfg, ("num_decoder_layers",), "layers", required=False) or encoder
+        return encoder, _optional_field(cfg, ("num_decoder_layers",), "layers") or encoder
     return None
 
 

@@ -24,13 +24,14 @@ def loaded_model(model: Any) -> tuple[ModelConfig, ModuleTree]:
 
     base = model.get_base_model() if callable(getattr(model, "get_base_model", None)) else model
     config = getattr(base, "config", None)
-    if not callable(getattr(config, "to_dict", None)):
+    if config is None or not callable(getattr(config, "to_dict", None)):
         raise ModelError(f"{type(base).__name__} has no transformers `config`: peftlint cannot tell its architecture")
     return model_config_from(config.to_dict(), name="the loaded model"), module_tree(_BeforeInjection(base))
 
 
-def _peft_wrapper_types() -> tuple[type | None, type | None]:
-    """peft's (tuner layer, auxiliary wrapper) classes; None when peft is not loaded."""
+def _peft_wrapper_types() -> tuple[type[Any] | None, type[Any] | None]:
+    """peft's (tuner layer, auxiliary wrapper) classes; None when peft is not loaded. (peft is
+    untyped: its instances are Any, so `isinstance` leaves their methods callable for mypy.)"""
     if "peft" not in sys.modules:
         return None, None
     from peft.tuners.tuners_utils import BaseTunerLayer

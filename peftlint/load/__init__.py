@@ -33,7 +33,8 @@ class Document(NamedTuple):
     data: Any  # plain Python value tree (dict/list/str/int/float/bool/None)
     # 1-based (line, column) of each mapping key (or list item), by JSON path; () is the document start
     positions: dict[JsonPath, tuple[int, int]] = {}  # never changed once the document is built
-    index: int = 0  # position of this document within its file
+    # position of this document within its file (not `index`: that would hide tuple.index)
+    ordinal: int = 0
     class_name: str | None = None  # python: the config class called, e.g. "LoraConfig"
     # python: keyword arguments whose value is not a literal, with their position
     computed: dict[str, tuple[int, int]] = {}

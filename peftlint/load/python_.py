@@ -50,7 +50,8 @@ def default_config_classes() -> Mapping[str, str]:
     if not generated.is_file():
         return FALLBACK_CONFIG_CLASSES
     with generated.open(encoding="utf-8") as file:
-        return json.load(file)["classes"]
+        classes: Mapping[str, str] = json.load(file)["classes"]  # scripts/ wrote it: class name -> PEFT type
+    return classes
 
 
 def load_python(text: str, path: str, *, config_classes: Mapping[str, str] | None = None) -> list[Document]:
@@ -79,11 +80,11 @@ def load_python(text: str, path: str, *, config_classes: Mapping[str, str] | Non
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             imports.append(node)
     reader = _CallReader(path, text.split("\n"), _imported_names(imports), config_classes)
-    documents = []
+    documents: list[Document] = []
     for call in sorted(calls, key=lambda node: (node.lineno, node.col_offset)):
         class_name = reader.config_class(call.func)
         if class_name is not None:
-            documents.append(reader.document(call, class_name, index=len(documents)))
+            documents.append(reader.document(call, class_name, ordinal=len(documents)))
     model = _loaded_model(calls, tree) if documents else None
     return [d._replace(loaded_model=model) for d in documents] if model else documents
 
@@ -105,7 +106,7 @@ def _loaded_model(calls: list[ast.Call], tree: ast.Module) -> str | None:
                     value = node.value
                     literal = value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else None
                     constants[target.id] = None if target.id in constants else literal
-    found = set()
+    found: set[str] = set()
     for call in calls:
         func = call.func
         if not (isinstance(func, ast.Attribute) and func.attr == "from_pretrained"):
@@ -116,8 +117,8 @@ def _loaded_model(calls: list[ast.Call], tree: ast.Module) -> str | None:
         argument = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "pretrained_model_name_or_path"), None)
         if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
             found.add(argument.value)
-        elif isinstance(argument, ast.Name) and constants.get(argument.id):
-            found.add(constants[argument.id])
+        elif isinstance(argument, ast.Name) and (constant := constants.get(argument.id)):
+            found.add(constant)
         else:
             return None  # a model named at run time: which one is unknown
     return found.pop() if len(found) == 1 else None
@@ -187,7 +188,7 @@ class _CallReader:
             return None
         return parts[-1] if len(parts) == 2 or parts[0] == "peft" else None
 
-    def document(self, call: ast.Call, class_name: str, index: int) -> Document:
+    def document(self, call: ast.Call, class_name: str, ordinal: int) -> Document:
         data: dict[str, Any] = {}
         positions: dict[JsonPath, tuple[int, int]] = {(): self._position(call)}
         computed: dict[str, tuple[int, int]] = {}
@@ -213,7 +214,7 @@ class _CallReader:
                 computed[name] = position
             else:
                 positions.update(value_positions)
-        return Document(self.path, "python", data, positions, index=index, class_name=class_name, computed=computed)
+        return Document(self.path, "python", data, positions, ordinal=ordinal, class_name=class_name, computed=computed)
 
     def _literal(self, node: ast.expr, path: JsonPath, positions: dict[JsonPath, tuple[int, int]]) -> Any:
         if isinstance(node, ast.Constant):
@@ -222,8 +223,10 @@ class _CallReader:
             raise _NotLiteral  # bytes, complex, Ellipsis
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             operand = node.operand
-            if isinstance(operand, ast.Constant) and type(operand.value) in (int, float):
-                return -operand.value if isinstance(node.op, ast.USub) else operand.value
+            number = operand.value if isinstance(operand, ast.Constant) else None
+            # exactly int or float (bool is an int too: `-True` is not a literal number)
+            if isinstance(number, (int, float)) and not isinstance(number, bool):
+                return -number if isinstance(node.op, ast.USub) else number
             raise _NotLiteral
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
             items = []
@@ -248,7 +251,7 @@ class _CallReader:
             return member
         raise _NotLiteral
 
-    def _position(self, node: ast.AST) -> tuple[int, int]:
+    def _position(self, node: ast.expr | ast.keyword) -> tuple[int, int]:
         # ast columns count UTF-8 bytes; positions count characters.
         line = self.lines[node.lineno - 1]
         column = node.col_offset if line.isascii() else len(line.encode()[: node.col_offset].decode())

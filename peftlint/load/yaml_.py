@@ -66,16 +66,16 @@ LIBYAML_DEPTH_PROBLEM = "exceeded maximum nesting depth"
 
 
 def load_yaml(text: str, path: str, *, max_depth: int) -> list[Document]:
-    """All non-empty documents of a YAML stream; `index` counts every document in the stream."""
+    """All non-empty documents of a YAML stream; `ordinal` counts every document in the stream."""
     try:
         roots = _compose(text, path, max_depth)
         documents = []
-        for index, root in enumerate(roots):
+        for ordinal, root in enumerate(roots):
             builder = _Builder(path, max_depth, root_nodes=root.node_count)
             builder.positions[()] = _mark_of(root.node)
             data = builder.value(root.node, (), 0)
             if data is not None:
-                documents.append(Document(path, "yaml", data, builder.positions, index=index))
+                documents.append(Document(path, "yaml", data, builder.positions, ordinal=ordinal))
         return documents
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -186,7 +186,7 @@ def base_model(request: Request) -> Base:
     if request.dialect != PEFT:
         if published_task_type(model.config) != "CAUSAL_LM":
             raise RecommendError(f"{request.dialect} trains causal language models; {model.model_id} ({model.config.get('model_type')}) is not one: use --dialect peft")
-        candidates = ["CAUSAL_LM"]
+        candidates: list[str | None] = ["CAUSAL_LM"]
     elif task == "classification":
         candidates = ["SEQ_CLS", published_task_type(model.config)]
     else:

@@ -27,7 +27,7 @@ def error(source: str) -> LoadError:
 
 def test_script_with_aliases_enums_and_computed_values() -> None:
     lora, prefix, wide = load_path(FIXTURES / "lora_script.py")
-    assert (lora.format, lora.class_name, lora.index) == ("python", "LoraConfig", 0)
+    assert (lora.format, lora.class_name, lora.ordinal) == ("python", "LoraConfig", 0)
     assert lora.data == {
         "r": 16,
         "target_modules": ["q_proj", "v_proj"],
@@ -40,7 +40,7 @@ def test_script_with_aliases_enums_and_computed_values() -> None:
     assert lora.positions[("target_modules", 1)] == (14, 31)
     assert lora.positions[("rank_pattern", "q_proj")] == (16, 19)
     # inside a function, with an f-string
-    assert (prefix.class_name, prefix.index) == ("PrefixTuningConfig", 1)
+    assert (prefix.class_name, prefix.ordinal) == ("PrefixTuningConfig", 1)
     assert prefix.data == {"task_type": "SEQ_2_SEQ_LM", "num_virtual_tokens": 20}
     assert prefix.computed == {"encoder_hidden_size": (22, 80)}
     # under an `if`, through `import peft as p`, with a comprehension
@@ -190,7 +190,7 @@ def test_calls_are_documents_in_source_order() -> None:
         "PromptTuningConfig(num_virtual_tokens=8)\n"
     )
     docs = load(source)
-    assert [(doc.index, doc.class_name) for doc in docs] == [
+    assert [(doc.ordinal, doc.class_name) for doc in docs] == [
         (0, "IA3Config"),
         (1, "LoraConfig"),
         (2, "LoraConfig"),

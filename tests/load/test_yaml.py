@@ -53,7 +53,7 @@ def test_data_is_what_safe_load_reads(name: str) -> None:
 
 def test_multi_document_stream_skips_empty_documents_and_keeps_stream_index() -> None:
     docs = load_path(FIXTURES / "multi.yaml")
-    assert [(doc.index, doc.data["peft_type"]) for doc in docs] == [(0, "LORA"), (2, "IA3")]
+    assert [(doc.ordinal, doc.data["peft_type"]) for doc in docs] == [(0, "LORA"), (2, "IA3")]
     assert docs[1].positions[("feedforward_modules", 0)] == (10, 5)
     assert docs[1].positions[()] == (7, 1)
 
