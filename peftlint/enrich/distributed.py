@@ -96,6 +96,10 @@ class Plan(NamedTuple):
     fp32_shards: bool = False
     # FSDP cpu_ram_efficient_loading / DeepSpeed zero3_init: rank 0 alone reads the checkpoint
     low_cpu_loading: bool = False
+    # ZeRO++ hierarchical partitioning (DeepSpeed `zero_hpz_partition_size`): ZeRO-3 also keeps a
+    # secondary copy of the 16-bit weights sharded over this many GPUs (one node's), from which the
+    # backward all-gather reads, so it stays inside a node
+    hpz_partition_size: int = 1
 
     @property
     def gpus_per_node(self) -> int:
@@ -114,6 +118,8 @@ class Plan(NamedTuple):
         if self.strategy == "single":
             return "one GPU"
         text = f"{TITLES[self.strategy]} over {self.num_gpus} GPUs"
+        if self.hpz_partition_size > 1:
+            text = f"{TITLES[self.strategy]} with ZeRO++ hpZ over {self.num_gpus} GPUs"
         if self.num_nodes > 1:
             text += f" on {self.num_nodes} nodes"
         if self.offload != "none":
@@ -144,6 +150,13 @@ def check_plan(plan: Plan) -> Plan:
         raise ValueError(f"DeepSpeed offloads parameters (`offload_param`) only at ZeRO stage 3, not with `{plan.strategy}`")
     if plan.offload == "optimizer" and plan.strategy in FSDP:
         raise ValueError("FSDP offloads parameters, gradients and optimizer together (CPUOffload(offload_params=True)): use offload `params`")
+    hpz = plan.hpz_partition_size
+    if isinstance(hpz, bool) or not isinstance(hpz, int) or hpz < 1:
+        raise ValueError(f"`zero_hpz_partition_size` must be a whole number of at least 1, got {hpz!r}")
+    if hpz > 1 and plan.strategy != "zero3":
+        raise ValueError(f"ZeRO++ hpZ (`zero_hpz_partition_size`) partitions ZeRO-3's weights: it needs stage 3, not `{plan.strategy}`")
+    if hpz > 1 and plan.num_gpus % hpz:
+        raise ValueError(f"`zero_hpz_partition_size` {hpz} does not divide the {plan.num_gpus} GPUs")
     if plan.strategy == "fsdp-hybrid" and plan.num_nodes == 1:
         raise ValueError("HYBRID_SHARD shards within a node and replicates across nodes: with one node it is FULL_SHARD (`fsdp`)")
     return plan
@@ -289,6 +302,9 @@ def distribute(
         # the device total (what the fit checks use) includes the allocator's reserve, which
         # gathering and freeing a unit per layer inflates
         gpu["allocator_slack"] = SHARDED_ALLOCATOR_SLACK * sum(v for k, v in gpu.items() if k not in ("framework_overhead", "paged_optimizer_states"))
+    if plan.hpz_partition_size > 1 and not offload_params:
+        gpu["secondary_weights"] = _ceil_div(base + trainable, plan.hpz_partition_size)
+        assumptions["zero++"] = f"hpZ: a second copy of the weights sharded over {plan.hpz_partition_size} GPUs, for the backward all-gather"
     if n_all > 1:
         comm = NCCL_BYTES
         if plan.strategy == "ddp":
@@ -353,5 +369,6 @@ def plan_from(settings: Mapping[str, Any]) -> Plan:
             mixed_flat_params=bool(settings.get("mixed_flat_params")),
             fp32_shards=bool(settings.get("fp32_shards")),
             low_cpu_loading=bool(settings.get("low_cpu_loading")),
+            hpz_partition_size=int(settings.get("hpz_partition_size") or 1),
         )
     )

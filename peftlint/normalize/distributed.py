@@ -175,6 +175,15 @@ class _Reader:
         self.set("deepspeed_stage", stage, label)
         self.set("strategy", _ZERO[stage], label)
         self.set("offload", offload, label)
+        hpz = zero.get("zero_hpz_partition_size")
+        if hpz not in (None, 1):
+            where = root + ("zero_optimization", "zero_hpz_partition_size")
+            if isinstance(hpz, bool) or not isinstance(hpz, int) or hpz < 1:
+                self.problem(document, where, f"`zero_hpz_partition_size` must be a whole number of GPUs (one node's for ZeRO++ hpZ), not `{hpz}`")
+            elif stage != 3:
+                self.problem(document, where, f"`zero_hpz_partition_size` (ZeRO++ hpZ) needs ZeRO stage 3; DeepSpeed ignores it at stage {stage}")
+            else:
+                self.set("hpz_partition_size", hpz, label)
         if stage == 3 and zero.get("zero3_init_flag", True):
             self.set("low_cpu_loading", True, label)
 
@@ -414,7 +423,7 @@ def checked_plan(setup: Setup) -> tuple[dict[str, Any], Problem | None]:
 def plan_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The Plan fields of a setup's settings; FSDP1 with use_orig_params mixes frozen and
     trainable parameters in one FlatParameter under the usual transformer-layer wrapping."""
-    plan = {k: settings[k] for k in ("strategy", "num_gpus", "num_nodes", "offload", "fsdp_version", "low_cpu_loading") if k in settings}
+    plan = {k: settings[k] for k in ("strategy", "num_gpus", "num_nodes", "offload", "fsdp_version", "low_cpu_loading", "hpz_partition_size") if k in settings}
     plan["mixed_flat_params"] = settings.get("use_orig_params") is True and settings.get("fsdp_version", 1) == 1
     plan["fp32_shards"] = settings.get("mixed_precision") is True and settings.get("fsdp_version", 1) == 2
     return plan

@@ -597,13 +597,19 @@ STRATEGY_ORDER = (("ddp", "none"), ("zero2", "none"), ("fsdp-shard-grad-op", "no
 # (PyTorch `ShardingStrategy.HYBRID_SHARD`; accelerate fsdp_sharding_strategy 4), which for an
 # adapter is its small gradients. It holds the shards of one node's GPUs, no more than
 # SHARD_GRAD_OP's whole weights, so once it does not fit SHARD_GRAD_OP does not either.
-HYBRID = ("fsdp-hybrid", "none")
+HYBRID = ("fsdp-hybrid", "none", 1)
+# DeepSpeed's counterpart, ZeRO++ hierarchical partitioning: ZeRO-3 plus a second copy of the
+# weights sharded within each node, which the backward all-gather reads (DeepSpeed
+# `zero_hpz_partition_size`, the ZeRO++ tutorial: set to the GPUs per node). It keeps half of the
+# gathers inside a node for one node's shard of the weights more, so on several nodes it comes
+# before the strategies whose every gather crosses nodes (FULL_SHARD, plain ZeRO-3).
 S_DEEPSPEED = "[deepspeed]"
 S_ACCELERATE = "[accelerate]"
 
 
-def _with_strategy(request: Request, strategy: str, offload: str) -> Request:
-    values = {**request.values, "strategy": strategy, "offload": offload}
+def _with_strategy(request: Request, strategy: str, offload: str, hpz: int = 1) -> Request:
+    values = {k: v for k, v in request.values.items() if k != "hpz_partition_size"}
+    values.update(strategy=strategy, offload=offload, **({"hpz_partition_size": hpz} if hpz > 1 else {}))
     return request._replace(profile=request.profile._replace(values=values))
 
 
@@ -620,17 +626,19 @@ def choose_strategy(request: Request, base: Base, config: Mapping[str, Any]) -> 
         reason = Reason("DDP over the GPUs", "no --gpu-memory given: the fastest strategy, each GPU holds the whole model; give --gpu-memory to have the strategy chosen by what fits", f"{S_ACCELERATE} concept_guides/fsdp_and_deepspeed.md")
         return _with_strategy(request, "ddp", "none"), [reason]
     rejected: list[str] = []
-    smallest: tuple[int, str, str] | None = None
+    smallest: tuple[int, str, str, int] | None = None
     # LLaMA-Factory's YAML names DeepSpeed configs only (FSDP needs an accelerate config beside it):
     # ZeRO-3 shards as FSDP does, so its file stays the whole launch
-    order = list(STRATEGY_ORDER)
-    if (values.get("num_nodes") or 1) > 1:
-        order.insert(order.index(("fsdp-shard-grad-op", "none")), HYBRID)
+    order = [(strategy, offload, 1) for strategy, offload in STRATEGY_ORDER]
+    nodes = values.get("num_nodes") or 1
+    if nodes > 1:
+        order.insert(order.index(("fsdp-shard-grad-op", "none", 1)), HYBRID)
+        order.insert(order.index(("fsdp", "none", 1)), ("zero3", "none", int(values["num_gpus"]) // nodes))
     order = [c for c in order if request.dialect != LLAMA_FACTORY or not c[0].startswith("fsdp")]
     if values.get("offload") not in (None, "none"):  # a given offload is kept, as a given strategy is
         order = [c for c in order if c[1] == values["offload"]]
-    for strategy, offload in order:
-        trial = _with_strategy(request, strategy, offload)
+    for strategy, offload, hpz in order:
+        trial = _with_strategy(request, strategy, offload, hpz)
         training = start_training(trial)
         peak = peak_bytes(base, config, training)
         if peak is None:
@@ -643,10 +651,10 @@ def choose_strategy(request: Request, base: Base, config: Mapping[str, Any]) -> 
             return trial, [Reason(f"train with {training.plan.describe()}", why, f"{S_DEEPSPEED} ZeRO stages; {S_ACCELERATE} concept_guides/fsdp_and_deepspeed.md, fsdp_sharding_strategy")]
         rejected.append(f"{training.plan.describe()} {_gib(peak)}")
         if smallest is None or peak < smallest[0]:
-            smallest = (peak, strategy, offload)
+            smallest = (peak, strategy, offload, hpz)
     if smallest is None:
         return request, []
-    trial = _with_strategy(request, smallest[1], smallest[2])
+    trial = _with_strategy(request, *smallest[1:])
     why = f"no strategy fits {_gib(budget)} per GPU as the config stands ({'; '.join(rejected)}): the one that needs least, then the memory remedies"
     return trial, [Reason(f"train with {start_training(trial).plan.describe()}", why, f"{S_DEEPSPEED} ZeRO-Offload; {S_ACCELERATE} concept_guides/fsdp_and_deepspeed.md")]
 
@@ -660,6 +668,11 @@ def _across_nodes(plan: DistributedPlan, *, hybrid_tried: bool) -> str:
         return (
             f"; on {plan.num_nodes} nodes HYBRID_SHARD shards within each node's {plan.gpus_per_node} GPUs and replicates across nodes,"
             " so the per-layer all-gathers stay inside a node and only the adapter's gradients cross between nodes"
+        )
+    if plan.hpz_partition_size > 1:
+        return (
+            f"; on {plan.num_nodes} nodes ZeRO++ hpZ keeps a second copy of the weights sharded within each node's"
+            f" {plan.hpz_partition_size} GPUs (counted above), so the backward all-gathers stay inside a node; the forward's cross nodes"
         )
     if plan.strategy in ("fsdp", "fsdp-shard-grad-op", "zero3"):
         avoid = ", which HYBRID_SHARD's sharding within a node (too large here) would avoid" if hybrid_tried else ""

@@ -44,6 +44,9 @@ def deepspeed_config(plan: Plan, training: Training) -> dict[str, Any]:
     if plan.strategy == "zero3":
         # peft's DeepSpeed guide: gather the sharded weights when saving, else the adapter is saved empty
         zero["stage3_gather_16bit_weights_on_model_save"] = True
+    if plan.hpz_partition_size > 1:
+        # ZeRO++ hierarchical partitioning (DeepSpeed runtime/zero/config.py `zero_hpz_partition_size`)
+        zero["zero_hpz_partition_size"] = plan.hpz_partition_size
     config: dict[str, Any] = {}
     precision = mixed_precision(training)
     if precision != "no":
@@ -100,6 +103,8 @@ def accelerate_config(plan: Plan, training: Training, layer_classes: tuple[str, 
 def shipped_deepspeed(dialect: str, plan: Plan) -> str | None:
     """The framework's own config for the plan's ZeRO stage and offload, as its file names it."""
     folder, names = SHIPPED_BY_DIALECT.get(dialect, ("", ()))
+    if plan.hpz_partition_size > 1:
+        return None  # no shipped config sets ZeRO++: the file carries it inline
     wanted = {"stage": ZERO_STAGES.get(plan.strategy), "offload": plan.offload}
     return next((folder + name for name in names if SHIPPED_DEEPSPEED[name] == wanted), None)
 

@@ -168,6 +168,12 @@ def as_accelerate(recommendation: Recommendation) -> str:
             else f"transformers names no block class for {model_type} (no `_no_split_modules`), so accelerate wraps the whole model as one unit"
         )
         header += f"# fsdp_transformer_layer_cls_to_wrap left out: {why}; name the model's block class there to shard it block by block\n"
+    if plan.hpz_partition_size > 1:
+        # accelerate's deepspeed_config keys cannot set ZeRO++; a DeepSpeed JSON can
+        header += (
+            f"# ZeRO++ hpZ (zero_hpz_partition_size: {plan.hpz_partition_size}) is not an accelerate key: write the DeepSpeed JSON with"
+            " `--format deepspeed` and name it as deepspeed_config.deepspeed_config_file\n"
+        )
     return header + body
 
 

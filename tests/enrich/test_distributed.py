@@ -145,6 +145,8 @@ def test_full_fine_tuning_gathers_the_unsharded_gradients_of_a_unit() -> None:
         (Plan("fsdp", 6, num_nodes=4), "cannot be spread evenly"),
         (Plan("fsdp-hybrid", 4), "with one node it is FULL_SHARD"),
         (Plan("ddp", 0), "at least 1"),
+        (Plan("zero2", 8, num_nodes=2, hpz_partition_size=4), "it needs stage 3, not `zero2`"),
+        (Plan("zero3", 6, hpz_partition_size=4), "does not divide the 6 GPUs"),
     ],
 )
 def test_contradictory_plans_are_refused_with_the_reason(plan: Plan, message: str) -> None:
@@ -165,3 +167,13 @@ def test_fsdp2_under_mixed_precision_keeps_fp32_shards_of_the_frozen_weights() -
     assert run("fsdp", fsdp_version=2, fp32_shards=True).breakdown["base_weights"] == 1360 // 4
     assert run("fsdp", fsdp_version=1, fp32_shards=True).breakdown["base_weights"] == 170
     assert run("fsdp", fsdp_version=2).breakdown["base_weights"] == 170
+
+
+def test_zero_plus_plus_hpz_keeps_a_second_copy_of_the_weights_sharded_within_a_node() -> None:
+    plain = run("zero3", 8, num_nodes=2)
+    hpz = run("zero3", 8, num_nodes=2, hpz_partition_size=4)
+    # DeepSpeed casts the adapters to bf16 (20 x 2 bytes); the secondary copy is 1/4 of weights and adapters
+    assert hpz.breakdown["secondary_weights"] == -(-(680 + 40) // 4)
+    assert {k: v for k, v in hpz.breakdown.items() if k != "secondary_weights"} == plain.breakdown
+    assert "hpZ" in hpz.assumptions["zero++"] and hpz.plan.describe() == "DeepSpeed ZeRO-3 with ZeRO++ hpZ over 8 GPUs on 2 nodes"
+    assert plan_from({"strategy": "zero3", "num_gpus": 8, "num_nodes": 2, "hpz_partition_size": 4}).hpz_partition_size == 4

@@ -65,6 +65,14 @@ def test_bad_deepspeed_files_are_problems_at_their_line(tmp_path: Path) -> None:
     param = tmp_path / "param.json"
     param.write_text('{"zero_optimization": {"stage": 2, "offload_param": {"device": "cpu"}}}')
     assert "needs ZeRO stage 3" in setup_of(deepspeed=str(param)).problems[0].message
+    hpz = tmp_path / "hpz.json"
+    hpz.write_text('{"zero_optimization": {"stage": 2, "zero_hpz_partition_size": 8}}')
+    assert "`zero_hpz_partition_size` (ZeRO++ hpZ) needs ZeRO stage 3" in setup_of(deepspeed=str(hpz)).problems[0].message
+    hpz.write_text('{"zero_optimization": {"stage": 3, "zero_hpz_partition_size": "auto"}}')
+    assert "must be a whole number of GPUs" in setup_of(deepspeed=str(hpz)).problems[0].message
+    hpz.write_text('{"zero_optimization": {"stage": 3, "zero_hpz_partition_size": 8}}')
+    read = setup_of(deepspeed=str(hpz))
+    assert read.problems == [] and read.settings["hpz_partition_size"] == 8
 
 
 def test_num_processes_that_disagrees_with_num_gpus() -> None:

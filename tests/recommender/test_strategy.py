@@ -195,6 +195,24 @@ def test_several_nodes_shard_within_a_node_and_say_why(tmp_path: Path) -> None:
     assert (config["num_machines"], config["num_processes"], config["fsdp_config"]["fsdp_sharding_strategy"]) == (2, 16, "HYBRID_SHARD")
     found = _estimated(tmp_path, "--accelerate-config", "accelerate.yaml")["memory"]["distributed"]
     assert found == {"strategy": "fsdp-hybrid", "num_gpus": 16, "num_nodes": 2, "offload": "none"}
+
+
+def test_deepspeed_on_several_nodes_is_zero_plus_plus_and_its_file_reads_back(tmp_path: Path) -> None:
+    # LLaMA-Factory names DeepSpeed only: ZeRO-3 with ZeRO++ hpZ within each node's 8 GPUs
     factory = rec(LLAMA70, "llama-factory", task="instruction", num_gpus=16, num_nodes=2, gpu_memory="80GB")
-    (reason,) = [r for r in factory.rationale if r.decision.startswith("train with")]
-    assert reason.reason.endswith("its weight all-gathers cross the 2 nodes every step")  # HYBRID_SHARD was no option
+    assert (factory.distributed.strategy, factory.distributed.hpz_partition_size) == ("zero3", 8)
+    (reason,) = [r for r in factory.rationale if r.decision == "train with DeepSpeed ZeRO-3 with ZeRO++ hpZ over 16 GPUs on 2 nodes"]
+    assert "ZeRO++ hpZ keeps a second copy of the weights sharded within each node's 8 GPUs" in reason.reason
+    written = factory.file_mapping()["deepspeed"]  # no shipped config sets ZeRO++: inline
+    assert written["zero_optimization"]["zero_hpz_partition_size"] == 8
+    setup = read_setup(profile={}, document=Document("train.yaml", "yaml", factory.file_mapping(), {}), dialect="llama-factory")
+    assert setup.problems == [] and setup.settings["hpz_partition_size"] == 8
+    assert factory.estimate.memory is not None and factory.estimate.memory["breakdown"]["secondary_weights"] > 0
+    # one node: plain ZeRO-3, as before
+    assert rec(LLAMA70, "llama-factory", task="instruction", num_gpus=4, gpu_memory="80GB").distributed.hpz_partition_size == 1
+    # the DeepSpeed JSON carries it, and estimate reads it back
+    ds = peftlint("recommend", "--model", LLAMA70, "--dialect", "llama-factory", "--gpu-memory", "80GB", "--num-gpus", "16", "--num-nodes", "2", "--format", "deepspeed", "-o", "ds.json", cwd=tmp_path)
+    assert ds.returncode == 0, ds.stderr
+    assert json.loads((tmp_path / "ds.json").read_text())["zero_optimization"]["zero_hpz_partition_size"] == 8
+    found = _estimated(tmp_path, "--num-gpus", "16", "--num-nodes", "2", "--deepspeed", "ds.json")["memory"]
+    assert found["distributed"]["strategy"] == "zero3" and found["breakdown"]["secondary_weights"] > 0
