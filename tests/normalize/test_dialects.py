@@ -53,6 +53,14 @@ def test_llama_factory_defaults() -> None:
     assert read(LLAMA_FACTORY, {"quantization_bit": 4}).training["quantization"] == "4bit"
 
 
+def test_llama_factory_quantization_bit_of_another_type_is_no_quantization(tmp_path: Path) -> None:
+    # a list was looked up in a dict: TypeError (unhashable), a traceback out of `check`
+    assert read(LLAMA_FACTORY, {"quantization_bit": [4]}).training["quantization"] is None
+    path = tmp_path / "train.yaml"
+    path.write_text("model_name_or_path: meta-llama/Llama-3.2-1B\nfinetuning_type: lora\nlora_target: all\nquantization_bit: [4]\n")
+    lint_paths([str(path)])
+
+
 def test_axolotl_mapping() -> None:
     config = read(AXOLOTL, {"adapter": "qlora", "load_in_4bit": True, "lora_r": 32, "lora_target_linear": True, "sequence_len": 4096, "micro_batch_size": 2, "bf16": "auto", "optimizer": "paged_adamw_8bit"})
     assert config.values["r"] == 32 and config.values["target_modules"] == "all-linear" and config.values["bias"] == "none"

@@ -66,7 +66,8 @@ def read(mapping: Mapping[str, Any]) -> DialectConfig:
     bits = mapping.get("quantization_bit")
     training = {
         "dtype": dtype(mapping, "bf16"),  # torch_dtype "auto": the checkpoint's dtype, bf16 for current LLMs
-        "quantization": {4: "4bit", 8: "8bit"}.get(bits),
+        # an int only: a list (unhashable) as the key of a dict lookup was a TypeError traceback
+        "quantization": {4: "4bit", 8: "8bit"}.get(bits) if isinstance(bits, int) else None,
         "optimizer": mapping.get("optim") or "adamw_torch",
         "batch_size": mapping.get("per_device_train_batch_size") or 8,  # transformers' TrainingArguments default
         "seq_len": mapping.get("cutoff_len") or 2048,
