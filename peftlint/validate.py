@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import math
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from peftlint.normalize import PeftConfig, peft_layout, peft_types, peft_versions
 from peftlint.normalize.peft_versions import PeftVersion, version_key
 from peftlint.resources import schemas_dir
+
+if TYPE_CHECKING:
+    import jsonschema_rs
 from peftlint.suggest import closest
 
 _JSON_TYPE_NAMES = {
@@ -32,7 +35,8 @@ def schema_for(peft_type: str) -> dict[str, Any] | None:
     entry = peft_types()["types"].get(peft_type)
     if entry is None:
         return None
-    return json.loads((schemas_dir() / "peft" / entry["schema"]).read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads((schemas_dir() / "peft" / entry["schema"]).read_text(encoding="utf-8"))
+    return schema
 
 
 def effective_config(values: Mapping[str, Any], peft_type: str) -> dict[str, Any]:
@@ -44,10 +48,12 @@ def effective_config(values: Mapping[str, Any], peft_type: str) -> dict[str, Any
 
 
 @lru_cache(maxsize=None)
-def _validator(peft_type: str) -> Any:
+def _validator(peft_type: str) -> jsonschema_rs.Validator:
     import jsonschema_rs  # imported here: only files that hold a PEFT config pay for it
 
-    return jsonschema_rs.validator_for(schema_for(peft_type))
+    schema = schema_for(peft_type)
+    assert schema is not None  # validate() asks only for a type it found the schema of
+    return jsonschema_rs.validator_for(schema)
 
 
 def _dotted(path: tuple[Any, ...]) -> str:

@@ -83,6 +83,7 @@ def _run_command(argv: list[str]) -> int:
             top = _top_parser().parse_args(argv)
             argv = [top.command, *top.arguments]
         args = build_parser(argv[0]).parse_args(argv[1:])
-        return args.run(args)
+        status: int = args.run(args)  # each command's run(args) -> exit status (argparse types attributes Any)
+        return status
     except SystemExit as exc:  # argparse's usage errors (2), --help and --version (0), and fail (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE if exc.code else EXIT_OK

@@ -89,9 +89,11 @@ def run_estimate(
         fail(f"model facts unavailable for {spec}: {exc}")
     if setup.settings.get("deepspeed_unresolved"):
         result.warnings.append(f"DeepSpeed config `{setup.settings['deepspeed_unresolved']}` not found (next to the config or here): its ZeRO stage is unknown, pass --deepspeed PATH or --strategy")
-    comparison = compare_alternatives(resolved, facts["effective"], training) if compare else None
-    if compare and training.plan.num_gpus > 1:
-        comparison += compare_strategies(resolved, facts["effective"], config.peft_type, training)
+    comparison: list[dict[str, Any]] | None = None
+    if compare:
+        comparison = compare_alternatives(resolved, facts["effective"], training)
+        if training.plan.num_gpus > 1:
+            comparison += compare_strategies(resolved, facts["effective"], config.peft_type, training)
     if output_format == "json":
         document = result.to_dict()
         if comparison is not None:

@@ -7,7 +7,7 @@ checked against the facts document, once, or once per item of the list `for_each
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 
 import yaml
 
@@ -17,6 +17,17 @@ from peftlint.engine.edits import render_edit, spec_strings
 from peftlint.finding import Finding
 from peftlint.normalize import PeftConfig
 from peftlint.resources import rules_dir, schemas_dir
+
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    class _Documentation(TypedDict):
+        """A rule file's documentation parts (DOCUMENTATION), as rule.schema.json types them."""
+
+        rationale: str
+        severity_reason: str
+        examples: dict[str, Any]
+
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -90,13 +101,13 @@ class Rule(NamedTuple):
         return copy.deepcopy(_documentation(self.path)["examples"])
 
 
-DOCUMENTATION = ("rationale", "severity_reason", "examples")
+DOCUMENTATION = ("rationale", "severity_reason", "examples")  # the keys of _Documentation
 
 
 @lru_cache(maxsize=None)
-def _documentation(path: str) -> dict[str, Any]:
+def _documentation(path: str) -> "_Documentation":
     data = read_rule_data(Path(path), validate=False)  # validated when its rule was loaded
-    return {key: data[key] for key in DOCUMENTATION}
+    return {"rationale": data["rationale"], "severity_reason": data["severity_reason"], "examples": data["examples"]}
 
 
 @lru_cache(maxsize=1)

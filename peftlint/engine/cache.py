@@ -47,8 +47,8 @@ class RuleCache:
     def get(self, path: Path) -> dict[str, Any] | None:
         self.used.add(str(path))
         entry = self.entries.get(str(path))
-        if isinstance(entry, dict) and entry.get("stamp") == self._stamp(path) and isinstance(entry.get("data"), dict):
-            return entry["data"]
+        if isinstance(entry, dict) and entry.get("stamp") == self._stamp(path) and isinstance(data := entry.get("data"), dict):
+            return data
         return None
 
     def put(self, path: Path, data: dict[str, Any]) -> None:

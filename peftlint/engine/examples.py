@@ -15,7 +15,7 @@ from peftlint.finding import Finding
 
 def write_example(example: dict[str, Any], folder: Path) -> Path:
     """An example as the file a user would have: raw `text`, or `config` dumped as YAML."""
-    path = folder / example.get("filename", "adapter.yaml")
+    path: Path = folder / example.get("filename", "adapter.yaml")
     if "text" in example:
         path.write_text(example["text"], encoding="utf-8")
         return path

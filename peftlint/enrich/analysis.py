@@ -379,7 +379,7 @@ def _prompt_facts(tree: ModuleTree, config: Mapping[str, Any], effective: Mappin
         "seq_len": seq_len,
         "context_needed": needed,
         "max_positions": max_positions,
-        "exceeds_context": bool(max_positions) and needed > max_positions,
+        "exceeds_context": needed > max_positions if max_positions else False,
         "token_dim": token_dim,
         "embedding_dim": embedding_dim,
         "token_dim_mismatch": bool(embedding_dim and token_dim) and token_dim != embedding_dim and peft_type in ("PROMPT_TUNING", "P_TUNING", "MULTITASK_PROMPT_TUNING"),

@@ -300,6 +300,7 @@ class ArchitectureIndex:
 
     @staticmethod
     def _variant(model_type: str, entry: Mapping[str, Any], q: ConfigQuantities) -> Mapping[str, Any]:
+        variant: Mapping[str, Any]
         for variant in entry["variants"]:
             if all(q.setting(field, value) == value for field, value in variant["when"].items()):
                 return variant

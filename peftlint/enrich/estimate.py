@@ -1,5 +1,6 @@
 """`peftlint estimate`: exact parameter counts, adapter size and memory for one config on one model."""
 
+from functools import partial
 from typing import Any, Mapping, NamedTuple
 
 from peftlint import __version__
@@ -50,7 +51,9 @@ def _inference(analysis: Analysis, effective: Mapping[str, Any], peft_type: str,
         return None
     dims = ModelDims.from_config(analysis.model.config)
     tokens = int(effective.get("num_virtual_tokens") or 0) if peft_type in PROMPT_LEARNING_TYPES else 0
-    common = dict(
+    inference = partial(
+        estimate_inference_memory,
+        dims,
         total_params=analysis.tree.total_params,
         adapter_params=counts.adapter_params,
         peft_type=peft_type,
@@ -61,10 +64,10 @@ def _inference(analysis: Analysis, effective: Mapping[str, Any], peft_type: str,
         batch_size=1,
         seq_len=training.seq_len,
     )
-    unmerged = estimate_inference_memory(dims, merged=False, **common)
+    unmerged = inference(merged=False)
     view: dict[str, Any] = {"unmerged": unmerged.to_dict(), "mergeable": peft_type in MERGEABLE}
     if peft_type in MERGEABLE:
-        view["merged"] = estimate_inference_memory(dims, merged=True, **common).to_dict()
+        view["merged"] = inference(merged=True).to_dict()
         view["latency"] = "none once merged (`merge_and_unload()`); unmerged adapters add extra matmuls per targeted layer on every token"
     else:
         view["latency"] = unmerged.assumptions.get("latency", "the adapter runs on every request: it cannot be merged")

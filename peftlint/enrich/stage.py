@@ -3,6 +3,7 @@
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
 if TYPE_CHECKING:
+    from peftlint.enrich.analysis import Training
     from peftlint.enrich.model import ModelConfig, ModelUnavailable
     from peftlint.normalize.dialects import LinearNames
 
@@ -23,7 +24,7 @@ class ModelOptions(NamedTuple):
     exact: bool = False  # build unknown architectures on the meta device ([exact] extra): estimate only
 
 
-def training_from(settings: Mapping[str, Any], seq_len: int | None, batch_size: int | None) -> Any:
+def training_from(settings: Mapping[str, Any], seq_len: int | None, batch_size: int | None) -> "Training":
     """A Training from a framework's settings, the profile's sizes, and the defaults."""
     from peftlint.enrich.analysis import Training
     from peftlint.enrich.memory import normalize_optimizer
@@ -34,7 +35,7 @@ def training_from(settings: Mapping[str, Any], seq_len: int | None, batch_size: 
         optimizer = "adamw"
     quantization = settings.get("quantization")
     checkpointing = settings.get("gradient_checkpointing")
-    given = {
+    given: dict[str, Any] = {  # Training's fields, as the framework's file wrote them
         "dtype": settings.get("dtype"),
         "batch_size": settings.get("batch_size") or batch_size,
         "seq_len": settings.get("seq_len") or seq_len,

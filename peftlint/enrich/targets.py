@@ -285,15 +285,18 @@ def is_feedforward(key: str, feedforward_modules: str | Sequence[str]) -> bool:
 def peft_defaults() -> dict[str, Any]:
     """peft's default `target_modules` per method and `model_type` (generated from peft at dev time)."""
     with open(data_dir() / "peft_defaults.json", encoding="utf-8") as handle:
-        return json.load(handle)
+        data: dict[str, Any] = json.load(handle)
+    return data
 
 
 def default_target_modules(peft_type: str, model_type: str) -> list[str] | str | None:
-    return peft_defaults()["target_modules"].get(peft_type, {}).get(model_type)
+    found: list[str] | str | None = peft_defaults()["target_modules"].get(peft_type, {}).get(model_type)
+    return found
 
 
 def default_feedforward_modules(model_type: str) -> list[str] | str | None:
-    return peft_defaults()["ia3_feedforward_modules"].get(model_type)
+    found: list[str] | str | None = peft_defaults()["ia3_feedforward_modules"].get(model_type)
+    return found
 
 
 def moe_conversion(model_type: str) -> tuple[dict[str, str], dict[str, tuple[str, ...]]] | None:
@@ -488,9 +491,10 @@ def _resolve(view: ModelView, config: Mapping[str, Any], peft_type: str, task_ty
     exclude = config.get("exclude_modules")
     layers_to_transform = config.get("layers_to_transform")
     layers_pattern = config.get("layers_pattern")
-    use_layers = layers_to_transform is not None and (
-        len(layers_to_transform) != 0 if isinstance(layers_to_transform, list) else True
-    )
+    # the block indices peft restricts matches to; None when unset or an empty list
+    only_layers: int | Sequence[int] | None = None
+    if layers_to_transform is not None and not (isinstance(layers_to_transform, list) and len(layers_to_transform) == 0):
+        only_layers = layers_to_transform
     entry_hits: dict[str, list[str]] = {t: [] for t in targets} if isinstance(targets, tuple) else {targets: []}
     target_set = frozenset(targets) if isinstance(targets, tuple) else frozenset()
     excluded: list[str] = []
@@ -513,11 +517,11 @@ def _resolve(view: ModelView, config: Mapping[str, Any], peft_type: str, task_ty
             for entry in entries:
                 entry_hits[entry].append(key)
             hit = bool(entries)
-            if hit and use_layers:
+            if hit and only_layers is not None:
                 index = layer_index(key, layers_pattern)
                 if index is not None:
                     layers_found.add(index)
-                hit = _layer_selected(key, layers_to_transform, layers_pattern)
+                hit = _layer_selected(key, only_layers, layers_pattern)
         if hit:
             targeted.append(key)
         else:

@@ -76,9 +76,10 @@ def module_tree(model: Any, model_type: str | None = None) -> ModuleTree:
         return None if found is None else names.get(id(found))
 
     config = getattr(model, "config", None)
+    config_type = getattr(config, "model_type", "unknown")  # a str on every transformers config
     num_layers = int(getattr(config, "num_hidden_layers", 0) or getattr(config, "num_layers", 0) or 0)
     return ModuleTree(
-        model_type=model_type or getattr(config, "model_type", "unknown"),
+        model_type=model_type or (config_type if isinstance(config_type, str) else "unknown"),
         modules=tuple(modules),
         total_params=sum(m.params for m in modules),
         num_layers=num_layers,

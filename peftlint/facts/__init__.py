@@ -89,9 +89,8 @@ def _derived(effective: dict[str, Any]) -> dict[str, Any]:
         feedforward = effective.get("feedforward_modules")
         if isinstance(feedforward, list):  # IA3: peft compares the two only when both are lists
             derived["feedforward_not_targeted"] = [m for m in feedforward if m not in targets]
-    steps = [_number(effective.get(k)) for k in ("total_step", "tinit", "tfinal")]
-    if effective.get("peft_type") == "ADALORA" and None not in steps:
-        total, tinit, tfinal = steps
+    total, tinit, tfinal = (_number(effective.get(k)) for k in ("total_step", "tinit", "tfinal"))
+    if effective.get("peft_type") == "ADALORA" and total is not None and tinit is not None and tfinal is not None:
         budget = total - tfinal - tinit
         if math.isfinite(budget):
             derived["adalora_budget_steps"] = int(budget)  # peft needs tinit < total_step - tfinal

@@ -51,11 +51,13 @@ def yaml_node(text: str, document: int, path: tuple[Any, ...]) -> tuple[Node, li
 
 def yaml_child(node: Node, part: Any) -> Node:
     if isinstance(node, MappingNode):
-        for key, value in node.value:
+        pairs: list[tuple[Node, Node]] = node.value  # PyYAML's stubs leave a node's value untyped
+        for key, value in pairs:
             if isinstance(key, ScalarNode) and key.value == str(part):
                 return value
     elif isinstance(node, SequenceNode) and isinstance(part, int) and part < len(node.value):
-        return node.value[part]
+        items: list[Node] = node.value
+        return items[part]
     raise NotApplicable(f"`{part}` is not in the file")
 
 

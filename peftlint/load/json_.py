@@ -113,7 +113,8 @@ def _key(token: str) -> str:
     if "\\" not in token:
         return token[1:-1]
     try:
-        return json.loads(token)
+        key: str = json.loads(token)  # a string token decodes to a str
+        return key
     except ValueError:  # a broken escape: json.loads of the whole text reports it with its position
         return token[1:-1]
 

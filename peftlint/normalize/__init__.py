@@ -48,7 +48,8 @@ _BACKTICKED_KEY = re.compile(r"`([a-z_][a-z0-9_]*)((?:[=:][^`]*)?)`")
 @lru_cache(maxsize=1)
 def peft_types() -> dict[str, Any]:
     """The index generated from peft (scripts/gen_schemas.py): types, classes, keys."""
-    return json.loads((data_dir() / "peft_types.json").read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads((data_dir() / "peft_types.json").read_text(encoding="utf-8"))
+    return data
 
 
 class PeftConfig(NamedTuple):

@@ -44,7 +44,8 @@ class KeyHistory(NamedTuple):
 @lru_cache(maxsize=1)
 def history() -> dict[str, Any]:
     """The generated data; read only for a file that holds a PEFT config."""
-    return json.loads((data_dir() / "peft_versions.json").read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads((data_dir() / "peft_versions.json").read_text(encoding="utf-8"))
+    return data
 
 
 def version_key(version: str) -> tuple[int, ...]:

@@ -565,7 +565,8 @@ def _total_steps(values: Mapping[str, Any], training: Training) -> int | None:
     size = values.get("dataset_size")
     if size is None:
         return None
-    return 3 * math.ceil(size / (values.get("batch_size") or training.batch_size))
+    steps: int = 3 * math.ceil(size / (values.get("batch_size") or training.batch_size))
+    return steps
 
 
 def alternatives(request: Request, base: Base, chosen: Plan) -> list[Alternative]:
