@@ -226,7 +226,9 @@ NORM_INPUTS_PER_LAYER = 2
 # Fitted to the slope of peak memory over batch size in lit-gpt's resource tables, rows
 # 127/130/131 (phi-1.5), 132/135/136 (StableLM-3B) and 137/140 (Llama 2 7B), which differ only in
 # batch size: the three models alone give 9.45, 8.74 and 8.68; this is their mean. Those runs keep
-# no Linear inputs (frozen bf16 weights, see the Linear-inputs note below).
+# no Linear inputs (frozen bf16 weights, see the Linear-inputs note below). It stays fitted: the
+# tensors lit-gpt 8641822's forward saves (benchmarks/litgpt_saved_tensors.py) are 88-91% of that
+# slope, and the rest was not found in the source (docs/estimate.md).
 HIDDEN_ACTIVATIONS_PER_LAYER = 9.0
 # RMSNorm as transformers and lit-gpt write it upcasts its input to fp32 and keeps that copy for
 # backward (x * rsqrt(mean(x * x))): 4 bytes per element instead of the input counted above, i.e.
