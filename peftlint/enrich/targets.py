@@ -7,8 +7,8 @@ Mirrors peft 0.21.2 without importing it: `tuners_utils.check_target_module_exis
 _convert_peft_config_moe` (LoRA's v4 expert targets on transformers v5 fused-MoE models), the
 error cases at the end of `BaseTuner.inject_adapter`, `utils.other._set_trainable`
 (`modules_to_save`) and `utils.other.get_pattern_key` (`rank_pattern`/`alpha_pattern`); and the
-list a training framework builds itself for "every linear layer" (axolotl's find_all_linear_names;
-the `LinearNames` a dialect declares, peftlint.normalize.dialects) before peft sees it. Everything here reads a ModuleTree only.
+list a training framework builds itself for "every linear layer" (axolotl's find_all_linear_names,
+LLaMA-Factory's find_all_linear_modules; the `LinearNames` a dialect declares, peftlint.normalize.dialects) before peft sees it. Everything here reads a ModuleTree only.
 """
 
 import json
@@ -372,14 +372,23 @@ def _all_linear(view: ModelView, task_type: str | None) -> tuple[str, ...]:
 
 def framework_linear_names(view: ModelView, linear: LinearNames) -> tuple[str, ...]:
     """The `target_modules` list the framework passes peft: `listed`, then the sorted leaf names of
-    every module of a linear kind, the output layer's name left out.
+    every module of a linear kind whose path contains none of `skipped_paths`, the output layer's
+    name left out. ValueError for a model type whose list the framework builds otherwise.
 
-    Leaf names, not paths: peft then also adapts any other module ending in one of them. Modules
-    whose class name merely contains "Linear" (axolotl counts those too) are not told apart in a
-    ModuleTree.
+    Leaf names, not paths: peft then also adapts any other module ending in one of them. A module
+    tree tells layers apart by type (torch's Linear), the frameworks by class name ("Linear" in it):
+    an nn.Linear subclass without "Linear" in its name, or a non-Linear class with it, would differ.
     """
-    found = {n.rsplit(".", 1)[-1] for n in view.names if n in view.modules and view.modules[n].kind in linear.kinds}
-    found.discard(linear.output_layers.get(view.tree.model_type, linear.output_layers.get("", "")))
+    model_type = view.tree.model_type
+    if model_type in linear.unmodelled:
+        raise ValueError(linear.unmodelled[model_type])
+    skipped = (*linear.skipped_paths.get("", ()), *linear.skipped_paths.get(model_type, ()))
+    found = {
+        n.rsplit(".", 1)[-1]
+        for n in view.names
+        if n in view.modules and view.modules[n].kind in linear.kinds and not any(part in n for part in skipped)
+    }
+    found.discard(linear.output_layers.get(model_type, linear.output_layers.get("", "")))
     return tuple(dict.fromkeys([*linear.listed, *sorted(found)]))
 
 
@@ -440,9 +449,14 @@ def resolve_targets(
     with regex_deadline(REGEX_DEADLINE_S):
         try:
             view = model_view(tree)
-            if linear_names is not None:
-                config = {**config, "target_modules": framework_linear_names(view, linear_names)}
-            return _resolve(view, config, peft_type.upper(), task_type)
+            if linear_names is None:
+                return _resolve(view, config, peft_type.upper(), task_type)
+            config = {**config, "target_modules": framework_linear_names(view, linear_names)}
+            resolution = _resolve(view, config, peft_type.upper(), task_type)
+            if resolution.error and not config["target_modules"]:  # say why peft gets an empty list
+                empty = "the training framework finds no Linear layer on this model (outside the output layer) and passes peft an empty list: "
+                resolution = resolution._replace(error=empty + resolution.error)
+            return resolution
         except _RegexDeadline:
             raise PatternError(_regexes(config), f"matching took longer than {REGEX_DEADLINE_S:g}s") from None
 

@@ -446,14 +446,73 @@ def test_axolotl_target_linear_equals_peft_on_the_names_axolotl_passes(model_typ
     dialect = read(AXOLOTL, training_file)
     model = build_model(hf_config, "CAUSAL_LM")
     config = {"r": 8, "target_modules": axolotl_names(model, listed, quantized)}
+    assert_framework_list_counts_as_peft(hf_config, model, dialect, config, rejected=(model_type, quantized) == ("gpt2", False))
+
+
+def assert_framework_list_counts_as_peft(hf_config: Any, model: Any, dialect: Any, config: dict[str, Any], rejected: bool) -> Any:
+    """peftlint's counts for a dialect's own linear-name list equal get_peft_model given `config`,
+    which holds the names the framework computes on `model`; `rejected`: peft raises instead."""
     try:
         counts = count_parameters(_tree(hf_config, "CAUSAL_LM"), dialect.values, "LORA", "CAUSAL_LM", linear_names=dialect.linear_names)
     except PeftRejects:
         with pytest.raises(ValueError):
             peft_model(model, config, "LORA", "CAUSAL_LM")
-        assert (model_type, quantized) == ("gpt2", False)
-        return
+        assert rejected
+        return None
+    assert not rejected
     peft = peft_model(model, config, "LORA", "CAUSAL_LM")
     assert (counts.trainable, counts.total) == peft.get_nb_trainable_parameters()
     assert {m.name for m in counts.resolution.targeted} == set(peft.base_model.targeted_module_names)
     assert {p.key for p in counts.resolution.parameters} == set(peft.base_model.targeted_parameter_names)
+    return counts
+
+
+# --- LLaMA-Factory's `lora_target: all`: the names it finds, passed to peft as a list ---------------
+
+
+def llama_factory_names(model: Any, quantized: bool) -> list[str]:
+    """What LLaMA-Factory's find_all_linear_modules gives on the built model
+    (src/llamafactory/model/model_utils/misc.py @ ff6d4d12): the last name segment of every module
+    whose class name has "Linear" and not "Embedding" in it, skipping paths that contain a
+    forbidden name. bitsandbytes (quantization_bit) loads transformers' Conv1D as a Linear4bit."""
+    from transformers.pytorch_utils import Conv1D
+
+    forbidden = {"lm_head", *{"chatglm": ("output_layer",), "internlm2": ("output",)}.get(model.config.model_type, ())}
+    found = set()
+    for name, module in model.named_modules():
+        if any(part in name for part in forbidden):
+            continue
+        cls = type(module).__name__
+        if ("Linear" in cls and "Embedding" not in cls) or (quantized and isinstance(module, Conv1D)):
+            found.add(name.split(".")[-1])
+    return sorted(found)
+
+
+LLAMA_FACTORY_CASES = [
+    ("mixtral", False),  # v5 MoE: the router and the experts are no Linear, so only attention is adapted
+    ("llama", False),  # tied lm_head (a Linear over embed_tokens): skipped by name
+    ("llama-untied", False),  # its own lm_head: skipped by name too
+    ("gpt_neox", False),  # transformers v5 names GPT-NeoX's output layer `lm_head` (v4: `embed_out`, which LLaMA-Factory would adapt)
+    ("gpt2", True),  # Conv1D layers, loaded by bitsandbytes as Linear4bit
+    ("gpt2", False),  # no Linear but lm_head: an empty list, which peft refuses
+]
+
+
+@pytest.mark.parametrize(("model_type", "quantized"), LLAMA_FACTORY_CASES, ids=lambda v: str(v))
+def test_llama_factory_target_all_equals_peft_on_the_names_it_passes(model_type: str, quantized: bool) -> None:
+    from peftlint.normalize.dialects import LLAMA_FACTORY, read
+
+    sizes = {
+        "gpt_neox": dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4, vocab_size=101),
+        "llama-untied": {**TINY["llama"], "tie_word_embeddings": False},
+    }
+    hf_config = tiny(model_type) if model_type in TINY else tiny_config(model_type.split("-")[0], **sizes[model_type])
+    training_file = {"model_name_or_path": "m", "finetuning_type": "lora", "lora_target": "all", "lora_rank": 8, "lora_dropout": 0.05}
+    if quantized:
+        training_file["quantization_bit"] = 4
+    dialect = read(LLAMA_FACTORY, training_file)
+    model = build_model(hf_config, "CAUSAL_LM")
+    config = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "target_modules": llama_factory_names(model, quantized)}
+    counts = assert_framework_list_counts_as_peft(hf_config, model, dialect, config, rejected=(model_type, quantized) == ("gpt2", False))
+    if counts is not None:  # never the output layer, never a parameter (no fused-MoE conversion)
+        assert not counts.resolution.parameters and not [m.name for m in counts.resolution.targeted if m.name.endswith("lm_head")]

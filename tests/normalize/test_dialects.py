@@ -77,6 +77,26 @@ def test_axolotl_target_linear_keeps_the_list_for_the_union() -> None:
     assert read(AXOLOTL, {"adapter": "lora", "lora_target_modules": ["q_proj"]}).linear_names is None
 
 
+def test_llama_factory_target_all_is_its_own_linear_list() -> None:
+    # find_all_linear_modules' list, not peft's `all-linear` (no fused-MoE conversion, its own skips)
+    names = read(LLAMA_FACTORY, {"model_name_or_path": "m", "lora_target": "all"}).linear_names
+    assert names is not None and names.listed == () and names.kinds == ("linear",) and names.skipped_paths[""] == ("lm_head",)
+    assert read(LLAMA_FACTORY, {"model_name_or_path": "m", "finetuning_type": "lora"}).linear_names == names  # "all" is the default
+    assert read(LLAMA_FACTORY, {"lora_target": "all", "quantization_bit": 4}).linear_names.kinds == ("linear", "conv1d")  # bitsandbytes
+    assert read(LLAMA_FACTORY, {"lora_target": "all", "quantization_bit": 4, "quantization_method": "hqq"}).linear_names.kinds == ("linear",)
+    assert read(LLAMA_FACTORY, {"lora_target": "q_proj,v_proj"}).linear_names is None
+
+
+def test_llama_factory_target_all_on_a_multimodal_model_is_not_guessed() -> None:
+    from peftlint.enrich.modules import Module, ModuleTree
+    from peftlint.enrich.targets import resolve_targets
+
+    config = read(LLAMA_FACTORY, {"lora_target": "all"})
+    tree = ModuleTree("llava", (Module("language_model.layers.0.q_proj", "linear", 4, 4, False, 16),), 16, 1, {})
+    with pytest.raises(ValueError, match="multimodal model .* is not modelled"):
+        resolve_targets(tree, config.values, "LORA", "CAUSAL_LM", config.linear_names)
+
+
 def test_good_examples_are_clean() -> None:
     report = lint_paths([str(EXAMPLES / "good" / "axolotl"), str(EXAMPLES / "good" / "llama-factory")])
     assert report.files == 3 and report.findings == []

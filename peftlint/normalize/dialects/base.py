@@ -17,10 +17,11 @@ class Key(NamedTuple):
 
 
 class LinearNames(NamedTuple):
-    """A training framework's own "every linear layer" switch (axolotl's `lora_target_linear`).
+    """A training framework's own "every linear layer" switch (axolotl's `lora_target_linear`,
+    LLaMA-Factory's `lora_target: all`).
 
     The framework collects the leaf names of the model's linear modules itself and hands peft that
-    list, unioned with the file's own entries, never peft's `all-linear` shorthand. So
+    list (axolotl: unioned with the file's own entries), never peft's `all-linear` shorthand. So
     none of peft's `all-linear` handling applies: not its output-layer rule, and not the fused-MoE
     conversion that turns `all-linear` into expert `target_parameters` (a v5 Mixtral's router and
     experts hold bare parameters, so no linear name reaches them). A plain value: enrich
@@ -30,8 +31,13 @@ class LinearNames(NamedTuple):
     listed: tuple[str, ...]  # the file's own target names, which the union keeps (list entries, never regexes)
     kinds: tuple[str, ...]  # module kinds (enrich.modules.ModuleKind) the framework counts as linear
     # model_type -> leaf name of the output layer the framework drops from the names it found
-    # ("" for every other model type); an entry in `listed` keeps it
-    output_layers: Mapping[str, str]
+    # ("" for every other model type); an entry in `listed` keeps it (axolotl)
+    output_layers: Mapping[str, str] = {}
+    # model_type -> substrings: a module whose dotted path contains one is not looked at ("" for
+    # every model type; both apply) (LLaMA-Factory's forbidden_modules)
+    skipped_paths: Mapping[str, tuple[str, ...]] = {}
+    # model_type -> why the framework's list for that model is not modelled (it builds it otherwise)
+    unmodelled: Mapping[str, str] = {}
 
 
 class DialectConfig(NamedTuple):

@@ -1,12 +1,13 @@
 """LLaMA-Factory's YAML, read as a canonical PEFT config.
 
 Follows LLaMA-Factory at commit ff6d4d12 (2026-08-18): `src/llamafactory/hparams/finetuning_args.py`,
-`data_args.py`, `model_args.py`.
+`data_args.py`, `model_args.py`; `lora_target: all` as `model/adapter.py` (_setup_lora_tuning) and
+`model/model_utils/misc.py` (find_all_linear_modules), `model_utils/visual.py` resolve it.
 """
 
 from typing import Any, Mapping
 
-from peftlint.normalize.dialects.base import Dialect, DialectConfig, Key, claims_nothing, dtype, lora_keys, map_keys, typos
+from peftlint.normalize.dialects.base import Dialect, DialectConfig, Key, LinearNames, claims_nothing, dtype, lora_keys, map_keys, typos
 
 NAME = "llama-factory"
 
@@ -48,6 +49,36 @@ CONTEXT = frozenset({"model_name_or_path", "stage", "template", "do_train"})
 LORA_ONLY = {"lora_rank", "lora_alpha", "lora_dropout", "lora_target", "use_dora", "use_rslora", "pissa_init", "loraplus_lr_ratio"}
 
 
+# find_all_linear_modules skips every module whose dotted path contains one of these (its
+# forbidden_modules): the output layer, by the names LLaMA-Factory knows; an output layer of
+# another name is a Linear like the rest and is adapted
+SKIPPED_PATHS = {"": ("lm_head",), "chatglm": ("output_layer",), "internlm2": ("output",)}
+# COMPOSITE_MODELS (model_utils/visual.py): for these multimodal models find_all_linear_modules also
+# skips the projector (and the vision tower unless `freeze_vision_tower: false`), and
+# patch_target_modules then turns the names into every module path that contains one (substring
+# match) outside the frozen parts and the `lora_conflict_keys`: not modelled here
+COMPOSITE_MODEL_TYPES = frozenset({
+    "dots_ocr", "gemma3", "gemma3n", "gemma4", "glm4v", "glm4v_moe", "glm_ocr", "internvl", "interns1", "Keye",
+    "kimi_vl", "llama4", "llava", "llava_next", "llava_next_video", "minicpmv", "minicpmv4_6", "minicpmo", "mistral3",
+    "moss_vl", "mllama", "paligemma", "qwen2_audio", "qwen2_5_omni_thinker", "qwen2_vl", "qwen2_5_vl", "qwen3_vl",
+    "qwen3_vl_moe", "qwen3_omni_moe_thinker", "qwen3_5", "qwen3_5_moe", "video_llava",
+})
+UNMODELLED = dict.fromkeys(COMPOSITE_MODEL_TYPES, (
+    "LLaMA-Factory's `lora_target: all` on a multimodal model (patch_target_modules: module paths by substring, "
+    "the vision tower and projector left out) is not modelled"
+))
+
+
+def linear_names(mapping: Mapping[str, Any]) -> LinearNames:
+    """`lora_target: all` (the default): _setup_lora_tuning passes peft find_all_linear_modules(model),
+    the last name segment of every module whose class name has "Linear" (and not "Embedding") in
+    it, outside the skipped paths. bitsandbytes, LLaMA-Factory's default `quantization_method`,
+    loads transformers' Conv1D layers as Linear4bit / Linear8bitLt, so those count too."""
+    bitsandbytes = mapping.get("quantization_bit") is not None and mapping.get("quantization_method", "bnb") == "bnb"
+    kinds = ("linear", "conv1d") if bitsandbytes else ("linear",)
+    return LinearNames((), kinds, skipped_paths=SKIPPED_PATHS, unmodelled=UNMODELLED)
+
+
 def claims(mapping: Mapping[str, Any]) -> bool:
     return not ONLY.isdisjoint(mapping) or ("lora_rank" in mapping and not CONTEXT.isdisjoint(mapping))
 
@@ -59,6 +90,8 @@ def read(mapping: Mapping[str, Any]) -> DialectConfig:
     if "lora_alpha" not in values and isinstance(rank, int):
         values["lora_alpha"] = 2 * rank  # LLaMA-Factory: lora_alpha defaults to lora_rank * 2
     values.setdefault("target_modules", "all-linear")  # lora_target defaults to "all"
+    # "all" is LLaMA-Factory's own list of linear layers, never peft's `all-linear`
+    names = linear_names(mapping) if values["target_modules"] == "all-linear" else None
     values.setdefault("task_type", "CAUSAL_LM")
     if mapping.get("pissa_init"):
         values["init_lora_weights"] = f"pissa_niter_{mapping.get('pissa_iter', 16)}"
@@ -75,7 +108,7 @@ def read(mapping: Mapping[str, Any]) -> DialectConfig:
     }
     known = set(KEYS) | OTHER
     uses_lora = mapping.get("finetuning_type", "lora") == "lora"
-    return DialectConfig(NAME, values, paths, training, typos(mapping, known, ("lora_",)), uses_lora, lora_keys(mapping, LORA_ONLY))
+    return DialectConfig(NAME, values, paths, training, typos(mapping, known, ("lora_",)), uses_lora, lora_keys(mapping, LORA_ONLY), names)
 
 
 DIALECT = Dialect(
