@@ -104,13 +104,20 @@ PUBLISHED: dict[str, tuple[float, str]] = {
     "openlm-research/open_llama_3b_v2": (3.43e9, "AutoModelForCausalLM"),
     "Salesforce/xgen-7b-8k-base": (6.9e9, "AutoModelForCausalLM"),
     "cerebras/Cerebras-GPT-1.3B": (1.32e9, "AutoModelForCausalLM"),
+    "microsoft/phi-4": (14.7e9, "AutoModelForCausalLM"),
+    "FacebookAI/xlm-roberta-base": (278e6, "AutoModel"),
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": (1.78e9, "AutoModelForCausalLM"),
+    "Qwen/Qwen2.5-32B-Instruct": (32.8e9, "AutoModelForCausalLM"),
+    "microsoft/phi-1": (1.42e9, "AutoModelForCausalLM"),
 }
-# T5 files whose published size has an untied head: transformers 5 always ties T5's lm_head to
-# `shared` (T5Config forces `tie_word_embeddings`), so the same file builds one vocab x d_model less.
+# T5 and mT5 files whose published size has an untied head: transformers 5 always ties their lm_head to
+# `shared` (T5Config/MT5Config force `tie_word_embeddings`), so the same file builds one vocab x d_model less.
 UNTIED_T5: dict[str, int] = {
     "google/t5-v1_1-base": 247_577_856,
     "google/flan-t5-base": 247_577_856,
     "google/flan-t5-small": 76_961_152,
+    "google/mt5-small": 300_176_768,
+    "google/mt5-base": 582_401_280,
 }
 
 
