@@ -14,7 +14,7 @@ import yaml
 from peftlint.engine import templates
 from peftlint.engine.cache import RuleCache
 from peftlint.engine.edits import render_edit, spec_strings
-from peftlint.finding import Finding
+from peftlint.finding import Finding, Severity
 from peftlint.normalize import PeftConfig
 from peftlint.resources import rules_dir, schemas_dir
 
@@ -49,7 +49,7 @@ class RuleFileError(Exception):
 class Rule(NamedTuple):
     code: str
     name: str
-    severity: str
+    severity: Severity  # rule.schema.json allows these three only
     summary: str
     message: str
     source: str
@@ -134,7 +134,7 @@ def _compiled_schema(key: tuple[Any, ...], schema: Any) -> Any:
     return _COMPILED[key]
 
 
-def _severity(rule: Rule, context: dict[str, Any]) -> tuple[str, str | None]:
+def _severity(rule: Rule, context: dict[str, Any]) -> tuple[Severity, str | None]:
     """The finding's severity and, when an escalation raised it, the reason to add to its message."""
     for n, step in enumerate(rule.escalate):
         if _compiled_schema((rule.path, rule.code, n), step["when"]).is_valid(context):
@@ -291,7 +291,7 @@ def evaluate(rules: Iterable[Rule], facts: dict[str, Any], config: PeftConfig) -
                 Finding(
                     code=rule.code,
                     name=rule.name,
-                    severity=severity,  # type: ignore[arg-type]
+                    severity=severity,
                     file=config.path,
                     line=line,
                     column=column,

@@ -26,7 +26,7 @@ import difflib
 from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
-from peftlint.finding import Finding
+from peftlint.finding import Edit, Finding
 from peftlint.fix.json_ import json_edit_at_marks
 from peftlint.fix.python_ import python_edit
 from peftlint.fix.splice import NotApplicable
@@ -96,17 +96,15 @@ def _fix_file(path: str, findings: list[Finding], current: str | None = None) ->
     applied: list[Finding] = []
     skipped: list[tuple[Finding, str]] = []
     deferred: list[Finding] = []
-    ready = []
+    ready: list[tuple[Finding, Edit]] = []
     for finding in findings:
         assert finding.edit is not None
         if finding.edit.changes_adapter:
             skipped.append((finding, SAVED_ADAPTER))
         else:
-            ready.append(finding)
+            ready.append((finding, finding.edit))
     renamed: set[int] = set()  # documents with a rename made in this pass
-    for finding in sorted(ready, key=lambda f: f.edit.op != "rename-key"):  # type: ignore[union-attr]
-        edit = finding.edit
-        assert edit is not None
+    for finding, edit in sorted(ready, key=lambda pair: pair[1].op != "rename-key"):
         if edit.op != "rename-key" and edit.document in renamed:
             deferred.append(finding)
             continue

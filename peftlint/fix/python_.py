@@ -25,6 +25,9 @@ def python_literal(value: Any, quote: str = '"') -> str:
 
 # --- Python: splice at the ast positions of the config call ----------------------------------------
 
+# the nodes a fix finds by position: arguments, keyword arguments, dict keys and list items
+_Spanned = ast.expr | ast.keyword
+
 
 class _Source:
     """Python text with `ast` positions (lines, UTF-8 byte columns) turned into text offsets."""
@@ -41,8 +44,10 @@ class _Source:
         content = self.text[start : self.starts[line] - 1]
         return start + len(content.encode()[:byte_column].decode())
 
-    def span(self, node: ast.AST) -> tuple[int, int]:
-        return self.offset(node.lineno, node.col_offset), self.offset(node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined, arg-type]
+    def span(self, node: _Spanned) -> tuple[int, int]:
+        end_line, end_column = node.end_lineno, node.end_col_offset
+        assert end_line is not None and end_column is not None  # set on every node ast.parse builds
+        return self.offset(node.lineno, node.col_offset), self.offset(end_line, end_column)
 
     def result(self, text: str) -> str:
         return text.replace("\n", "\r\n") if self.crlf else text
@@ -65,13 +70,13 @@ def _config_call(source: _Source, document: int) -> ast.Call:
     raise NotApplicable("the config call is gone")
 
 
-def _python_target(call: ast.Call, path: tuple[Any, ...]) -> tuple[ast.AST | None, ast.AST]:
+def _python_target(call: ast.Call, path: tuple[Any, ...]) -> tuple[_Spanned | None, ast.expr]:
     """(the key node that names the last path part, or None for a list item; the value node)."""
     keyword = next((k for k in call.keywords if k.arg == path[0]), None)
     if keyword is None:
         raise NotApplicable(f"`{path[0]}` is not in the call")
-    key: ast.AST | None = keyword
-    node: ast.AST = keyword.value
+    key: _Spanned | None = keyword
+    node: ast.expr = keyword.value
     for part in path[1:]:
         if isinstance(node, ast.Dict):
             pairs = [(k, v) for k, v in zip(node.keys, node.values) if isinstance(k, ast.Constant) and str(k.value) == str(part)]
@@ -85,7 +90,7 @@ def _python_target(call: ast.Call, path: tuple[Any, ...]) -> tuple[ast.AST | Non
     return key, node
 
 
-def _quote(source: _Source, node: ast.AST) -> str:
+def _quote(source: _Source, node: _Spanned) -> str:
     start, _ = source.span(node)
     return "'" if source.text[start : start + 1] == "'" else '"'
 
@@ -126,7 +131,7 @@ def python_edit(text: str, edit: Edit) -> str:
     return source.result(splice(source.text, start, end, ", ".join(python_literal(i, quote) for i in items)))
 
 
-def _python_remove(source: _Source, key: ast.AST | None) -> str:
+def _python_remove(source: _Source, key: _Spanned | None) -> str:
     """A keyword argument (or dict entry) with its comma; its whole line when it is alone on it."""
     if key is None:
         raise NotApplicable("a list item has no key")
@@ -148,7 +153,8 @@ def _python_remove(source: _Source, key: ast.AST | None) -> str:
 def _python_add(source: _Source, call: ast.Call, name: str, value: Any) -> str:
     """A new keyword argument after the last one, in the call's own layout."""
     argument = f"{name}={python_literal(value)}"
-    last = max([*call.args, *call.keywords], key=lambda n: (n.end_lineno, n.end_col_offset), default=None)  # type: ignore[attr-defined]
+    arguments: list[_Spanned] = [*call.args, *call.keywords]
+    last = max(arguments, key=lambda n: source.span(n)[1], default=None)  # the one that ends last
     _, close = source.span(call)
     if last is None:
         return splice(source.text, close - 1, close - 1, argument)
@@ -157,7 +163,8 @@ def _python_add(source: _Source, call: ast.Call, name: str, value: Any) -> str:
     if "\n" not in between:
         return splice(source.text, end, end, f", {argument}")
     line_start = source.text.rfind("\n", 0, source.span(last)[0]) + 1
-    indent = re.match(r"[ \t]*", source.text[line_start:]).group(0)  # type: ignore[union-attr]
+    rest = source.text[line_start:]
+    indent = rest[: len(rest) - len(rest.lstrip(" \t"))]
     comma = re.match(r"\s*,", between)
     at = end + comma.end() if comma else end
     return splice(source.text, at, at, ("" if comma else ",") + f"\n{indent}{argument}" + ("," if comma else ""))

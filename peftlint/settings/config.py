@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from peftlint.finding import SEVERITY_RANK, Finding
+from peftlint.finding import SEVERITY_RANK, Finding, Severity
 from peftlint.resources import schemas_dir
 
 DEFAULT_MAX_FILE_SIZE = 10_000_000
@@ -24,7 +24,7 @@ class Settings(NamedTuple):
     root: Path | None = None  # folder of the pyproject.toml the settings came from
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
-    severity: dict[str, str] = {}
+    severity: dict[str, Severity] = {}  # config.schema.json allows these three only
     fail_on: str = "warning"
     rule_dirs: tuple[Path, ...] = ()
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
