@@ -21,6 +21,8 @@ from peftlint.resources import rules_dir, schemas_dir
 if TYPE_CHECKING:
     from typing import TypedDict
 
+    import jsonschema_rs
+
     class _Documentation(TypedDict):
         """A rule file's documentation parts (DOCUMENTATION), as rule.schema.json types them."""
 
@@ -111,22 +113,22 @@ def _documentation(path: str) -> "_Documentation":
 
 
 @lru_cache(maxsize=1)
-def _rule_file_validator() -> Any:
+def _rule_file_validator() -> "jsonschema_rs.Validator":
     import jsonschema_rs
 
     schema = json.loads((schemas_dir() / "rule.schema.json").read_text(encoding="utf-8"))
     return jsonschema_rs.validator_for(schema)
 
 
-_COMPILED: dict[tuple[Any, ...], Any] = {}
+_COMPILED: dict[tuple[Any, ...], "jsonschema_rs.Validator"] = {}
 
 
-def _compiled(rule: Rule) -> Any:
+def _compiled(rule: Rule) -> "jsonschema_rs.Validator":
     """The rule's condition, compiled once per rule file (evaluate runs it for every config)."""
     return _compiled_schema((rule.path, rule.code), rule.when)
 
 
-def _compiled_schema(key: tuple[Any, ...], schema: Any) -> Any:
+def _compiled_schema(key: tuple[Any, ...], schema: Any) -> "jsonschema_rs.Validator":
     if key not in _COMPILED:
         import jsonschema_rs
 

@@ -5,10 +5,13 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from peftlint.finding import SEVERITY_RANK, Finding, Severity
 from peftlint.resources import schemas_dir
+
+if TYPE_CHECKING:
+    import jsonschema_rs
 
 DEFAULT_MAX_FILE_SIZE = 10_000_000
 FAIL_ON_CHOICES = ("error", "warning", "info", "never")
@@ -100,7 +103,7 @@ def fails(finding: Finding, fail_on: str) -> bool:
 
 
 @lru_cache(maxsize=1)
-def _config_validator() -> Any:
+def _config_validator() -> "jsonschema_rs.Validator":
     import jsonschema_rs
 
     return jsonschema_rs.validator_for(json.loads((schemas_dir() / "config.schema.json").read_text(encoding="utf-8")))
