@@ -10,7 +10,7 @@ from typing import Any, Mapping, NamedTuple
 
 from peftlint.enrich.architecture import ArchitectureError, UnknownArchitecture, module_tree_from_config
 from peftlint.enrich.counts import CountError, Counts, count_parameters
-from peftlint.enrich.distributed import DistributedEstimate, Plan, distribute
+from peftlint.enrich.distributed import STATE_SHARDING, DistributedEstimate, Plan, distribute, versus_ddp
 from peftlint.enrich.memory import DTYPE_BYTES, Adapted, MemoryEstimate, ModelDims, estimate_training_memory
 from peftlint.enrich.model import ModelConfig
 from peftlint.enrich.modules import ModuleTree
@@ -495,6 +495,21 @@ def _distributed_remedy(analysis: Analysis, effective: Mapping[str, Any], peft_t
     return f"; with {sharded.describe()}: {_gib(estimate.total_bytes)} GiB per GPU ({verdict})"
 
 
+def _versus_ddp(analysis: Analysis, effective: Mapping[str, Any], peft_type: str, training: Training) -> dict[str, Any] | None:
+    """A state-sharding plan's per-GPU estimate against DDP's and the weight-sharding plan's on the
+    same GPUs (`model.memory.versus_ddp`); None for other plans or when an estimate cannot be made."""
+    plan = training.plan
+    sharded_plan = _sharded_plan(plan)
+    if analysis.memory is None or plan.strategy not in STATE_SHARDING or sharded_plan is None:
+        return None
+    ddp = _estimate_with(analysis, effective, peft_type, training._replace(plan=Plan("ddp", plan.num_gpus, plan.num_nodes)))
+    sharded = _estimate_with(analysis, effective, peft_type, training._replace(plan=sharded_plan))
+    if ddp is None or sharded is None:
+        return None
+    facts = versus_ddp(analysis.memory, ddp, sharded)
+    return {**facts, "ddp_gib": _gib(facts["ddp_bytes"]), "sharded_gib": _gib(facts["sharded_bytes"])}
+
+
 def _remedies(analysis: Analysis, effective: Mapping[str, Any], peft_type: str, training: Training, budget: int) -> list[dict[str, Any]]:
     return [
         {"change": r.change, "total_bytes": r.total_bytes, "total_gib": _gib(r.total_bytes), "fits": r.fits}
@@ -571,5 +586,8 @@ def model_facts(analysis: Analysis, effective: Mapping[str, Any], training: Trai
             memory["distributed_remedy"] = _distributed_remedy(analysis, effective, peft_type, training, gpu_memory_bytes) if memory["over_budget_bytes"] > 0 else ""
             memory["base_weights_gib"] = _gib(memory["breakdown"]["base_weights"])
             memory["base_weights_exceed_gpu"] = memory["breakdown"]["base_weights"] > gpu_memory_bytes
+        versus = _versus_ddp(analysis, effective, peft_type, training)
+        if versus is not None:
+            memory["versus_ddp"] = versus
         facts["memory"] = memory
     return facts

@@ -39,6 +39,9 @@ NO_NEIGHBOUR = {
     ("PL401", "/when/properties/model/properties/memory/properties/over_budget_bytes/exclusiveMinimum"): (
         "a sign test on an estimate in bytes: `fits` against `does not fit`, which the rule's good and bad examples are"
     ),
+    ("PL610", "/when/properties/model/properties/memory/properties/versus_ddp/properties/sharded_saving_bytes/exclusiveMinimum"): (
+        "a sign test on estimates in bytes: sharding the weights holds less or not, which the bad examples and the small model's good one are"
+    ),
     ("PL305", "/when/properties/derived/properties/same_settings_other_tasks/minItems"): (
         "a guard: the fact is set only when another task shares the settings, so it is never an empty list"
     ),

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from peftlint.enrich.distributed import CPU_PROCESS_BYTES, NCCL_BYTES, SHARDED_ALLOCATOR_SLACK, Plan, check_plan, distribute, plan_from
+from peftlint.enrich.distributed import (
+    CPU_PROCESS_BYTES,
+    NCCL_BYTES,
+    SHARDED_ALLOCATOR_SLACK,
+    STATE_SHARDING,
+    Plan,
+    check_plan,
+    distribute,
+    plan_from,
+    versus_ddp,
+)
 from peftlint.enrich.memory import MemoryEstimate, ModelDims
 
 # hidden 4, 2 layers, 1 head of 4, MLP 8 (plain): per layer 2*4*4 + 2*4*4 attention + 2*4*8 MLP
@@ -87,6 +97,22 @@ def test_shard_grad_op_keeps_weights_whole_and_hybrid_shards_within_a_node() -> 
     assert hybrid.breakdown["optimizer_states"] == 40
     no_shard = run("fsdp-no-shard")
     assert no_shard.breakdown["base_weights"] == 680 and no_shard.breakdown["gradients"] == 80
+
+
+def test_state_sharding_strategies_keep_the_weights_whole_and_divide_gradients_or_states() -> None:
+    assert STATE_SHARDING == {"zero1", "zero2", "fsdp-shard-grad-op"}
+
+
+def test_versus_ddp_is_what_zero2_saves_over_ddp_and_what_zero3_would_hold() -> None:
+    ddp, zero2, zero3 = run("ddp"), run("zero2"), run("zero3")
+    facts = versus_ddp(zero2, ddp, zero3)
+    # DDP's gradient buckets (80), gradients 80 -> 10, states and master copy 160 -> 60, adapters
+    # cast to bf16 80 -> 40: all an adapter's, the frozen 680 stay whole
+    assert facts["ddp_bytes"] - zero2.total_bytes == 80 + 70 + 100 + 40 == 290
+    assert facts["saving_fraction"] == round(290 / ddp.total_bytes, 4) and facts["saving_percent"] == int(290000 / ddp.total_bytes) / 10
+    assert facts["title"] == "DeepSpeed ZeRO-2" and facts["sharded_plan"] == "DeepSpeed ZeRO-3 over 4 GPUs"
+    assert facts["sharded_bytes"] == zero3.total_bytes
+    assert facts["sharded_saving_bytes"] == zero2.total_bytes - zero3.total_bytes
 
 
 def test_the_busiest_rank_holds_the_rounded_up_shard() -> None:
