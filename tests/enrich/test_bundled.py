@@ -109,6 +109,8 @@ PUBLISHED: dict[str, tuple[float, str]] = {
     "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": (1.78e9, "AutoModelForCausalLM"),
     "Qwen/Qwen2.5-32B-Instruct": (32.8e9, "AutoModelForCausalLM"),
     "microsoft/phi-1": (1.42e9, "AutoModelForCausalLM"),
+    "FacebookAI/xlm-roberta-large": (560e6, "AutoModel"),
+    "facebook/opt-6.7b": (6.66e9, "AutoModelForCausalLM"),
 }
 # T5 and mT5 files whose published size has an untied head: transformers 5 always ties their lm_head to
 # `shared` (T5Config/MT5Config force `tie_word_embeddings`), so the same file builds one vocab x d_model less.
@@ -118,6 +120,7 @@ UNTIED_T5: dict[str, int] = {
     "google/flan-t5-small": 76_961_152,
     "google/mt5-small": 300_176_768,
     "google/mt5-base": 582_401_280,
+    "bigscience/mt0-small": 300_176_768,
 }
 
 
