@@ -25,11 +25,20 @@ from pathlib import Path
 # (name pattern, content); {n} varies the values so that files differ. Every kind is a real way
 # PEFT configs are written; the bad ones carry the mistakes the rules are for.
 KINDS = (
-    ("lora-{n}.yaml", "peft_type: LORA\ntask_type: CAUSAL_LM\nr: {r}\nlora_alpha: {alpha}\nlora_dropout: 0.05\ntarget_modules: [q_proj, v_proj]\n"),
+    (
+        "lora-{n}.yaml",
+        "peft_type: LORA\ntask_type: CAUSAL_LM\nr: {r}\nlora_alpha: {alpha}\nlora_dropout: 0.05\ntarget_modules: [q_proj, v_proj]\n",
+    ),
     ("typo-{n}.yaml", "peft_type: LORA\nr: {r}\nlora_aplha: 16\nbias: some\ntarget_modules: [q_proj, v_proj]\n"),
-    ("adapter_config.json", '{{\n  "peft_type": "LORA",\n  "task_type": "CAUSAL_LM",\n  "r": {r},\n  "lora_alpha": {alpha},\n  "target_modules": ["q_proj", "v_proj"],\n  "inference_mode": true\n}}\n'),
+    (
+        "adapter_config.json",
+        '{{\n  "peft_type": "LORA",\n  "task_type": "CAUSAL_LM",\n  "r": {r},\n  "lora_alpha": {alpha},\n  "target_modules": ["q_proj", "v_proj"],\n  "inference_mode": true\n}}\n',
+    ),
     ("prefix-{n}.json", '{{"peft_type": "PREFIX_TUNING", "task_type": "CAUSAL_LM", "num_virtual_tokens": {tokens}}}\n'),
-    ("train_{n}.py", "from peft import LoraConfig, TaskType\n\nconfig = LoraConfig(\n    r={r},\n    lora_alpha={alpha},\n    task_type=TaskType.CAUSAL_LM,\n    target_modules=[\"q_proj\", \"v_proj\"],\n)\n"),
+    (
+        "train_{n}.py",
+        'from peft import LoraConfig, TaskType\n\nconfig = LoraConfig(\n    r={r},\n    lora_alpha={alpha},\n    task_type=TaskType.CAUSAL_LM,\n    target_modules=["q_proj", "v_proj"],\n)\n',
+    ),
     ("ia3-{n}.yaml", "peft_type: IA3\ntask_type: SEQ_2_SEQ_LM\ntarget_modules: [k, v, wo]\nfeedforward_modules: [wo]\n"),
     ("ci-{n}.yaml", "on: push\njobs:\n  test: {{runs-on: ubuntu-latest}}\n"),  # not a PEFT config: skipped
 )

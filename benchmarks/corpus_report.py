@@ -76,7 +76,11 @@ def main() -> int:
     print(f"known-good files failing at default on false alarms alone: {len(failing_on_false_alarms)} of {len(files)}")
     for name in failing_on_false_alarms:
         print(f"  {name}")
-    print(f"base model known offline: {known} of {named} files naming a Hub model ({known / named:.0%})" if named else "base model known offline: n/a")
+    print(
+        f"base model known offline: {known} of {named} files naming a Hub model ({known / named:.0%})"
+        if named
+        else "base model known offline: n/a"
+    )
     if unknown:
         print("  not known: " + ", ".join(sorted(set(unknown))))
     if local_files:

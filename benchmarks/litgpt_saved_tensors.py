@@ -32,7 +32,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 CSV_PATH = ROOT / "tests" / "enrich" / "calibration_models" / "memory-measurements.csv"
 # lit-gpt config name -> the CSV's model name and the rows that differ only in batch size
-MODELS = {"phi-1_5": ("phi-1.5", (127, 130, 131)), "stablelm-base-alpha-3b": ("StableLM Alpha 3B", (132, 135, 136)), "Llama-2-7b-hf": ("Llama 2 7B", (137, 140))}
+MODELS = {
+    "phi-1_5": ("phi-1.5", (127, 130, 131)),
+    "stablelm-base-alpha-3b": ("StableLM Alpha 3B", (132, 135, 136)),
+    "Llama-2-7b-hf": ("Llama 2 7B", (137, 140)),
+}
 TOKENS = 128
 
 

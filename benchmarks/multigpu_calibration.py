@@ -114,18 +114,18 @@ _LITGPT_LORA = (
     "calibration (tests/enrich/calibration_models/calibration.py) excludes them for the same reason"
 )
 EXCLUDED = {
-    5: "one GPU under ZeRO-3 offload on a seq2seq model, sequence length not published (\"short\")",
-    6: "one GPU under ZeRO-3 offload on a seq2seq model, sequence length not published (\"short\")",
+    5: 'one GPU under ZeRO-3 offload on a seq2seq model, sequence length not published ("short")',
+    6: 'one GPU under ZeRO-3 offload on a seq2seq model, sequence length not published ("short")',
     7: "one GPU under ZeRO-3 offload in fp32; bloomz-7b1's config is not bundled",
     26: "fused AdamW step on CPU-offloaded parameters with torch.compile: the GPU holds only what the compiled step keeps, not modelled",
     28: "unit ambiguous: printed as '44.8 GB' in a table of GiB (the CSV keeps it unconverted)",
     31: "below its own state: 16.1 GiB of sharded weights plus the checkpointed layer inputs of 4 x 4096 tokens "
-        "(80 x 16384 x 8192 x 2 bytes = 20 GiB) exceed the published 24.6 GiB, so the run was not what the table says",
+    "(80 x 16384 x 8192 x 2 bytes = 20 GiB) exceed the published 24.6 GiB, so the run was not what the table says",
     32: "bitsandbytes PagedAdamW pages its states out under memory pressure: the measured peak depends on the pager",
     **{i: _LITGPT_LORA for i in range(33, 43)},
     43: "GPU count uncertain (the CSV takes it from the config, not the table) and the figure fits neither count: "
-        "below one GPU's own state (2.5 B parameters x 8 bytes of bf16 weights, gradients and AdamW states = 18.7 GiB) "
-        "and three times the 4-GPU estimate",
+    "below one GPU's own state (2.5 B parameters x 8 bytes of bf16 weights, gradients and AdamW states = 18.7 GiB) "
+    "and three times the 4-GPU estimate",
 }
 
 
@@ -157,7 +157,15 @@ def _lora_params(dims: ModelDims, rank: int, targets: tuple[str, ...]) -> tuple[
     h, q, kv, i = dims.hidden_size, dims.q_dim, dims.kv_dim, dims.intermediate_size
     if targets == ("litgpt-qv",):  # one lora_A on the fused qkv input, lora_B for q and v
         return dims.num_layers * (rank * h + rank * (q + kv)), dims.num_layers * h
-    shapes = {"q_proj": (h, q), "k_proj": (h, kv), "v_proj": (h, kv), "o_proj": (q, h), "gate_proj": (h, i), "up_proj": (h, i), "down_proj": (i, h)}
+    shapes = {
+        "q_proj": (h, q),
+        "k_proj": (h, kv),
+        "v_proj": (h, kv),
+        "o_proj": (q, h),
+        "gate_proj": (h, i),
+        "up_proj": (h, i),
+        "down_proj": (i, h),
+    }
     per_layer = sum(rank * (shapes[t][0] + shapes[t][1]) for t in targets)
     return dims.num_layers * per_layer, 0
 
@@ -212,9 +220,13 @@ def evaluate() -> tuple[list[Result], dict[int, str]]:
             excluded[index] = EXCLUDED[index]
             continue
         spec = ROWS[index]
-        setup = f"{row['method']} r{row['lora_r']} {row['engine']} x{row['num_gpus']} b{row['micro_batch_per_gpu']} s{_number(row['seq_len'])}"
+        setup = (
+            f"{row['method']} r{row['lora_r']} {row['engine']} x{row['num_gpus']} b{row['micro_batch_per_gpu']} s{_number(row['seq_len'])}"
+        )
         measured = float(row["measured_per_gpu_gib"])
-        results.append(Result(index, row["model"], setup, spec.kind, measured, estimate_row(row, spec), estimate_row(row, spec, one_gpu=True)))
+        results.append(
+            Result(index, row["model"], setup, spec.kind, measured, estimate_row(row, spec), estimate_row(row, spec, one_gpu=True))
+        )
     return results, excluded
 
 
@@ -226,7 +238,9 @@ def table(results: list[Result]) -> str:
     lines = [f"{'row':>4}  {'model':<36}{'setup':<52}{'kind':<10}{'measured':>9}{'estimate':>9}{'error':>8}"]
     for r in results:
         mark = "*" if r.index in FITTED_ON else " "
-        lines.append(f"{r.index:>3}{mark}  {r.model[:35]:<36}{r.setup[:51]:<52}{r.kind:<10}{r.measured_gib:>9.2f}{r.estimate_gib:>9.2f}{r.error:>+8.1%}")
+        lines.append(
+            f"{r.index:>3}{mark}  {r.model[:35]:<36}{r.setup[:51]:<52}{r.kind:<10}{r.measured_gib:>9.2f}{r.estimate_gib:>9.2f}{r.error:>+8.1%}"
+        )
     return "\n".join(lines)
 
 
@@ -240,8 +254,18 @@ GB = 1e9
 # not bundled: the host side counts parameters only, so the CSV's params_b is used with a bundled
 # config of the same family standing in for the shapes (only activations, which stay on the GPU,
 # would differ).
-HOST_RAM: dict[int, tuple[float, str | None]] = {3: (107, None), 20: (128, None), 25: (127, None), 5: (17.8, "google-t5/t5-base"), 6: (52, "google-t5/t5-base"), 7: (35, "bigscience/bloom-560m")}
-HOST_STANDINS = {"google-t5/t5-base": ROOT / "peftlint/data/models/google-t5--t5-base", "bigscience/bloom-560m": ROOT / "peftlint/data/models/bigscience--bloom-560m"}
+HOST_RAM: dict[int, tuple[float, str | None]] = {
+    3: (107, None),
+    20: (128, None),
+    25: (127, None),
+    5: (17.8, "google-t5/t5-base"),
+    6: (52, "google-t5/t5-base"),
+    7: (35, "bigscience/bloom-560m"),
+}
+HOST_STANDINS = {
+    "google-t5/t5-base": ROOT / "peftlint/data/models/google-t5--t5-base",
+    "bigscience/bloom-560m": ROOT / "peftlint/data/models/bigscience--bloom-560m",
+}
 
 
 def host_ram_row(index: int, row: dict[str, str]) -> float:
@@ -254,7 +278,16 @@ def host_ram_row(index: int, row: dict[str, str]) -> float:
     dtype = "fp32" if row["dtype"].startswith("fp32") else "bf16"
     trainable = 0 if standin else _lora_params(dims, int(row["lora_r"]), LLAMA_ALL if index != 20 else ANSWERAI_ALL)[0]
     trainable = trainable or 1  # LoRA r=8 on a seq2seq model: its size does not move host RAM
-    single = estimate_training_memory(dims, total_params=total + trainable, trainable_params=trainable, dtype=dtype, quantization="4bit" if quantized else None, double_quant=quantized, upcast_unquantized=False, peft_type="LORA")
+    single = estimate_training_memory(
+        dims,
+        total_params=total + trainable,
+        trainable_params=trainable,
+        dtype=dtype,
+        quantization="4bit" if quantized else None,
+        double_quant=quantized,
+        upcast_unquantized=False,
+        peft_type="LORA",
+    )
     strategy = "zero3" if row["engine"].startswith("zero3") else "fsdp"
     plan = Plan(strategy, int(row["num_gpus"]), 1, "params", low_cpu_loading=True)
     return per_gpu(single, dims, plan, total + trainable, trainable, dtype).cpu_bytes / GB
@@ -266,7 +299,9 @@ def host_ram_table() -> str:
     for index, (measured, _) in HOST_RAM.items():
         row = rows[index]
         estimate = host_ram_row(index, row)
-        lines.append(f"{index:>4}  {row['model'][:29]:<30}{(row['engine'] + ' x' + row['num_gpus'] + ' ' + row['dtype'][:4])[:27]:<28}{measured:>12.1f}{estimate:>12.1f}{estimate / measured - 1:>+8.1%}")
+        lines.append(
+            f"{index:>4}  {row['model'][:29]:<30}{(row['engine'] + ' x' + row['num_gpus'] + ' ' + row['dtype'][:4])[:27]:<28}{measured:>12.1f}{estimate:>12.1f}{estimate / measured - 1:>+8.1%}"
+        )
     return "\n".join(lines)
 
 

@@ -44,17 +44,23 @@ def _replace(old: str, new: str) -> Callable[[str], str]:
 MUTATIONS = [
     Mutation("delete a rule file (PL305)", "rules/PL305-same-settings-across-tasks.yaml", lambda text: None),
     Mutation("PL101 threshold 64 -> 65", "rules/PL101-rank-too-high.yaml", _replace("exclusiveMinimum: 64}", "exclusiveMinimum: 65}")),
-    Mutation("PL106 threshold 100 -> 150", "rules/PL106-too-many-virtual-tokens.yaml", _replace("exclusiveMinimum: 100}", "exclusiveMinimum: 150}")),
+    Mutation(
+        "PL106 threshold 100 -> 150",
+        "rules/PL106-too-many-virtual-tokens.yaml",
+        _replace("exclusiveMinimum: 100}", "exclusiveMinimum: 150}"),
+    ),
     Mutation(
         "activations cut by 15%",
         "peftlint/enrich/memory.py",
         lambda text: _replace(
             'breakdown["activations"] = model.num_layers * block + dropout',
             'breakdown["activations"] = int(0.85 * (model.num_layers * block + dropout))',
-        )(_replace(
-            'breakdown["activations"] = checkpoints + block + dropout / model.num_layers',
-            'breakdown["activations"] = int(0.85 * (checkpoints + block + dropout / model.num_layers))',
-        )(text)),
+        )(
+            _replace(
+                'breakdown["activations"] = checkpoints + block + dropout / model.num_layers',
+                'breakdown["activations"] = int(0.85 * (checkpoints + block + dropout / model.num_layers))',
+            )(text)
+        ),
     ),
 ]
 

@@ -95,7 +95,9 @@ def check(
         if isinstance(source, (str, os.PathLike)):
             if not Path(source).exists():
                 raise ConfigSourceError(f"{os.fspath(source)}: no such file or folder")
-            return lint_paths([os.fspath(source)], select=chosen, ignore=skipped, model=options, profile=request, peft_version=peft_version).findings
+            return lint_paths(
+                [os.fspath(source)], select=chosen, ignore=skipped, model=options, profile=request, peft_version=peft_version
+            ).findings
         config = _config_from_object(source)
         settings = settings_at(Path.cwd(), select=chosen, ignore=skipped, peft_version=peft_version)
         findings = lint_config(config, settings, Enricher(options), config_profile(config, settings, request)).findings
@@ -155,10 +157,19 @@ def estimate(
         raise ModelError("no base model: pass `model=` (a Hub id, a folder with config.json, a config.json, or its mapping)")
     resolved = _model_config(spec)
     # as `peftlint estimate` passes them
-    flags = {"seq_len": seq_len, "gpu_memory": gpu_memory, "num_gpus": num_gpus, "num_nodes": num_nodes, "strategy": strategy, "offload": offload}
+    flags = {
+        "seq_len": seq_len,
+        "gpu_memory": gpu_memory,
+        "num_gpus": num_gpus,
+        "num_nodes": num_nodes,
+        "strategy": strategy,
+        "offload": offload,
+    }
     with _settings_errors():
         settings = settings_at(where)
-        profile, invalid = profile_or_finding(peft_config, settings, ProfileRequest(values={k: v for k, v in flags.items() if v is not None}))
+        profile, invalid = profile_or_finding(
+            peft_config, settings, ProfileRequest(values={k: v for k, v in flags.items() if v is not None})
+        )
         # a problem in a file given here is a SettingsError; one in the config file is a PL600 finding
         setup = read_distributed(peft_config, profile, deepspeed, accelerate_config, _raise_settings_error)
         training = training_for(peft_config, profile.values, given)  # the same order as `peftlint estimate`
@@ -236,7 +247,9 @@ def _model_config(model: Any) -> ModelConfig:
         return model_config_from(model)
     if callable(getattr(model, "to_dict", None)):
         return model_config_from(model.to_dict())
-    raise ArgumentTypeError(f"model must be a Hub id, a path, a config.json mapping, a transformers config or a loaded model, not {type(model).__name__}")
+    raise ArgumentTypeError(
+        f"model must be a Hub id, a path, a config.json mapping, a transformers config or a loaded model, not {type(model).__name__}"
+    )
 
 
 def _config_from_object(source: Any) -> PeftConfig:
@@ -287,7 +300,14 @@ def _profile_request(profile: Mapping[str, Any] | str | None) -> ProfileRequest:
     return ProfileRequest(values=dict(profile or {}))
 
 
-def _training_settings(dtype: str | None, batch_size: int | None, seq_len: int | None, gradient_checkpointing: bool | None, optimizer: str | None, quantization: str | None) -> dict[str, Any]:
+def _training_settings(
+    dtype: str | None,
+    batch_size: int | None,
+    seq_len: int | None,
+    gradient_checkpointing: bool | None,
+    optimizer: str | None,
+    quantization: str | None,
+) -> dict[str, Any]:
     """The settings the caller gave, checked and in the estimate's spelling (`bfloat16` -> bf16)."""
     from peftlint.enrich.memory import normalize_dtype, normalize_optimizer, normalize_quantization
 

@@ -100,7 +100,10 @@ def _fix_safety(rule: Rule) -> list[str]:
     if not alternatives:
         lines.append("no automatic edit: it needs a choice only you can make")
     if len(alternatives) > 1:  # e.g. rename to the close match, else remove
-        lines.append("edits, the first that applies: " + "; ".join(f"{a['op']} ({a.get('applicability', rule.fix_applicability)})" for a in alternatives))
+        lines.append(
+            "edits, the first that applies: "
+            + "; ".join(f"{a['op']} ({a.get('applicability', rule.fix_applicability)})" for a in alternatives)
+        )
     changing = [a["op"] for a in alternatives if a["op"] != "remove-key"]
     if changing:
         lines.append(f"never applied to a saved adapter ({', '.join(changing)}): it would change what the trained weights mean")
@@ -131,7 +134,13 @@ def rules_table(rules: list[Rule], *, link: str = "") -> str:
 
 
 def _markdown_example(example: dict[str, Any]) -> list[str]:
-    language = "python" if str(example.get("filename", "")).endswith(".py") else "json" if str(example.get("filename", "")).endswith(".json") else "yaml"
+    language = (
+        "python"
+        if str(example.get("filename", "")).endswith(".py")
+        else "json"
+        if str(example.get("filename", "")).endswith(".json")
+        else "yaml"
+    )
     return [f"```{language}", _example(example), "```"]
 
 
@@ -144,7 +153,12 @@ def _markdown_references(source: str, docs: str) -> str:
 
 def rule_page(rule: Rule) -> str:
     """One rule's page of the docs site, in ruff's section order (real Markdown, no text fence)."""
-    header = [f"# {rule.code} `{rule.name}`", "", f"Generated from `rules/{Path(rule.path).name}` by `scripts/gen_rule_docs.py`; do not edit.", ""]
+    header = [
+        f"# {rule.code} `{rule.name}`",
+        "",
+        f"Generated from `rules/{Path(rule.path).name}` by `scripts/gen_rule_docs.py`; do not edit.",
+        "",
+    ]
     return "\n".join(header) + "\n" + rule_markdown(rule, docs="..")
 
 
@@ -179,7 +193,14 @@ def rule_markdown(rule: Rule, *, docs: str, with_output: bool = True) -> str:
         parts += ["", "peftlint says on that example:", "", "```text", *(line.strip() for line in sample[2:]), "```"]
     parts += ["", "## Use instead", "", *_markdown_example(rule.examples["good"][0])]
     if rule.fix_applicability:
-        parts += ["", "## Fix safety", "", *(f"- {line}" for line in _fix_safety(rule)), "", f"How fixes are judged: [fix safety]({docs}/fix-safety.md)."]
+        parts += [
+            "",
+            "## Fix safety",
+            "",
+            *(f"- {line}" for line in _fix_safety(rule)),
+            "",
+            f"How fixes are judged: [fix safety]({docs}/fix-safety.md).",
+        ]
     if rule.training_only:
         parts += ["", "## Saved adapters", "", SAVED_ADAPTERS.capitalize() + f" ([saved adapters]({docs}/saved-adapters.md))."]
     if rule.inputs:

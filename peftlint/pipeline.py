@@ -178,7 +178,9 @@ def settings_at(
     return settings_for(path).with_cli(select=select, ignore=ignore, fail_on=fail_on, peft_version=peft_version)
 
 
-def config_profile(config: PeftConfig | None, settings: Settings, request: ProfileRequest | None = None, *, own_block: bool = True) -> Profile:
+def config_profile(
+    config: PeftConfig | None, settings: Settings, request: ProfileRequest | None = None, *, own_block: bool = True
+) -> Profile:
     """CLI flags > the file's own block > `--profile NAME` > [tool.peftlint.profile]; raises ProfileError.
     `config` None: no file, so no block of its own (`recommend`)."""
     pyproject = str(settings.root / "pyproject.toml") if settings.root else "pyproject.toml"
@@ -211,7 +213,9 @@ def profile_or_finding(config: PeftConfig, settings: Settings, request: ProfileR
         return config_profile(config, settings, request, own_block=False), invalid
 
 
-def config_facts(config: PeftConfig, settings: Settings, enricher: Enricher, profile: Profile | None = None, setup: "Setup | None" = None) -> dict[str, Any]:
+def config_facts(
+    config: PeftConfig, settings: Settings, enricher: Enricher, profile: Profile | None = None, setup: "Setup | None" = None
+) -> dict[str, Any]:
     """The facts document of one config (schemas/facts.schema.json). `setup`: the distributed
     setup when the caller read it with more layers (estimate's --deepspeed); else read here."""
     values = (profile or config_profile(config, settings)).values
@@ -239,13 +243,20 @@ def distributed_setup(config: PeftConfig, profile: Mapping[str, Any], request: P
     data = config.document.data
     keyed = isinstance(data, dict) and any(k in data for k in ("deepspeed", "fsdp", "fsdp_config"))
     files = (request.deepspeed, request.accelerate_config) if request else (None, None)
-    if not keyed and config.document.format != "python" and not any(files) and not any(k in profile for k in ("strategy", "num_gpus", "num_nodes", "offload")):
+    if (
+        not keyed
+        and config.document.format != "python"
+        and not any(files)
+        and not any(k in profile for k in ("strategy", "num_gpus", "num_nodes", "offload"))
+    ):
         return None
     from peftlint.normalize.distributed import read_setup
 
     flags = {k: v for k, v in (request.values if request else {}).items() if k in ("strategy", "num_gpus", "num_nodes", "offload")}
     dialect = config.dialect.name if config.dialect else None
-    return read_setup(profile=profile, document=config.document, deepspeed=files[0], accelerate_config=files[1], flags=flags, dialect=dialect)
+    return read_setup(
+        profile=profile, document=config.document, deepspeed=files[0], accelerate_config=files[1], flags=flags, dialect=dialect
+    )
 
 
 def setup_facts(setup: "Setup | None") -> dict[str, Any] | None:
@@ -323,7 +334,15 @@ def _setup_findings(config: PeftConfig, facts: Mapping[str, Any], rules: list[Ru
     """A PL600 finding at each problem of the config's distributed setup (its own keys, the files
     they name), but for those in `given_files`."""
     return [
-        _emitted_finding(rules, INVALID_SETUP, "invalid-distributed-setup", problem["file"] or config.path, problem["line"], problem["column"], problem["message"])
+        _emitted_finding(
+            rules,
+            INVALID_SETUP,
+            "invalid-distributed-setup",
+            problem["file"] or config.path,
+            problem["line"],
+            problem["column"],
+            problem["message"],
+        )
         for problem in (facts["distributed"] or {}).get("problems", ())
         if problem["file"] is None or problem["file"] not in given_files
     ]
@@ -335,7 +354,9 @@ def _in_memory(config: PeftConfig) -> bool:
     return config.path.startswith("<") and config.path.endswith(">")
 
 
-def _apply_suppressions(path: str, findings: list[Finding], settings: Settings, rules: list[Rule], text: str | None = None) -> tuple[list[Finding], int]:
+def _apply_suppressions(
+    path: str, findings: list[Finding], settings: Settings, rules: list[Rule], text: str | None = None
+) -> tuple[list[Finding], int]:
     ignored = file_ignores(settings, path)
     from peftlint.load.files import decode
 
@@ -356,7 +377,9 @@ def _apply_suppressions(path: str, findings: list[Finding], settings: Settings, 
     return kept, len(findings) - len(kept)
 
 
-def prepare_file(path: str, settings: Settings, report: Report, enricher: Enricher, request: ProfileRequest | None = None) -> Prepared | None:
+def prepare_file(
+    path: str, settings: Settings, report: Report, enricher: Enricher, request: ProfileRequest | None = None
+) -> Prepared | None:
     """Load one file and build its facts; None when it is unreadable (reported) or holds no config."""
     rules = active_rules(settings)
     try:
@@ -470,14 +493,23 @@ def training_for(config: PeftConfig, profile: Mapping[str, Any], given: Mapping[
 _PLAN_FLAGS = ("strategy", "num_gpus", "num_nodes", "offload")
 
 
-def read_distributed(config: PeftConfig, context: Profile, deepspeed: str | None, accelerate_config: str | None, fail: Callable[[str], NoReturn]) -> "Setup":
+def read_distributed(
+    config: PeftConfig, context: Profile, deepspeed: str | None, accelerate_config: str | None, fail: Callable[[str], NoReturn]
+) -> "Setup":
     """The distributed setup from every layer. A problem in a file named by a flag is a usage
     error; one in the training file (or a file it names) is a PL600 finding, as `check` reports it
     (`lint_config`)."""
     from peftlint.normalize.distributed import read_setup
 
     flags = {name: context.values[name] for name in _PLAN_FLAGS if context.sources.get(name) == "--" + name.replace("_", "-")}
-    setup = read_setup(profile=context.values, document=config.document, accelerate_config=accelerate_config, deepspeed=deepspeed, flags=flags, dialect=config.dialect.name if config.dialect else None)
+    setup = read_setup(
+        profile=context.values,
+        document=config.document,
+        accelerate_config=accelerate_config,
+        deepspeed=deepspeed,
+        flags=flags,
+        dialect=config.dialect.name if config.dialect else None,
+    )
     for problem in setup.problems:
         if problem.file in (deepspeed, accelerate_config) or problem.file is None:
             fail(str(problem))

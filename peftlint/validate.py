@@ -151,7 +151,12 @@ def _invalid(error: Any) -> tuple[str, dict[str, Any]]:
         return "invalid_types", {"key": key, "path": list(path), "value": value, "expected": expected}
     if kind == "required":  # reported at the missing key, e.g. AdaLoRA's `total_step`
         missing = details["property"]
-        return "invalid_values", {"key": _dotted((*path, missing)), "path": [*path, missing], "value": None, "expected": "is required and has no usable default"}
+        return "invalid_values", {
+            "key": _dotted((*path, missing)),
+            "path": [*path, missing],
+            "value": None,
+            "expected": "is required and has no usable default",
+        }
     if kind == "enum":
         options = ", ".join(f"`{_show(o)}`" for o in details["options"])
         suggestion = closest(str(value), [str(o) for o in details["options"]], cutoff=0.5)
@@ -186,7 +191,11 @@ def peft_version_in_use(config: PeftConfig, explicit: tuple[str, str] | None) ->
     """The peft the config is for (peftlint/normalize/peft_versions.py); the installed peft's metadata is
     read only when a key of the config is not in every release since its type's first."""
     file_version = config.values.get("peft_version")
-    if explicit is None and not isinstance(file_version, str) and peft_versions.version_independent(config.peft_type, sorted(config.values)):
+    if (
+        explicit is None
+        and not isinstance(file_version, str)
+        and peft_versions.version_independent(config.peft_type, sorted(config.values))
+    ):
         newest = peft_versions.history()["versions"][-1]
         return PeftVersion(newest, NOT_READ, newest)
     return peft_versions.resolve(explicit, file_version)
@@ -208,12 +217,19 @@ def _other_version_key(config: PeftConfig, key: str, in_use: PeftVersion) -> tup
             # without it skips it on loading and nothing changes, like a newer key at its default.
             return "", {}
         written_by = config.values.get("peft_version")
-        if isinstance(written_by, str) and peft_versions.is_development(written_by) and (
-            config.saved_adapter or peft_layout(config.values, config.document.format)
+        if (
+            isinstance(written_by, str)
+            and peft_versions.is_development(written_by)
+            and (config.saved_adapter or peft_layout(config.values, config.document.format))
         ):
             # peft wrote it from a source checkout: a field of that unreleased build (peft's own
             # benchmark saved GraLoRA's `gralora_alpha` so, renamed before release); peft skips it
-            return "legacy_keys", {"key": key, "path": [key], "last": f"{written_by} (a development build no release matches)", "fix": f"Remove `{key}`"}
+            return "legacy_keys", {
+                "key": key,
+                "path": [key],
+                "last": f"{written_by} (a development build no release matches)",
+                "fix": f"Remove `{key}`",
+            }
         return None
     if history.present:
         return "", {}
@@ -288,7 +304,14 @@ def validate(config: PeftConfig, peft_version: PeftVersion | None = None) -> dic
             return problems  # a method of the peft in use, which the current schemas lack: nothing to check against
         hint = removed or hint
         problems["unknown_peft_type"].append(
-            {"key": "peft_type", "path": ["peft_type"], "value": config.peft_type, "suggestion": suggestion or "LORA", "hint": hint, "known": known}
+            {
+                "key": "peft_type",
+                "path": ["peft_type"],
+                "value": config.peft_type,
+                "suggestion": suggestion or "LORA",
+                "hint": hint,
+                "known": known,
+            }
         )
         return problems
     values = dict(config.values)

@@ -44,7 +44,10 @@ def corpus_files() -> list[str]:
 def load_expected() -> dict[str, dict[str, list[dict[str, Any]]]]:
     with open(EXPECTED, encoding="utf-8") as handle:
         data = yaml.safe_load(handle) or {}
-    return {name: {"expected": (entry or {}).get("expected") or [], "false_alarms": (entry or {}).get("false_alarms") or []} for name, entry in data.items()}
+    return {
+        name: {"expected": (entry or {}).get("expected") or [], "false_alarms": (entry or {}).get("false_alarms") or []}
+        for name, entry in data.items()
+    }
 
 
 def local_base_models() -> dict[str, str]:
@@ -64,7 +67,11 @@ def lint_corpus() -> dict[str, list[dict[str, Any]]]:
     dirs = [kind for kind in KINDS if (CORPUS / kind).is_dir()]
     run = subprocess.run(
         [sys.executable, "-m", "peftlint", "check", "--format", "json", "--fail-on", "never", *dirs],
-        cwd=CORPUS, env=env, capture_output=True, text=True, check=False,
+        cwd=CORPUS,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if run.returncode not in (0, 1, 2) or not run.stdout.strip():
         raise RuntimeError(f"peftlint check failed ({run.returncode}): {run.stderr.strip()}")

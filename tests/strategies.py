@@ -40,7 +40,13 @@ def peft_type_names() -> list[str]:
 
 def _integers(node: dict[str, Any]) -> st.SearchStrategy[int]:
     low = math.ceil(node["minimum"]) if "minimum" in node else math.floor(node["exclusiveMinimum"]) + 1 if "exclusiveMinimum" in node else 0
-    high = math.floor(node["maximum"]) if "maximum" in node else math.ceil(node["exclusiveMaximum"]) - 1 if "exclusiveMaximum" in node else low + 1024
+    high = (
+        math.floor(node["maximum"])
+        if "maximum" in node
+        else math.ceil(node["exclusiveMaximum"]) - 1
+        if "exclusiveMaximum" in node
+        else low + 1024
+    )
     # the bounds and small values first: where thresholds and off-by-ones live
     return st.sampled_from(sorted({low, high, min(low + 1, high)})) | st.integers(low, high)
 

@@ -95,7 +95,10 @@ def test_profile_reaches_the_rules() -> None:
 
 def test_profile_wins_over_the_files_own_block(tmp_path: Path) -> None:
     path = tmp_path / "adapter.yaml"
-    path.write_text("r: 8\nlora_alpha: 16\ntask_type: CAUSAL_LM\ntarget_modules: [q_proj, v_proj]\npeftlint: {gpu_memory: 80GB, seq_len: 2048}\n", encoding="utf-8")
+    path.write_text(
+        "r: 8\nlora_alpha: 16\ntask_type: CAUSAL_LM\ntarget_modules: [q_proj, v_proj]\npeftlint: {gpu_memory: 80GB, seq_len: 2048}\n",
+        encoding="utf-8",
+    )
     assert peftlint.check(path, model="meta-llama/Meta-Llama-3-8B", select="PL401") == []
     assert codes(peftlint.check(path, model="meta-llama/Meta-Llama-3-8B", profile={"gpu_memory": "16GB"}, select="PL401")) == ["PL401"]
 
@@ -148,7 +151,13 @@ def test_estimate_is_the_cli_json_contract(tmp_path: Path) -> None:
     path = tmp_path / "adapter.yaml"
     path.write_text("peft_type: LORA\ntask_type: CAUSAL_LM\nr: 8\nlora_alpha: 16\ntarget_modules: [q_proj, v_proj]\n", encoding="utf-8")
     args = ["--model", LLAMA, "--seq-len", "2048", "--load-in-4bit", "--optimizer", "paged_adamw_8bit", "--gpu-memory", "24GB"]
-    cli = subprocess.run([sys.executable, "-m", "peftlint", "estimate", str(path), "--format", "json", *args], capture_output=True, text=True, timeout=300, check=True)
+    cli = subprocess.run(
+        [sys.executable, "-m", "peftlint", "estimate", str(path), "--format", "json", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     result = peftlint.estimate(path, model=LLAMA, seq_len=2048, quantization="4bit", optimizer="paged_adamw_8bit", gpu_memory="24GB")
     assert result.to_dict() == json.loads(cli.stdout)
 
@@ -229,7 +238,13 @@ API_MISUSES = [
     ("estimate", ("no/such/adapter.yaml",), {}, ConfigSourceError, "no/such/adapter.yaml"),
     ("estimate", ({"r": 8, "lora_alpha": 16},), {"model": LLAMA, "optimizer": "adamz"}, SettingsError, "adamz"),
     ("estimate", ({"r": 8, "lora_alpha": 16},), {"model": "no/such/folder/"}, ModelError, "no such file"),
-    ("recommend", ("google-bert/bert-base-uncased",), {"dialect": "axolotl"}, peftlint.api.RecommendationFailed, "axolotl trains causal language models"),
+    (
+        "recommend",
+        ("google-bert/bert-base-uncased",),
+        {"dialect": "axolotl"},
+        peftlint.api.RecommendationFailed,
+        "axolotl trains causal language models",
+    ),
     ("recommend", (LLAMA,), {"dialect": "torchtune"}, SettingsError, "dialect `torchtune` is not one of"),
     ("recommend", (LLAMA,), {"profile": {"num_gpus": 2, "strategy": "single"}}, SettingsError, "runs on one GPU"),
     ("recommend", (LLAMA,), {"profile": "gpu-poor"}, SettingsError, "no profile `gpu-poor`"),
@@ -248,9 +263,23 @@ def test_api_all_lists_what_is_public() -> None:
     import peftlint.api
 
     # what the API module defines (its errors are defined one floor down) and does not hide
-    defined = {name for name, value in vars(peftlint.api).items() if not name.startswith("_") and getattr(value, "__module__", None) in ("peftlint.api", "peftlint.errors")}
+    defined = {
+        name
+        for name, value in vars(peftlint.api).items()
+        if not name.startswith("_") and getattr(value, "__module__", None) in ("peftlint.api", "peftlint.errors")
+    }
     assert set(peftlint.api.__all__) == defined | {"Finding"}
-    errors = [value for value in map(vars(peftlint.api).get, peftlint.api.__all__) if isinstance(value, type) and issubclass(value, Exception)]
-    assert {e.__name__ for e in errors} == {"ArgumentTypeError", "ConfigSourceError", "LintFailed", "ModelError", "PeftlintError", "RecommendationFailed", "SettingsError"}
+    errors = [
+        value for value in map(vars(peftlint.api).get, peftlint.api.__all__) if isinstance(value, type) and issubclass(value, Exception)
+    ]
+    assert {e.__name__ for e in errors} == {
+        "ArgumentTypeError",
+        "ConfigSourceError",
+        "LintFailed",
+        "ModelError",
+        "PeftlintError",
+        "RecommendationFailed",
+        "SettingsError",
+    }
     assert all(issubclass(e, peftlint.PeftlintError) for e in errors)
     assert {"check", "estimate", "recommend"} <= set(peftlint.api.__all__)

@@ -52,7 +52,9 @@ def test_judge_pairs_findings_with_entries_and_reports_stale_ones() -> None:
     finding = {"code": "PL001", "severity": "error", "line": 3, "key": "enable_lora", "message": "m"}
     fired = judge([finding], {"expected": [], "false_alarms": [{"code": "PL001", "key": "enable_lora", "why": "legacy"}]})
     assert fired.false_alarms == [(finding, "legacy")] and not fired.unexpected and not fired.stale
-    quiet = judge([], {"expected": [{"code": "PL210", "key": "target_modules.0"}], "false_alarms": [{"code": "PL001", "key": "x", "why": "w"}]})
+    quiet = judge(
+        [], {"expected": [{"code": "PL210", "key": "target_modules.0"}], "false_alarms": [{"code": "PL001", "key": "x", "why": "w"}]}
+    )
     assert quiet.missing == [{"code": "PL210", "key": "target_modules.0"}] and quiet.stale == [{"code": "PL001", "key": "x", "why": "w"}]
     keyless = {"code": "PL503", "severity": "error", "line": 1, "key": None, "message": "m"}
     assert judge([keyless, keyless], {"expected": [{"code": "PL503", "line": 1}], "false_alarms": []}).unexpected == [keyless]

@@ -98,7 +98,9 @@ def test_console_transcripts_are_real_output(folder: str | None, body: str, shim
         if cat and not (tmp_path / cat.group(1)).exists():
             (tmp_path / cat.group(1)).write_text(shown, encoding="utf-8")
         # one stream, as a terminal shows them: stderr's lines where they were printed
-        result = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+        result = subprocess.run(
+            ["bash", "-c", command], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120
+        )
         # absolute paths name the block's folder as /repo, the same on every machine
         assert result.stdout.replace(str(tmp_path), "/repo") == shown, f"$ {command}"
 
@@ -120,7 +122,9 @@ def test_docs_site_builds_strict(tmp_path: Path) -> None:
     if mkdocs is None:
         pytest.skip("mkdocs is not installed: pip install -c requirements/docs.txt -e '.[docs]' (.ci/run builds the site)")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    result = subprocess.run([mkdocs, "build", "--strict", "-q", "-d", str(tmp_path / "site")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [mkdocs, "build", "--strict", "-q", "-d", str(tmp_path / "site")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

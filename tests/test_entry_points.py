@@ -30,7 +30,14 @@ MATRIX = {
     "plain.yaml": "peft_type: LORA\ntask_type: CAUSAL_LM\nbase_model_name_or_path: meta-llama/Llama-3.2-1B\nr: 8\nlora_alpha: 16\ntarget_modules: [q_proj, v_porj]\nlora_dropout: 1.5\n",
     "plain-good.yaml": "peft_type: LORA\ntask_type: CAUSAL_LM\nbase_model_name_or_path: meta-llama/Llama-3.2-1B\nr: 16\nlora_alpha: 32\ntarget_modules: [q_proj, v_proj]\n",
     "adapter_config.json": json.dumps(
-        {"peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": "Qwen/Qwen2.5-0.5B", "r": 512, "lora_alpha": 16, "target_modules": ["q_proj", "v_proj"]}
+        {
+            "peft_type": "LORA",
+            "task_type": "CAUSAL_LM",
+            "base_model_name_or_path": "Qwen/Qwen2.5-0.5B",
+            "r": 512,
+            "lora_alpha": 16,
+            "target_modules": ["q_proj", "v_proj"],
+        }
     ),
     "suppressed.yaml": "peft_type: LORA\ntask_type: CAUSAL_LM\nbase_model_name_or_path: meta-llama/Llama-3.2-1B\nr: 256  # peftlint: disable=PL101\nlora_alpha: 16\ntarget_modules: [q_proj, v_porj]\n",
     # a training YAML naming a DeepSpeed file with a mistake: PL600 at the JSON's line, from every door

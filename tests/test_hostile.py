@@ -38,7 +38,9 @@ def obey_file_modes() -> None:
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
 
-def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, obey_modes: bool = False, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, obey_modes: bool = False, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "peftlint", *args],
         cwd=cwd,
@@ -67,7 +69,9 @@ def locked(tmp_path: Path) -> Iterator[Path]:
     (tmp_path / "locked" / "inside.yaml").write_text(WARN, encoding="utf-8")
     (tmp_path / "secret.yaml").chmod(0o000)
     (tmp_path / "locked").chmod(0o000)
-    probe = subprocess.run([sys.executable, "-c", "open('secret.yaml').read()"], cwd=tmp_path, preexec_fn=obey_file_modes, capture_output=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", "open('secret.yaml').read()"], cwd=tmp_path, preexec_fn=obey_file_modes, capture_output=True
+    )
     if probe.returncode == 0:
         pytest.skip("mode 000 does not stop this process from reading (root without a way to drop CAP_DAC_OVERRIDE)")
     yield tmp_path
@@ -111,7 +115,14 @@ def test_links_loops_and_fifos_never_hang_the_walk(tmp_path: Path) -> None:
 
 # --- a base model's config.json with hostile values ----------------------------------------------
 
-LLAMA = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100}
+LLAMA = {
+    "model_type": "llama",
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "vocab_size": 100,
+}
 
 
 def llama(**values: object) -> str:
@@ -128,9 +139,15 @@ HOSTILE_MODEL_CONFIGS = {
     "bool for an int": (llama(num_hidden_layers=True), "`num_hidden_layers` must be an integer, got true"),
     "list for an int": (llama(num_hidden_layers=[2]), "`num_hidden_layers` must be an integer, got [2]"),
     "NaN": (llama().replace('"hidden_size": 64', '"hidden_size": NaN'), "`hidden_size` must be an integer, got NaN"),
-    "Infinity": (llama().replace('"num_hidden_layers": 2', '"num_hidden_layers": 1e400'), "`num_hidden_layers` must be an integer, got Infinity"),
+    "Infinity": (
+        llama().replace('"num_hidden_layers": 2', '"num_hidden_layers": 1e400'),
+        "`num_hidden_layers` must be an integer, got Infinity",
+    ),
     "millions of layers": (llama(num_hidden_layers=10**8), "`num_hidden_layers` is 100000000, larger than any real model"),
-    "billions of experts": (json.dumps({**LLAMA, "model_type": "mixtral", "num_local_experts": 10**9}), "`num_local_experts` is 1000000000, larger than any real model"),
+    "billions of experts": (
+        json.dumps({**LLAMA, "model_type": "mixtral", "num_local_experts": 10**9}),
+        "`num_local_experts` is 1000000000, larger than any real model",
+    ),
     "model_type not a string": (json.dumps({**LLAMA, "model_type": 5}), "no `model_type`"),
     "no model_type": (json.dumps({"hidden_size": 8}), "no `model_type`"),
     "not an object": ("[1, 2]", "not a model config"),

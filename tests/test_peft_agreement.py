@@ -43,12 +43,14 @@ def _distinct(params: list[Any]) -> list[Any]:
 
 def _examples(rules, kind: str) -> list[Any]:
     """Rule examples written as peft configs (not as axolotl / LLaMA-Factory training files)."""
-    return _distinct([
-        pytest.param(example["config"], id=f"{rule.code}-{kind}-{n}")
-        for rule in rules
-        for n, example in enumerate(rule.examples[kind])
-        if "config" in example and detect(example["config"]) is None
-    ])
+    return _distinct(
+        [
+            pytest.param(example["config"], id=f"{rule.code}-{kind}-{n}")
+            for rule in rules
+            for n, example in enumerate(rule.examples[kind])
+            if "config" in example and detect(example["config"]) is None
+        ]
+    )
 
 
 def test_there_are_post_init_rules() -> None:
@@ -77,16 +79,18 @@ ANOTHER_RULES_DEFECT = {("PL216", 1), ("PL320", 3)}
 
 
 def _model_examples(kind: str, only: set[tuple[str, int]] | None = None, leave_out: frozenset[tuple[str, int]] = frozenset()) -> list[Any]:
-    return _distinct([
-        pytest.param(example["config"], example["model"], id=f"{rule.code}-{kind}-{n}")
-        for rule in RULES
-        for n, example in enumerate(rule.examples[kind])
-        if (only is None or (rule.code, n) in only)
-        and (rule.code, n) not in leave_out
-        and "config" in example
-        and "model" in example
-        and not example["model"].startswith(".")
-    ])
+    return _distinct(
+        [
+            pytest.param(example["config"], example["model"], id=f"{rule.code}-{kind}-{n}")
+            for rule in RULES
+            for n, example in enumerate(rule.examples[kind])
+            if (only is None or (rule.code, n) in only)
+            and (rule.code, n) not in leave_out
+            and "config" in example
+            and "model" in example
+            and not example["model"].startswith(".")
+        ]
+    )
 
 
 def apply_to_model(config: dict[str, Any], model_id: str) -> Any:

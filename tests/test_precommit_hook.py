@@ -32,7 +32,12 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     copied: in a git worktree it is a file naming the real repository, and the snapshot commit below
     would land on the developer's branch."""
     repo = tmp_path_factory.mktemp("hook-src")
-    shutil.copytree(ROOT, repo, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".git", ".venv", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", "build", "dist"))
+    shutil.copytree(
+        ROOT,
+        repo,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns(".git", ".venv", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", "build", "dist"),
+    )
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
     subprocess.run(["git", "init", "-q"], cwd=repo, check=False)
     subprocess.run([*git, "add", "-A"], cwd=repo, check=True)

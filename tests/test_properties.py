@@ -63,12 +63,12 @@ scalars = st.one_of(
     long_texts,
     st.sampled_from(TYPES + ["none", "all", "lora_only", "all-linear", "CAUSAL_LM", "TEXT", "RANDOM", "loftq", "q_proj"]),
 )
-trees = st.recursive(
-    scalars, lambda children: st.lists(children, max_size=5) | st.dictionaries(keys, children, max_size=6), max_leaves=30
-)
+trees = st.recursive(scalars, lambda children: st.lists(children, max_size=5) | st.dictionaries(keys, children, max_size=6), max_leaves=30)
 documents = st.one_of(
     trees,
-    st.builds(lambda peft_type, rest: {"peft_type": peft_type, **rest}, st.sampled_from(TYPES) | texts, st.dictionaries(keys, trees, max_size=8)),
+    st.builds(
+        lambda peft_type, rest: {"peft_type": peft_type, **rest}, st.sampled_from(TYPES) | texts, st.dictionaries(keys, trees, max_size=8)
+    ),
     st.dictionaries(st.sampled_from(sorted(LORA_MARKERS)) | keys, trees, min_size=1, max_size=8),  # LoRA without peft_type
 )
 
@@ -100,9 +100,9 @@ python_literals = st.recursive(
         texts,
         st.sampled_from(["q_proj", "all-linear", "CAUSAL_LM"]),
     ),
-    lambda children: st.lists(children, max_size=4)
-    | st.tuples(children, children)
-    | st.dictionaries(texts | st.integers(), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.tuples(children, children) | st.dictionaries(texts | st.integers(), children, max_size=4)
+    ),
     max_leaves=12,
 ).map(repr)
 python_expressions = python_literals | st.sampled_from(

@@ -56,7 +56,11 @@ def test_check_and_estimate_run_from_the_wheel_outside_the_checkout(unpacked_whe
     shutil.copy(EXAMPLE, tmp_path / EXAMPLE.name)
     where = subprocess.run(
         [sys.executable, "-c", "import peftlint; print(peftlint.__file__)"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(unpacked_wheel)}, capture_output=True, text=True, check=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(unpacked_wheel)},
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert where.startswith(str(unpacked_wheel)), where
 

@@ -57,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
     if args.deepspeed or args.accelerate_config:
         from peftlint.normalize.distributed import read_setup
 
-        problems = read_setup(profile={}, deepspeed=args.deepspeed, accelerate_config=args.accelerate_config, flags={"num_gpus": args.num_gpus}).problems
+        problems = read_setup(
+            profile={}, deepspeed=args.deepspeed, accelerate_config=args.accelerate_config, flags={"num_gpus": args.num_gpus}
+        ).problems
         if problems:
             fail(str(problems[0]))
         request = request._replace(deepspeed=args.deepspeed, accelerate_config=args.accelerate_config)
@@ -98,7 +100,10 @@ def run(args: argparse.Namespace) -> int:
         for config, version in report.peft_versions:
             print(f"peft version of {config}: {_describe_peft_version(version)}", file=sys.stderr)
         for config, evidence in report.saved_adapters:
-            print(f"saved adapter {config} ({', '.join(evidence)}): rules about training skipped, --fix keeps its weights' meaning", file=sys.stderr)
+            print(
+                f"saved adapter {config} ({', '.join(evidence)}): rules about training skipped, --fix keeps its weights' meaning",
+                file=sys.stderr,
+            )
     reporter(args.output_format)(report, sys.stdout)
     return EXIT_USAGE if report.unreadable else EXIT_FINDINGS if report.failing else EXIT_OK
 
@@ -114,17 +119,43 @@ def _describe_peft_version(fact: dict[str, str]) -> str:
 
 def add_options(lint: argparse.ArgumentParser) -> None:
     lint.add_argument("paths", nargs="*", metavar="PATHS", help="Files and folders to check; `-` reads one config from stdin [default: .].")
-    lint.add_argument("--stdin-filename", metavar="NAME", help="The file name `-` stands for: its format, settings and the name in findings.")
+    lint.add_argument(
+        "--stdin-filename", metavar="NAME", help="The file name `-` stands for: its format, settings and the name in findings."
+    )
     lint.add_argument("--format", dest="output_format", choices=FORMATS, default="text", help="(default: text)")
-    lint.add_argument("--select", action="append", default=[], metavar="RULES", help="Only these rules (codes, code prefixes such as PL1, or names; comma-separated).")
-    lint.add_argument("--ignore", action="append", default=[], metavar="RULES", help="Skip these rules (codes, prefixes or names; comma-separated).")
+    lint.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="RULES",
+        help="Only these rules (codes, code prefixes such as PL1, or names; comma-separated).",
+    )
+    lint.add_argument(
+        "--ignore", action="append", default=[], metavar="RULES", help="Skip these rules (codes, prefixes or names; comma-separated)."
+    )
     lint.add_argument("--fail-on", choices=FAIL_ON_CHOICES, help="Lowest severity that makes the exit code 1 [default: warning].")
-    lint.add_argument("-v", "--verbose", action="store_true", help="Also say which files were skipped and why, and the profile of each config.")
-    lint.add_argument("--force-exclude", action="store_true", help="Apply `exclude` from pyproject.toml to files named on the command line too (as pre-commit names them); same as `force-exclude = true`.")
-    lint.add_argument("--fix", action="store_true", help="Apply the safe fixes to the files (comments and layout kept), then report what is left.")
-    lint.add_argument("--diff", action="store_true", help="Print the fixes as a unified diff and change nothing (exit codes as `check`, and 1 if there is a diff).")
+    lint.add_argument(
+        "-v", "--verbose", action="store_true", help="Also say which files were skipped and why, and the profile of each config."
+    )
+    lint.add_argument(
+        "--force-exclude",
+        action="store_true",
+        help="Apply `exclude` from pyproject.toml to files named on the command line too (as pre-commit names them); same as `force-exclude = true`.",
+    )
+    lint.add_argument(
+        "--fix", action="store_true", help="Apply the safe fixes to the files (comments and layout kept), then report what is left."
+    )
+    lint.add_argument(
+        "--diff",
+        action="store_true",
+        help="Print the fixes as a unified diff and change nothing (exit codes as `check`, and 1 if there is a diff).",
+    )
     lint.add_argument("--unsafe-fixes", action="store_true", help="With --fix or --diff: also apply fixes that change training behaviour.")
-    lint.add_argument("--peft-version", metavar="X.Y.Z", help="The peft the configs are for [default: [tool.peftlint] peft-version, else each file's peft_version, else the installed peft's].")
+    lint.add_argument(
+        "--peft-version",
+        metavar="X.Y.Z",
+        help="The peft the configs are for [default: [tool.peftlint] peft-version, else each file's peft_version, else the installed peft's].",
+    )
     add_model_options(lint)
     add_profile_options(lint)
     add_training_profile_options(lint)

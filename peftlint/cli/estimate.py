@@ -88,7 +88,9 @@ def run_estimate(
     except ModelFactsError as exc:
         fail(f"model facts unavailable for {spec}: {exc}")
     if setup.settings.get("deepspeed_unresolved"):
-        result.warnings.append(f"DeepSpeed config `{setup.settings['deepspeed_unresolved']}` not found (next to the config or here): its ZeRO stage is unknown, pass --deepspeed PATH or --strategy")
+        result.warnings.append(
+            f"DeepSpeed config `{setup.settings['deepspeed_unresolved']}` not found (next to the config or here): its ZeRO stage is unknown, pass --deepspeed PATH or --strategy"
+        )
     comparison: list[dict[str, Any]] | None = None
     if compare:
         comparison = compare_alternatives(resolved, facts["effective"], training)
@@ -126,14 +128,31 @@ def add_options(cost: argparse.ArgumentParser) -> None:
     cost.add_argument("config_path", metavar="CONFIG")
     add_model_options(cost)
     cost.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="(default: text)")
-    cost.add_argument("--dtype", help="Base weights: bf16, fp16, fp32 (or bfloat16, float16, float32) [default: the training YAML's, else bf16].")
-    cost.add_argument("--optimizer", help="adamw, adamw-8bit, paged-adamw-8bit, sgd (or transformers' optim names) [default: the training YAML's, else adamw].")
+    cost.add_argument(
+        "--dtype", help="Base weights: bf16, fp16, fp32 (or bfloat16, float16, float32) [default: the training YAML's, else bf16]."
+    )
+    cost.add_argument(
+        "--optimizer",
+        help="adamw, adamw-8bit, paged-adamw-8bit, sgd (or transformers' optim names) [default: the training YAML's, else adamw].",
+    )
     add_training_profile_options(cost, defaults=True)
     cost.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, help="[default: the training YAML's, else off]")
     bits = cost.add_mutually_exclusive_group()
-    bits.add_argument("--load-in-4bit", dest="quantization", action="store_const", const="4bit", help="QLoRA: 4-bit base weights (NF4, double quantization).")
+    bits.add_argument(
+        "--load-in-4bit",
+        dest="quantization",
+        action="store_const",
+        const="4bit",
+        help="QLoRA: 4-bit base weights (NF4, double quantization).",
+    )
     bits.add_argument("--load-in-8bit", dest="quantization", action="store_const", const="8bit", help="8-bit base weights.")
-    cost.add_argument("--stack", choices=TRAINING_STACKS, help="The training stack: adapter dtype, loss, QLoRA kernels (transformers+peft, torchtune, litgpt) [default: the profile's, else transformers].")
-    cost.add_argument("--compare", action="store_true", help="Also estimate the usual alternatives side by side (and the strategies, on several GPUs).")
+    cost.add_argument(
+        "--stack",
+        choices=TRAINING_STACKS,
+        help="The training stack: adapter dtype, loss, QLoRA kernels (transformers+peft, torchtune, litgpt) [default: the profile's, else transformers].",
+    )
+    cost.add_argument(
+        "--compare", action="store_true", help="Also estimate the usual alternatives side by side (and the strategies, on several GPUs)."
+    )
     add_setup_file_options(cost)
     add_profile_options(cost)

@@ -54,21 +54,29 @@ def profile_request(name: str | None, **values: object) -> ProfileRequest:
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """--model / --revision / --token, for the commands that read a base model."""
-    parser.add_argument("--model", help="Base model: Hub id, folder with config.json, or a config.json [default: the config's base_model_name_or_path].")
+    parser.add_argument(
+        "--model", help="Base model: Hub id, folder with config.json, or a config.json [default: the config's base_model_name_or_path]."
+    )
     parser.add_argument("--revision", help="Hub revision (branch, tag or commit) of --model.")
     parser.add_argument("--token", help="Hugging Face token for gated or private repos [default: $HF_TOKEN].")
 
 
 def add_profile_options(parser: argparse.ArgumentParser) -> None:
     """The user's context, over the config file's `peftlint:` block and [tool.peftlint.profile]."""
-    group = parser.add_argument_group("profile", "The user's context, over the config file's `peftlint:` block and [tool.peftlint.profile].")
+    group = parser.add_argument_group(
+        "profile", "The user's context, over the config file's `peftlint:` block and [tool.peftlint.profile]."
+    )
     group.add_argument("--task", choices=TASKS, help="What the adapter is for.")
     group.add_argument("--deployment", choices=DEPLOYMENTS, help="How it will be served.")
     group.add_argument("--dataset-size", type=at_least_one, metavar="N", help="Training examples.")
     group.add_argument("--num-gpus", type=at_least_one, metavar="N", help="GPUs used for training, on all nodes together.")
     group.add_argument("--num-nodes", type=at_least_one, metavar="N", help="Machines the GPUs are spread over [default: 1].")
-    group.add_argument("--strategy", choices=STRATEGIES, help="How training is spread over the GPUs (fsdp: FULL_SHARD) [default: ddp on several GPUs].")
-    group.add_argument("--offload", choices=OFFLOADS, help="What DeepSpeed / FSDP keeps in CPU RAM (params: the parameters and the optimizer).")
+    group.add_argument(
+        "--strategy", choices=STRATEGIES, help="How training is spread over the GPUs (fsdp: FULL_SHARD) [default: ddp on several GPUs]."
+    )
+    group.add_argument(
+        "--offload", choices=OFFLOADS, help="What DeepSpeed / FSDP keeps in CPU RAM (params: the parameters and the optimizer)."
+    )
     group.add_argument("--variants", type=at_least_one, metavar="N", help="Task variants of one base model.")
     group.add_argument("--priority", choices=PRIORITIES, help="What matters most.")
     group.add_argument("--profile", dest="profile_name", metavar="NAME", help="A named profile: [tool.peftlint.profiles.NAME].")
@@ -77,7 +85,11 @@ def add_profile_options(parser: argparse.ArgumentParser) -> None:
 def add_setup_file_options(parser: argparse.ArgumentParser) -> None:
     """--deepspeed / --accelerate-config: the files that say how training is spread over GPUs."""
     parser.add_argument("--deepspeed", metavar="PATH", help="A DeepSpeed JSON: its ZeRO stage and offload decide the per-GPU estimate.")
-    parser.add_argument("--accelerate-config", metavar="PATH", help="An accelerate config YAML: distributed_type, num_processes, num_machines, fsdp_config, deepspeed_config.")
+    parser.add_argument(
+        "--accelerate-config",
+        metavar="PATH",
+        help="An accelerate config YAML: distributed_type, num_processes, num_machines, fsdp_config, deepspeed_config.",
+    )
 
 
 def add_training_profile_options(parser: argparse.ArgumentParser, *, defaults: bool = False) -> None:

@@ -110,8 +110,18 @@ def add_options(advise: argparse.ArgumentParser) -> None:
     add_model_options(advise)
     add_profile_options(advise)
     add_training_profile_options(advise)
-    advise.add_argument("--format", dest="output_format", choices=("text", "yaml", "json", "python", "deepspeed", "accelerate"), help="[default: from -o's extension, else text] deepspeed / accelerate: the DeepSpeed JSON or accelerate config for the chosen strategy (never picked from the extension: .json and .yaml mean the json and yaml formats)")
-    advise.add_argument("--dialect", choices=("peft", "axolotl", "llama-factory", "trl"), default="peft", help="The file to write: a peft config, or a training framework's YAML (default: peft).")
+    advise.add_argument(
+        "--format",
+        dest="output_format",
+        choices=("text", "yaml", "json", "python", "deepspeed", "accelerate"),
+        help="[default: from -o's extension, else text] deepspeed / accelerate: the DeepSpeed JSON or accelerate config for the chosen strategy (never picked from the extension: .json and .yaml mean the json and yaml formats)",
+    )
+    advise.add_argument(
+        "--dialect",
+        choices=("peft", "axolotl", "llama-factory", "trl"),
+        default="peft",
+        help="The file to write: a peft config, or a training framework's YAML (default: peft).",
+    )
     advise.add_argument("-o", "--output", metavar="FILE", help="Write to this file instead of stdout (an existing file only with --force).")
     advise.add_argument("--force", action="store_true", help="With -o: overwrite the file if it exists.")
     advise.add_argument("--interactive", action="store_true", help="Ask the method guide's questions one by one (needs a terminal).")

@@ -81,16 +81,26 @@ def module_tree(model: ModelConfig, task_type: str | None, *, exact: bool = Fals
 
 
 def _counts(
-    tree: ModuleTree, effective: Mapping[str, Any], peft_type: str, task_type: str | None, model: ModelConfig, training: Training, linear_names: LinearNames | None
+    tree: ModuleTree,
+    effective: Mapping[str, Any],
+    peft_type: str,
+    task_type: str | None,
+    model: ModelConfig,
+    training: Training,
+    linear_names: LinearNames | None,
 ) -> tuple[Counts | None, str | None]:
     base_dtype = DTYPE_NAMES.get(training.dtype, "float32")
     try:
-        return count_parameters(tree, effective, peft_type, task_type, model_config=model.config, base_dtype=base_dtype, linear_names=linear_names), None
+        return count_parameters(
+            tree, effective, peft_type, task_type, model_config=model.config, base_dtype=base_dtype, linear_names=linear_names
+        ), None
     except (CountError, PatternError, ValueError) as exc:
         return None, str(exc)
 
 
-def _memory(model: ModelConfig, counts: Counts, effective: Mapping[str, Any], peft_type: str, task_type: str | None, training: Training) -> tuple[DistributedEstimate | None, str | None]:
+def _memory(
+    model: ModelConfig, counts: Counts, effective: Mapping[str, Any], peft_type: str, task_type: str | None, training: Training
+) -> tuple[DistributedEstimate | None, str | None]:
     try:
         dims = ModelDims.from_config(model.config)
         estimate = estimate_training_memory(
@@ -116,7 +126,9 @@ def _memory(model: ModelConfig, counts: Counts, effective: Mapping[str, Any], pe
         return None, str(exc)
 
 
-def per_gpu(estimate: MemoryEstimate, dims: ModelDims, plan: Plan, total_params: int, trainable_params: int, dtype: str) -> DistributedEstimate:
+def per_gpu(
+    estimate: MemoryEstimate, dims: ModelDims, plan: Plan, total_params: int, trainable_params: int, dtype: str
+) -> DistributedEstimate:
     """The busiest GPU's share of a one-GPU estimate under `plan` (the same numbers on one GPU)."""
     quantized = estimate.assumptions.get("quantized_params")
     fraction = 0.0
@@ -127,7 +139,9 @@ def per_gpu(estimate: MemoryEstimate, dims: ModelDims, plan: Plan, total_params:
         kept = str(estimate.assumptions.get("unquantized_weights", "fp32")).split()[0]
         rest = (total_params - trainable_params - quantized) * DTYPE_BYTES.get(kept, 4)
         fraction = max(base - rest, 0) / base if base else 0.0
-    return distribute(estimate, dims, plan, total_params=total_params, trainable_params=trainable_params, compute_dtype=dtype, quantized_fraction=fraction)
+    return distribute(
+        estimate, dims, plan, total_params=total_params, trainable_params=trainable_params, compute_dtype=dtype, quantized_fraction=fraction
+    )
 
 
 def _adapter_settings(counts: Counts, effective: Mapping[str, Any], peft_type: str) -> dict[str, Any]:
@@ -224,7 +238,13 @@ def _unmatched(entry: str, suggestions: list[str], path: object) -> dict[str, ob
         quoted = [f"`{name}`" for name in suggestions]
         names = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
         return {"entry": entry, "suggestions": suggestions, "path": path, "did_you_mean": f"did you mean {names}?", "replacement": names}
-    return {"entry": entry, "suggestions": suggestions, "path": path, "did_you_mean": "no module has a similar name.", "replacement": "modules the model has"}
+    return {
+        "entry": entry,
+        "suggestions": suggestions,
+        "path": path,
+        "did_you_mean": "no module has a similar name.",
+        "replacement": "modules the model has",
+    }
 
 
 def _targets_facts(analysis: Analysis, effective: Mapping[str, Any]) -> dict[str, Any]:
@@ -353,7 +373,9 @@ def _rank_above_dims(resolution: TargetResolution, effective: Mapping[str, Any])
     rank = effective.get("r")
     if not isinstance(rank, int) or isinstance(rank, bool):
         return []
-    return sorted({_leaf(m.name) for m in resolution.targeted if m.in_features and m.out_features and rank > min(m.in_features, m.out_features)})
+    return sorted(
+        {_leaf(m.name) for m in resolution.targeted if m.in_features and m.out_features and rank > min(m.in_features, m.out_features)}
+    )
 
 
 GIB = 1024**3
@@ -363,7 +385,9 @@ def _gib(value: int) -> float:
     return round(value / GIB, 1)
 
 
-def _prompt_facts(tree: ModuleTree, config: Mapping[str, Any], effective: Mapping[str, Any], peft_type: str, seq_len: int | None) -> dict[str, Any] | None:
+def _prompt_facts(
+    tree: ModuleTree, config: Mapping[str, Any], effective: Mapping[str, Any], peft_type: str, seq_len: int | None
+) -> dict[str, Any] | None:
     """Virtual tokens against the context window and the embedding width (prompt learning only)."""
     if peft_type not in PROMPT_LEARNING_TYPES:
         return None
@@ -382,7 +406,9 @@ def _prompt_facts(tree: ModuleTree, config: Mapping[str, Any], effective: Mappin
         "exceeds_context": needed > max_positions if max_positions else False,
         "token_dim": token_dim,
         "embedding_dim": embedding_dim,
-        "token_dim_mismatch": bool(embedding_dim and token_dim) and token_dim != embedding_dim and peft_type in ("PROMPT_TUNING", "P_TUNING", "MULTITASK_PROMPT_TUNING"),
+        "token_dim_mismatch": bool(embedding_dim and token_dim)
+        and token_dim != embedding_dim
+        and peft_type in ("PROMPT_TUNING", "P_TUNING", "MULTITASK_PROMPT_TUNING"),
     }
 
 
@@ -413,7 +439,9 @@ def _fit(estimate: DistributedEstimate, budget: int) -> dict[str, Any]:
     }
 
 
-def _precision_facts(analysis: Analysis, effective: Mapping[str, Any], peft_type: str, training: Training, budget: int, over_budget: bool) -> dict[str, Any]:
+def _precision_facts(
+    analysis: Analysis, effective: Mapping[str, Any], peft_type: str, training: Training, budget: int, over_budget: bool
+) -> dict[str, Any]:
     """The run with the base weights' precision switched: is quantization needed, or not worth it?
 
     Quantized: `unquantized` is the same run in 16-bit. Not quantized and over budget: `lean` is
@@ -531,7 +559,15 @@ def _breakdown_text(breakdown: Mapping[str, int]) -> str:
     return ", ".join(f"{k.replace('_', ' ')} {_gib(v)}" for v, k in parts)
 
 
-def model_facts(analysis: Analysis, effective: Mapping[str, Any], training: Training, gpu_memory_bytes: int | None, *, peft_type: str = "LORA", seq_len: int | None = None) -> dict[str, Any]:
+def model_facts(
+    analysis: Analysis,
+    effective: Mapping[str, Any],
+    training: Training,
+    gpu_memory_bytes: int | None,
+    *,
+    peft_type: str = "LORA",
+    seq_len: int | None = None,
+) -> dict[str, Any]:
     """The facts document's `model` block (documented in schemas/facts.schema.json)."""
     model, tree = analysis.model, analysis.tree
     config = model.config
@@ -583,7 +619,9 @@ def model_facts(analysis: Analysis, effective: Mapping[str, Any], training: Trai
                 memory["remedies"] = _remedies(analysis, effective, peft_type, training, gpu_memory_bytes)
                 memory["remedies_text"] = _remedies_text(memory["remedies"], training.plan.num_gpus > 1)
             memory.update(_precision_facts(analysis, effective, peft_type, training, gpu_memory_bytes, memory["over_budget_bytes"] > 0))
-            memory["distributed_remedy"] = _distributed_remedy(analysis, effective, peft_type, training, gpu_memory_bytes) if memory["over_budget_bytes"] > 0 else ""
+            memory["distributed_remedy"] = (
+                _distributed_remedy(analysis, effective, peft_type, training, gpu_memory_bytes) if memory["over_budget_bytes"] > 0 else ""
+            )
             memory["base_weights_gib"] = _gib(memory["breakdown"]["base_weights"])
             memory["base_weights_exceed_gpu"] = memory["breakdown"]["base_weights"] > gpu_memory_bytes
         versus = _versus_ddp(analysis, effective, peft_type, training)

@@ -253,8 +253,9 @@ def _expand(items: Any, prefix: str, q: ConfigQuantities, blocks: list[Any], out
         out_f = None if item["o"] is None else q.dim(item["o"])
         params = sum(_numel(shape) for _, shape in tensors)
         out.append(
-            Module(prefix + item["n"], item["k"], in_f, out_f, bias, params, bias_params,
-                   tuple(tensors), tuple(shared), item.get("x", False))
+            Module(
+                prefix + item["n"], item["k"], in_f, out_f, bias, params, bias_params, tuple(tensors), tuple(shared), item.get("x", False)
+            )
         )
 
 

@@ -432,9 +432,7 @@ def bias_tensors(view: ModelView, resolution: TargetResolution, bias: str, dtype
     return tensors
 
 
-def embedding_layer_tensors(
-    view: ModelView, resolution: TargetResolution, cfg: Mapping[str, Any], dtype: str
-) -> list[Tensor]:
+def embedding_layer_tensors(view: ModelView, resolution: TargetResolution, cfg: Mapping[str, Any], dtype: str) -> list[Tensor]:
     """With `embed_tokens`/`lm_head` among the targets, `save_pretrained` also writes the adapted
     embedding layers' base weights (save_embedding_layers="auto")."""
     targets = resolution.target_modules  # `all-linear` already expanded to names, as peft saves it
@@ -504,9 +502,7 @@ def _first(model_config: Mapping[str, Any], keys: Sequence[str], what: str) -> i
     raise PeftRejects(f"Please specify `{what}` in `peft_config` (the model config has none of {list(keys)})")
 
 
-def prompt_dimensions(
-    cfg: Mapping[str, Any], peft_type: str, task_type: str | None, model_config: Mapping[str, Any]
-) -> PromptDimensions:
+def prompt_dimensions(cfg: Mapping[str, Any], peft_type: str, task_type: str | None, model_config: Mapping[str, Any]) -> PromptDimensions:
     """peft's `_prepare_prompt_learning_config`, reading config.json as written (peft reads the
     loaded config object, whose attribute aliases these key lists spell out)."""
     text = model_config.get("text_config") or model_config
@@ -523,9 +519,7 @@ def prompt_dimensions(
         heads = int(text["num_key_value_heads"])
         token_dim = int(head_dim) * heads
     submodules = cfg.get("num_transformer_submodules") or (2 if task_type == "SEQ_2_SEQ_LM" else 1)
-    return PromptDimensions(
-        int(num_layers), int(token_dim), int(heads), int(submodules), int(cfg.get("encoder_hidden_size") or token_dim)
-    )
+    return PromptDimensions(int(num_layers), int(token_dim), int(heads), int(submodules), int(cfg.get("encoder_hidden_size") or token_dim))
 
 
 def _linear(name: str, n_in: int, n_out: int) -> list[Tensor]:

@@ -154,7 +154,9 @@ def check_plan(plan: Plan) -> Plan:
     if plan.offload == "params" and plan.strategy in ("zero1", "zero2"):
         raise ValueError(f"DeepSpeed offloads parameters (`offload_param`) only at ZeRO stage 3, not with `{plan.strategy}`")
     if plan.offload == "optimizer" and plan.strategy in FSDP:
-        raise ValueError("FSDP offloads parameters, gradients and optimizer together (CPUOffload(offload_params=True)): use offload `params`")
+        raise ValueError(
+            "FSDP offloads parameters, gradients and optimizer together (CPUOffload(offload_params=True)): use offload `params`"
+        )
     hpz = plan.hpz_partition_size
     if isinstance(hpz, bool) or not isinstance(hpz, int) or hpz < 1:
         raise ValueError(f"`zero_hpz_partition_size` must be a whole number of at least 1, got {hpz!r}")
@@ -285,7 +287,9 @@ def distribute(
         # the frozen part of every FlatParameter gets a gradient too, in the weights' dtype
         frozen_grads = base if not quantized_fraction else 0
         gpu["gradients"] += 0 if grads_on_cpu else _ceil_div(frozen_grads, grad_shards)
-        assumptions["flat_parameters"] = "FSDP1 use_orig_params with frozen and trainable parameters in one unit: gradients for the whole unit"
+        assumptions["flat_parameters"] = (
+            "FSDP1 use_orig_params with frozen and trainable parameters in one unit: gradients for the whole unit"
+        )
     gpu["optimizer_states"] = 0 if offload_optimizer else _ceil_div(states, optim_shards)
     if paged and not offload_optimizer:
         gpu["paged_optimizer_states"] = _ceil_div(paged, optim_shards)
@@ -306,10 +310,14 @@ def distribute(
     if (param_shards > 1 or offload_params) and "framework_overhead" in terms:
         # the device total (what the fit checks use) includes the allocator's reserve, which
         # gathering and freeing a unit per layer inflates
-        gpu["allocator_slack"] = SHARDED_ALLOCATOR_SLACK * sum(v for k, v in gpu.items() if k not in ("framework_overhead", "paged_optimizer_states"))
+        gpu["allocator_slack"] = SHARDED_ALLOCATOR_SLACK * sum(
+            v for k, v in gpu.items() if k not in ("framework_overhead", "paged_optimizer_states")
+        )
     if plan.hpz_partition_size > 1 and not offload_params:
         gpu["secondary_weights"] = _ceil_div(base + trainable, plan.hpz_partition_size)
-        assumptions["zero++"] = f"hpZ: a second copy of the weights sharded over {plan.hpz_partition_size} GPUs, for the backward all-gather"
+        assumptions["zero++"] = (
+            f"hpZ: a second copy of the weights sharded over {plan.hpz_partition_size} GPUs, for the backward all-gather"
+        )
     if n_all > 1:
         comm = NCCL_BYTES
         if plan.strategy == "ddp":

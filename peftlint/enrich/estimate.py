@@ -125,7 +125,12 @@ def alternatives(model: ModelConfig, task_type: str | None) -> list[tuple[str, s
         rows.append(("LoRA r=8 on Q,V", "LORA", {**base, "r": 8, "lora_alpha": 16, "target_modules": qv}, None))
     rows += [
         ("LoRA r=16 all-linear", "LORA", {**base, "r": 16, "lora_alpha": 32, "target_modules": "all-linear"}, None),
-        ("QLoRA r=16 all-linear", "LORA", {**base, "r": 16, "lora_alpha": 32, "target_modules": "all-linear"}, Training(quantization="4bit", double_quant=True)),
+        (
+            "QLoRA r=16 all-linear",
+            "LORA",
+            {**base, "r": 16, "lora_alpha": 32, "target_modules": "all-linear"},
+            Training(quantization="4bit", double_quant=True),
+        ),
     ]
     if default_target_modules("IA3", model_type) is not None:
         rows.append(("IA3", "IA3", dict(base), None))
@@ -141,9 +146,21 @@ def compare(model: ModelConfig, config: Mapping[str, Any], training: Training) -
     task_type = model_task_type(config, model.config)
     rows = []
     for label, peft_type, alt_config, override in alternatives(model, task_type):
-        alt_training = training if override is None else training._replace(quantization=override.quantization, double_quant=override.double_quant)
+        alt_training = (
+            training if override is None else training._replace(quantization=override.quantization, double_quant=override.double_quant)
+        )
         result = estimate(model, {"peft_type": peft_type, **alt_config}, peft_type, alt_training, [])
-        rows.append({"label": label, "config": {"peft_type": peft_type, **alt_config}, **{k: v for k, v in result.to_dict().items() if k in ("trainable_params", "trainable_percent", "adapter_bytes", "memory", "warnings")}})
+        rows.append(
+            {
+                "label": label,
+                "config": {"peft_type": peft_type, **alt_config},
+                **{
+                    k: v
+                    for k, v in result.to_dict().items()
+                    if k in ("trainable_params", "trainable_percent", "adapter_bytes", "memory", "warnings")
+                },
+            }
+        )
     return rows
 
 
@@ -167,7 +184,18 @@ def compare_strategies(model: ModelConfig, config: Mapping[str, Any], peft_type:
             continue
         result = estimate(model, {"peft_type": peft_type, **config}, peft_type, training._replace(plan=plan), [])
         label = plan.describe()
-        rows.append({"label": label, "config": {"peft_type": peft_type, **config}, "distributed": plan.to_dict(), **{k: v for k, v in result.to_dict().items() if k in ("trainable_params", "trainable_percent", "adapter_bytes", "memory", "warnings")}})
+        rows.append(
+            {
+                "label": label,
+                "config": {"peft_type": peft_type, **config},
+                "distributed": plan.to_dict(),
+                **{
+                    k: v
+                    for k, v in result.to_dict().items()
+                    if k in ("trainable_params", "trainable_percent", "adapter_bytes", "memory", "warnings")
+                },
+            }
+        )
     return rows
 
 
@@ -180,7 +208,9 @@ def _size(n: int | None) -> str:
     return f"{n} B"
 
 
-def render_text(result: Estimate, training: Training, gpu_bytes: int | None, comparison: list[dict[str, Any]] | None, config_path: str | None = None) -> str:
+def render_text(
+    result: Estimate, training: Training, gpu_bytes: int | None, comparison: list[dict[str, Any]] | None, config_path: str | None = None
+) -> str:
     """The estimate as `peftlint estimate` prints it; a finding in another file than `config_path`
     (a DeepSpeed JSON the training YAML names) shows where it is."""
     lines = [f"{result.model} ({result.model_type}) with {result.peft_type}"]
@@ -214,7 +244,11 @@ def render_text(result: Estimate, training: Training, gpu_bytes: int | None, com
         lines.append(f"  inference          {serving} (batch 1 x {training.seq_len}); latency: {inference['latency']}")
     lines += [f"  warning: {w}" for w in result.warnings]
     for f in result.findings:
-        place = f"{f.file}:{f.line}:{f.column}: " if config_path is not None and f.file not in (None, config_path) and f.line is not None else ""
+        place = (
+            f"{f.file}:{f.line}:{f.column}: "
+            if config_path is not None and f.file not in (None, config_path) and f.line is not None
+            else ""
+        )
         lines.append(f"  {f.code} [{f.severity}] {place}{f.message}")
     if comparison:
         lines += ["", f"  {'alternative':<28}{'trainable':>14}{'adapter':>12}{'training peak':>16}"]

@@ -23,7 +23,16 @@ AUTO_CLASSES = {
 # model on the meta device still takes minutes and gigabytes.
 MAX_DIMENSION = 2**24
 MAX_REPEATS = 4096
-REPEAT_FIELDS = ("num_hidden_layers", "num_layers", "n_layer", "num_decoder_layers", "decoder_layers", "encoder_layers", "num_local_experts", "num_experts")
+REPEAT_FIELDS = (
+    "num_hidden_layers",
+    "num_layers",
+    "n_layer",
+    "num_decoder_layers",
+    "decoder_layers",
+    "encoder_layers",
+    "num_local_experts",
+    "num_experts",
+)
 
 
 class ExactUnavailable(RuntimeError):

@@ -38,7 +38,6 @@ _OPTIMIZER_ALIASES = {
 }  # fmt: skip
 
 
-
 def normalize_dtype(value: str) -> str:
     """`bfloat16` -> `bf16`, `float32` -> `fp32`, ...; ValueError naming the allowed values."""
     key = str(value).strip().lower().removeprefix("torch.")
@@ -141,12 +140,10 @@ class ModelDims(NamedTuple):
             raise ValueError("config has no `model_type`: is this a model config.json?")
         hidden = _field(cfg, ("hidden_size", "n_embd", "d_model", "n_embed", "dim"), "size")
         encoder_decoder = _encoder_decoder_layers(cfg)
-        layers = sum(encoder_decoder) if encoder_decoder else _field(
-            cfg, ("num_hidden_layers", "n_layer", "num_layers", "n_layers"), "layers"
+        layers = (
+            sum(encoder_decoder) if encoder_decoder else _field(cfg, ("num_hidden_layers", "n_layer", "num_layers", "n_layers"), "layers")
         )
-        heads = _field(
-            cfg, ("num_attention_heads", "n_head", "num_heads", "n_heads", "encoder_attention_heads"), "count"
-        )
+        heads = _field(cfg, ("num_attention_heads", "n_head", "num_heads", "n_heads", "encoder_attention_heads"), "count")
         if cfg.get("multi_query") is True and not cfg.get("new_decoder_architecture"):
             kv_heads: int | None = 1
         else:
@@ -303,7 +300,14 @@ STACK_SETTINGS: dict[str, dict[str, Any]] = {
     # the same storage as bitsandbytes' nf4 with double quantization; lm_head stays bf16
     # (torchtune/models/llama3/_component_builders.py builds output_proj as nn.Linear); no cache;
     # the recipes' configs build torch.optim.AdamW with `fused: True`.
-    "torchtune": {"adapter_dtype": "bf16", "logits": "chunked-upcast", "quantize_lm_head": False, "kv_cache": False, "double_quant": True, "adamw_step": "fused"},
+    "torchtune": {
+        "adapter_dtype": "bf16",
+        "logits": "chunked-upcast",
+        "quantize_lm_head": False,
+        "kv_cache": False,
+        "double_quant": True,
+        "adamw_step": "fused",
+    },
     # litgpt `--precision bf16-true`: adapters bf16; chunked cross-entropy without upcast
     # (litgpt/utils.py chunked_cross_entropy); BitsandbytesPrecision replaces every Linear,
     # lm_head included; no cache in training; torch.optim.AdamW with its defaults, which is the
@@ -338,6 +342,7 @@ def normalize_stack(value: str) -> str:
     if key not in STACKS:
         raise ValueError(f"unknown training stack `{value}`: use one of {', '.join(STACKS)}")
     return key
+
 
 _PROMPT_TYPES = frozenset({"PROMPT_TUNING", "P_TUNING", "MULTITASK_PROMPT_TUNING", "CPT"})
 _PREFIX_TYPES = frozenset({"PREFIX_TUNING", "ADAPTION_PROMPT"})
@@ -450,9 +455,7 @@ _OPTIMIZER_NOTES = {
 }
 
 
-def _layer_activation_bytes(
-    model: ModelDims, compute_bytes: int, residual_bytes: int, keeps_linear_inputs: bool
-) -> float:
+def _layer_activation_bytes(model: ModelDims, compute_bytes: int, residual_bytes: int, keeps_linear_inputs: bool) -> float:
     """lit-gpt's block: bytes kept for backward per token (SDPA attention, no adapters), with the
     fitted HIDDEN_ACTIVATIONS_PER_LAYER (lit-gpt's forward is not traced tensor by tensor yet)."""
     h = model.hidden_size
@@ -474,9 +477,7 @@ def _linear_inputs(model: ModelDims) -> int:
     return 2 * model.hidden_size + model.q_dim + model.intermediate_size * model.experts_per_token
 
 
-def _traced_layer_bytes(
-    model: ModelDims, compute_bytes: int, residual_bytes: int, keeps_linear_inputs: bool, attention: str
-) -> float:
+def _traced_layer_bytes(model: ModelDims, compute_bytes: int, residual_bytes: int, keeps_linear_inputs: bool, attention: str) -> float:
     """Bytes one decoder block keeps for backward per token, tensor by tensor, as transformers'
     llama/mistral/qwen2 forward (and torchtune's) saves them with frozen weights. autograd saves an
     operand only when the other operand needs a gradient, so a frozen Linear keeps nothing.
@@ -676,9 +677,7 @@ def estimate_training_memory(
     }
     if quantized:
         assumptions["quantized_params"] = quantized.params
-        assumptions["unquantized_weights"] = unquantized_dtype + (
-            " (prepare_model_for_kbit_training)" if upcast_unquantized else ""
-        )
+        assumptions["unquantized_weights"] = unquantized_dtype + (" (prepare_model_for_kbit_training)" if upcast_unquantized else "")
     if mixed_precision:
         # autocast's compute-dtype copies of the matmul weights stay referenced until backward
         breakdown["autocast_weight_copies"] = model.block_linear_params * compute_bytes
@@ -878,10 +877,7 @@ def estimate_inference_memory(
     # Prefill runs one block at a time: its widest tensors (hidden-wide ones and the MLP's gate/up
     # or fc outputs), plus the last position's fp32 logits.
     mlp_outputs = (2 if model.gated_mlp else 1) * model.intermediate_size * model.experts_per_token
-    breakdown["activations"] = (
-        tokens * (4 * model.hidden_size + mlp_outputs) * compute_bytes
-        + batch_size * model.vocab_size * 4
-    )
+    breakdown["activations"] = tokens * (4 * model.hidden_size + mlp_outputs) * compute_bytes + batch_size * model.vocab_size * 4
     if quantized:
         breakdown["dequantized_weight"] = quantized.largest * compute_bytes
     if include_framework_overhead:

@@ -78,7 +78,9 @@ class Enricher:
         key = (spec, self.options.revision)
         if key not in self._models:  # failures are remembered too: one slow Hub answer per run
             try:
-                self._models[key] = resolve_model(spec, revision=self.options.revision, token=self.options.token, timeout=self.options.timeout)
+                self._models[key] = resolve_model(
+                    spec, revision=self.options.revision, token=self.options.token, timeout=self.options.timeout
+                )
             except ModelUnavailable as exc:
                 self._models[key] = exc
         found = self._models[key]
@@ -113,7 +115,9 @@ class Enricher:
         training = self.options.training or training_from(training_settings or {}, seq_len, batch_size)
         try:
             model = resolved if resolved is not None else self._resolve(spec.strip())
-            analysis = analyze(model, effective, peft_type, training, tree=self.options.tree, exact=self.options.exact, linear_names=linear_names)
+            analysis = analyze(
+                model, effective, peft_type, training, tree=self.options.tree, exact=self.options.exact, linear_names=linear_names
+            )
         except (ModelUnavailable, ModelFactsError) as exc:
             reason = exc.reason if isinstance(exc, ModelUnavailable) else str(exc)
             return None, {"model": spec, "reason": reason, "explicit": explicit}

@@ -181,9 +181,7 @@ def model_view(tree: ModuleTree) -> ModelView:
     for name, owner_name in tree.tied.items():
         owner = owners[owner_name]
         if name == tree.output_embedding and owner.kind == "embedding":
-            modules[name] = Module(
-                name, "linear", owner.out_features, owner.in_features, False, owner.params, tensors=owner.tensors
-            )
+            modules[name] = Module(name, "linear", owner.out_features, owner.in_features, False, owner.params, tensors=owner.tensors)
         else:
             modules[name] = owner._replace(name=name)
     names: list[str] = []
@@ -409,9 +407,7 @@ def _partial(view: ModelView, targeted: Sequence[str]) -> tuple[PartialCoverage,
     return tuple(PartialCoverage(kind, counts[kind], totals[kind]) for kind in counts if counts[kind] < totals[kind])
 
 
-def _no_match_error(
-    target_modules: Any, excluded: bool, unmatched: bool, config: Mapping[str, Any]
-) -> str:
+def _no_match_error(target_modules: Any, excluded: bool, unmatched: bool, config: Mapping[str, Any]) -> str:
     """The NoMatchingPeftModuleError peft raises when nothing was targeted (inject_adapter)."""
     if excluded and not unmatched:
         return "All modules were excluded. Check `target_modules`, `exclude_modules` and `modules_to_save`."
@@ -421,8 +417,7 @@ def _no_match_error(
         message = f"Target modules {_show(target_modules)} not found in the base model."
     else:
         message = (
-            "No modules were targeted for adaptation: `target_modules` matched nothing outside "
-            "`exclude_modules` and `modules_to_save`."
+            "No modules were targeted for adaptation: `target_modules` matched nothing outside `exclude_modules` and `modules_to_save`."
         )
     if config.get("layers_to_transform") is not None:
         message += f" Note: `layers_to_transform` is {config['layers_to_transform']}."
@@ -454,7 +449,9 @@ def resolve_targets(
             config = {**config, "target_modules": framework_linear_names(view, linear_names)}
             resolution = _resolve(view, config, peft_type.upper(), task_type)
             if resolution.error and not config["target_modules"]:  # say why peft gets an empty list
-                empty = "the training framework finds no Linear layer on this model (outside the output layer) and passes peft an empty list: "
+                empty = (
+                    "the training framework finds no Linear layer on this model (outside the output layer) and passes peft an empty list: "
+                )
                 resolution = resolution._replace(error=empty + resolution.error)
             return resolution
         except _RegexDeadline:
@@ -543,9 +540,7 @@ def _resolve(view: ModelView, config: Mapping[str, Any], peft_type: str, task_ty
 
     exclude_names = tuple(n for n in excluded if is_excluded(n, exclude))
     supported = SUPPORTED_KINDS.get(peft_type)
-    unsupported = tuple(
-        n for n in targeted if n in view.containers or (supported is not None and view.modules[n].kind not in supported)
-    )
+    unsupported = tuple(n for n in targeted if n in view.containers or (supported is not None and view.modules[n].kind not in supported))
     adapted = tuple(view.modules[n] for n in targeted if n not in unsupported)
     parameters, parameter_error, not_modelled = _target_parameters(view, parameter_entries, targeted)
     if parameters:
@@ -651,9 +646,7 @@ def _convert_moe(
     return converted, None
 
 
-def _leaf_targets(
-    view: ModelView, config: Mapping[str, Any], pattern: str, renames: Mapping[str, str], task_type: str | None
-) -> list[str]:
+def _leaf_targets(view: ModelView, config: Mapping[str, Any], pattern: str, renames: Mapping[str, str], task_type: str | None) -> list[str]:
     """`_resolve_string_target_modules`: the leaf names a regex or `all-linear` targets, v4 expert
     names included (rebuilt from the fused parameters' containers for a regex)."""
     if pattern.lower() == ALL_LINEAR:
@@ -734,9 +727,7 @@ def _param_wrapper_error(config: Mapping[str, Any], adapted: Sequence[Module], f
     return f"`{first.key}` is adapted as a parameter (peft's ParamWrapper, as for fused-MoE experts), which does not work with `{option}`"
 
 
-def _param_wrapper_not_modelled(
-    config: Mapping[str, Any], parameters: Sequence[ParameterTarget], saved: Sequence[str]
-) -> str | None:
+def _param_wrapper_not_modelled(config: Mapping[str, Any], parameters: Sequence[ParameterTarget], saved: Sequence[str]) -> str | None:
     """What peft accepts with wrapped parameters but the tree cannot follow."""
     init = config.get("init_lora_weights")
     if isinstance(init, str) and init.lower() not in ("gaussian", "mica"):
@@ -749,9 +740,7 @@ def _param_wrapper_not_modelled(
     return None
 
 
-def _resolve_modules_to_save(
-    view: ModelView, modules_to_save: Sequence[str]
-) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+def _resolve_modules_to_save(view: ModelView, modules_to_save: Sequence[str]) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
     """`_set_trainable`: every name ending with an entry (a plain string suffix, no dot needed) is wrapped.
 
     A module inside an already wrapped one is not wrapped again here (peft would wrap the
@@ -793,11 +782,19 @@ def _modules_to_save_error(view: ModelView, saved: Sequence[str], targeted: Sequ
 # `query` although the two spellings share almost no letters. Fused projections appear under
 # each role they serve.
 _ROLES: dict[str, frozenset[str]] = {
-    "query": frozenset({"q_proj", "query", "q", "q_lin", "query_proj", "wq", "c_attn", "qkv_proj", "query_key_value", "Wqkv", "W_pack", "in_proj"}),
-    "key": frozenset({"k_proj", "key", "k", "k_lin", "key_proj", "wk", "c_attn", "qkv_proj", "query_key_value", "Wqkv", "W_pack", "in_proj"}),
-    "value": frozenset({"v_proj", "value", "v", "v_lin", "value_proj", "wv", "c_attn", "qkv_proj", "query_key_value", "Wqkv", "W_pack", "in_proj"}),
+    "query": frozenset(
+        {"q_proj", "query", "q", "q_lin", "query_proj", "wq", "c_attn", "qkv_proj", "query_key_value", "Wqkv", "W_pack", "in_proj"}
+    ),
+    "key": frozenset(
+        {"k_proj", "key", "k", "k_lin", "key_proj", "wk", "c_attn", "qkv_proj", "query_key_value", "Wqkv", "W_pack", "in_proj"}
+    ),
+    "value": frozenset(
+        {"v_proj", "value", "v", "v_lin", "value_proj", "wv", "c_attn", "qkv_proj", "query_key_value", "Wqkv", "W_pack", "in_proj"}
+    ),
     "attention_out": frozenset({"o_proj", "out_proj", "o", "out_lin", "wo", "dense", "c_proj"}),
-    "mlp_in": frozenset({"gate_proj", "up_proj", "fc1", "c_fc", "wi", "wi_0", "wi_1", "w1", "w3", "lin1", "dense_h_to_4h", "fc_in", "gate_up_proj", "dense"}),
+    "mlp_in": frozenset(
+        {"gate_proj", "up_proj", "fc1", "c_fc", "wi", "wi_0", "wi_1", "w1", "w3", "lin1", "dense_h_to_4h", "fc_in", "gate_up_proj", "dense"}
+    ),
     "mlp_out": frozenset({"down_proj", "fc2", "c_proj", "wo", "w2", "lin2", "dense_4h_to_h", "fc_out", "dense"}),
 }
 
@@ -805,9 +802,7 @@ _ROLES: dict[str, frozenset[str]] = {
 def closest_module_names(name: str, tree: ModuleTree, limit: int = 3) -> list[str]:
     """Leaf names of adaptable modules in `tree` that the user probably meant by `name`."""
     view = model_view(tree)
-    leaves = list(
-        dict.fromkeys(n.rsplit(".", 1)[-1] for n, m in view.modules.items() if m.kind != "other")
-    )
+    leaves = list(dict.fromkeys(n.rsplit(".", 1)[-1] for n, m in view.modules.items() if m.kind != "other"))
     wanted = name.rsplit(".", 1)[-1]
     if wanted in leaves:
         return [wanted]

@@ -142,7 +142,7 @@ def _axolotl_union(facts: Mapping[str, Any]) -> dict[str, Any]:
     if dialect.get("name") != "axolotl" or values.get("lora_target_linear") is not True or not listed:
         return {}
     leaves = {str(name).rsplit(".", 1)[-1] for name in (listed if isinstance(listed, list) else [listed])}
-    targets = ((facts.get("model") or {}).get("targets") or {})
+    targets = (facts.get("model") or {}).get("targets") or {}
     if "targeted_leaf_names" in targets:  # the model is known: the exact names the union adds
         added = sorted(set(targets["targeted_leaf_names"]) - leaves)
         return {"axolotl_linear_added": added, "axolotl_linear_added_text": ", ".join(f"`{n}`" for n in added)} if added else {}

@@ -146,14 +146,17 @@ class Outcome(NamedTuple):
         files = sum(fix.changed for fix in self.fixes)
         left = self.hidden + len(self.manual) + sum(len(fix.skipped) + len(fix.deferred) for fix in self.fixes)
         # never a bare "0 to fix" while problems with a fix remain: say how many, and why below
-        lines = [f"{'fixed' if written else 'would fix'} {applied} problem(s) in {files} file(s)" + (f"; {left} not fixed, see why below" if left else "")]
-        lines += [f"not fixed: {f.file}:{f.line}: {f.code} {f.name}: {why}" for fix in self.fixes for f, why in fix.skipped]
-        lines += [
-            f"not fixed: {f.file}:{f.line}: {f.code} {f.name}: {RERUN}" for fix in self.fixes for f in fix.deferred
+        lines = [
+            f"{'fixed' if written else 'would fix'} {applied} problem(s) in {files} file(s)"
+            + (f"; {left} not fixed, see why below" if left else "")
         ]
+        lines += [f"not fixed: {f.file}:{f.line}: {f.code} {f.name}: {why}" for fix in self.fixes for f, why in fix.skipped]
+        lines += [f"not fixed: {f.file}:{f.line}: {f.code} {f.name}: {RERUN}" for fix in self.fixes for f in fix.deferred]
         lines += [f"not fixed: {f.file}:{f.line}: {f.code} {f.name}: {MANUAL}" for f in self.manual]
         if self.hidden:
-            lines.append(f"{self.hidden} unsafe fix(es) not {'applied' if written else 'shown'}: they change training behaviour; review them and add --unsafe-fixes")
+            lines.append(
+                f"{self.hidden} unsafe fix(es) not {'applied' if written else 'shown'}: they change training behaviour; review them and add --unsafe-fixes"
+            )
         return "\n".join(lines)
 
 

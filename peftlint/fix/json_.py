@@ -23,7 +23,6 @@ def json_edit_at_marks(text: str, edit: Edit) -> str:
     return _json_edit(text, edit) if editor is None else editor(text, edit, True)
 
 
-
 def _json_layout(text: str) -> dict[str, Any]:
     indent = re.search(r"\n([ \t]+)\S", text)
     return {

@@ -65,7 +65,11 @@ def _config_call(source: _Source, document: int) -> ast.Call:
         raise NotApplicable("the config call is gone")
     line, column = documents[document].positions[()]
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and node.lineno == line and source.offset(line, node.col_offset) - source.starts[line - 1] == column - 1:
+        if (
+            isinstance(node, ast.Call)
+            and node.lineno == line
+            and source.offset(line, node.col_offset) - source.starts[line - 1] == column - 1
+        ):
             return node
     raise NotApplicable("the config call is gone")
 

@@ -44,7 +44,9 @@ class PeftLintCallback(TrainerCallback):
         self.ignore = ignore
         self.profile = profile
 
-    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model: Any = None, **kwargs: Any) -> None:
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model: Any = None, **kwargs: Any
+    ) -> None:
         adapters = getattr(model, "peft_config", None)
         if not isinstance(adapters, Mapping):
             logger.warning("peftlint: the model is not a PeftModel: no adapter config to check")
@@ -59,7 +61,10 @@ class PeftLintCallback(TrainerCallback):
             failing += [f for f in findings if fails(f, self.fail_on)]
         if failing:
             codes = ", ".join(sorted({f.code for f in failing}))
-            raise LintFailed(f"peftlint: {len(failing)} finding(s) at or above `{self.fail_on}` ({codes}): training stopped before the first step", failing)
+            raise LintFailed(
+                f"peftlint: {len(failing)} finding(s) at or above `{self.fail_on}` ({codes}): training stopped before the first step",
+                failing,
+            )
 
 
 def _describe(finding: Finding) -> str:

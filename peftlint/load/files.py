@@ -39,9 +39,7 @@ _BYTE_ORDER_MARKS = (
 _ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16", "utf-32": "UTF-32"}
 
 
-def load_path(
-    path: str | Path, *, max_bytes: int = MAX_BYTES, config_classes: Mapping[str, str] | None = None
-) -> list[Document]:
+def load_path(path: str | Path, *, max_bytes: int = MAX_BYTES, config_classes: Mapping[str, str] | None = None) -> list[Document]:
     """The configs in the file at `path` ([] for an empty file); raises only LoadError."""
     name = os.fspath(path)
     return load_bytes(_read(name, max_bytes), name, config_classes=config_classes)

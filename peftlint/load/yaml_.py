@@ -157,9 +157,7 @@ def _anchor(anchors: dict[str, _Node], event: Any, node: _Node, path: str) -> No
         return
     if event.anchor in anchors:  # as PyYAML's composer does
         first = anchors[event.anchor].start_mark.line + 1
-        raise LoadError(
-            path, f"duplicate anchor `&{event.anchor}` (first at line {first})", *_line_col(event.start_mark)
-        )
+        raise LoadError(path, f"duplicate anchor `&{event.anchor}` (first at line {first})", *_line_col(event.start_mark))
     anchors[event.anchor] = node
 
 

@@ -237,7 +237,9 @@ def _nested_configs(document: Document, mapping: dict[str, Any], root: JsonPath,
         if not isinstance(value, dict) or key == PROFILE_KEY:
             continue
         path = (*root, key)
-        config = _read_mapping(document, {str(k): v for k, v in value.items()}, profile, path) if str(key).lower() in NESTED_BLOCKS else None
+        config = (
+            _read_mapping(document, {str(k): v for k, v in value.items()}, profile, path) if str(key).lower() in NESTED_BLOCKS else None
+        )
         if config is not None:
             found.append(config)
         elif len(path) < MAX_NESTING:
@@ -249,7 +251,9 @@ def _nested_configs(document: Document, mapping: dict[str, Any], root: JsonPath,
 # other unparseable file, e.g. JSON with comments, a Helm template or a CloudFormation template with
 # `!Ref` tags, is skipped): its name, or a key or class name no other kind of file uses.
 _CONFIG_NAME = re.compile(r"(?<![a-z])(q?lora|peft|adapter_config)(?![a-z])", re.IGNORECASE)
-_CONFIG_WORDS = r"peft|peft_type|use_peft|target_modules|finetuning_type|num_virtual_tokens|base_model_name_or_path|lora_[a-z_]+|adapter:\s*q?lora"
+_CONFIG_WORDS = (
+    r"peft|peft_type|use_peft|target_modules|finetuning_type|num_virtual_tokens|base_model_name_or_path|lora_[a-z_]+|adapter:\s*q?lora"
+)
 SNIFF_BYTES = 1_000_000  # a config shows what it is long before this
 
 

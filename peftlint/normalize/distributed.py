@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
         def position(self, path: JsonPath) -> tuple[int | None, int | None]: ...
 
+
 # HF TrainingArguments.fsdp options and accelerate's fsdp_sharding_strategy (names or 1-5)
 _FSDP_SHARDING = {
     "full_shard": "fsdp", "1": "fsdp",
@@ -60,7 +61,16 @@ SHIPPED_DEEPSPEED: dict[str, dict[str, Any]] = {
     "zero3_offload": {"stage": 3, "offload": "params"},
 }
 # Python calls whose keyword arguments carry the distributed keys (transformers and TRL)
-_ARGUMENT_CLASSES = ("TrainingArguments", "Seq2SeqTrainingArguments", "SFTConfig", "DPOConfig", "ORPOConfig", "KTOConfig", "GRPOConfig", "RewardConfig")
+_ARGUMENT_CLASSES = (
+    "TrainingArguments",
+    "Seq2SeqTrainingArguments",
+    "SFTConfig",
+    "DPOConfig",
+    "ORPOConfig",
+    "KTOConfig",
+    "GRPOConfig",
+    "RewardConfig",
+)
 
 
 class Problem(NamedTuple):
@@ -153,7 +163,11 @@ class _Reader:
         stage = zero.get("stage", 0)  # DeepSpeed's default: no ZeRO
         where = root + ("zero_optimization", "stage")
         if stage == "auto":
-            self.problem(document, where, "`stage: \"auto\"` cannot be resolved: the HF integration fills `auto` for batch sizes, learning rates and bucket sizes, never the ZeRO stage; write 0, 1, 2 or 3")
+            self.problem(
+                document,
+                where,
+                '`stage: "auto"` cannot be resolved: the HF integration fills `auto` for batch sizes, learning rates and bucket sizes, never the ZeRO stage; write 0, 1, 2 or 3',
+            )
             return
         if isinstance(stage, bool) or not isinstance(stage, int) or stage not in _ZERO:
             self.problem(document, where, f"ZeRO `stage` is `{stage}`: DeepSpeed has stages 0, 1, 2 and 3")
@@ -165,11 +179,19 @@ class _Reader:
                 continue
             device = block.get("device") if isinstance(block, Mapping) else block
             if device == "auto":
-                self.problem(document, root + ("zero_optimization", key, "device"), f"`{key}.device: \"auto\"` cannot be resolved: write cpu, nvme or none")
+                self.problem(
+                    document,
+                    root + ("zero_optimization", key, "device"),
+                    f'`{key}.device: "auto"` cannot be resolved: write cpu, nvme or none',
+                )
                 continue
             if device in _OFFLOAD_DEVICES:
                 if kind == "params" and stage != 3:
-                    self.problem(document, root + ("zero_optimization", key), f"`offload_param` needs ZeRO stage 3; DeepSpeed ignores it at stage {stage}")
+                    self.problem(
+                        document,
+                        root + ("zero_optimization", key),
+                        f"`offload_param` needs ZeRO stage 3; DeepSpeed ignores it at stage {stage}",
+                    )
                     continue
                 offload = "params" if kind == "params" else offload if offload == "params" else "optimizer"
         self.set("deepspeed_stage", stage, label)
@@ -179,9 +201,13 @@ class _Reader:
         if hpz not in (None, 1):
             where = root + ("zero_optimization", "zero_hpz_partition_size")
             if isinstance(hpz, bool) or not isinstance(hpz, int) or hpz < 1:
-                self.problem(document, where, f"`zero_hpz_partition_size` must be a whole number of GPUs (one node's for ZeRO++ hpZ), not `{hpz}`")
+                self.problem(
+                    document, where, f"`zero_hpz_partition_size` must be a whole number of GPUs (one node's for ZeRO++ hpZ), not `{hpz}`"
+                )
             elif stage != 3:
-                self.problem(document, where, f"`zero_hpz_partition_size` (ZeRO++ hpZ) needs ZeRO stage 3; DeepSpeed ignores it at stage {stage}")
+                self.problem(
+                    document, where, f"`zero_hpz_partition_size` (ZeRO++ hpZ) needs ZeRO stage 3; DeepSpeed ignores it at stage {stage}"
+                )
             else:
                 self.set("hpz_partition_size", hpz, label)
         if stage == 3 and zero.get("zero3_init_flag", True):
@@ -216,7 +242,11 @@ class _Reader:
             raw, key = values["sharding_strategy"]
             strategy = _FSDP_SHARDING.get(str(raw).strip().lower())
             if strategy is None:
-                self.problem(document, path + (key,), f"`{key}: {raw}` is not an FSDP sharding strategy: use FULL_SHARD, SHARD_GRAD_OP, NO_SHARD, HYBRID_SHARD, HYBRID_SHARD_ZERO2 (or 1-5)")
+                self.problem(
+                    document,
+                    path + (key,),
+                    f"`{key}: {raw}` is not an FSDP sharding strategy: use FULL_SHARD, SHARD_GRAD_OP, NO_SHARD, HYBRID_SHARD, HYBRID_SHARD_ZERO2 (or 1-5)",
+                )
             else:
                 self.set("strategy", strategy, label)
         elif self.settings.get("strategy") not in _FSDP_SHARDING.values():
@@ -229,7 +259,11 @@ class _Reader:
                 self.problem(document, path + (key,), f"`{key}: {raw}`: FSDP versions are 1 and 2")
         if "reshard_after_forward" in values and values["reshard_after_forward"][0] is False:
             self.set("strategy", "fsdp-shard-grad-op", label)  # FSDP2's SHARD_GRAD_OP
-        for name, setting in (("offload_params", "offload"), ("use_orig_params", "use_orig_params"), ("cpu_ram_efficient_loading", "low_cpu_loading")):
+        for name, setting in (
+            ("offload_params", "offload"),
+            ("use_orig_params", "use_orig_params"),
+            ("cpu_ram_efficient_loading", "low_cpu_loading"),
+        ):
             if name in values:
                 flag = _truth(values[name][0])
                 if setting == "offload":
@@ -259,18 +293,33 @@ class _Reader:
         elif kind == "DEEPSPEED":
             block = data.get("deepspeed_config") or {}
             if isinstance(block, Mapping) and block.get("deepspeed_config_file"):
-                self.deepspeed(block["deepspeed_config_file"], base_dir=os.path.dirname(path), document=document, path=("deepspeed_config", "deepspeed_config_file"), label=path)
+                self.deepspeed(
+                    block["deepspeed_config_file"],
+                    base_dir=os.path.dirname(path),
+                    document=document,
+                    path=("deepspeed_config", "deepspeed_config_file"),
+                    label=path,
+                )
             elif isinstance(block, Mapping):
                 mapped = {"stage": block.get("zero_stage", 2)}  # accelerate's default stage
                 for key, target in (("offload_optimizer_device", "offload_optimizer"), ("offload_param_device", "offload_param")):
                     if block.get(key) not in (None, "none"):
                         mapped[target] = {"device": block[key]}
-                self._deepspeed_mapping({"zero_optimization": {**mapped, "zero3_init_flag": block.get("zero3_init_flag", False)}}, _Renamed(document), ("deepspeed_config",), label)
+                self._deepspeed_mapping(
+                    {"zero_optimization": {**mapped, "zero3_init_flag": block.get("zero3_init_flag", False)}},
+                    _Renamed(document),
+                    ("deepspeed_config",),
+                    label,
+                )
         elif kind == "FSDP":
             self.set("strategy", "fsdp", label)
             self.fsdp_config(data.get("fsdp_config") or {}, document, ("fsdp_config",), label)
         else:
-            self.problem(document, ("distributed_type",), f"`distributed_type: {kind}` is not modelled: the estimate covers NO, MULTI_GPU, DEEPSPEED and FSDP")
+            self.problem(
+                document,
+                ("distributed_type",),
+                f"`distributed_type: {kind}` is not modelled: the estimate covers NO, MULTI_GPU, DEEPSPEED and FSDP",
+            )
 
     # --- the training file's own keys ----------------------------------------------------------
 
@@ -279,13 +328,23 @@ class _Reader:
         label = document.path
         if data.get("deepspeed") not in (None, ""):
             self.set("deepspeed_set", True, f"{label}:{document.position(('deepspeed',))[0]}")
-            self.deepspeed(data["deepspeed"], base_dir=base_dir, document=document, path=("deepspeed",), label=f"{label}:{document.position(('deepspeed',))[0]} `deepspeed`")
+            self.deepspeed(
+                data["deepspeed"],
+                base_dir=base_dir,
+                document=document,
+                path=("deepspeed",),
+                label=f"{label}:{document.position(('deepspeed',))[0]} `deepspeed`",
+            )
         if "fsdp" in data:
             self.fsdp_options(data["fsdp"], document, ("fsdp",), f"{label}:{document.position(('fsdp',))[0]} `fsdp`")
         if isinstance(data.get("fsdp_config"), Mapping) and (data.get("fsdp") or "fsdp_version" in data or self.settings.get("fsdp_set")):
-            self.fsdp_config(data["fsdp_config"], document, ("fsdp_config",), f"{label}:{document.position(('fsdp_config',))[0]} `fsdp_config`")
+            self.fsdp_config(
+                data["fsdp_config"], document, ("fsdp_config",), f"{label}:{document.position(('fsdp_config',))[0]} `fsdp_config`"
+            )
         if "fsdp_version" in data and (data.get("fsdp") or data.get("fsdp_config")):
-            self.fsdp_config({"fsdp_version": data["fsdp_version"]}, document, (), f"{label}:{document.position(('fsdp_version',))[0]} `fsdp_version`")
+            self.fsdp_config(
+                {"fsdp_version": data["fsdp_version"]}, document, (), f"{label}:{document.position(('fsdp_version',))[0]} `fsdp_version`"
+            )
 
 
 class _Renamed:
@@ -423,7 +482,11 @@ def checked_plan(setup: Setup) -> tuple[dict[str, Any], Problem | None]:
 def plan_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The Plan fields of a setup's settings; FSDP1 with use_orig_params mixes frozen and
     trainable parameters in one FlatParameter under the usual transformer-layer wrapping."""
-    plan = {k: settings[k] for k in ("strategy", "num_gpus", "num_nodes", "offload", "fsdp_version", "low_cpu_loading", "hpz_partition_size") if k in settings}
+    plan = {
+        k: settings[k]
+        for k in ("strategy", "num_gpus", "num_nodes", "offload", "fsdp_version", "low_cpu_loading", "hpz_partition_size")
+        if k in settings
+    }
     plan["mixed_flat_params"] = settings.get("use_orig_params") is True and settings.get("fsdp_version", 1) == 1
     plan["fp32_shards"] = settings.get("mixed_precision") is True and settings.get("fsdp_version", 1) == 2
     return plan

@@ -185,7 +185,9 @@ def base_model(request: Request) -> Base:
     model, task = request.model, request.values.get("task")
     if request.dialect != PEFT:
         if published_task_type(model.config) != "CAUSAL_LM":
-            raise RecommendError(f"{request.dialect} trains causal language models; {model.model_id} ({model.config.get('model_type')}) is not one: use --dialect peft")
+            raise RecommendError(
+                f"{request.dialect} trains causal language models; {model.model_id} ({model.config.get('model_type')}) is not one: use --dialect peft"
+            )
         candidates: list[str | None] = ["CAUSAL_LM"]
     elif task == "classification":
         candidates = ["SEQ_CLS", published_task_type(model.config)]
@@ -208,29 +210,77 @@ def _rank(task: str | None, priority: str | None, dataset_size: int | None, reas
     rank = high if priority == "quality" else low
     if task in TASK_RANKS:
         where = "" if high == low else "the top of the range; " if priority == "quality" else "the start of the range; "
-        reasons.append(Reason(f"r={rank}, lora_alpha={2 * rank}", f"the guides' range for {task} is r={low}-{high}" if low != high else f"the guides use r={low} for {task}", f"{S000} §Task-Specific Recommendations ({where}alpha = 2r as in r=8, alpha=16)"))
+        reasons.append(
+            Reason(
+                f"r={rank}, lora_alpha={2 * rank}",
+                f"the guides' range for {task} is r={low}-{high}" if low != high else f"the guides use r={low} for {task}",
+                f"{S000} §Task-Specific Recommendations ({where}alpha = 2r as in r=8, alpha=16)",
+            )
+        )
     elif priority == "quality":
-        reasons.append(Reason(f"r={rank}, lora_alpha={2 * rank}", "quality first: the general-purpose starting point", f"{S001} §Practical Recommendations (General-Purpose Fine-tuning: r=16, alpha=32)"))
+        reasons.append(
+            Reason(
+                f"r={rank}, lora_alpha={2 * rank}",
+                "quality first: the general-purpose starting point",
+                f"{S001} §Practical Recommendations (General-Purpose Fine-tuning: r=16, alpha=32)",
+            )
+        )
     else:
-        reasons.append(Reason(f"r={rank}, lora_alpha={2 * rank}", "the guides' default rank; raise it only if the model underfits", f"{S000} §Decision Tree (Default recommendation: LoRA r=8, alpha=16)"))
+        reasons.append(
+            Reason(
+                f"r={rank}, lora_alpha={2 * rank}",
+                "the guides' default rank; raise it only if the model underfits",
+                f"{S000} §Decision Tree (Default recommendation: LoRA r=8, alpha=16)",
+            )
+        )
     limit = next((cap for below, cap in DATASET_RANK_LIMITS if dataset_size is not None and dataset_size < below), None)
     if limit is not None and rank > limit:
         rank = limit
-        reasons.append(Reason(f"r={rank} instead", f"{dataset_size:,} examples are too few for a higher rank: it would memorise them", f"{S000} §Practical Recommendations (If overfitting: decrease rank) and {S001} §Few-Shot and Low-Resource Settings"))
+        reasons.append(
+            Reason(
+                f"r={rank} instead",
+                f"{dataset_size:,} examples are too few for a higher rank: it would memorise them",
+                f"{S000} §Practical Recommendations (If overfitting: decrease rank) and {S001} §Few-Shot and Low-Resource Settings",
+            )
+        )
     return rank
 
 
 def _roles(task: str | None, priority: str | None, reasons: list[Reason]) -> tuple[str, ...]:
     if task == "code":
-        reasons.append(Reason("adapt Q, K, V, O and the MLP", "code generation benefits from adapting all attention weights, and from the FFN", f"{S000} §Task-Specific Recommendations (Code Generation)"))
+        reasons.append(
+            Reason(
+                "adapt Q, K, V, O and the MLP",
+                "code generation benefits from adapting all attention weights, and from the FFN",
+                f"{S000} §Task-Specific Recommendations (Code Generation)",
+            )
+        )
         return (*ATTENTION_ROLES, FFN)
     roles: tuple[str, ...] = ATTENTION_ROLES if priority == "quality" else QV
     if priority == "quality":
-        reasons.append(Reason("adapt Q, K, V and O", "quality first: LoRA on all attention projections", f"{S001} §Practical Recommendations (General-Purpose Fine-tuning)"))
+        reasons.append(
+            Reason(
+                "adapt Q, K, V and O",
+                "quality first: LoRA on all attention projections",
+                f"{S001} §Practical Recommendations (General-Purpose Fine-tuning)",
+            )
+        )
     else:
-        reasons.append(Reason("adapt Q and V", "start with the query and value projections, expand only if needed", f"{S000} §Practical Recommendations (Starting Point) and §Common Pitfalls (Wrong target modules)"))
+        reasons.append(
+            Reason(
+                "adapt Q and V",
+                "start with the query and value projections, expand only if needed",
+                f"{S000} §Practical Recommendations (Starting Point) and §Common Pitfalls (Wrong target modules)",
+            )
+        )
     if task == "domain-adaptation":
-        reasons.append(Reason("adapt the MLP too", "domain adaptation adds knowledge, a significant behavioural change", f"{S001} §Practical Recommendations (Add FFN adaptation for tasks requiring significant behavioral change); {S000} §Task-Specific Recommendations (Domain Adaptation)"))
+        reasons.append(
+            Reason(
+                "adapt the MLP too",
+                "domain adaptation adds knowledge, a significant behavioural change",
+                f"{S001} §Practical Recommendations (Add FFN adaptation for tasks requiring significant behavioral change); {S000} §Task-Specific Recommendations (Domain Adaptation)",
+            )
+        )
         roles = (*roles, FFN)
     return roles
 
@@ -301,27 +351,81 @@ def decide(request: Request, base: Base) -> tuple[dict[str, Any], list[Reason]]:
     values = request.values
     task, deployment, priority = values.get("task"), values.get("deployment"), values.get("priority")
     variants = values.get("variants") or 1
-    reasons = [Reason(f"base model {base.model.model_id}", f"{base.tree.model_type}, {base.size} parameters; adapting it for {task or 'an unstated task'}", f"{S002} Concept 3 (How strong is the base model already? How deep is the task shift?)")]
+    reasons = [
+        Reason(
+            f"base model {base.model.model_id}",
+            f"{base.tree.model_type}, {base.size} parameters; adapting it for {task or 'an unstated task'}",
+            f"{S002} Concept 3 (How strong is the base model already? How deep is the task shift?)",
+        )
+    ]
     if deployment in LATENCY_DEPLOYMENTS:
-        reasons.append(Reason("LoRA, merged into the base weights for serving (`merge_and_unload()`)", f"inference latency matters ({deployment}): merged LoRA adds no latency, prefix/prompt tuning and adapters cannot be merged", f"{S000} §Decision Tree (Is inference latency critical? Yes: LoRA) and §Inference Overhead; {S001} §Production Deployment"))
+        reasons.append(
+            Reason(
+                "LoRA, merged into the base weights for serving (`merge_and_unload()`)",
+                f"inference latency matters ({deployment}): merged LoRA adds no latency, prefix/prompt tuning and adapters cannot be merged",
+                f"{S000} §Decision Tree (Is inference latency critical? Yes: LoRA) and §Inference Overhead; {S001} §Production Deployment",
+            )
+        )
     elif priority == "cost":
         blocker = _prompt_tuning_blocker(request, base)
         if blocker is None:
-            reasons.append(Reason(f"prompt tuning, {PROMPT_TOKENS} virtual tokens", "compute is the constraint: the smallest trainable state and the fastest training", f"{S000} §Decision Tree (Is compute extremely limited? Yes: Prompt Tuning) and §Quick Reference (Maximum efficiency)"))
+            reasons.append(
+                Reason(
+                    f"prompt tuning, {PROMPT_TOKENS} virtual tokens",
+                    "compute is the constraint: the smallest trainable state and the fastest training",
+                    f"{S000} §Decision Tree (Is compute extremely limited? Yes: Prompt Tuning) and §Quick Reference (Maximum efficiency)",
+                )
+            )
             return _prompt_tuning(base), reasons
-        reasons.append(Reason("LoRA, not prompt tuning", f"compute is the constraint, but {blocker}", f"{S000} §Decision Tree (Is compute extremely limited?) and {S001} §When to Use Prompt Tuning"))
+        reasons.append(
+            Reason(
+                "LoRA, not prompt tuning",
+                f"compute is the constraint, but {blocker}",
+                f"{S000} §Decision Tree (Is compute extremely limited?) and {S001} §When to Use Prompt Tuning",
+            )
+        )
     elif task == "classification":
-        reasons.append(Reason("LoRA", "a simple task: few parameters, quick training, little risk of overfitting", f"{S000} §Decision Tree (Is the task simple? Prompt Tuning or LoRA r=4) and §Task-Specific Recommendations (Classification)"))
+        reasons.append(
+            Reason(
+                "LoRA",
+                "a simple task: few parameters, quick training, little risk of overfitting",
+                f"{S000} §Decision Tree (Is the task simple? Prompt Tuning or LoRA r=4) and §Task-Specific Recommendations (Classification)",
+            )
+        )
     elif task == "multi-task" or variants > 1 or deployment == "multi-tenant":
         what = "several tasks" if task == "multi-task" else f"{variants} variants" if variants > 1 else "a multi-tenant deployment"
-        reasons.append(Reason("one compact LoRA adapter per task or tenant, kept separate and loaded at runtime", f"{what}: small, modular artifacts are easy to swap and combine (peft has no bottleneck adapters; LoRAs load side by side)", f"{S000} §Decision Tree (combine multiple tasks: Adapters) and §Combining Methods (Multiple LoRAs); {S001} §Production Deployment (multi-tenant serving: keep LoRA weights separate); {S002} Concept 3 (many variants favor compact, modular artifacts)"))
+        reasons.append(
+            Reason(
+                "one compact LoRA adapter per task or tenant, kept separate and loaded at runtime",
+                f"{what}: small, modular artifacts are easy to swap and combine (peft has no bottleneck adapters; LoRAs load side by side)",
+                f"{S000} §Decision Tree (combine multiple tasks: Adapters) and §Combining Methods (Multiple LoRAs); {S001} §Production Deployment (multi-tenant serving: keep LoRA weights separate); {S002} Concept 3 (many variants favor compact, modular artifacts)",
+            )
+        )
     else:
-        reasons.append(Reason("LoRA", "no latency, compute or multi-task constraint: the guides' default", f"{S000} §Decision Tree (Default recommendation: LoRA r=8, alpha=16); {S001} §When to Use LoRA"))
+        reasons.append(
+            Reason(
+                "LoRA",
+                "no latency, compute or multi-task constraint: the guides' default",
+                f"{S000} §Decision Tree (Default recommendation: LoRA r=8, alpha=16); {S001} §When to Use LoRA",
+            )
+        )
     rank = _rank(task, priority, values.get("dataset_size"), reasons)
     targets = _targets(base, _roles(task, priority, reasons))
-    reasons.append(Reason(f"target_modules: {', '.join(targets)}", f"the names these roles have in {base.tree.model_type}", f"[peft-source] src/peft/utils/constants.py (default LoRA targets per model type); {S000} §Common Pitfalls (Wrong target modules)"))
+    reasons.append(
+        Reason(
+            f"target_modules: {', '.join(targets)}",
+            f"the names these roles have in {base.tree.model_type}",
+            f"[peft-source] src/peft/utils/constants.py (default LoRA targets per model type); {S000} §Common Pitfalls (Wrong target modules)",
+        )
+    )
     if base.task_type == "SEQ_CLS":
-        reasons.append(Reason("task_type: SEQ_CLS", "a new classification head on the base model; peft trains it in full next to the adapter (modules_to_save)", f"[peft-source] src/peft/peft_model.py (PeftModelForSequenceClassification adds the classifier to modules_to_save); {S000} §Task-Specific Recommendations (Classification)"))
+        reasons.append(
+            Reason(
+                "task_type: SEQ_CLS",
+                "a new classification head on the base model; peft trains it in full next to the adapter (modules_to_save)",
+                f"[peft-source] src/peft/peft_model.py (PeftModelForSequenceClassification adds the classifier to modules_to_save); {S000} §Task-Specific Recommendations (Classification)",
+            )
+        )
     small_data = values.get("dataset_size") is not None and values["dataset_size"] < PROMPT_MIN_EXAMPLES
     return _lora(base, rank, targets, SMALL_DATA_DROPOUT if small_data else DROPOUT), reasons
 
@@ -367,14 +471,31 @@ def fit_budget(request: Request, base: Base, config: dict[str, Any]) -> tuple[Pl
     budget = request.budget
     plan = Plan(_label(config), config, training)
     if budget is None:
-        return plan, [Reason("no memory budget", "no --gpu-memory given: the estimate is for one GPU at the stated sequence length", f"{S001} §Memory Footprint Analysis")]
+        return plan, [
+            Reason(
+                "no memory budget",
+                "no --gpu-memory given: the estimate is for one GPU at the stated sequence length",
+                f"{S001} §Memory Footprint Analysis",
+            )
+        ]
     peak = peak_bytes(base, config, training)
     if peak is not None and peak <= budget:
-        unquantized = Reason("16-bit base weights, no remedy needed", f"estimated peak {_gib(peak)} of {_gib(budget)}: 4-bit would only cost speed (~10-20%) and possibly quality", f"{S001} §When to Use QLoRA (Avoid QLoRA when you have access to more memory)")
+        unquantized = Reason(
+            "16-bit base weights, no remedy needed",
+            f"estimated peak {_gib(peak)} of {_gib(budget)}: 4-bit would only cost speed (~10-20%) and possibly quality",
+            f"{S001} §When to Use QLoRA (Avoid QLoRA when you have access to more memory)",
+        )
         return plan, [unquantized]
     analysis = analyze(base.model, _effective(config), plan.peft_type, training, tree=base.tree)
     remedies = memory_remedies(analysis, _effective(config), plan.peft_type, training, budget)
-    reasons = [Reason(f"train with {r.change}", f"estimated peak {_gib(r.total_bytes)} ({'fits' if r.fits else 'still above'} {_gib(budget)})", _remedy_source(r.change)) for r in remedies]
+    reasons = [
+        Reason(
+            f"train with {r.change}",
+            f"estimated peak {_gib(r.total_bytes)} ({'fits' if r.fits else 'still above'} {_gib(budget)})",
+            _remedy_source(r.change),
+        )
+        for r in remedies
+    ]
     if remedies and remedies[-1].fits:
         return _remedied(_canonical(config, remedies[-1].effective), remedies[-1].training, training), reasons
     lean_training = remedies[-1].training if remedies else training
@@ -384,7 +505,13 @@ def fit_budget(request: Request, base: Base, config: dict[str, Any]) -> tuple[Pl
         if narrower["target_modules"] != lean.get("target_modules"):
             peak = peak_bytes(base, narrower, lean_training)
             if peak is not None:
-                reasons.append(Reason("adapt Q and V only", f"estimated peak {_gib(peak)} ({'fits' if peak <= budget else 'still above'} {_gib(budget)})", f"{S000} §Practical Recommendations (Starting Point: Q and V)"))
+                reasons.append(
+                    Reason(
+                        "adapt Q and V only",
+                        f"estimated peak {_gib(peak)} ({'fits' if peak <= budget else 'still above'} {_gib(budget)})",
+                        f"{S000} §Practical Recommendations (Starting Point: Q and V)",
+                    )
+                )
                 lean = narrower
                 if peak <= budget:
                     return _remedied(lean, lean_training, training), reasons
@@ -428,7 +555,11 @@ def _smaller_model(request: Request, base: Base, training: Training, budget: int
         if config is None or published_task_type(config) != published_task_type(base.model.config):
             continue
         try:
-            other = Base(ModelConfig(model_id, config, "bundled"), module_tree(ModelConfig(model_id, config, "bundled"), base.task_type), base.task_type)
+            other = Base(
+                ModelConfig(model_id, config, "bundled"),
+                module_tree(ModelConfig(model_id, config, "bundled"), base.task_type),
+                base.task_type,
+            )
         except ModelFactsError:  # no such head for this model
             continue
         if other.params >= base.params:
@@ -460,7 +591,15 @@ def _nothing_fits(request: Request, base: Base, config: Mapping[str, Any], train
 def checked(request: Request, plan: Plan) -> tuple[list[Finding], dict[str, Any]]:
     """The warnings and errors `peftlint check` reports on the file this plan is written as, and
     the facts they come from."""
-    data = file_mapping(plan.config, plan.training, request.dialect, model_id=request.model.model_id, accumulation=plan.accumulation, distributed=plan.training.plan, layer_classes=request.layer_classes or ())
+    data = file_mapping(
+        plan.config,
+        plan.training,
+        request.dialect,
+        model_id=request.model.model_id,
+        accumulation=plan.accumulation,
+        distributed=plan.training.plan,
+        layer_classes=request.layer_classes or (),
+    )
     config = to_peft_config(Document("<recommended>", "yaml", data))
     assert config is not None  # every mapping file_mapping writes is a PEFT config
     # a plain PEFT config cannot say how training runs: the plan's settings stand in for the file's
@@ -516,7 +655,11 @@ def settle(request: Request, base: Base, config: dict[str, Any], reasons: list[R
     if found and plan.config != default:
         fallback, fallback_reasons = fit_budget(request, base, default)
         if not objections(request, fallback):
-            why = Reason(f"instead: {fallback.label}, the guides' default", f"{_label(plan.config)} would get {found[0].code}: {found[0].message}", f"{S000} §Decision Tree (Default recommendation) and §Summary")
+            why = Reason(
+                f"instead: {fallback.label}, the guides' default",
+                f"{_label(plan.config)} would get {found[0].code}: {found[0].message}",
+                f"{S000} §Decision Tree (Default recommendation) and §Summary",
+            )
             return fallback, [*reasons, why, *fallback_reasons], []
     return plan, [*reasons, *budget_reasons], found
 
@@ -532,27 +675,74 @@ def _candidates(request: Request, base: Base, chosen: Plan) -> list[tuple[str, d
     rank = chosen.config.get("r", DEFAULT_RANK)
     rows: list[tuple[str, dict[str, Any], Training, str]] = []
     default = _lora(base, DEFAULT_RANK, query_value, DROPOUT)
-    rows.append((_label(default), default, training, f"the guides' starting point; {chosen.label} suits this task better ({S000} §Task-Specific Recommendations)"))
+    rows.append(
+        (
+            _label(default),
+            default,
+            training,
+            f"the guides' starting point; {chosen.label} suits this task better ({S000} §Task-Specific Recommendations)",
+        )
+    )
     wide = _lora(base, 16, attention, DROPOUT)
-    rows.append((_label(wide), wide, training, f"more capacity than needed to start: raise rank and targets only if the model underfits ({S000} §Common Pitfalls: Rank too high; {S001} §General-Purpose Fine-tuning)"))
+    rows.append(
+        (
+            _label(wide),
+            wide,
+            training,
+            f"more capacity than needed to start: raise rank and targets only if the model underfits ({S000} §Common Pitfalls: Rank too high; {S001} §General-Purpose Fine-tuning)",
+        )
+    )
     all_linear = _lora(base, 16, "all-linear", DROPOUT)
-    rows.append(("LoRA r=16 on all-linear", all_linear, training, f"every linear layer: a larger adapter and slower steps for a first run ({S000} §Common Pitfalls: start low, increase if needed)"))
+    rows.append(
+        (
+            "LoRA r=16 on all-linear",
+            all_linear,
+            training,
+            f"every linear layer: a larger adapter and slower steps for a first run ({S000} §Common Pitfalls: start low, increase if needed)",
+        )
+    )
     if chosen.peft_type == "LORA" and training.quantization is None:
         qlora = training._replace(quantization="4bit", double_quant=True)
         fits = "the 16-bit run fits" if request.budget else "no memory limit given"
-        rows.append((_label(chosen.config, "4bit"), chosen.config, qlora, f"{fits}: 4-bit base weights only cost ~10-20% speed and possibly quality ({S001} §When to Use QLoRA: avoid when you have more memory)"))
+        rows.append(
+            (
+                _label(chosen.config, "4bit"),
+                chosen.config,
+                qlora,
+                f"{fits}: 4-bit base weights only cost ~10-20% speed and possibly quality ({S001} §When to Use QLoRA: avoid when you have more memory)",
+            )
+        )
     if chosen.peft_type == "LORA" and training.quantization == "4bit":
         plain = training._replace(quantization=None, double_quant=False)
-        rows.append((_label(chosen.config), chosen.config, plain, f"16-bit base weights do not fit the budget ({S004} §QLoRA: best for memory-constrained training)"))
+        rows.append(
+            (
+                _label(chosen.config),
+                chosen.config,
+                plain,
+                f"16-bit base weights do not fit the budget ({S004} §QLoRA: best for memory-constrained training)",
+            )
+        )
     ia3 = _method(base, "IA3")
-    rows.append(("IA3", ia3, training, f"typically 1-2% below LoRA, and it cannot learn entirely new capabilities ({S001} §When to Use IA³)"))
+    rows.append(
+        ("IA3", ia3, training, f"typically 1-2% below LoRA, and it cannot learn entirely new capabilities ({S001} §When to Use IA³)")
+    )
     if base.task_type in PEFT_MODEL_TASKS:
         if chosen.peft_type != "PROMPT_TUNING":
             prompt = _prompt_tuning(base)
-            why = _prompt_tuning_blocker(request._replace(dialect=PEFT), base) or f"the least capacity: it only steers the frozen model ({S002} §Troubleshooting: prompt tuning is tiny, but only if the task mainly needs steering)"
+            why = (
+                _prompt_tuning_blocker(request._replace(dialect=PEFT), base)
+                or f"the least capacity: it only steers the frozen model ({S002} §Troubleshooting: prompt tuning is tiny, but only if the task mainly needs steering)"
+            )
             rows.append((_label(prompt), prompt, training, why))
         prefix = {"peft_type": "PREFIX_TUNING", "task_type": base.task_type, "num_virtual_tokens": PROMPT_TOKENS}
-        rows.append((f"prefix tuning, {PROMPT_TOKENS} tokens", prefix, training, f"cannot be merged, lengthens every sequence, and leaves the FFN unchanged ({S000} §Inference Overhead; {S001} §When to Use Prefix Tuning)"))
+        rows.append(
+            (
+                f"prefix tuning, {PROMPT_TOKENS} tokens",
+                prefix,
+                training,
+                f"cannot be merged, lengthens every sequence, and leaves the FFN unchanged ({S000} §Inference Overhead; {S001} §When to Use Prefix Tuning)",
+            )
+        )
     steps = _total_steps(values, training)
     adalora = _method(base, "ADALORA", init_r=12, target_r=rank, target_modules=query_value, **({"total_step": steps} if steps else {}))
     size = "below ~70B it is overkill" if base.params < ADALORA_MIN_PARAMS else "it needs a rank schedule"
@@ -591,7 +781,15 @@ def alternatives(request: Request, base: Base, chosen: Plan) -> list[Alternative
 # gradients; ZeRO-2 / SHARD_GRAD_OP shard gradients and optimizer states (same per-GPU memory, so
 # SHARD_GRAD_OP is reached only if ZeRO-2 is judged differently); full sharding gathers every
 # layer's weights twice a step; offloading moves the optimizer step, then the weights, over PCIe.
-STRATEGY_ORDER = (("ddp", "none"), ("zero2", "none"), ("fsdp-shard-grad-op", "none"), ("fsdp", "none"), ("zero3", "none"), ("zero3", "optimizer"), ("zero3", "params"))
+STRATEGY_ORDER = (
+    ("ddp", "none"),
+    ("zero2", "none"),
+    ("fsdp-shard-grad-op", "none"),
+    ("fsdp", "none"),
+    ("zero3", "none"),
+    ("zero3", "optimizer"),
+    ("zero3", "params"),
+)
 # On several nodes, HYBRID_SHARD comes before the strategies that gather weights across nodes:
 # it shards within each node and replicates across nodes, so every layer's all-gather and
 # reduce-scatter stays on the node's own links and only the gradient all-reduce crosses nodes
@@ -624,7 +822,11 @@ def choose_strategy(request: Request, base: Base, config: Mapping[str, Any]) -> 
         return request, []
     budget = request.budget
     if budget is None:
-        reason = Reason("DDP over the GPUs", "no --gpu-memory given: the fastest strategy, each GPU holds the whole model; give --gpu-memory to have the strategy chosen by what fits", f"{S_ACCELERATE} concept_guides/fsdp_and_deepspeed.md")
+        reason = Reason(
+            "DDP over the GPUs",
+            "no --gpu-memory given: the fastest strategy, each GPU holds the whole model; give --gpu-memory to have the strategy chosen by what fits",
+            f"{S_ACCELERATE} concept_guides/fsdp_and_deepspeed.md",
+        )
         return _with_strategy(request, "ddp", "none"), [reason]
     rejected: list[str] = []
     smallest: tuple[int, str, str, int] | None = None
@@ -649,7 +851,13 @@ def choose_strategy(request: Request, base: Base, config: Mapping[str, Any]) -> 
             if rejected:
                 why += " (faster but too large: " + "; ".join(rejected) + ")"
             why += _across_nodes(training.plan, hybrid_tried=HYBRID in order)
-            return trial, [Reason(f"train with {training.plan.describe()}", why, f"{S_DEEPSPEED} ZeRO stages; {S_ACCELERATE} concept_guides/fsdp_and_deepspeed.md, fsdp_sharding_strategy")]
+            return trial, [
+                Reason(
+                    f"train with {training.plan.describe()}",
+                    why,
+                    f"{S_DEEPSPEED} ZeRO stages; {S_ACCELERATE} concept_guides/fsdp_and_deepspeed.md, fsdp_sharding_strategy",
+                )
+            ]
         rejected.append(f"{training.plan.describe()} {_gib(peak)}")
         if smallest is None or peak < smallest[0]:
             smallest = (peak, strategy, offload, hpz)
@@ -657,7 +865,13 @@ def choose_strategy(request: Request, base: Base, config: Mapping[str, Any]) -> 
         return request, []
     trial = _with_strategy(request, *smallest[1:])
     why = f"no strategy fits {_gib(budget)} per GPU as the config stands ({'; '.join(rejected)}): the one that needs least, then the memory remedies"
-    return trial, [Reason(f"train with {start_training(trial).plan.describe()}", why, f"{S_DEEPSPEED} ZeRO-Offload; {S_ACCELERATE} concept_guides/fsdp_and_deepspeed.md")]
+    return trial, [
+        Reason(
+            f"train with {start_training(trial).plan.describe()}",
+            why,
+            f"{S_DEEPSPEED} ZeRO-Offload; {S_ACCELERATE} concept_guides/fsdp_and_deepspeed.md",
+        )
+    ]
 
 
 def _across_nodes(plan: DistributedPlan, *, hybrid_tried: bool) -> str:
@@ -698,7 +912,19 @@ def _serving(request: Request, plan: Plan) -> list[Reason]:
     if plan.peft_type != "LORA":
         return []
     if deployment in LATENCY_DEPLOYMENTS:
-        return [Reason("serve merged: `model = model.merge_and_unload()`", "zero inference overhead once merged", f"{S000} §Practical Recommendations (Production Deployment: merge weights)")]
+        return [
+            Reason(
+                "serve merged: `model = model.merge_and_unload()`",
+                "zero inference overhead once merged",
+                f"{S000} §Practical Recommendations (Production Deployment: merge weights)",
+            )
+        ]
     if deployment == "multi-tenant" or (request.values.get("variants") or 1) > 1:
-        return [Reason("serve unmerged, one adapter per tenant or variant (`load_adapter`, `set_adapter`)", "one base model in memory, adapters switched per request", f"{S001} §Production Deployment (multi-tenant serving: keep LoRA weights separate)")]
+        return [
+            Reason(
+                "serve unmerged, one adapter per tenant or variant (`load_adapter`, `set_adapter`)",
+                "one base model in memory, adapters switched per request",
+                f"{S001} §Production Deployment (multi-tenant serving: keep LoRA weights separate)",
+            )
+        ]
     return []

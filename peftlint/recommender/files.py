@@ -19,9 +19,22 @@ from peftlint.settings.profile import FIELDS
 PEFT = "peft"
 DIALECTS = (PEFT, AXOLOTL, LLAMA_FACTORY, TRL)
 # keys of the canonical config each framework has its own name for (the rest it sets itself)
-_AXOLOTL_KEYS = {"r": "lora_r", "lora_alpha": "lora_alpha", "lora_dropout": "lora_dropout", "target_modules": "lora_target_modules", "fan_in_fan_out": "lora_fan_in_fan_out"}
+_AXOLOTL_KEYS = {
+    "r": "lora_r",
+    "lora_alpha": "lora_alpha",
+    "lora_dropout": "lora_dropout",
+    "target_modules": "lora_target_modules",
+    "fan_in_fan_out": "lora_fan_in_fan_out",
+}
 _LLAMA_FACTORY_KEYS = {"r": "lora_rank", "lora_alpha": "lora_alpha", "lora_dropout": "lora_dropout", "target_modules": "lora_target"}
-_TRL_KEYS = {"r": "lora_r", "lora_alpha": "lora_alpha", "lora_dropout": "lora_dropout", "target_modules": "lora_target_modules", "modules_to_save": "lora_modules_to_save", "task_type": "lora_task_type"}
+_TRL_KEYS = {
+    "r": "lora_r",
+    "lora_alpha": "lora_alpha",
+    "lora_dropout": "lora_dropout",
+    "target_modules": "lora_target_modules",
+    "modules_to_save": "lora_modules_to_save",
+    "task_type": "lora_task_type",
+}
 
 
 def profile_block(profile: Mapping[str, Any], training: Training) -> dict[str, Any]:
@@ -61,7 +74,10 @@ def file_mapping(
 
     framework = {AXOLOTL: _axolotl, LLAMA_FACTORY: _llama_factory, TRL: _trl}.get(dialect)
     if framework is not None:
-        return {**framework(config, training, model_id, accumulation), **(dialect_keys(dialect, distributed, training, layer_classes) if distributed else {})}
+        return {
+            **framework(config, training, model_id, accumulation),
+            **(dialect_keys(dialect, distributed, training, layer_classes) if distributed else {}),
+        }
     mapping = {**config, "base_model_name_or_path": model_id}
     if profile:
         mapping[PROFILE_KEY] = profile_block(profile, training)

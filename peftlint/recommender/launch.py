@@ -24,7 +24,10 @@ _CPU = {"device": "cpu", "pin_memory": True}
 # the configs each framework ships, best first (bf16 before the dtype-less ones), in SHIPPED_DEEPSPEED
 SHIPPED_BY_DIALECT = {
     AXOLOTL: ("deepspeed_configs/", ("zero1.json", "zero2.json", "zero3_bf16.json", "zero3.json", "zero3_bf16_cpuoffload_params.json")),
-    LLAMA_FACTORY: ("examples/deepspeed/", ("ds_z0_config.json", "ds_z2_config.json", "ds_z2_offload_config.json", "ds_z3_config.json", "ds_z3_offload_config.json")),
+    LLAMA_FACTORY: (
+        "examples/deepspeed/",
+        ("ds_z0_config.json", "ds_z2_config.json", "ds_z2_offload_config.json", "ds_z3_config.json", "ds_z3_offload_config.json"),
+    ),
 }
 
 
@@ -54,7 +57,9 @@ def deepspeed_config(plan: Plan, training: Training) -> dict[str, Any]:
     # DeepSpeed's own optimizer: ZeRO-Offload steps it on the CPU (DeepSpeedCPUAdam)
     config["optimizer"] = {"type": "AdamW", "params": {"lr": "auto", "betas": "auto", "eps": "auto", "weight_decay": "auto"}}
     config["zero_optimization"] = zero
-    config.update(gradient_accumulation_steps="auto", gradient_clipping="auto", train_batch_size="auto", train_micro_batch_size_per_gpu="auto")
+    config.update(
+        gradient_accumulation_steps="auto", gradient_clipping="auto", train_batch_size="auto", train_micro_batch_size_per_gpu="auto"
+    )
     return config
 
 
@@ -82,8 +87,23 @@ def _fsdp_config(plan: Plan, layer_classes: tuple[str, ...] = ()) -> dict[str, A
 def accelerate_config(plan: Plan, training: Training, layer_classes: tuple[str, ...] = ()) -> dict[str, Any]:
     """An accelerate config (`accelerate launch --config_file`) for the plan; `layer_classes` name
     the blocks FSDP wraps (see `_fsdp_config`)."""
-    kind = "NO" if plan.strategy == "single" else "DEEPSPEED" if plan.engine == "deepspeed" else "FSDP" if plan.engine == "fsdp" else "MULTI_GPU"
-    config: dict[str, Any] = {"compute_environment": "LOCAL_MACHINE", "distributed_type": kind, "num_machines": plan.num_nodes, "num_processes": plan.num_gpus, "machine_rank": 0, "mixed_precision": mixed_precision(training)}
+    kind = (
+        "NO"
+        if plan.strategy == "single"
+        else "DEEPSPEED"
+        if plan.engine == "deepspeed"
+        else "FSDP"
+        if plan.engine == "fsdp"
+        else "MULTI_GPU"
+    )
+    config: dict[str, Any] = {
+        "compute_environment": "LOCAL_MACHINE",
+        "distributed_type": kind,
+        "num_machines": plan.num_nodes,
+        "num_processes": plan.num_gpus,
+        "machine_rank": 0,
+        "mixed_precision": mixed_precision(training),
+    }
     if kind == "DEEPSPEED":
         config["deepspeed_config"] = {
             "zero_stage": ZERO_STAGES[plan.strategy],

@@ -177,7 +177,14 @@ def as_accelerate(recommendation: Recommendation) -> str:
     return header + body
 
 
-RENDERERS: Mapping[str, Callable[[Recommendation], str]] = {"text": as_text, "yaml": as_yaml, "json": as_json, "python": as_python, "deepspeed": as_deepspeed, "accelerate": as_accelerate}
+RENDERERS: Mapping[str, Callable[[Recommendation], str]] = {
+    "text": as_text,
+    "yaml": as_yaml,
+    "json": as_json,
+    "python": as_python,
+    "deepspeed": as_deepspeed,
+    "accelerate": as_accelerate,
+}
 
 
 def render(recommendation: Recommendation, output_format: str) -> str:

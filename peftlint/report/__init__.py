@@ -22,6 +22,3 @@ def reporter(name: str) -> Reporter:
     else:
         raise KeyError(name)
     return write
-
-
-

@@ -75,7 +75,9 @@ def _help_texts(rule_dirs: tuple[Path, ...]) -> dict[str, tuple[str, str]]:
     from peftlint.docs import explain, rule_markdown
 
     docs = f"{repository_url()}/blob/main/docs"
-    return {rule.code: (explain(rule, with_output=False), rule_markdown(rule, docs=docs, with_output=False)) for rule in rule_set(rule_dirs)}
+    return {
+        rule.code: (explain(rule, with_output=False), rule_markdown(rule, docs=docs, with_output=False)) for rule in rule_set(rule_dirs)
+    }
 
 
 def _descriptor(rule: Rule, help_texts: tuple[str, str], shipped: frozenset[str]) -> dict[str, Any]:

@@ -34,11 +34,23 @@ CHOICES: dict[str, tuple[str, ...]] = {
 COUNTS = ("dataset_size", "num_gpus", "num_nodes", "seq_len", "batch_size", "variants")
 # the documented order (also the order `-v` prints them in)
 FIELDS = (
-    "task", "deployment", "dataset_size", "gpu_memory", "num_gpus", "seq_len", "batch_size", "variants", "priority",
+    "task",
+    "deployment",
+    "dataset_size",
+    "gpu_memory",
+    "num_gpus",
+    "seq_len",
+    "batch_size",
+    "variants",
+    "priority",
     # how a plain PEFT config is trained (training YAMLs say it themselves): feeds the memory estimate
-    "gradient_checkpointing", "quantization", "stack",
+    "gradient_checkpointing",
+    "quantization",
+    "stack",
     # how training is spread over GPUs (training YAMLs, DeepSpeed and accelerate configs say it too)
-    "strategy", "num_nodes", "offload",
+    "strategy",
+    "num_nodes",
+    "offload",
 )
 FLAGS = ("gradient_checkpointing",)
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")

@@ -16,9 +16,7 @@ WARN = "peft_type: LORA\nr: 8\nlora_alpha: 16\nlora_dropout: 0.9\ntarget_modules
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "peftlint", *args], cwd=cwd, capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run([sys.executable, "-m", "peftlint", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -76,9 +74,7 @@ def test_github_format(tmp_path: Path) -> None:
     assert result.stdout.startswith(f"::warning file={path},line=4,col=1,title=PL103 dropout-too-high::`lora_dropout=0.9`")
 
 
-@pytest.mark.parametrize(
-    ("fail_on", "code"), [("error", 0), ("warning", 1), ("info", 1), ("never", 0)]
-)
+@pytest.mark.parametrize(("fail_on", "code"), [("error", 0), ("warning", 1), ("info", 1), ("never", 0)])
 def test_fail_on(tmp_path: Path, fail_on: str, code: int) -> None:
     # the same finding under every threshold: only the exit code follows --fail-on
     exit_code, report = check_json("--fail-on", fail_on, str(write(tmp_path, "a.yaml", WARN)))
@@ -86,7 +82,9 @@ def test_fail_on(tmp_path: Path, fail_on: str, code: int) -> None:
     assert exit_code == code
 
 
-@pytest.mark.parametrize("option", [("--select", "PL0"), ("--ignore", "PL103"), ("--ignore", "dropout-too-high"), ("--select", "PL101,PL102")])
+@pytest.mark.parametrize(
+    "option", [("--select", "PL0"), ("--ignore", "PL103"), ("--ignore", "dropout-too-high"), ("--select", "PL101,PL102")]
+)
 def test_select_and_ignore(tmp_path: Path, option: tuple[str, str]) -> None:
     code, report = check_json(*option, str(write(tmp_path, "a.yaml", WARN)))
     assert code == 0 and report["findings"] == []
@@ -208,7 +206,10 @@ def test_loraish_mapping_without_peft_type_is_lora(tmp_path: Path) -> None:
         ("binary.yaml", b"\x00\x01\x02peft"),
         ("latin1.yaml", b"peft_type: LORA\nr: 8 # caf\xe9\n"),
         ("dupes.yaml", b"peft_type: LORA\nr: 8\nr: 16\n"),
-        ("bomb.yaml", b"peft_type: LORA\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: [*g, *g, *g, *g, *g, *g, *g, *g, *g]\n"),
+        (
+            "bomb.yaml",
+            b"peft_type: LORA\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: [*g, *g, *g, *g, *g, *g, *g, *g, *g]\n",
+        ),
         ("deep.yaml", b"peft_type: LORA\na: " + b"[" * 10000 + b"]" * 10000 + b"\n"),
         ("syntax.py", b"from peft import LoraConfig\nc = LoraConfig(r=8,\n"),
     ],
@@ -301,7 +302,6 @@ def test_estimate_with_every_memory_term_imports_no_ml_package(tmp_path: Path) -
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
 
 
-
 @pytest.mark.parametrize("command", [["check"], ["estimate", "--model", "meta-llama/Meta-Llama-3-8B"]])
 def test_start_up_compiles_no_annotations(tmp_path: Path, command: list[str]) -> None:
     """The NamedTuples of `check` and `estimate` are declared without `from __future__ import
@@ -320,8 +320,11 @@ def test_start_up_compiles_no_annotations(tmp_path: Path, command: list[str]) ->
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
 
+
 def test_adalora_without_total_step_is_one_finding(tmp_path: Path) -> None:
-    path = write(tmp_path, "a.yaml", "peft_type: ADALORA\ntask_type: CAUSAL_LM\ninit_r: 12\ntarget_r: 8\ntarget_modules: [q_proj, v_proj]\n")
+    path = write(
+        tmp_path, "a.yaml", "peft_type: ADALORA\ntask_type: CAUSAL_LM\ninit_r: 12\ntarget_r: 8\ntarget_modules: [q_proj, v_proj]\n"
+    )
     result = run("check", "--format", "json", str(path))
     assert [f["code"] for f in json.loads(result.stdout)["findings"]] == ["PL341"]
 
@@ -371,7 +374,10 @@ def test_ctrl_c_exits_130_with_one_line() -> None:
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "peftlint", "recommend", "--interactive"],
-            stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         time.sleep(1.5)
         process.send_signal(signal.SIGINT)
@@ -399,7 +405,11 @@ def test_check_reads_stdin_under_the_stdin_filename(tmp_path: Path) -> None:
     text = '{"peft_type": "LORA", "r": 8, "lora_aplha": 16}'
     result = subprocess.run(
         [sys.executable, "-m", "peftlint", "check", "-", "--stdin-filename", "adapters/adapter_config.json", "--format", "json"],
-        input=text, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     [finding] = json.loads(result.stdout)["findings"]
     assert result.returncode == 1

@@ -11,16 +11,25 @@ import pytest
 
 import peftlint
 
-CONTRACT = {"model", "model_type", "peft_type", "trainable_params", "total_params", "trainable_percent", "adapter_bytes", "memory", "warnings", "findings"}
+CONTRACT = {
+    "model",
+    "model_type",
+    "peft_type",
+    "trainable_params",
+    "total_params",
+    "trainable_percent",
+    "adapter_bytes",
+    "memory",
+    "warnings",
+    "findings",
+}
 LORA_QV = "peft_type: LORA\ntask_type: CAUSAL_LM\nr: 8\nlora_alpha: 16\ntarget_modules: [q_proj, v_proj]\n"
 
 
 def estimate(tmp_path: Path, text: str, *args: str) -> tuple[int, str, str]:
     path = tmp_path / "adapter.yaml"
     path.write_text(text, encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "peftlint", "estimate", str(path), *args], capture_output=True, text=True, timeout=300
-    )
+    result = subprocess.run([sys.executable, "-m", "peftlint", "estimate", str(path), *args], capture_output=True, text=True, timeout=300)
     return result.returncode, result.stdout, result.stderr
 
 
@@ -49,7 +58,9 @@ def test_json_contract_and_exact_counts(tmp_path: Path) -> None:
     assert code == 0
     assert CONTRACT <= set(result)
     assert result["model_type"] == "llama" and result["peft_type"] == "LORA"
-    trainable, total = peft_counts("meta-llama/Llama-3.2-1B", {"task_type": "CAUSAL_LM", "r": 8, "lora_alpha": 16, "target_modules": ["q_proj", "v_proj"]})
+    trainable, total = peft_counts(
+        "meta-llama/Llama-3.2-1B", {"task_type": "CAUSAL_LM", "r": 8, "lora_alpha": 16, "target_modules": ["q_proj", "v_proj"]}
+    )
     assert (result["trainable_params"], result["total_params"]) == (trainable, total)
     memory = result["memory"]
     assert set(memory) >= {"total_bytes", "breakdown", "assumptions"}
@@ -116,13 +127,16 @@ def test_spellings(tmp_path: Path, option: str, value: str, assumption: str, sho
     assert result["memory"]["assumptions"][assumption].startswith(shown)  # the spelling reached the estimate
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("--model", "meta-llama/Llama-3.2-1B", "--dtype", "fp8"), "bf16"),
-    (("--model", "meta-llama/Llama-3.2-1B", "--optimizer", "lion"), "adamw"),
-    (("--model", "meta-llama/Llama-3.2-1B", "--gpu-memory", "lots"), "24GB"),
-    ((), "no base model: pass --model"),
-    (("--model", "./nowhere"), "model facts unavailable for ./nowhere"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--model", "meta-llama/Llama-3.2-1B", "--dtype", "fp8"), "bf16"),
+        (("--model", "meta-llama/Llama-3.2-1B", "--optimizer", "lion"), "adamw"),
+        (("--model", "meta-llama/Llama-3.2-1B", "--gpu-memory", "lots"), "24GB"),
+        ((), "no base model: pass --model"),
+        (("--model", "./nowhere"), "model facts unavailable for ./nowhere"),
+    ],
+)
 def test_usage_errors(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     code, _, err = estimate(tmp_path, LORA_QV, *args)
     assert code == 2 and message in err and "Traceback" not in err
@@ -140,7 +154,15 @@ def test_exact_fallback_builds_unknown_architectures_on_meta(tmp_path: Path) -> 
     from peftlint.enrich.architecture import known_model_types
 
     assert "gpt_neo" not in known_model_types()
-    config = AutoConfig.for_model("gpt_neo", hidden_size=64, num_layers=2, num_heads=4, attention_types=[[["global", "local"], 1]], vocab_size=100, max_position_embeddings=128).to_dict()
+    config = AutoConfig.for_model(
+        "gpt_neo",
+        hidden_size=64,
+        num_layers=2,
+        num_heads=4,
+        attention_types=[[["global", "local"], 1]],
+        vocab_size=100,
+        max_position_embeddings=128,
+    ).to_dict()
     config["architectures"] = ["GPTNeoForCausalLM"]
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "config.json").write_text(json.dumps(config))

@@ -11,7 +11,12 @@ from peftlint.engine import RuleFileError, load_rules
 from peftlint.engine.cache import RuleCache
 from peftlint.resources import rules_dir
 
-RULE = (rules_dir() / "PL103-dropout-too-high.yaml").read_text(encoding="utf-8").replace("PL103", "ORG001").replace("dropout-too-high", "org-rule")
+RULE = (
+    (rules_dir() / "PL103-dropout-too-high.yaml")
+    .read_text(encoding="utf-8")
+    .replace("PL103", "ORG001")
+    .replace("dropout-too-high", "org-rule")
+)
 
 
 def test_cached_rules_equal_freshly_parsed(tmp_path: Path) -> None:

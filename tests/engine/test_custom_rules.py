@@ -65,7 +65,9 @@ def test_rules_test_reports_a_failing_example_and_exits_1(tmp_path: Path) -> Non
     write(tmp_path, "mine/ACME001-acme-dropout.yaml", head + "\n  good:\n" + good.replace("lora_dropout: 0.05", "lora_dropout: 0.9", 1))
     result = run("rules", "--test", "mine", cwd=tmp_path)
     assert result.returncode == 1
-    assert re.search(r"^FAIL  ACME001 good\[0\]: expected no finding, got: ACME001 warning line \d+: `lora_dropout=0.9`", result.stdout, flags=re.M)
+    assert re.search(
+        r"^FAIL  ACME001 good\[0\]: expected no finding, got: ACME001 warning line \d+: `lora_dropout=0.9`", result.stdout, flags=re.M
+    )
     assert result.stdout.splitlines()[-1] == f"{EXAMPLES - 1} passed, 1 failed (1 rule(s) in mine)"
 
 

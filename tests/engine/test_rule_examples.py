@@ -13,11 +13,7 @@ RULES = load_rules()
 
 
 def _cases(kind: str) -> list[Any]:
-    return [
-        pytest.param(rule, example, id=f"{rule.code}-{kind}-{n}")
-        for rule in RULES
-        for n, example in enumerate(rule.examples[kind])
-    ]
+    return [pytest.param(rule, example, id=f"{rule.code}-{kind}-{n}") for rule in RULES for n, example in enumerate(rule.examples[kind])]
 
 
 @pytest.mark.parametrize(("rule", "example"), _cases("bad"))

@@ -21,9 +21,16 @@ BUNDLED_MODELS = sorted(f"bundled/{p.parent.name}" for p in MODELS_DIR.glob("*/c
 REFERENCE_MODELS = [
     f"bundled/{name}"
     for name in (
-        "meta-llama--Llama-2-7b-hf", "meta-llama--Meta-Llama-3-8B", "meta-llama--Llama-3.2-1B",
-        "mistralai--Mistral-7B-v0.1", "Qwen--Qwen2.5-0.5B", "Qwen--Qwen2.5-7B", "openai-community--gpt2",
-        "google-bert--bert-base-uncased", "distilbert--distilbert-base-uncased", "FacebookAI--roberta-base",
+        "meta-llama--Llama-2-7b-hf",
+        "meta-llama--Meta-Llama-3-8B",
+        "meta-llama--Llama-3.2-1B",
+        "mistralai--Mistral-7B-v0.1",
+        "Qwen--Qwen2.5-0.5B",
+        "Qwen--Qwen2.5-7B",
+        "openai-community--gpt2",
+        "google-bert--bert-base-uncased",
+        "distilbert--distilbert-base-uncased",
+        "FacebookAI--roberta-base",
     )
 ]
 

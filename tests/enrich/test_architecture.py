@@ -110,10 +110,16 @@ VARIATIONS = [
     ("openai-community/gpt2", {"hidden_size": 256, "n_head": 4}, "CAUSAL_LM"),
     ("openai-community/gpt2", {"add_cross_attention": True}, None),
     # Falcon-40B (new decoder, 8 KV heads) and Falcon-RW (multi-head, sequential, biases)
-    ("tiiuae/falcon-7b-instruct", {"new_decoder_architecture": True, "num_kv_heads": 8, "num_attention_heads": 64,
-                                   "hidden_size": 8192, "num_hidden_layers": 3}, "CAUSAL_LM"),
-    ("tiiuae/falcon-7b-instruct", {"multi_query": False, "parallel_attn": False, "bias": True, "alibi": True,
-                                   "hidden_size": 2048, "num_attention_heads": 32}, "SEQ_CLS"),
+    (
+        "tiiuae/falcon-7b-instruct",
+        {"new_decoder_architecture": True, "num_kv_heads": 8, "num_attention_heads": 64, "hidden_size": 8192, "num_hidden_layers": 3},
+        "CAUSAL_LM",
+    ),
+    (
+        "tiiuae/falcon-7b-instruct",
+        {"multi_query": False, "parallel_attn": False, "bias": True, "alibi": True, "hidden_size": 2048, "num_attention_heads": 32},
+        "SEQ_CLS",
+    ),
     # OPT: projections appear when the embedding width differs from the hidden size
     ("facebook/opt-125m", {"word_embed_proj_dim": 512, "do_layer_norm_before": False}, "CAUSAL_LM"),
     ("facebook/opt-350m", {"word_embed_proj_dim": 1024, "enable_bias": False}, "CAUSAL_LM"),
@@ -124,11 +130,9 @@ VARIATIONS = [
     # DeBERTa-v3: token-type embeddings exist only for a positive vocabulary
     ("microsoft/deberta-v3-base", {"type_vocab_size": 2}, "SEQ_CLS"),
     # Whisper: different encoder and decoder widths of attention
-    ("openai/whisper-small", {"decoder_attention_heads": 8, "decoder_ffn_dim": 2048, "encoder_layers": 2},
-     "SEQ_2_SEQ_LM"),
+    ("openai/whisper-small", {"decoder_attention_heads": 8, "decoder_ffn_dim": 2048, "encoder_layers": 2}, "SEQ_2_SEQ_LM"),
     # ViT: positions follow image and patch size; labels size the classifier
-    ("google/vit-base-patch16-224-in21k", {"image_size": 384, "id2label": {str(i): str(i) for i in range(10)}},
-     "IMAGE_CLS"),
+    ("google/vit-base-patch16-224-in21k", {"image_size": 384, "id2label": {str(i): str(i) for i in range(10)}}, "IMAGE_CLS"),
     # Phi-2 with per-head norms, Mixtral with fewer experts, Gemma 2 untied
     ("microsoft/phi-2", {"qk_layernorm": True}, "CAUSAL_LM"),
     ("mistralai/Mixtral-8x7B-v0.1", {"num_local_experts": 4, "num_hidden_layers": 2}, "CAUSAL_LM"),
@@ -136,11 +140,8 @@ VARIATIONS = [
 ]
 
 
-@pytest.mark.parametrize(("model_id", "changes", "task_type"), VARIATIONS,
-                         ids=[f"{m}-{'-'.join(c)}" for m, c, _ in VARIATIONS])
-def test_varied_configs_give_the_tree_transformers_builds(
-    model_id: str, changes: dict[str, Any], task_type: str | None
-) -> None:
+@pytest.mark.parametrize(("model_id", "changes", "task_type"), VARIATIONS, ids=[f"{m}-{'-'.join(c)}" for m, c, _ in VARIATIONS])
+def test_varied_configs_give_the_tree_transformers_builds(model_id: str, changes: dict[str, Any], task_type: str | None) -> None:
     from transformers import AutoConfig
 
     config = {**copy.deepcopy(bundled_config(model_id)), **changes}  # type: ignore[arg-type]

@@ -33,9 +33,7 @@ from tests.enrich.conftest import (
 )
 
 
-def check_against_peft(
-    hf_config: Any, raw: dict[str, Any], config: dict[str, Any], peft_type: str, task_type: str | None
-) -> None:
+def check_against_peft(hf_config: Any, raw: dict[str, Any], config: dict[str, Any], peft_type: str, task_type: str | None) -> None:
     """`raw` is the config.json peftlint reads; peft reads the loaded `hf_config`."""
     tree = _tree(hf_config, task_type)
     model = build_model(hf_config, task_type)
@@ -103,12 +101,28 @@ def variants(names: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 TINY = {
-    "llama": dict(hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, vocab_size=101, tie_word_embeddings=True),
+    "llama": dict(
+        hidden_size=64,
+        intermediate_size=96,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=101,
+        tie_word_embeddings=True,
+    ),
     "gpt2": dict(n_embd=64, n_layer=3, n_head=4, vocab_size=101),
     "bert": dict(hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4, vocab_size=101),
     "t5": dict(d_model=64, d_kv=16, d_ff=96, num_layers=3, num_decoder_layers=2, num_heads=4, vocab_size=101),
     # fused experts (transformers v5): `all-linear` adapts them through peft's conversion to `target_parameters`
-    "mixtral": dict(hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, vocab_size=101, num_local_experts=4),
+    "mixtral": dict(
+        hidden_size=64,
+        intermediate_size=96,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=101,
+        num_local_experts=4,
+    ),
 }
 
 
@@ -222,9 +236,7 @@ SAVE_CASES = [
 
 
 @pytest.mark.parametrize(("model_type", "peft_type", "config", "dtype"), SAVE_CASES, ids=lambda v: str(v)[:30])
-def test_adapter_file_equals_save_pretrained(
-    model_type: str, peft_type: str, config: dict[str, Any], dtype: str, tmp_path: Path
-) -> None:
+def test_adapter_file_equals_save_pretrained(model_type: str, peft_type: str, config: dict[str, Any], dtype: str, tmp_path: Path) -> None:
     import torch
 
     hf_config = tiny(model_type)
@@ -288,7 +300,12 @@ PARAMETER_CASES = [
     {"target_parameters": ["mlp.experts.down_proj"], "r": 16, "rank_pattern": {r"layers\.0\.mlp\.experts\.down_proj": 4}},
     {"target_modules": [], "target_parameters": ["q_proj.weight", "gate.weight"]},  # 2-d: a single expert
     # neither `exclude_modules` nor `layers_to_transform` filters parameters
-    {"target_modules": ["k_proj"], "target_parameters": ["experts.gate_up_proj"], "layers_to_transform": [0], "exclude_modules": ["experts"]},
+    {
+        "target_modules": ["k_proj"],
+        "target_parameters": ["experts.gate_up_proj"],
+        "layers_to_transform": [0],
+        "exclude_modules": ["experts"],
+    },
     # v4 expert names: peft converts them, `w1` + `w3` (fused into gate_up_proj) at twice the rank
     {"target_modules": ["q_proj", "v_proj", "w1", "w2", "w3"]},
     {"target_modules": ["gate", "w1", "w3"], "r": 4, "rank_pattern": {"gate_up_proj": 2}, "bias": "all"},
@@ -318,7 +335,15 @@ def test_lora_on_parameters_of_mixtral_8x7b_equals_peft(config: dict[str, Any]) 
     check_parameters_against_peft(model_config(MIXTRAL), raw_config(MIXTRAL), config)
 
 
-MOE_SIZES = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, vocab_size=101, num_experts_per_tok=2)
+MOE_SIZES = dict(
+    hidden_size=64,
+    intermediate_size=96,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    vocab_size=101,
+    num_experts_per_tok=2,
+)
 
 
 @pytest.mark.parametrize(
@@ -327,7 +352,11 @@ MOE_SIZES = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_
         ("qwen3_moe", {"num_experts": 4, "moe_intermediate_size": 32}, {"target_modules": ["q_proj", "gate_proj", "up_proj", "down_proj"]}),
         ("olmoe", {"num_experts": 4}, {"target_modules": "all-linear"}),
         # experts stored (experts, in, out): transformers' `is_transposed`
-        ("gpt_oss", {"num_local_experts": 4, "head_dim": 16, "layer_types": ["full_attention"] * 2}, {"target_modules": [], "target_parameters": ["experts.gate_up_proj", "experts.down_proj"]}),
+        (
+            "gpt_oss",
+            {"num_local_experts": 4, "head_dim": 16, "layer_types": ["full_attention"] * 2},
+            {"target_modules": [], "target_parameters": ["experts.gate_up_proj", "experts.down_proj"]},
+        ),
     ],
     ids=lambda v: str(v)[:30],
 )

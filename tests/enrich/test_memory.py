@@ -555,9 +555,11 @@ def test_stack_decides_adapter_dtype_and_loss() -> None:
     assert torchtune.breakdown["logits"] == 512 * LLAMA3.vocab_size * (4 + 1)
     assert "kv_cache" in transformers.breakdown and "kv_cache" not in torchtune.breakdown
     # torchtune's QLoRA is torchao's NF4Tensor: double-quantized scalers whatever the flag says
-    assert train(stack="torchtune", quantization="4bit").breakdown["base_weights"] == train(
-        stack="torchtune", quantization="4bit", double_quant=True
-    ).breakdown["base_weights"] < train(quantization="4bit").breakdown["base_weights"]
+    assert (
+        train(stack="torchtune", quantization="4bit").breakdown["base_weights"]
+        == train(stack="torchtune", quantization="4bit", double_quant=True).breakdown["base_weights"]
+        < train(quantization="4bit").breakdown["base_weights"]
+    )
     with pytest.raises(ValueError, match="unknown training stack"):
         train(stack="megatron")
 
@@ -640,7 +642,14 @@ def test_paged_optimizer_states_are_in_the_device_total_but_not_in_torchs_counte
     assert "paged_optimizer_states" not in small.breakdown
     # r=32: lora_A (32 x 4096) and the q lora_B (4096 x 32) reach 131,072 elements, k/v's (1024 x 32) do not
     trainable = LLAMA3.num_layers * 32 * (2 * LLAMA3.hidden_size + LLAMA3.q_dim + LLAMA3.kv_dim)
-    big = train(optimizer="paged-adamw", peft_type="LORA", adapted_modules=QV, adapter_rank=32, trainable_params=trainable, total_params=LLAMA3_TOTAL + trainable)
+    big = train(
+        optimizer="paged-adamw",
+        peft_type="LORA",
+        adapted_modules=QV,
+        adapter_rank=32,
+        trainable_params=trainable,
+        total_params=LLAMA3_TOTAL + trainable,
+    )
     paged_params = LLAMA3.num_layers * 32 * (2 * LLAMA3.hidden_size + LLAMA3.q_dim)
     assert 32 * LLAMA3.kv_dim < PAGED_MIN_ELEMENTS <= 32 * LLAMA3.hidden_size
     assert big.breakdown["paged_optimizer_states"] == 2 * 4 * paged_params
@@ -648,20 +657,39 @@ def test_paged_optimizer_states_are_in_the_device_total_but_not_in_torchs_counte
     figures = memory_figures(big.total_bytes, big.breakdown)
     assert figures["total_bytes"] - figures["peak_allocated_bytes"] == big.breakdown["paged_optimizer_states"]
     # torch's own AdamW allocates every state through the caching allocator
-    assert "paged_optimizer_states" not in train(optimizer="adamw", peft_type="LORA", adapted_modules=QV, adapter_rank=32, trainable_params=trainable, total_params=LLAMA3_TOTAL + trainable).breakdown
+    assert (
+        "paged_optimizer_states"
+        not in train(
+            optimizer="adamw",
+            peft_type="LORA",
+            adapted_modules=QV,
+            adapter_rank=32,
+            trainable_params=trainable,
+            total_params=LLAMA3_TOTAL + trainable,
+        ).breakdown
+    )
 
 
 def test_paged_states_divide_under_fsdp_and_are_deepspeeds_own_states_under_zero() -> None:
     from peftlint.enrich.distributed import Plan, distribute
 
     trainable = LLAMA3.num_layers * 32 * (2 * LLAMA3.hidden_size + LLAMA3.q_dim + LLAMA3.kv_dim)
-    single = train(optimizer="paged-adamw", peft_type="LORA", adapted_modules=QV, adapter_rank=32, trainable_params=trainable, total_params=LLAMA3_TOTAL + trainable)
+    single = train(
+        optimizer="paged-adamw",
+        peft_type="LORA",
+        adapted_modules=QV,
+        adapter_rank=32,
+        trainable_params=trainable,
+        total_params=LLAMA3_TOTAL + trainable,
+    )
     kwargs = {"total_params": LLAMA3_TOTAL + trainable, "trainable_params": trainable}
     fsdp = distribute(single, LLAMA3, Plan("fsdp", 4), **kwargs)
     assert fsdp.breakdown["paged_optimizer_states"] == -(-single.breakdown["paged_optimizer_states"] // 4)
     offloaded = distribute(single, LLAMA3, Plan("fsdp", 4, offload="params"), **kwargs)
     assert "paged_optimizer_states" not in offloaded.breakdown
-    assert offloaded.cpu_breakdown["optimizer_states"] == round(single.breakdown["optimizer_states"] + single.breakdown["paged_optimizer_states"])
+    assert offloaded.cpu_breakdown["optimizer_states"] == round(
+        single.breakdown["optimizer_states"] + single.breakdown["paged_optimizer_states"]
+    )
     assert "paged_optimizer_states" not in distribute(single, LLAMA3, Plan("zero3", 4), **kwargs).breakdown
 
 

@@ -123,7 +123,9 @@ def test_bad_specs(spec: str, reason: str) -> None:
         resolve_model(spec)
 
 
-@pytest.mark.parametrize(("content", "reason"), [("[1, 2]", "not a model config"), ("{", "not valid JSON"), ('{"hidden_size": 8}', "no `model_type`")])
+@pytest.mark.parametrize(
+    ("content", "reason"), [("[1, 2]", "not a model config"), ("{", "not valid JSON"), ('{"hidden_size": 8}', "no `model_type`")]
+)
 def test_local_file_that_is_not_a_model_config(tmp_path: Path, content: str, reason: str) -> None:
     (tmp_path / "config.json").write_text(content)
     with pytest.raises(ModelUnavailable, match=reason):

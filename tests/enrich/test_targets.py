@@ -71,7 +71,9 @@ def test_moe_conversion_tables_equal_peft() -> None:
 
 
 def test_importing_targets_does_not_import_torch() -> None:
-    code = "import sys, peftlint.enrich.targets, peftlint.enrich.counts; print(sorted({'torch', 'transformers', 'peft'} & set(sys.modules)))"
+    code = (
+        "import sys, peftlint.enrich.targets, peftlint.enrich.counts; print(sorted({'torch', 'transformers', 'peft'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -110,8 +112,15 @@ CASES = [
     ("bundled/distilbert--distilbert-base-uncased", "LORA", {"target_modules": ["q_lin", "v_lin"], "layers_to_transform": [0, 1]}),
     ("bundled/Qwen--Qwen2.5-0.5B", "IA3", {"target_modules": ["k_proj", "down_proj"], "feedforward_modules": ["down_proj"]}),
     # fused experts: peft turns the v4 expert and router names into `target_parameters`, a string into leaf names
-    pytest.param("bundled/mistralai--Mixtral-8x7B-v0.1", "LORA", {"target_modules": ["q_proj", "gate", "w1", "w2", "w3"]}, marks=pytest.mark.slow),
-    pytest.param("bundled/mistralai--Mixtral-8x7B-v0.1", "LORA", {"target_modules": "all-linear", "exclude_modules": ["k_proj"]}, marks=pytest.mark.slow),
+    pytest.param(
+        "bundled/mistralai--Mixtral-8x7B-v0.1", "LORA", {"target_modules": ["q_proj", "gate", "w1", "w2", "w3"]}, marks=pytest.mark.slow
+    ),
+    pytest.param(
+        "bundled/mistralai--Mixtral-8x7B-v0.1",
+        "LORA",
+        {"target_modules": "all-linear", "exclude_modules": ["k_proj"]},
+        marks=pytest.mark.slow,
+    ),
 ]
 
 
@@ -287,8 +296,16 @@ def test_modules_to_save_entry_that_matches_nothing(llama: Any) -> None:
 def test_v4_expert_names_become_parameter_targets() -> None:
     from transformers import AutoConfig
 
-    hf_config = AutoConfig.for_model("mixtral", hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
-                                     num_key_value_heads=2, vocab_size=101, num_local_experts=4)
+    hf_config = AutoConfig.for_model(
+        "mixtral",
+        hidden_size=64,
+        intermediate_size=96,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=101,
+        num_local_experts=4,
+    )
     tree = module_tree(build_model(hf_config, "CAUSAL_LM"))
     config = {"target_modules": ["q_proj", "w1", "w3", "w2"], "r": 8, "rank_pattern": {"q_proj": 4}}
     resolution = resolve_targets(tree, config, "LORA", "CAUSAL_LM")

@@ -9,8 +9,17 @@ import pytest
 from peftlint.facts.situation import derive, mark_shared_settings, target_roles
 
 
-def facts(effective: dict[str, Any], profile: dict[str, Any] | None = None, model: dict[str, Any] | None = None, peft_type: str = "LORA") -> dict[str, Any]:
-    return {"peft_type": peft_type, "effective": effective, "config": dict(effective), "profile": profile or {}, "model": model, "derived": {}}
+def facts(
+    effective: dict[str, Any], profile: dict[str, Any] | None = None, model: dict[str, Any] | None = None, peft_type: str = "LORA"
+) -> dict[str, Any]:
+    return {
+        "peft_type": peft_type,
+        "effective": effective,
+        "config": dict(effective),
+        "profile": profile or {},
+        "model": model,
+        "derived": {},
+    }
 
 
 @pytest.mark.parametrize(

@@ -103,7 +103,14 @@ def test_unsafe_fixes_are_only_shown_unless_asked_for(tmp_path: Path, capsys: py
 
 
 def test_json_keeps_its_indentation_and_key_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = {"base_model_name_or_path": LLAMA, "peft_type": "LORA", "r": 8, "lora_aplha": 16, "target_modules": ["q_proj", "v_porj"], "task_type": "CAUSAL_LM"}
+    config = {
+        "base_model_name_or_path": LLAMA,
+        "peft_type": "LORA",
+        "r": 8,
+        "lora_aplha": 16,
+        "target_modules": ["q_proj", "v_porj"],
+        "task_type": "CAUSAL_LM",
+    }
     path = tmp_path / "adapter.json"
     path.write_text(json.dumps(config, indent=4) + "\n")
     run(capsys, "--fix", "--unsafe-fixes", str(path))
@@ -112,7 +119,7 @@ def test_json_keeps_its_indentation_and_key_order(tmp_path: Path, capsys: pytest
     assert path.read_text() == json.dumps(fixed, indent=4) + "\n"
 
 
-PYTHON = '''\
+PYTHON = """\
 from peft import LoraConfig, PromptTuningConfig
 
 # the chat adapter
@@ -123,7 +130,7 @@ config = LoraConfig(
     lora_dropuot=0.1,
 )
 prompt = PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=20)
-'''
+"""
 
 
 def test_python_literals_are_edited_in_place(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -139,18 +146,34 @@ def test_python_literals_are_edited_in_place(tmp_path: Path, capsys: pytest.Capt
 
 
 def test_python_multiline_call_gets_a_new_keyword_on_its_own_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = 'from peft import PromptTuningConfig\n\nconfig = PromptTuningConfig(\n    task_type="CAUSAL_LM",\n    num_virtual_tokens=20,\n)\n'
+    text = (
+        'from peft import PromptTuningConfig\n\nconfig = PromptTuningConfig(\n    task_type="CAUSAL_LM",\n    num_virtual_tokens=20,\n)\n'
+    )
     path = write(tmp_path, "p.py", text)
     run(capsys, "--fix", "--unsafe-fixes", "--model", "facebook/opt-350m", str(path))
     assert path.read_text() == text.replace("=20,\n", "=20,\n    token_dim=512,\n")
 
 
 def test_dialect_files_are_edited_at_their_own_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    axolotl = write(tmp_path, "axolotl.yaml", f"base_model: {LLAMA}\nadapter: lora\nlora_r: 8\nlora_alpah: 16  # typo\nlora_target_modules:\n  - q_proj\n  - v_porj\n")
-    factory = write(tmp_path, "factory.yaml", f"model_name_or_path: {LLAMA}\nfinetuning_type: lora\nlora_rank: 8\nlora_alpha: 1\nlora_target: q_proj,v_prj\n")
+    axolotl = write(
+        tmp_path,
+        "axolotl.yaml",
+        f"base_model: {LLAMA}\nadapter: lora\nlora_r: 8\nlora_alpah: 16  # typo\nlora_target_modules:\n  - q_proj\n  - v_porj\n",
+    )
+    factory = write(
+        tmp_path,
+        "factory.yaml",
+        f"model_name_or_path: {LLAMA}\nfinetuning_type: lora\nlora_rank: 8\nlora_alpha: 1\nlora_target: q_proj,v_prj\n",
+    )
     run(capsys, "--fix", "--unsafe-fixes", str(axolotl), str(factory))
-    assert axolotl.read_text() == f"base_model: {LLAMA}\nadapter: lora\nlora_r: 8\nlora_alpha: 16  # typo\nlora_target_modules:\n  - q_proj\n  - v_proj\n"
-    assert factory.read_text() == f"model_name_or_path: {LLAMA}\nfinetuning_type: lora\nlora_rank: 8\nlora_alpha: 16\nlora_target: q_proj,v_proj\n"
+    assert (
+        axolotl.read_text()
+        == f"base_model: {LLAMA}\nadapter: lora\nlora_r: 8\nlora_alpha: 16  # typo\nlora_target_modules:\n  - q_proj\n  - v_proj\n"
+    )
+    assert (
+        factory.read_text()
+        == f"model_name_or_path: {LLAMA}\nfinetuning_type: lora\nlora_rank: 8\nlora_alpha: 16\nlora_target: q_proj,v_proj\n"
+    )
 
 
 def test_second_yaml_document_and_a_key_added_to_its_mapping(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

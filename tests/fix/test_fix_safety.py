@@ -101,14 +101,20 @@ CASES = {
         '"lora_aplha"',
         '"lora_alpha"',
     ),
-    "train.py": ("from peft import LoraConfig\n\nconfig = LoraConfig(\n    r=8,\n    lora_aplha=16,  # typo\n)\n", "lora_aplha", "lora_alpha"),
+    "train.py": (
+        "from peft import LoraConfig\n\nconfig = LoraConfig(\n    r=8,\n    lora_aplha=16,  # typo\n)\n",
+        "lora_aplha",
+        "lora_alpha",
+    ),
 }
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
 @pytest.mark.parametrize("bom", [False, True], ids=["no-bom", "bom"])
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_line_endings_bom_and_encoding_survive_byte_for_byte(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, newline: str, bom: bool) -> None:
+def test_line_endings_bom_and_encoding_survive_byte_for_byte(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, newline: str, bom: bool
+) -> None:
     text, old, new = CASES[name]
     prefix = codecs.BOM_UTF8 if bom else b""
     path = tmp_path / name
@@ -122,7 +128,7 @@ def test_a_json_value_added_follows_the_files_layout(tmp_path: Path, capsys: pyt
     path = tmp_path / "prompt.json"
     path.write_bytes(text.encode())
     run(capsys, "--fix", "--unsafe-fixes", "--model", "facebook/opt-350m", str(path))
-    assert path.read_bytes() == text.replace('20\r\n}', '20,\r\n  "token_dim": 512\r\n}').encode()
+    assert path.read_bytes() == text.replace("20\r\n}", '20,\r\n  "token_dim": 512\r\n}').encode()
 
 
 # --- every finding with a fix is fixed or says why not ---------------------------------------------

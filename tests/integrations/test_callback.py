@@ -55,7 +55,9 @@ def train(tmp_path: Path, config: dict[str, Any], callback: Any) -> Any:
     model = get_peft_model(tiny_llama(), LoraConfig(task_type="CAUSAL_LM", **config))
     tokens = torch.arange(16) % 128
     data = [{"input_ids": tokens, "labels": tokens}] * 4
-    args = TrainingArguments(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=2, report_to=[], use_cpu=True, save_strategy="no")
+    args = TrainingArguments(
+        output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=2, report_to=[], use_cpu=True, save_strategy="no"
+    )
     return Trainer(model=model, args=args, train_dataset=data, callbacks=[callback])
 
 
@@ -69,7 +71,9 @@ def test_error_stops_before_the_first_step(tmp_path: Path, trainer_log: list[log
     from peftlint.integrations.transformers import PeftLintCallback
 
     trainer = train(tmp_path, TYPO, PeftLintCallback(select=RULES))
-    with pytest.raises(LintFailed, match=r"1 finding\(s\) at or above `error` \(PL210\): training stopped before the first step") as failure:
+    with pytest.raises(
+        LintFailed, match=r"1 finding\(s\) at or above `error` \(PL210\): training stopped before the first step"
+    ) as failure:
         trainer.train()
     assert [f.code for f in failure.value.findings] == ["PL210"]
     assert trainer.state.global_step == 0 and not stepped(trainer)
@@ -97,7 +101,9 @@ def test_good_config_trains(tmp_path: Path, trainer_log: list[logging.LogRecord]
         (HIGH_DROPOUT, "warning", False, [(logging.WARNING, "PL103")]),
     ],
 )
-def test_fail_on(tmp_path: Path, trainer_log: list[logging.LogRecord], config: dict[str, Any], fail_on: str, trains: bool, logged: list[tuple[int, str]]) -> None:
+def test_fail_on(
+    tmp_path: Path, trainer_log: list[logging.LogRecord], config: dict[str, Any], fail_on: str, trains: bool, logged: list[tuple[int, str]]
+) -> None:
     from peftlint.integrations.transformers import PeftLintCallback
 
     trainer = train(tmp_path, config, PeftLintCallback(fail_on=fail_on, select=RULES))

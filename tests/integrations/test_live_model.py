@@ -16,7 +16,9 @@ def tiny_llama(**overrides: Any) -> Any:
     import transformers
 
     torch.manual_seed(0)
-    config = transformers.LlamaConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128, vocab_size=128, **overrides)
+    config = transformers.LlamaConfig(
+        hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128, vocab_size=128, **overrides
+    )
     return transformers.LlamaForCausalLM(config)
 
 

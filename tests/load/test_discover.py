@@ -47,7 +47,16 @@ def test_order_is_depth_first_by_name_whatever_the_creation_order(tmp_path: Path
     ],
 )
 def test_exclude_uses_gitignore_syntax(tmp_path: Path, patterns: str, kept: list[str]) -> None:
-    tree(tmp_path, "a.yaml", "build/a.yaml", "build/k.json", "src/a.yaml", "src/k.json", "src/build/a.yaml", pyproject=f"exclude = {patterns}")
+    tree(
+        tmp_path,
+        "a.yaml",
+        "build/a.yaml",
+        "build/k.json",
+        "src/a.yaml",
+        "src/k.json",
+        "src/build/a.yaml",
+        pyproject=f"exclude = {patterns}",
+    )
     assert sorted(walked(tmp_path)) == sorted(kept)
 
 
@@ -125,7 +134,10 @@ def test_force_exclude_applies_exclude_to_named_files(tmp_path: Path) -> None:
     named = [str(tmp_path / n) for n in ("experiments/deep/a.yaml", "b.tmp.yaml", "c.yaml")]
     skipped: list = []
     assert list(iter_files(named, skipped)) == [named[2]]
-    assert skipped == [(named[0], "excluded by `exclude` in pyproject.toml (force-exclude)"), (named[1], "excluded by `exclude` in pyproject.toml (force-exclude)")]
+    assert skipped == [
+        (named[0], "excluded by `exclude` in pyproject.toml (force-exclude)"),
+        (named[1], "excluded by `exclude` in pyproject.toml (force-exclude)"),
+    ]
 
 
 def test_force_exclude_flag_without_the_setting(tmp_path: Path) -> None:

@@ -44,9 +44,7 @@ def error(path: Path, **kwargs: object) -> LoadError:
         ("config", "r: 8\n", "yaml"),  # valid Python too (an annotation), but calls no config class
     ],
 )
-def test_format_is_detected_from_extension_and_content(
-    tmp_path: Path, name: str, content: str, expected_format: str
-) -> None:
+def test_format_is_detected_from_extension_and_content(tmp_path: Path, name: str, content: str, expected_format: str) -> None:
     [doc] = load_path(write(tmp_path, name, content))
     assert doc.format == expected_format
     assert doc.data == {"r": 8} or doc.data["r"] == 8

@@ -179,8 +179,7 @@ def billion_laughs(levels: int) -> str:
     [
         billion_laughs(9),  # 9**9 strings once expanded
         # the same through merge keys: every level merges the previous one ten times
-        "a0: &a0 {k0: 1, k1: 2, k2: 3}\n"
-        + "".join(f"a{i + 1}: &a{i + 1} {{<<: [{', '.join([f'*a{i}'] * 10)}]}}\n" for i in range(9)),
+        "a0: &a0 {k0: 1, k1: 2, k2: 3}\n" + "".join(f"a{i + 1}: &a{i + 1} {{<<: [{', '.join([f'*a{i}'] * 10)}]}}\n" for i in range(9)),
     ],
     ids=["aliases", "merge-keys"],
 )

@@ -45,7 +45,9 @@ def test_detection_by_content(mapping: dict, dialect: str | None) -> None:
 
 
 def test_llama_factory_defaults() -> None:
-    config = read(LLAMA_FACTORY, {"model_name_or_path": "m", "lora_rank": 16, "lora_target": "q_proj, v_proj", "additional_target": "score"})
+    config = read(
+        LLAMA_FACTORY, {"model_name_or_path": "m", "lora_rank": 16, "lora_target": "q_proj, v_proj", "additional_target": "score"}
+    )
     assert config.values["lora_alpha"] == 32  # 2 x lora_rank
     assert config.values["target_modules"] == ["q_proj", "v_proj"] and config.values["modules_to_save"] == ["score"]
     assert config.training["seq_len"] == 2048 and config.training["batch_size"] == 8 and config.training["gradient_checkpointing"]
@@ -62,9 +64,28 @@ def test_llama_factory_quantization_bit_of_another_type_is_no_quantization(tmp_p
 
 
 def test_axolotl_mapping() -> None:
-    config = read(AXOLOTL, {"adapter": "qlora", "load_in_4bit": True, "lora_r": 32, "lora_target_linear": True, "sequence_len": 4096, "micro_batch_size": 2, "bf16": "auto", "optimizer": "paged_adamw_8bit"})
+    config = read(
+        AXOLOTL,
+        {
+            "adapter": "qlora",
+            "load_in_4bit": True,
+            "lora_r": 32,
+            "lora_target_linear": True,
+            "sequence_len": 4096,
+            "micro_batch_size": 2,
+            "bf16": "auto",
+            "optimizer": "paged_adamw_8bit",
+        },
+    )
     assert config.values["r"] == 32 and config.values["target_modules"] == "all-linear" and config.values["bias"] == "none"
-    assert config.training == {"dtype": "bf16", "quantization": "4bit", "optimizer": "paged_adamw_8bit", "batch_size": 2, "seq_len": 4096, "gradient_checkpointing": False}
+    assert config.training == {
+        "dtype": "bf16",
+        "quantization": "4bit",
+        "optimizer": "paged_adamw_8bit",
+        "batch_size": 2,
+        "seq_len": 4096,
+        "gradient_checkpointing": False,
+    }
     assert config.key_paths["target_modules"] == "lora_target_linear"
     # axolotl's own linear names, not peft's `all-linear`: bitsandbytes loads Conv1D as a Linear4bit
     assert config.linear_names is not None and config.linear_names.kinds == ("linear", "conv1d") and config.linear_names.listed == ()
@@ -73,7 +94,9 @@ def test_axolotl_mapping() -> None:
 def test_axolotl_target_linear_keeps_the_list_for_the_union() -> None:
     listed = read(AXOLOTL, {"adapter": "lora", "lora_target_linear": True, "lora_target_modules": ["lm_head", 3]}).linear_names
     assert listed is not None and listed.listed == ("lm_head",) and listed.kinds == ("linear",)
-    assert read(AXOLOTL, {"adapter": "lora", "lora_target_linear": True, "lora_target_modules": "q_proj"}).linear_names.listed == ("q_proj",)
+    assert read(AXOLOTL, {"adapter": "lora", "lora_target_linear": True, "lora_target_modules": "q_proj"}).linear_names.listed == (
+        "q_proj",
+    )
     assert read(AXOLOTL, {"adapter": "lora", "lora_target_modules": ["q_proj"]}).linear_names is None
 
 
@@ -83,7 +106,9 @@ def test_llama_factory_target_all_is_its_own_linear_list() -> None:
     assert names is not None and names.listed == () and names.kinds == ("linear",) and names.skipped_paths[""] == ("lm_head",)
     assert read(LLAMA_FACTORY, {"model_name_or_path": "m", "finetuning_type": "lora"}).linear_names == names  # "all" is the default
     assert read(LLAMA_FACTORY, {"lora_target": "all", "quantization_bit": 4}).linear_names.kinds == ("linear", "conv1d")  # bitsandbytes
-    assert read(LLAMA_FACTORY, {"lora_target": "all", "quantization_bit": 4, "quantization_method": "hqq"}).linear_names.kinds == ("linear",)
+    assert read(LLAMA_FACTORY, {"lora_target": "all", "quantization_bit": 4, "quantization_method": "hqq"}).linear_names.kinds == (
+        "linear",
+    )
     assert read(LLAMA_FACTORY, {"lora_target": "q_proj,v_proj"}).linear_names is None
 
 
@@ -132,7 +157,12 @@ def test_dialect_training_settings_feed_the_estimate(tmp_path: Path) -> None:
     path = EXAMPLES / "good" / "axolotl" / "llama3-qlora.yaml"
 
     def peak(*args: str) -> dict:
-        out = subprocess.run([sys.executable, "-m", "peftlint", "estimate", str(path), "--format", "json", *args], capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-m", "peftlint", "estimate", str(path), "--format", "json", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert out.returncode == 0, out.stderr
         return json.loads(out.stdout)
 
@@ -146,7 +176,9 @@ def test_dialect_training_settings_feed_the_estimate(tmp_path: Path) -> None:
 
 def test_mixed_training_file_ignores_unrelated_keys(tmp_path: Path) -> None:
     path = tmp_path / "train.yaml"
-    path.write_text("base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_modules: [q_proj, v_proj]\nwandb_project: x\ndeepspeed: ds.json\nspecial_tokens: {pad_token: '<pad>'}\n")
+    path.write_text(
+        "base_model: meta-llama/Llama-3.2-1B\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_modules: [q_proj, v_proj]\nwandb_project: x\ndeepspeed: ds.json\nspecial_tokens: {pad_token: '<pad>'}\n"
+    )
     assert lint_paths([str(path)]).findings == []
 
 
@@ -157,17 +189,44 @@ def test_missing_base_model_is_reported_and_the_rest_still_checked() -> None:
 
 
 def test_trl_mapping_follows_model_config() -> None:
-    config = read(TRL, {"model_name_or_path": "m", "use_peft": True, "lora_target_modules": ["all-linear"], "load_in_4bit": True, "dtype": "bfloat16", "max_length": 2048})
+    config = read(
+        TRL,
+        {
+            "model_name_or_path": "m",
+            "use_peft": True,
+            "lora_target_modules": ["all-linear"],
+            "load_in_4bit": True,
+            "dtype": "bfloat16",
+            "max_length": 2048,
+        },
+    )
     # TRL's ModelConfig defaults, which are not LoraConfig's; a one-item list becomes its string
-    assert config.values == {"base_model_name_or_path": "m", "r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "task_type": "CAUSAL_LM", "bias": "none", "target_modules": "all-linear"}
-    assert config.training == {"dtype": "bf16", "quantization": "4bit", "optimizer": "adamw_torch", "batch_size": 8, "seq_len": 2048, "gradient_checkpointing": True}
+    assert config.values == {
+        "base_model_name_or_path": "m",
+        "r": 16,
+        "lora_alpha": 32,
+        "lora_dropout": 0.05,
+        "task_type": "CAUSAL_LM",
+        "bias": "none",
+        "target_modules": "all-linear",
+    }
+    assert config.training == {
+        "dtype": "bf16",
+        "quantization": "4bit",
+        "optimizer": "adamw_torch",
+        "batch_size": 8,
+        "seq_len": 2048,
+        "gradient_checkpointing": True,
+    }
     assert config.uses_lora and config.key_paths["r"] == "lora_r" and config.key_paths["task_type"] == "lora_task_type"
     assert not read(TRL, {"model_name_or_path": "m", "lora_r": 8}).uses_lora  # no use_peft: full fine-tuning
 
 
 def test_trl_typos_are_framework_unknown_keys(tmp_path: Path) -> None:
     path = tmp_path / "sft.yaml"
-    path.write_text("model_name_or_path: meta-llama/Llama-3.2-1B\nuse_peft: true\nlora_r: 16\nlora_alpah: 32\nbnb_4bit_quant_typ: nf4\nlearning_rate: 2.0e-4\n")
+    path.write_text(
+        "model_name_or_path: meta-llama/Llama-3.2-1B\nuse_peft: true\nlora_r: 16\nlora_alpah: 32\nbnb_4bit_quant_typ: nf4\nlearning_rate: 2.0e-4\n"
+    )
     report = lint_paths([str(path)])
     got = {(f.code, f.key, f.line) for f in report.findings}
     assert got == {("PL500", "lora_alpah", 4), ("PL500", "bnb_4bit_quant_typ", 5)}

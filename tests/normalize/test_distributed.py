@@ -61,7 +61,7 @@ def test_bad_deepspeed_files_are_problems_at_their_line(tmp_path: Path) -> None:
     auto = tmp_path / "auto.json"
     auto.write_text('{"zero_optimization": {"stage": "auto", "offload_optimizer": {"device": "cpu"}}}')
     (problem,) = setup_of(deepspeed=str(auto)).problems
-    assert "`stage: \"auto\"` cannot be resolved" in str(problem) and str(problem).startswith(f"{auto}:1:")
+    assert '`stage: "auto"` cannot be resolved' in str(problem) and str(problem).startswith(f"{auto}:1:")
     param = tmp_path / "param.json"
     param.write_text('{"zero_optimization": {"stage": 2, "offload_param": {"device": "cpu"}}}')
     assert "needs ZeRO stage 3" in setup_of(deepspeed=str(param)).problems[0].message
@@ -170,7 +170,21 @@ def test_estimate_memory_matches_the_documented_schema(tmp_path: Path) -> None:
 def test_check_judges_the_fit_per_gpu(tmp_path: Path) -> None:
     config = tmp_path / "lora.yaml"
     config.write_text(LORA)
-    common = [sys.executable, "-m", "peftlint", "check", str(config), "--model", "meta-llama/Llama-2-70b-hf", "--gpu-memory", "80GB", "--seq-len", "2048", "--num-gpus", "4"]
+    common = [
+        sys.executable,
+        "-m",
+        "peftlint",
+        "check",
+        str(config),
+        "--model",
+        "meta-llama/Llama-2-70b-hf",
+        "--gpu-memory",
+        "80GB",
+        "--seq-len",
+        "2048",
+        "--num-gpus",
+        "4",
+    ]
     ddp = subprocess.run([*common, "--strategy", "ddp"], capture_output=True, text=True, timeout=120)
     assert "PL401" in ddp.stdout and "GiB per GPU (DDP over 4 GPUs) does not fit 80.0 GiB" in ddp.stdout
     assert "with FSDP over 4 GPUs:" in ddp.stdout
@@ -180,7 +194,20 @@ def test_check_judges_the_fit_per_gpu(tmp_path: Path) -> None:
 
 
 def test_recommend_budgets_per_gpu_and_shards_replicated_weights() -> None:
-    common = [sys.executable, "-m", "peftlint", "recommend", "--model", "meta-llama/Llama-2-70b-hf", "--gpu-memory", "80GB", "--task", "instruction", "--num-gpus", "4"]
+    common = [
+        sys.executable,
+        "-m",
+        "peftlint",
+        "recommend",
+        "--model",
+        "meta-llama/Llama-2-70b-hf",
+        "--gpu-memory",
+        "80GB",
+        "--task",
+        "instruction",
+        "--num-gpus",
+        "4",
+    ]
     ddp = subprocess.run([*common, "--strategy", "ddp"], capture_output=True, text=True, timeout=120)
     assert ddp.returncode == 0, ddp.stderr
     assert "train with FSDP over 4 GPUs: estimated peak" in ddp.stdout and "GiB per GPU, FSDP over 4 GPUs" in ddp.stdout
@@ -192,19 +219,46 @@ def test_recommend_budgets_per_gpu_and_shards_replicated_weights() -> None:
 def test_check_reads_the_setup_files_given_on_the_command_line(tmp_path: Path) -> None:
     config = tmp_path / "lora.yaml"
     config.write_text(LORA)
-    common = [sys.executable, "-m", "peftlint", "check", str(config), "--model", "meta-llama/Llama-2-70b-hf", "--gpu-memory", "80GB", "--seq-len", "2048"]
+    common = [
+        sys.executable,
+        "-m",
+        "peftlint",
+        "check",
+        str(config),
+        "--model",
+        "meta-llama/Llama-2-70b-hf",
+        "--gpu-memory",
+        "80GB",
+        "--seq-len",
+        "2048",
+    ]
     plain = subprocess.run([*common, "--num-gpus", "2", "--format", "json"], capture_output=True, text=True, timeout=120)
     assert sorted(f["code"] for f in json.loads(plain.stdout)["findings"]) == ["PL401", "PL608"]  # DDP
-    accelerate = subprocess.run([*common, "--num-gpus", "2", "--accelerate-config", str(FIXTURES / "peft-fsdp_config_qlora.yaml"), "--format", "json"], capture_output=True, text=True, timeout=120)
+    accelerate = subprocess.run(
+        [*common, "--num-gpus", "2", "--accelerate-config", str(FIXTURES / "peft-fsdp_config_qlora.yaml"), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert json.loads(accelerate.stdout)["findings"] == []  # FSDP with the weights offloaded: fits
-    wrong = subprocess.run([*common, "--num-gpus", "4", "--accelerate-config", str(FIXTURES / "peft-fsdp_config_qlora.yaml")], capture_output=True, text=True, timeout=120)
+    wrong = subprocess.run(
+        [*common, "--num-gpus", "4", "--accelerate-config", str(FIXTURES / "peft-fsdp_config_qlora.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert wrong.returncode == 2
-    assert wrong.stderr == f"peftlint: error: {FIXTURES / 'peft-fsdp_config_qlora.yaml'}:19:1: `num_processes: 2` disagrees with --num-gpus 4\n"
+    assert (
+        wrong.stderr
+        == f"peftlint: error: {FIXTURES / 'peft-fsdp_config_qlora.yaml'}:19:1: `num_processes: 2` disagrees with --num-gpus 4\n"
+    )
 
 
 def test_fsdp2_mixed_precision_from_an_accelerate_config(tmp_path: Path) -> None:
     config = tmp_path / "fsdp2.yaml"
-    config.write_text("distributed_type: FSDP\nmixed_precision: bf16\nnum_processes: 4\nfsdp_config:\n  fsdp_version: 2\n  fsdp_reshard_after_forward: true\n")
+    config.write_text(
+        "distributed_type: FSDP\nmixed_precision: bf16\nnum_processes: 4\nfsdp_config:\n  fsdp_version: 2\n  fsdp_reshard_after_forward: true\n"
+    )
     setup = setup_of(accelerate_config=str(config))
     assert setup.problems == [] and setup.settings["fsdp_version"] == 2 and setup.settings["mixed_precision"] is True
     from peftlint.normalize.distributed import plan_settings
@@ -222,7 +276,9 @@ def test_the_api_estimates_per_gpu_like_the_command(tmp_path: Path) -> None:
     assert result.memory["distributed"] == {"strategy": "fsdp", "num_gpus": 4, "num_nodes": 1, "offload": "none"}
     command = estimate(tmp_path, "--num-gpus", "4", "--strategy", "fsdp", "--format", "json")
     assert json.loads(command.stdout)["memory"]["total_bytes"] == result.memory["total_bytes"]
-    zero3 = peftlint.estimate(str(config), model="meta-llama/Llama-2-70b-hf", num_gpus=2, deepspeed=str(FIXTURES / "llama-factory-ds_z3_config.json"))
+    zero3 = peftlint.estimate(
+        str(config), model="meta-llama/Llama-2-70b-hf", num_gpus=2, deepspeed=str(FIXTURES / "llama-factory-ds_z3_config.json")
+    )
     assert zero3.memory["distributed"]["strategy"] == "zero3"
     with pytest.raises(SettingsError, match="needs DeepSpeed ZeRO or FSDP"):
         peftlint.estimate(str(config), model="meta-llama/Llama-2-70b-hf", num_gpus=2, strategy="ddp", offload="params")
@@ -230,6 +286,13 @@ def test_the_api_estimates_per_gpu_like_the_command(tmp_path: Path) -> None:
 
 def test_a_deepspeed_run_is_offered_zero3_rather_than_fsdp(tmp_path: Path) -> None:
     config = tmp_path / "train.yaml"
-    config.write_text("base_model: meta-llama/Llama-2-70b-hf\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\nbf16: true\ndeepspeed: deepspeed_configs/zero2.json\n")
-    result = subprocess.run([sys.executable, "-m", "peftlint", "check", str(config), "--num-gpus", "8", "--gpu-memory", "80GB"], capture_output=True, text=True, timeout=120)
+    config.write_text(
+        "base_model: meta-llama/Llama-2-70b-hf\nadapter: lora\nlora_r: 8\nlora_alpha: 16\nlora_target_linear: true\nbf16: true\ndeepspeed: deepspeed_configs/zero2.json\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "peftlint", "check", str(config), "--num-gpus", "8", "--gpu-memory", "80GB"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "PL608" in result.stdout and "with DeepSpeed ZeRO-3 over 8 GPUs, optimizer offloaded to CPU:" in result.stdout

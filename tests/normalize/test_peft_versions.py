@@ -339,7 +339,10 @@ def test_verbose_says_which_peft_each_config_is_for(tmp_path: Path) -> None:
     assert f"peft version of {recorded}: 0.9.0 (the file's `peft_version`)" in result.stderr
     assert f"peft version of {simple}: any (no key of this config depends on it)" in result.stderr
     result = subprocess.run(
-        [sys.executable, "-m", "peftlint", "check", "-v", "--peft-version", "0.13", str(recorded)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "peftlint", "check", "-v", "--peft-version", "0.13", str(recorded)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert f"peft version of {recorded}: 0.13 (--peft-version; the keys of 0.13.2)" in result.stderr
 

@@ -42,7 +42,9 @@ def test_an_adapter_config_json_without_peft_type_is_another_tools_file() -> Non
     path = FIXTURES / "mlx-lm" / "adapter_config.json"
     report = lint_paths([str(path)])
     assert report.files == 0 and report.findings == []
-    assert report.skipped == [(str(path), "not a PEFT config: an adapter_config.json without `peft_type`, which peft writes into every adapter it saves")]
+    assert report.skipped == [
+        (str(path), "not a PEFT config: an adapter_config.json without `peft_type`, which peft writes into every adapter it saves")
+    ]
 
 
 def test_verbose_says_why_a_file_is_skipped() -> None:
@@ -91,7 +93,11 @@ def test_hydra_block_fix_edits_the_block(tmp_path: Path) -> None:
     ("text", "root", "peft_type"),
     [
         ("training:\n  lr: 1.0e-4\n  lora:\n    r: 16\n    lora_alpha: 32\n    target_modules: all-linear\n", ("training", "lora"), "LORA"),
-        ("model:\n  peft_config:\n    peft_type: IA3\n    target_modules: [k_proj, v_proj, down_proj]\n    feedforward_modules: [down_proj]\n", ("model", "peft_config"), "IA3"),
+        (
+            "model:\n  peft_config:\n    peft_type: IA3\n    target_modules: [k_proj, v_proj, down_proj]\n    feedforward_modules: [down_proj]\n",
+            ("model", "peft_config"),
+            "IA3",
+        ),
         ("peft:\n  _target_: peft.PromptTuningConfig\n  num_virtual_tokens: 20\n  task_type: CAUSAL_LM\n", ("peft",), "PROMPT_TUNING"),
     ],
     ids=["nested-lora", "declared-type", "hydra-target"],
@@ -141,14 +147,18 @@ def test_an_unparseable_file_with_no_sign_of_peft_is_skipped(path: Path) -> None
     report = lint_paths([str(path)])
     assert (report.files, report.unreadable, report.findings) == (0, 0, [])
     [(skipped, why)] = report.skipped
-    assert skipped == str(path) and why.startswith("does not parse (") and why.endswith("and shows no sign of being a PEFT or training config")
+    assert (
+        skipped == str(path) and why.startswith("does not parse (") and why.endswith("and shows no sign of being a PEFT or training config")
+    )
 
 
 def test_the_hook_passes_an_ordinary_repositorys_files() -> None:
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "peftlint", "check", "-v", *map(str, ORDINARY)], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "peftlint", "check", "-v", *map(str, ORDINARY)], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "unsupported YAML tag `!Ref` at line 36" in out.stdout + out.stderr  # -v says why
 

@@ -76,7 +76,9 @@ def test_task_heads_peft_adds_are_not_missing_modules(tmp_path: Path) -> None:
     report = lint_paths([str(SAVED / "bert-seq-cls.json")])
     assert report.findings == []
     training = tmp_path / "train.yaml"
-    training.write_text("peft_type: LORA\ntask_type: SEQ_CLS\nbase_model_name_or_path: bert-base-uncased\nr: 8\nlora_alpha: 16\ntarget_modules: [query, value]\nmodules_to_save: [classifier, score, classifer]\n")
+    training.write_text(
+        "peft_type: LORA\ntask_type: SEQ_CLS\nbase_model_name_or_path: bert-base-uncased\nr: 8\nlora_alpha: 16\ntarget_modules: [query, value]\nmodules_to_save: [classifier, score, classifer]\n"
+    )
     found = [(f.code, f.message) for f in lint_paths([str(training)]).findings]
     assert [code for code, _ in found] == ["PL214"] and "`classifer`" in found[0][1]
 
@@ -105,5 +107,7 @@ def test_training_rule_is_silent_on_its_bad_example_saved(rule: Rule, tmp_path: 
         if example.get("profile"):
             config["peftlint"] = example["profile"]
         as_saved = {"text": json.dumps(config, indent=2), "filename": "adapter.json", "model": example.get("model")}
-        assert lint_example(rule, {**example, "config": {**config, "inference_mode": False}}, tmp_path), "the bad example must still fail for training"
+        assert lint_example(rule, {**example, "config": {**config, "inference_mode": False}}, tmp_path), (
+            "the bad example must still fail for training"
+        )
         assert lint_example(rule, as_saved, tmp_path) == []

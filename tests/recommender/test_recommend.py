@@ -76,7 +76,14 @@ def test_latency_critical_is_lora_to_be_merged() -> None:
 
 def test_classification_on_roberta_is_lora_r4_with_a_classifier_head() -> None:
     result = rec(ROBERTA, task="classification", dataset_size=2000)
-    assert result.plan.config == {"peft_type": "LORA", "task_type": "SEQ_CLS", "r": 4, "lora_alpha": 8, "lora_dropout": 0.05, "target_modules": ["query", "value"]}
+    assert result.plan.config == {
+        "peft_type": "LORA",
+        "task_type": "SEQ_CLS",
+        "r": 4,
+        "lora_alpha": 8,
+        "lora_dropout": 0.05,
+        "target_modules": ["query", "value"],
+    }
     assert "Is the task simple? Prompt Tuning or LoRA r=4" in decisions(result)
     prompt = next(a for a in result.alternatives if a.label.startswith("prompt"))
     assert "soft prompts steer only large models" in prompt.why_not
@@ -90,8 +97,19 @@ def test_code_adapts_all_attention_and_the_mlp_by_their_llama_names() -> None:
 
 def test_bert_roles_use_unambiguous_suffixes() -> None:
     config = rec("google-bert/bert-base-uncased", task="code").plan.config  # `dense` is attention output, MLP and pooler
-    assert config["target_modules"] == ["query", "key", "value", "output.dense", "intermediate.dense"]  # `output.dense`: both outputs, not the pooler
-    assert rec("google-bert/bert-base-uncased", priority="quality").plan.config["target_modules"] == ["query", "key", "value", "attention.output.dense"]
+    assert config["target_modules"] == [
+        "query",
+        "key",
+        "value",
+        "output.dense",
+        "intermediate.dense",
+    ]  # `output.dense`: both outputs, not the pooler
+    assert rec("google-bert/bert-base-uncased", priority="quality").plan.config["target_modules"] == [
+        "query",
+        "key",
+        "value",
+        "attention.output.dense",
+    ]
 
 
 def test_cost_first_on_a_large_model_is_prompt_tuning_and_on_a_small_one_lora() -> None:
@@ -152,7 +170,11 @@ def test_the_profiles_stack_is_the_one_the_budget_is_judged_with() -> None:
 def test_a_small_gpu_takes_the_remedies_in_order_down_to_qlora() -> None:
     result = rec(LLAMA3, task="instruction", gpu_memory=12, seq_len=1024, batch_size=4)
     steps = [r.decision for r in result.rationale if r.decision.startswith("train with")]
-    assert steps == ["train with gradient checkpointing", "train with micro-batch 1 with 4x gradient accumulation", "train with 4-bit QLoRA"]
+    assert steps == [
+        "train with gradient checkpointing",
+        "train with micro-batch 1 with 4x gradient accumulation",
+        "train with 4-bit QLoRA",
+    ]
     assert (result.plan.training.quantization, result.plan.accumulation, result.plan.label) == ("4bit", 4, "QLoRA r=8 on q_proj, v_proj")
 
 
@@ -172,9 +194,19 @@ def test_when_nothing_fits_it_says_what_would_with_numbers() -> None:
 def test_axolotl_and_llama_factory_files_carry_the_training_settings() -> None:
     axolotl = rec(LLAMA3, "axolotl", task="instruction", gpu_memory=12, seq_len=1024, batch_size=4).file_mapping()
     assert axolotl == {
-        "base_model": LLAMA3, "adapter": "qlora", "load_in_4bit": True, "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.05,
-        "lora_target_modules": ["q_proj", "v_proj"], "sequence_len": 1024, "micro_batch_size": 1, "gradient_accumulation_steps": 4,
-        "gradient_checkpointing": True, "bf16": True, "optimizer": "adamw_torch",
+        "base_model": LLAMA3,
+        "adapter": "qlora",
+        "load_in_4bit": True,
+        "lora_r": 8,
+        "lora_alpha": 16,
+        "lora_dropout": 0.05,
+        "lora_target_modules": ["q_proj", "v_proj"],
+        "sequence_len": 1024,
+        "micro_batch_size": 1,
+        "gradient_accumulation_steps": 4,
+        "gradient_checkpointing": True,
+        "bf16": True,
+        "optimizer": "adamw_torch",
     }
     factory = rec(LLAMA3, "llama-factory", task="code").file_mapping()
     assert factory["lora_target"] == "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"
@@ -229,7 +261,15 @@ def test_questions_take_defaults_reask_on_a_bad_answer_and_end_on_eof() -> None:
     out = io.StringIO()
     model, values = ask({"batch_size": 2}, ROBERTA, answers, out)
     assert model == ROBERTA
-    assert values == {"task": "code", "variants": 10, "deployment": "multi-tenant", "gpu_memory": 24, "seq_len": 2048, "batch_size": 2, "dataset_size": 5000}
+    assert values == {
+        "task": "code",
+        "variants": 10,
+        "deployment": "multi-tenant",
+        "gpu_memory": 24,
+        "seq_len": 2048,
+        "batch_size": 2,
+        "dataset_size": 5000,
+    }
     prompts = out.getvalue()
     assert "2. How deep is the task shift? (classification / instruction" in prompts and "[instruction]" in prompts
     assert prompts.count("3. How many variants") == 2 and "must be a whole number" in prompts
@@ -239,7 +279,14 @@ def test_questions_take_defaults_reask_on_a_bad_answer_and_end_on_eof() -> None:
 
 def test_interactive_on_a_pseudo_terminal(tmp_path: Path) -> None:
     main_fd, child_fd = os.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "peftlint", "recommend", "--interactive", "--format", "json"], stdin=child_fd, stdout=child_fd, stderr=child_fd, cwd=tmp_path, close_fds=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "peftlint", "recommend", "--interactive", "--format", "json"],
+        stdin=child_fd,
+        stdout=child_fd,
+        stderr=child_fd,
+        cwd=tmp_path,
+        close_fds=True,
+    )
     os.close(child_fd)
     replies = iter(["gpt2", "classification", "", "", "", "", "", "", "3000"])
     transcript = b""
@@ -266,17 +313,30 @@ def test_interactive_on_a_pseudo_terminal(tmp_path: Path) -> None:
 
 
 def test_interactive_needs_a_terminal() -> None:
-    result = subprocess.run([sys.executable, "-m", "peftlint", "recommend", "--interactive"], input="", capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "peftlint", "recommend", "--interactive"], input="", capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2 and "needs a terminal" in result.stderr
 
 
 # --- closing the loop -----------------------------------------------------------------------------
 
-GRID_MODELS = [LLAMA3, MISTRAL, "Qwen/Qwen2.5-0.5B", "openai-community/gpt2", "google-bert/bert-base-uncased", ROBERTA, "google-t5/t5-base", "tiiuae/falcon-7b-instruct"]
+GRID_MODELS = [
+    LLAMA3,
+    MISTRAL,
+    "Qwen/Qwen2.5-0.5B",
+    "openai-community/gpt2",
+    "google-bert/bert-base-uncased",
+    ROBERTA,
+    "google-t5/t5-base",
+    "tiiuae/falcon-7b-instruct",
+]
 TASKS = ["classification", "instruction", "domain-adaptation", "style", "code", "multi-task", "other"]
 DEPLOYMENTS = [None, "latency-critical", "multi-tenant", "batch"]
 BUDGETS = [None, 8, 24]
 PRIORITIES = [None, "quality", "cost", "speed"]
+
+
 def _profile(task: str, deployment: str | None, budget: int | None, priority: str | None) -> dict[str, Any]:
     profile = {"task": task, "deployment": deployment, "gpu_memory": budget, "priority": priority, "seq_len": 1024, "batch_size": 4}
     profile["dataset_size"] = 800 if task == "classification" else 20_000
@@ -402,13 +462,25 @@ def test_yaml_and_python_outputs_parse_back_to_the_config() -> None:
     assert data == result.file_mapping() and data["peftlint"]["gpu_memory"] == "24GiB"
     source = as_python(result)
     assert "# peftlint: task=instruction deployment=latency-critical gpu_memory=24GiB seq_len=2048 gradient_checkpointing=True" in source
-    assert "config = LoraConfig(\n" in source and "    target_modules=[\"q_proj\", \"v_proj\"],\n" in source
+    assert "config = LoraConfig(\n" in source and '    target_modules=["q_proj", "v_proj"],\n' in source
 
 
 def test_a_plain_peft_file_says_how_it_trains_in_its_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A recommendation that needs gradient checkpointing writes it into the `peftlint:` block, so
     `check` on the file alone estimates the same run and finds it fits."""
-    args = ["recommend", "--model", LLAMA31, "--task", "instruction", "--deployment", "latency-critical", "--gpu-memory", "24GB", "--seq-len", "2048"]
+    args = [
+        "recommend",
+        "--model",
+        LLAMA31,
+        "--task",
+        "instruction",
+        "--deployment",
+        "latency-critical",
+        "--gpu-memory",
+        "24GB",
+        "--seq-len",
+        "2048",
+    ]
     peft_file = tmp_path / "chat.yaml"
     assert main([*args, "-o", str(peft_file)]) == 0
     capsys.readouterr()

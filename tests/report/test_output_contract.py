@@ -43,7 +43,11 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.Co
     return {
         fmt: subprocess.run(
             [sys.executable, "-m", "peftlint", "check", "--format", fmt, *paths],
-            cwd=ROOT, capture_output=True, text=True, encoding="utf-8", timeout=300,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=300,
         )
         for fmt in ("json", "sarif", "github", "text")
     }
@@ -71,7 +75,9 @@ def test_json_matches_its_schema(outputs: dict[str, subprocess.CompletedProcess[
     assert problems(output_validator(), document) == []
     severities = [f["severity"] for f in document["findings"]]
     assert {k: document["summary"][k] for k in ("errors", "warnings", "infos")} == {
-        "errors": severities.count("error"), "warnings": severities.count("warning"), "infos": severities.count("info")
+        "errors": severities.count("error"),
+        "warnings": severities.count("warning"),
+        "infos": severities.count("info"),
     }
     assert document["summary"]["files"] >= len({f["file"] for f in document["findings"]})
 
@@ -131,7 +137,10 @@ def test_github_escaping_of_awkward_paths_and_messages(tmp_path: Path) -> None:
     path.write_text('peft_type: LORA\nr: 8\ntarget_modules: [q_proj]\nbias: "a\\r\\nb%"\n', encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "peftlint", "check", "--format", "github", str(path)],
-        capture_output=True, text=True, encoding="utf-8", timeout=60,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
     )
     [line] = result.stdout.splitlines()
     match = GITHUB_LINE.fullmatch(line)

@@ -175,9 +175,9 @@ def test_paths_outside_the_root_are_absolute_file_uris(tmp_path: Path) -> None:
     path = write(tmp_path, "elsewhere/a b.yaml", WARN)
     root = tmp_path / "checkout"
     assert artifact_location(str(path), root) == {"uri": path.as_uri()}
-    assert run_of(sarif_of(lint_paths([str(path)]), root))["results"][0]["locations"][0]["physicalLocation"][
-        "artifactLocation"
-    ] == {"uri": path.as_uri()}
+    assert run_of(sarif_of(lint_paths([str(path)]), root))["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"] == {
+        "uri": path.as_uri()
+    }
 
 
 def test_reporter_writes_the_log_for_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -81,7 +81,9 @@ def test_counts_must_be_whole_and_positive(given: object) -> None:
 
 
 def test_unknown_field_suggests_the_closest() -> None:
-    with pytest.raises(ProfileError, match=r"unknown profile field `gpu_mem` \(did you mean `gpu_memory`\?\); the fields are task, deployment"):
+    with pytest.raises(
+        ProfileError, match=r"unknown profile field `gpu_mem` \(did you mean `gpu_memory`\?\); the fields are task, deployment"
+    ):
         parse_profile({"gpu_mem": "24GB"}, "x")
     with pytest.raises(ProfileError, match="the profile must be a mapping"):
         parse_profile(["task"], "x")
@@ -97,7 +99,9 @@ def test_python_comment_profile_skips_suppressions() -> None:
 
 
 def test_later_layers_win_and_remember_their_source() -> None:
-    profile = resolve([Layer("base", {"task": "code", "seq_len": 512}), Layer("file", {"seq_len": "2048"}), Layer("--task", {"task": "style"})])
+    profile = resolve(
+        [Layer("base", {"task": "code", "seq_len": 512}), Layer("file", {"seq_len": "2048"}), Layer("--task", {"task": "style"})]
+    )
     assert profile.values == {"task": "style", "seq_len": 2048}
     assert profile.sources == {"task": "--task", "seq_len": "file"}
     assert profile.describe() == "task=style (--task), seq_len=2048 (file)"
@@ -148,7 +152,7 @@ def test_three_sources_in_order(tmp_path: Path) -> None:
     write(tmp_path, "pyproject.toml", PYPROJECT)
     plain = write(tmp_path, "plain.yaml", LORA)
     block = write(tmp_path, "block.yaml", LORA + "peftlint: {task: style, seq_len: 2048}\n")
-    script = write(tmp_path, "train.py", 'from peft import LoraConfig\n# peftlint: task=instruction\nc = LoraConfig(r=8, lora_alpha=16)\n')
+    script = write(tmp_path, "train.py", "from peft import LoraConfig\n# peftlint: task=instruction\nc = LoraConfig(r=8, lora_alpha=16)\n")
     report = lint_paths([str(plain), str(block), str(script)])
     described = _profiles(report)
     pyproject = f"{tmp_path / 'pyproject.toml'} [tool.peftlint.profile]"
@@ -169,7 +173,9 @@ def test_three_sources_in_order(tmp_path: Path) -> None:
 def test_profile_reaches_the_rules_from_each_source(tmp_path: Path) -> None:
     write(tmp_path, "pyproject.toml", '[tool.peftlint.profile]\ndeployment = "latency-critical"\n')
     from_pyproject = write(tmp_path, "a.yaml", LORA)
-    from_comment = write(tmp_path, "sub/train.py", "from peft import LoraConfig\n# peftlint: deployment=edge\nc = LoraConfig(r=8, lora_alpha=16)\n")
+    from_comment = write(
+        tmp_path, "sub/train.py", "from peft import LoraConfig\n# peftlint: deployment=edge\nc = LoraConfig(r=8, lora_alpha=16)\n"
+    )
     batch_block = write(tmp_path, "b.yaml", LORA + "peftlint: {deployment: batch}\n")
     report = lint_paths([str(from_pyproject), str(from_comment), str(batch_block)], select=("PL302",))
     assert sorted((Path(f.file).name, f.message.split(" deployment")[0]) for f in report.findings) == [
@@ -183,7 +189,9 @@ def test_profile_reaches_the_rules_from_each_source(tmp_path: Path) -> None:
 def test_rules_that_need_a_missing_value_stay_silent(tmp_path: Path) -> None:
     path = write(tmp_path, "a.yaml", "peft_type: PREFIX_TUNING\ntask_type: CAUSAL_LM\nnum_virtual_tokens: 20\n")
     assert lint_paths([str(path)], select=("PL3",)).findings == []
-    assert {f.code for f in lint_paths([str(path)], select=("PL3",), profile=ProfileRequest({"task": "code", "deployment": "edge"})).findings} == {
+    assert {
+        f.code for f in lint_paths([str(path)], select=("PL3",), profile=ProfileRequest({"task": "code", "deployment": "edge"})).findings
+    } == {
         "PL301",
         "PL331",
     }
@@ -198,7 +206,10 @@ def test_verbose_check_shows_profile_and_sources(tmp_path: Path, capsys: pytest.
     code, _, err = run(capsys, "check", "-v", "--profile", "cls", "--priority", "quality", "--gpu-memory", "80GiB", str(path))
     assert code == 0, err
     pyproject = tmp_path / "pyproject.toml"
-    assert f"profile of {path}: task=classification ({pyproject} [tool.peftlint.profiles.cls]), deployment=batch ({path}:5 `peftlint:` block)" in err
+    assert (
+        f"profile of {path}: task=classification ({pyproject} [tool.peftlint.profiles.cls]), deployment=batch ({path}:5 `peftlint:` block)"
+        in err
+    )
     assert "gpu_memory=80 GiB (--gpu-memory)" in err and "priority=quality (--priority)" in err
     assert f"seq_len=1024 ({pyproject} [tool.peftlint.profile])" in err
 
@@ -212,7 +223,10 @@ def test_verbose_says_when_there_is_no_profile(tmp_path: Path, capsys: pytest.Ca
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["--deployment", "fast"], "argument --deployment: invalid choice: 'fast' (choose from 'latency-critical', 'batch', 'multi-tenant', 'edge')"),
+        (
+            ["--deployment", "fast"],
+            "argument --deployment: invalid choice: 'fast' (choose from 'latency-critical', 'batch', 'multi-tenant', 'edge')",
+        ),
         (["--gpu-memory", "lots"], "--gpu-memory: `gpu_memory` must be a size such as `24GB`"),
         (["--dataset-size", "0"], "argument --dataset-size: must be at least 1, not 0"),
         (["--profile", "nope"], "no profile `nope` in"),
@@ -232,7 +246,9 @@ def test_bad_pyproject_value_is_a_usage_error(tmp_path: Path, capsys: pytest.Cap
 
 
 def test_bad_file_block_is_reported_at_its_key_and_the_rest_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bad = write(tmp_path, "bad.yaml", "peft_type: LORA\nr: 128\nlora_alpha: 256\ntarget_modules: [q_proj, v_proj]\npeftlint:\n  gpu_memory: lots\n")
+    bad = write(
+        tmp_path, "bad.yaml", "peft_type: LORA\nr: 128\nlora_alpha: 256\ntarget_modules: [q_proj, v_proj]\npeftlint:\n  gpu_memory: lots\n"
+    )
     other = write(tmp_path, "other.yaml", "peft_type: LORA\nr: 128\nlora_alpha: 256\ntarget_modules: [q_proj, v_proj]\n")
     code, out, _ = run(capsys, "check", "--format", "json", str(bad), str(other))
     assert code == 2
@@ -247,7 +263,9 @@ def test_estimate_reads_the_profile(tmp_path: Path, capsys: pytest.CaptureFixtur
     result = json.loads(out)
     assert code == 1, err  # 16 GiB is too small at 2048 tokens: PL401
     assert [f["code"] for f in result["findings"]] == ["PL401"]
-    code, out, _ = run(capsys, "estimate", "--format", "json", "--model", "meta-llama/Meta-Llama-3-8B", "--gpu-memory", "80GB", "--task", "code", str(path))
+    code, out, _ = run(
+        capsys, "estimate", "--format", "json", "--model", "meta-llama/Meta-Llama-3-8B", "--gpu-memory", "80GB", "--task", "code", str(path)
+    )
     assert code == 0 and json.loads(out)["findings"] == []
     code, _, err = run(capsys, "estimate", "--model", "meta-llama/Meta-Llama-3-8B", "--deployment", "fast", str(path))
     assert code == 2 and "invalid choice: 'fast'" in err

@@ -43,9 +43,21 @@ KEYS: dict[str, Key] = {
 }
 # keys axolotl knows that are PEFT-related but have no LoraConfig counterpart (not typos)
 OTHER = {
-    "adapter", "lora_model_dir", "lora_target_linear", "lora_on_cpu", "loraplus_lr_ratio", "loraplus_lr_embedding",
-    "merge_lora", "merge_method", "peft_autocast_adapter_dtype", "lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel",
-    "lora_kernel", "peft", "lora_embedding_kernel",
+    "adapter",
+    "lora_model_dir",
+    "lora_target_linear",
+    "lora_on_cpu",
+    "loraplus_lr_ratio",
+    "loraplus_lr_embedding",
+    "merge_lora",
+    "merge_method",
+    "peft_autocast_adapter_dtype",
+    "lora_mlp_kernel",
+    "lora_qkv_kernel",
+    "lora_o_kernel",
+    "lora_kernel",
+    "peft",
+    "lora_embedding_kernel",
 }
 # keys no other framework has
 ONLY = frozenset({"lora_target_linear", "peft_use_dora", "peft_use_rslora", "lora_model_dir", "lora_fan_in_fan_out"})
@@ -71,7 +83,9 @@ def _linear_names(listed: Any, quantization: str | None) -> LinearNames:
 
 def read(mapping: Mapping[str, Any]) -> DialectConfig:
     values, paths = map_keys(mapping, KEYS)
-    quantization = "4bit" if mapping.get("load_in_4bit") or mapping.get("adapter") == "qlora" else "8bit" if mapping.get("load_in_8bit") else None
+    quantization = (
+        "4bit" if mapping.get("load_in_4bit") or mapping.get("adapter") == "qlora" else "8bit" if mapping.get("load_in_8bit") else None
+    )
     linear_names = None
     if mapping.get("lora_target_linear") is True:  # axolotl adds every Linear except the output layer
         linear_names = _linear_names(values.get("target_modules"), quantization)

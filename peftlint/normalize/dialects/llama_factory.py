@@ -36,9 +36,20 @@ KEYS: dict[str, Key] = {
     "model_name_or_path": Key("base_model_name_or_path"),
 }
 OTHER = {
-    "finetuning_type", "pissa_init", "pissa_iter", "pissa_convert", "loraplus_lr_ratio", "loraplus_lr_embedding",
-    "create_new_adapter", "lora_parameters", "lora_ratio", "adapter_name_or_path", "quantization_bit",
-    "quantization_method", "quantization_type", "double_quantization",
+    "finetuning_type",
+    "pissa_init",
+    "pissa_iter",
+    "pissa_convert",
+    "loraplus_lr_ratio",
+    "loraplus_lr_embedding",
+    "create_new_adapter",
+    "lora_parameters",
+    "lora_ratio",
+    "adapter_name_or_path",
+    "quantization_bit",
+    "quantization_method",
+    "quantization_type",
+    "double_quantization",
 }
 # keys no other framework has
 ONLY = frozenset({"finetuning_type", "lora_target", "additional_target"})
@@ -57,16 +68,49 @@ SKIPPED_PATHS = {"": ("lm_head",), "chatglm": ("output_layer",), "internlm2": ("
 # skips the projector (and the vision tower unless `freeze_vision_tower: false`), and
 # patch_target_modules then turns the names into every module path that contains one (substring
 # match) outside the frozen parts and the `lora_conflict_keys`: not modelled here
-COMPOSITE_MODEL_TYPES = frozenset({
-    "dots_ocr", "gemma3", "gemma3n", "gemma4", "glm4v", "glm4v_moe", "glm_ocr", "internvl", "interns1", "Keye",
-    "kimi_vl", "llama4", "llava", "llava_next", "llava_next_video", "minicpmv", "minicpmv4_6", "minicpmo", "mistral3",
-    "moss_vl", "mllama", "paligemma", "qwen2_audio", "qwen2_5_omni_thinker", "qwen2_vl", "qwen2_5_vl", "qwen3_vl",
-    "qwen3_vl_moe", "qwen3_omni_moe_thinker", "qwen3_5", "qwen3_5_moe", "video_llava",
-})
-UNMODELLED = dict.fromkeys(COMPOSITE_MODEL_TYPES, (
-    "LLaMA-Factory's `lora_target: all` on a multimodal model (patch_target_modules: module paths by substring, "
-    "the vision tower and projector left out) is not modelled"
-))
+COMPOSITE_MODEL_TYPES = frozenset(
+    {
+        "dots_ocr",
+        "gemma3",
+        "gemma3n",
+        "gemma4",
+        "glm4v",
+        "glm4v_moe",
+        "glm_ocr",
+        "internvl",
+        "interns1",
+        "Keye",
+        "kimi_vl",
+        "llama4",
+        "llava",
+        "llava_next",
+        "llava_next_video",
+        "minicpmv",
+        "minicpmv4_6",
+        "minicpmo",
+        "mistral3",
+        "moss_vl",
+        "mllama",
+        "paligemma",
+        "qwen2_audio",
+        "qwen2_5_omni_thinker",
+        "qwen2_vl",
+        "qwen2_5_vl",
+        "qwen3_vl",
+        "qwen3_vl_moe",
+        "qwen3_omni_moe_thinker",
+        "qwen3_5",
+        "qwen3_5_moe",
+        "video_llava",
+    }
+)
+UNMODELLED = dict.fromkeys(
+    COMPOSITE_MODEL_TYPES,
+    (
+        "LLaMA-Factory's `lora_target: all` on a multimodal model (patch_target_modules: module paths by substring, "
+        "the vision tower and projector left out) is not modelled"
+    ),
+)
 
 
 def linear_names(mapping: Mapping[str, Any]) -> LinearNames:

@@ -32,9 +32,20 @@ KEYS: dict[str, Key] = {
 }
 # ModelConfig's other fields, and those of older TRL releases (not typos)
 OTHER = {
-    "use_peft", "model_revision", "dtype", "torch_dtype", "attn_implementation", "trust_remote_code",
-    "load_in_8bit", "load_in_4bit", "bnb_4bit_quant_type", "use_bnb_nested_quant", "bnb_4bit_quant_storage",
-    "use_flash_attention_2", "base_model_revision", "model_code_revision",
+    "use_peft",
+    "model_revision",
+    "dtype",
+    "torch_dtype",
+    "attn_implementation",
+    "trust_remote_code",
+    "load_in_8bit",
+    "load_in_4bit",
+    "bnb_4bit_quant_type",
+    "use_bnb_nested_quant",
+    "bnb_4bit_quant_storage",
+    "use_flash_attention_2",
+    "base_model_revision",
+    "model_code_revision",
 }
 # keys no other framework has
 ONLY = frozenset({"use_peft", "lora_task_type", "use_bnb_nested_quant"})

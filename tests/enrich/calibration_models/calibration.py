@@ -421,13 +421,28 @@ METHODS_PATH = HERE / "method-comparison.csv"
 # The configs of peft's method_comparison/MetaMathQA experiments (their results' `peft_config`).
 METHOD_CONFIGS: dict[str, dict[str, Any]] = {
     "prompt_tuning--llama-3.2-3B-default": {"peft_type": "PROMPT_TUNING", "num_virtual_tokens": 200},
-    "lora--llama-3.2-3B-rank32-dora": {"peft_type": "LORA", "r": 32, "lora_alpha": 64, "target_modules": ["q_proj", "v_proj"], "use_dora": True},
+    "lora--llama-3.2-3B-rank32-dora": {
+        "peft_type": "LORA",
+        "r": 32,
+        "lora_alpha": 64,
+        "target_modules": ["q_proj", "v_proj"],
+        "use_dora": True,
+    },
     "loha--llama-3.2-3B-rank32": {"peft_type": "LOHA", "r": 32, "alpha": 64, "target_modules": ["q_proj", "v_proj"]},
-    "ia3--llama-3.2-3B-default": {"peft_type": "IA3", "target_modules": ["k_proj", "v_proj", "down_proj"], "feedforward_modules": ["down_proj"]},
+    "ia3--llama-3.2-3B-default": {
+        "peft_type": "IA3",
+        "target_modules": ["k_proj", "v_proj", "down_proj"],
+        "feedforward_modules": ["down_proj"],
+    },
     "lora--llama-3.2-3B-rank64": {"peft_type": "LORA", "r": 64, "lora_alpha": 128, "target_modules": ["q_proj", "v_proj"]},
     "lora--llama-3.2-3B-rank32": {"peft_type": "LORA", "r": 32, "lora_alpha": 64, "target_modules": ["q_proj", "v_proj"]},
     "vera--llama-3.2-3B-default": {"peft_type": "VERA", "r": 256, "target_modules": ["q_proj", "v_proj"]},
-    "ptuning--llama-3.2-3B-default": {"peft_type": "P_TUNING", "num_virtual_tokens": 20, "encoder_hidden_size": 3072, "encoder_reparameterization_type": "MLP"},
+    "ptuning--llama-3.2-3B-default": {
+        "peft_type": "P_TUNING",
+        "num_virtual_tokens": 20,
+        "encoder_hidden_size": 3072,
+        "encoder_reparameterization_type": "MLP",
+    },
     "prefixtuning--llama-3.2-3B-lr_0.001": {"peft_type": "PREFIX_TUNING", "num_virtual_tokens": 200},
 }
 # rows kept in the CSV (they show the frozen model's own peak) that the estimate cannot make
