@@ -633,6 +633,17 @@ def test_the_estimate_imports_no_torch() -> None:
 # --- bitsandbytes' paged optimizer states: on the GPU, outside torch.cuda's counters ----------
 
 
+# LoRA r=32 on q and v of Llama 3 8B: its trainable parameters, and its estimate with an optimizer
+R32_QV_TRAINABLE = LLAMA3.num_layers * 32 * (2 * LLAMA3.hidden_size + LLAMA3.q_dim + LLAMA3.kv_dim)
+
+
+def lora_r32_on_llama3(optimizer: str) -> Any:
+    total = LLAMA3_TOTAL + R32_QV_TRAINABLE
+    return train(
+        optimizer=optimizer, peft_type="LORA", adapted_modules=QV, adapter_rank=32, trainable_params=R32_QV_TRAINABLE, total_params=total
+    )
+
+
 def test_paged_optimizer_states_are_in_the_device_total_but_not_in_torchs_counters() -> None:
     from peftlint.enrich.memory import PAGED_MIN_ELEMENTS, memory_figures
 
@@ -641,15 +652,8 @@ def test_paged_optimizer_states_are_in_the_device_total_but_not_in_torchs_counte
     small = train(optimizer="paged-adamw", peft_type="LORA", adapted_modules=QV, adapter_rank=8)
     assert "paged_optimizer_states" not in small.breakdown
     # r=32: lora_A (32 x 4096) and the q lora_B (4096 x 32) reach 131,072 elements, k/v's (1024 x 32) do not
-    trainable = LLAMA3.num_layers * 32 * (2 * LLAMA3.hidden_size + LLAMA3.q_dim + LLAMA3.kv_dim)
-    big = train(
-        optimizer="paged-adamw",
-        peft_type="LORA",
-        adapted_modules=QV,
-        adapter_rank=32,
-        trainable_params=trainable,
-        total_params=LLAMA3_TOTAL + trainable,
-    )
+    trainable = R32_QV_TRAINABLE
+    big = lora_r32_on_llama3("paged-adamw")
     paged_params = LLAMA3.num_layers * 32 * (2 * LLAMA3.hidden_size + LLAMA3.q_dim)
     assert 32 * LLAMA3.kv_dim < PAGED_MIN_ELEMENTS <= 32 * LLAMA3.hidden_size
     assert big.breakdown["paged_optimizer_states"] == 2 * 4 * paged_params
@@ -657,31 +661,14 @@ def test_paged_optimizer_states_are_in_the_device_total_but_not_in_torchs_counte
     figures = memory_figures(big.total_bytes, big.breakdown)
     assert figures["total_bytes"] - figures["peak_allocated_bytes"] == big.breakdown["paged_optimizer_states"]
     # torch's own AdamW allocates every state through the caching allocator
-    assert (
-        "paged_optimizer_states"
-        not in train(
-            optimizer="adamw",
-            peft_type="LORA",
-            adapted_modules=QV,
-            adapter_rank=32,
-            trainable_params=trainable,
-            total_params=LLAMA3_TOTAL + trainable,
-        ).breakdown
-    )
+    assert "paged_optimizer_states" not in lora_r32_on_llama3("adamw").breakdown
 
 
 def test_paged_states_divide_under_fsdp_and_are_deepspeeds_own_states_under_zero() -> None:
     from peftlint.enrich.distributed import Plan, distribute
 
-    trainable = LLAMA3.num_layers * 32 * (2 * LLAMA3.hidden_size + LLAMA3.q_dim + LLAMA3.kv_dim)
-    single = train(
-        optimizer="paged-adamw",
-        peft_type="LORA",
-        adapted_modules=QV,
-        adapter_rank=32,
-        trainable_params=trainable,
-        total_params=LLAMA3_TOTAL + trainable,
-    )
+    trainable = R32_QV_TRAINABLE
+    single = lora_r32_on_llama3("paged-adamw")
     kwargs = {"total_params": LLAMA3_TOTAL + trainable, "trainable_params": trainable}
     fsdp = distribute(single, LLAMA3, Plan("fsdp", 4), **kwargs)
     assert fsdp.breakdown["paged_optimizer_states"] == -(-single.breakdown["paged_optimizer_states"] // 4)

@@ -167,24 +167,16 @@ def test_estimate_memory_matches_the_documented_schema(tmp_path: Path) -> None:
         validator.validate(json.loads(result.stdout)["memory"])
 
 
-def test_check_judges_the_fit_per_gpu(tmp_path: Path) -> None:
+def check_70b_lora(tmp_path: Path) -> list[str]:
+    """`peftlint check` of a LoRA config on Llama-2-70B with 80 GB GPUs and 2048 tokens."""
     config = tmp_path / "lora.yaml"
     config.write_text(LORA)
-    common = [
-        sys.executable,
-        "-m",
-        "peftlint",
-        "check",
-        str(config),
-        "--model",
-        "meta-llama/Llama-2-70b-hf",
-        "--gpu-memory",
-        "80GB",
-        "--seq-len",
-        "2048",
-        "--num-gpus",
-        "4",
-    ]
+    model = ["--model", "meta-llama/Llama-2-70b-hf", "--gpu-memory", "80GB", "--seq-len", "2048"]
+    return [sys.executable, "-m", "peftlint", "check", str(config), *model]
+
+
+def test_check_judges_the_fit_per_gpu(tmp_path: Path) -> None:
+    common = [*check_70b_lora(tmp_path), "--num-gpus", "4"]
     ddp = subprocess.run([*common, "--strategy", "ddp"], capture_output=True, text=True, timeout=120)
     assert "PL401" in ddp.stdout and "GiB per GPU (DDP over 4 GPUs) does not fit 80.0 GiB" in ddp.stdout
     assert "with FSDP over 4 GPUs:" in ddp.stdout
@@ -217,21 +209,7 @@ def test_recommend_budgets_per_gpu_and_shards_replicated_weights() -> None:
 
 
 def test_check_reads_the_setup_files_given_on_the_command_line(tmp_path: Path) -> None:
-    config = tmp_path / "lora.yaml"
-    config.write_text(LORA)
-    common = [
-        sys.executable,
-        "-m",
-        "peftlint",
-        "check",
-        str(config),
-        "--model",
-        "meta-llama/Llama-2-70b-hf",
-        "--gpu-memory",
-        "80GB",
-        "--seq-len",
-        "2048",
-    ]
+    common = check_70b_lora(tmp_path)
     plain = subprocess.run([*common, "--num-gpus", "2", "--format", "json"], capture_output=True, text=True, timeout=120)
     assert sorted(f["code"] for f in json.loads(plain.stdout)["findings"]) == ["PL401", "PL608"]  # DDP
     accelerate = subprocess.run(
