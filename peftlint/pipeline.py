@@ -395,7 +395,7 @@ def prepare_file(
         return None
     configs = [c for document in documents for c in peft_configs(document)]
     if not configs:
-        report.skipped.append((path, skip_reason(documents)))
+        report.skipped.append((path, skip_reason(documents, path)))
         return None
     report.files += 1
     facts, labels = [], []

@@ -286,8 +286,12 @@ def looks_like_config(path: str, text: str | None = None) -> bool:
     return _config_content().search(text) is not None
 
 
-def skip_reason(documents: list[Document]) -> str:
-    """Why a file that loaded holds no PEFT config, for `-v`."""
+def skip_reason(documents: list[Document], path: str = "") -> str:
+    """Why the file at `path`, which loaded, holds no PEFT config, for `-v`."""
+    if not documents and PurePath(path).suffix.lower() == ".py":
+        # the Python loader gives no document for a script without a literal config call: "empty
+        # file" would misstate a training script that builds its config from arguments
+        return "no peft config class called in this Python file (`LoraConfig(...)` and the like); a config built any other way (command-line arguments, a dict for `get_peft_config`, keywords of Unsloth's `get_peft_model`) is not read"
     if not documents:
         return "empty file"
     if any(_is_adapter_file(d) and isinstance(d.data, dict) and "peft_type" not in d.data for d in documents):

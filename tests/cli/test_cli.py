@@ -180,6 +180,7 @@ def test_directory_walk_skips_non_peft_files(tmp_path: Path) -> None:
     assert "1 file(s)" in result.stdout
     assert "skipped" in result.stderr and "ci.yaml: not a PEFT config" in result.stderr
     assert "empty.yaml: empty file" in result.stderr
+    assert "setup.py: no peft config class called in this Python file" in result.stderr
 
 
 def test_content_not_extension_decides(tmp_path: Path) -> None:
