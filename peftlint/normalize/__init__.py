@@ -7,7 +7,9 @@ A mapping is a PEFT config when its content says so, in this order:
 - LoRA's own keys without a `peft_type` (`lora_alpha`, `lora_dropout`, ..., or `r` with
   `target_modules`), as people write `LoraConfig(**kwargs)` files. Such a file often carries the
   training script's own settings too (`learning_rate`, `epochs`): only the keys peft has, or that
-  look like a misspelling of one, are read; the rest belong to the script.
+  look like a misspelling of one, are read; the rest belong to the script (so do `lora_r`,
+  `lora_target_modules`: frameworks' names for LoRA's settings). A LitGPT config (`lora_query`,
+  `lora_mlp`, ...) is not one: LitGPT trains LoRA without peft.
 A document that is none of these may hold one as a block (Hydra-style `peft:`, `lora:`,
 `peft_config:`, `lora_config:`, at most three levels down); it is read at that position.
 Anything else is "not a PEFT config" and is skipped (`-v` says why). An `adapter_config.json`
@@ -29,6 +31,10 @@ from peftlint.resources import data_dir
 # `use_dora`/`use_rslora` are left out: other trainers have flags of that name (mlx-lm's run
 # records, named adapter_config.json too, carry `use_dora` and nothing else of peft's).
 LORA_MARKERS = frozenset({"lora_alpha", "lora_dropout", "init_lora_weights", "rank_pattern", "alpha_pattern", "lora_bias"})
+# LitGPT's switches for where LoRA goes (its `finetune lora` configs set all six beside `lora_r`,
+# `lora_alpha`, `lora_dropout`): LitGPT trains LoRA with its own code, not peft, so such a file is
+# not a PEFT config, and its `precision` or `lora_mlp` are no misspelt peft keys
+LITGPT_LORA_SWITCHES = frozenset({"lora_query", "lora_key", "lora_value", "lora_projection", "lora_mlp", "lora_head"})
 # keys under which Hydra-style configs nest the PEFT part
 NESTED_BLOCKS = frozenset({"peft", "lora", "peft_config", "lora_config"})
 MAX_NESTING = 3
@@ -144,8 +150,14 @@ def peft_layout(values: dict[str, Any], file_format: str) -> bool:
     )
 
 
+def _is_litgpt(mapping: dict[str, Any]) -> bool:
+    return len(LITGPT_LORA_SWITCHES.intersection(mapping)) >= 2  # one could be a typo; LitGPT writes six
+
+
 def _is_lora_shaped(mapping: dict[str, Any]) -> bool:
     keys = set(mapping)
+    if _is_litgpt(mapping):
+        return False
     return bool(keys & LORA_MARKERS) or {"r", "target_modules"} <= keys
 
 
@@ -169,12 +181,16 @@ def _peft_keys_only(values: dict[str, Any]) -> dict[str, Any]:
     # `alpha`, `dropout` beside no `lora_alpha`, `lora_dropout`: the project's own short names for
     # LoRA's settings, which its script maps (`lora_alpha=cfg["alpha"]`), not LoHa's `alpha`
     short_names = {key for key in values if f"lora_{key}" in lora_keys and f"lora_{key}" not in values}
+    # `lora_r`, `lora_target_modules`, `lora_task_type`: the argument names that training scripts
+    # and frameworks give LoRA's settings (alpaca-lora, TRL's ModelConfig, oumi's `peft:` block),
+    # mapped by their code; `LoraConfig` would refuse them, so they are no typos of its keys
+    prefixed_names = {key for key in values if key.startswith("lora_") and key not in lora_keys and key[len("lora_") :] in lora_keys}
     unknown = [key for key in values if key not in every_key or key in short_names]
     if not unknown:
         return values
     from peftlint.suggest import closest  # only a file with foreign keys needs difflib
 
-    foreign = short_names | {key for key in unknown if closest(key, lora_keys, cutoff=0.75) is None}
+    foreign = short_names | prefixed_names | {key for key in unknown if closest(key, lora_keys, cutoff=0.75) is None}
     return {key: value for key, value in values.items() if key not in foreign}
 
 
@@ -294,6 +310,8 @@ def skip_reason(documents: list[Document], path: str = "") -> str:
         return "no peft config class called in this Python file (`LoraConfig(...)` and the like); a config built any other way (command-line arguments, a dict for `get_peft_config`, keywords of Unsloth's `get_peft_model`) is not read"
     if not documents:
         return "empty file"
+    if any(isinstance(d.data, dict) and _is_litgpt(d.data) for d in documents):
+        return "not a PEFT config: LitGPT's LoRA settings (`lora_query`, `lora_mlp`, ...), which LitGPT trains with its own code, not peft"
     if any(_is_adapter_file(d) and isinstance(d.data, dict) and "peft_type" not in d.data for d in documents):
         return f"not a PEFT config: an {SAVED_ADAPTER_NAME} without `peft_type`, which peft writes into every adapter it saves"
     return "not a PEFT config (no `peft_type`, peft config class, LoRA keys, `peft:`/`lora:` block, or axolotl, LLaMA-Factory or TRL LoRA settings)"

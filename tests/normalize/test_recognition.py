@@ -203,3 +203,28 @@ def test_a_projects_short_names_for_loras_settings_are_its_scripts_keys(tmp_path
     both.write_text("r: 8\nalpha: 16\nlora_alpha: 16\ntarget_modules: [q_proj]\n", encoding="utf-8")
     report = lint_paths([str(own), str(both)])
     assert [(Path(f.file).name, f.code, f.key) for f in report.findings if f.severity == "error"] == [("both.yaml", "PL001", "alpha")]
+
+
+def test_litgpts_lora_settings_are_not_a_peft_config(tmp_path: Path) -> None:
+    """LitGPT's `finetune lora` configs (two in tests/corpus/other) hold `lora_alpha` and
+    `lora_dropout` beside LitGPT's own switches: LitGPT trains LoRA with its own code, so its
+    `precision` and `lora_mlp` were PL001 errors ("did you mean `revision`/`lora_alpha`") on an
+    official file. One switch alone is not enough: it could be a user's stray key."""
+    text = "checkpoint_dir: checkpoints/meta-llama/Llama-3.2-1B\nprecision: bf16-true\nlora_r: 32\nlora_alpha: 16\nlora_dropout: 0.05\n"
+    text += "lora_query: true\nlora_key: false\nlora_value: true\nlora_projection: false\nlora_mlp: false\nlora_head: false\n"
+    report = _lint(tmp_path, "lora.yaml", text)
+    assert report.files == 0 and report.findings == []
+    assert report.skipped[0][1].startswith("not a PEFT config: LitGPT's LoRA settings")
+    one = _lint(tmp_path, "one.yaml", "r: 8\nlora_alpha: 16\nlora_mlp: true\n")
+    assert [(f.code, f.key) for f in one.findings if f.severity == "error"] == [("PL001", "lora_mlp")]
+
+
+def test_a_frameworks_lora_prefixed_names_are_its_own_keys(tmp_path: Path) -> None:
+    """oumi's `peft:` block (tests/corpus/other) names LoRA's settings `lora_r`,
+    `lora_target_modules`, as TRL's ModelConfig and alpaca-lora's arguments do: the framework maps
+    them, `LoraConfig` would refuse them, so they are no typos of `r`/`target_modules`. A real
+    misspelling beside them still is one."""
+    text = "model:\n  model_name: microsoft/Phi-3-mini-4k-instruct\npeft:\n  lora_r: 8\n  lora_alpha: 16\n  lora_droput: 0.05\n"
+    text += "  lora_target_modules: [q_proj, v_proj]\n  lora_task_type: CAUSAL_LM\n"
+    report = _lint(tmp_path, "train.yaml", text)
+    assert [(f.code, f.key) for f in report.findings if f.severity == "error"] == [("PL001", "lora_droput")]
