@@ -5,7 +5,8 @@ run, so reading it cannot execute any of its code. A call counts when its callee
 config class: `LoraConfig(...)` (bare, or star-imported), `peft.LoraConfig(...)`,
 `p.tuners.lora.LoraConfig(...)` after `import peft as p`, or `LC(...)` after
 `from peft import LoraConfig as LC`. Imports are read file-wide, whatever scope they sit in; a
-class name imported from another module (`from mylib import LoraConfig`) does not count.
+class name imported from another module (`from mylib import LoraConfig`), or a bare name the file
+defines itself (`class LoraConfig:`, a project's own settings class), does not count.
 
 Keyword values are read like `ast.literal_eval`, limited to JSON-like values (tuples and sets
 become lists), plus `TaskType.X` / `PeftType.X` members, read as the string "X". Anything else
@@ -73,13 +74,15 @@ def load_python(text: str, path: str, *, config_classes: Mapping[str, str] | Non
         raise LoadError(path, f"invalid Python: {exc}") from None
     except (MemoryError, RecursionError):  # the parser's own limits on pathological nesting
         raise LoadError(path, "invalid Python: nested too deeply to parse") from None
-    calls, imports = [], []
+    calls, imports, defined = [], [], set()
     for node in ast.walk(tree):  # one walk: it costs more than parsing
         if isinstance(node, ast.Call):
             calls.append(node)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             imports.append(node)
-    reader = _CallReader(path, text.split("\n"), _imported_names(imports), config_classes)
+        elif isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            defined.add(node.name)
+    reader = _CallReader(path, text.split("\n"), _imported_names(imports), config_classes, defined)
     documents: list[Document] = []
     for call in sorted(calls, key=lambda node: (node.lineno, node.col_offset)):
         class_name = reader.config_class(call.func)
@@ -160,11 +163,14 @@ class _NotLiteral(Exception):
 
 
 class _CallReader:
-    def __init__(self, path: str, lines: list[str], imports: dict[str, str], config_classes: Mapping[str, str]):
+    def __init__(self, path: str, lines: list[str], imports: dict[str, str], config_classes: Mapping[str, str], defined: set[str]):
         self.path = path
         self.lines = lines
         self.imports = imports
         self.config_classes = config_classes
+        # classes and functions the file defines itself: a project's own `@dataclass class
+        # LoraConfig` (alpha, dropout, epochs, lr) is no peft class, whatever its name
+        self.defined = defined
 
     def _qualified(self, node: ast.expr) -> list[str] | None:
         """The dotted name `node` refers to, through the file's imports; unimported names as written."""
@@ -179,7 +185,9 @@ class _CallReader:
         parts = self._qualified(func)
         if parts is None or parts[-1] not in self.config_classes:
             return None
-        return parts[-1] if len(parts) == 1 or parts[0] == "peft" else None
+        if len(parts) == 1:
+            return None if parts[0] in self.defined else parts[0]
+        return parts[-1] if parts[0] == "peft" else None
 
     def _enum_member(self, node: ast.expr) -> str | None:
         """The member's name for `TaskType.CAUSAL_LM`, `peft.TaskType.CAUSAL_LM`, `TT.CAUSAL_LM`, ..."""

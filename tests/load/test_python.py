@@ -110,6 +110,9 @@ def test_ways_to_name_a_config_class(source: str) -> None:
         "LoraConfig\nmake(LoraConfig)\n",
         "from .peft import LoraConfig\nLoraConfig(r=8)\n",
         "from peft import get_peft_model\nget_peft_model(model, config)\n",
+        # a project's own config class of the same name (alpha, dropout, epochs: not peft's keys)
+        "@dataclass\nclass LoraConfig:\n    alpha: int = 32\n\n\ncfg = LoraConfig(alpha=16, epochs=3)\n",
+        "def LoraConfig(**kwargs):\n    return kwargs\n\n\nLoraConfig(r=8)\n",
     ],
 )
 def test_calls_that_are_not_peft_config_classes(source: str) -> None:
