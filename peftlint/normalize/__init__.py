@@ -23,7 +23,7 @@ from pathlib import PurePath
 from typing import Any, NamedTuple
 
 from peftlint.load import Document, JsonPath
-from peftlint.normalize.dialects import DialectConfig, detect, read
+from peftlint.normalize.dialects import DIALECTS, DialectConfig, detect, read
 from peftlint.resources import data_dir
 
 # Keys only LoRA-family configs have: a mapping with one of them (or `r` with `target_modules`)
@@ -35,6 +35,10 @@ LORA_MARKERS = frozenset({"lora_alpha", "lora_dropout", "init_lora_weights", "ra
 # `lora_alpha`, `lora_dropout`): LitGPT trains LoRA with its own code, not peft, so such a file is
 # not a PEFT config, and its `precision` or `lora_mlp` are no misspelt peft keys
 LITGPT_LORA_SWITCHES = frozenset({"lora_query", "lora_key", "lora_value", "lora_projection", "lora_mlp", "lora_head"})
+# Fields peft fills in itself when it saves an adapter; nobody types them into a file meant for
+# `LoraConfig(**kwargs)`, so a training script's key that merely resembles one (`precision` ~
+# `revision`) is the script's, not a typo
+SAVED_ONLY_FIELDS = frozenset({"revision", "peft_version", "auto_mapping"})
 # keys under which Hydra-style configs nest the PEFT part
 NESTED_BLOCKS = frozenset({"peft", "lora", "peft_config", "lora_config"})
 MAX_NESTING = 3
@@ -181,16 +185,19 @@ def _peft_keys_only(values: dict[str, Any]) -> dict[str, Any]:
     # `alpha`, `dropout` beside no `lora_alpha`, `lora_dropout`: the project's own short names for
     # LoRA's settings, which its script maps (`lora_alpha=cfg["alpha"]`), not LoHa's `alpha`
     short_names = {key for key in values if f"lora_{key}" in lora_keys and f"lora_{key}" not in values}
-    # `lora_r`, `lora_target_modules`, `lora_task_type`: the argument names that training scripts
-    # and frameworks give LoRA's settings (alpaca-lora, TRL's ModelConfig, oumi's `peft:` block),
-    # mapped by their code; `LoraConfig` would refuse them, so they are no typos of its keys
-    prefixed_names = {key for key in values if key.startswith("lora_") and key not in lora_keys and key[len("lora_") :] in lora_keys}
+    # `lora_r`, `lora_target_modules`, `model_name_or_path`: the names that training scripts and
+    # frameworks give LoRA's settings (alpaca-lora, TRL's ModelConfig, oumi's `peft:` block, the
+    # dialects' key tables), mapped by their code; `LoraConfig` would refuse them, so they are no
+    # typos of its keys
+    framework_names = {key for key in values if key.startswith("lora_") and key not in lora_keys and key[len("lora_") :] in lora_keys}
+    framework_names |= {key for dialect in DIALECTS for key in dialect.keys if key in values and key not in lora_keys}
     unknown = [key for key in values if key not in every_key or key in short_names]
     if not unknown:
         return values
     from peftlint.suggest import closest  # only a file with foreign keys needs difflib
 
-    foreign = short_names | prefixed_names | {key for key in unknown if closest(key, lora_keys, cutoff=0.75) is None}
+    typo_targets = [key for key in lora_keys if key not in SAVED_ONLY_FIELDS]
+    foreign = short_names | framework_names | {key for key in unknown if closest(key, typo_targets, cutoff=0.75) is None}
     return {key: value for key, value in values.items() if key not in foreign}
 
 

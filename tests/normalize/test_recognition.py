@@ -228,3 +228,14 @@ def test_a_frameworks_lora_prefixed_names_are_its_own_keys(tmp_path: Path) -> No
     text += "  lora_target_modules: [q_proj, v_proj]\n  lora_task_type: CAUSAL_LM\n"
     report = _lint(tmp_path, "train.yaml", text)
     assert [(f.code, f.key) for f in report.findings if f.severity == "error"] == [("PL001", "lora_droput")]
+
+
+def test_a_scripts_model_name_or_path_and_precision_are_its_own_keys(tmp_path: Path) -> None:
+    """A training script's YAML with LoRA's keys beside `model_name_or_path` (the HF scripts' and
+    TRL's name for the base model) and `precision` (Lightning's): neither is a typo of
+    `base_model_name_or_path` or `revision` (a field only peft's save fills in), and renaming
+    them, as PL001's fix proposed, would break the script. `target_module` still is a typo."""
+    text = "model_name_or_path: meta-llama/Llama-2-7b-hf\nprecision: bf16\nr: 16\nlora_alpha: 32\n"
+    text += "target_module: [q_proj, v_proj]\nlearning_rate: 2.0e-4\n"
+    report = _lint(tmp_path, "train.yaml", text)
+    assert [(f.code, f.key) for f in report.findings if f.severity == "error"] == [("PL001", "target_module")]
