@@ -8,8 +8,9 @@ A mapping is a PEFT config when its content says so, in this order:
   `target_modules`), as people write `LoraConfig(**kwargs)` files. Such a file often carries the
   training script's own settings too (`learning_rate`, `epochs`): only the keys peft has, or that
   look like a misspelling of one, are read; the rest belong to the script (so do `lora_r`,
-  `lora_target_modules`: frameworks' names for LoRA's settings). A LitGPT config (`lora_query`,
-  `lora_mlp`, ...) is not one: LitGPT trains LoRA without peft.
+  `lora_target_modules`: frameworks' names for LoRA's settings). A LitGPT or ms-swift config (`lora_query`,
+  `tuner_type` beside `model`, ...) is not one: LitGPT trains LoRA without peft, ms-swift names its
+  settings its own way.
 A document that is none of these may hold one as a block (Hydra-style `peft:`, `lora:`,
 `peft_config:`, `lora_config:`, at most three levels down); it is read at that position.
 Anything else is "not a PEFT config" and is skipped (`-v` says why). An `adapter_config.json`
@@ -35,6 +36,11 @@ LORA_MARKERS = frozenset({"lora_alpha", "lora_dropout", "init_lora_weights", "ra
 # `lora_alpha`, `lora_dropout`): LitGPT trains LoRA with its own code, not peft, so such a file is
 # not a PEFT config, and its `precision` or `lora_mlp` are no misspelt peft keys
 LITGPT_LORA_SWITCHES = frozenset({"lora_query", "lora_key", "lora_value", "lora_projection", "lora_mlp", "lora_head"})
+# ms-swift names the method `tuner_type` (`train_type` before 4.0) beside `model` and `lora_rank`,
+# in its YAML configs and in the args.json `swift sft` writes into every output folder; its 200-odd
+# keys include other methods' (`boft_block_size`, `adapters`) and a `template`, so read as a peft
+# config, or as LLaMA-Factory's, it drew errors about keys that are ms-swift's own
+SWIFT_TUNER_KEYS = frozenset({"tuner_type", "train_type"})
 # Fields peft fills in itself when it saves an adapter; nobody types them into a file meant for
 # `LoraConfig(**kwargs)`, so a training script's key that merely resembles one (`precision` ~
 # `revision`) is the script's, not a typo
@@ -154,14 +160,18 @@ def peft_layout(values: dict[str, Any], file_format: str) -> bool:
     )
 
 
-def _is_litgpt(mapping: dict[str, Any]) -> bool:
-    return len(LITGPT_LORA_SWITCHES.intersection(mapping)) >= 2  # one could be a typo; LitGPT writes six
+def other_framework(mapping: dict[str, Any]) -> str | None:
+    """Which framework with LoRA settings of its own, that peftlint does not read, wrote `mapping`
+    (said as `-v`'s reason to skip it), or None."""
+    if len(LITGPT_LORA_SWITCHES.intersection(mapping)) >= 2:  # one could be a typo; LitGPT writes six
+        return "LitGPT's LoRA settings (`lora_query`, `lora_mlp`, ...), which LitGPT trains with its own code, not peft"
+    if "lora_rank" in mapping and "model" in mapping and not SWIFT_TUNER_KEYS.isdisjoint(mapping):
+        return "ms-swift's arguments (`tuner_type`/`train_type` beside `model` and `lora_rank`), in ms-swift's own key names"
+    return None
 
 
 def _is_lora_shaped(mapping: dict[str, Any]) -> bool:
     keys = set(mapping)
-    if _is_litgpt(mapping):
-        return False
     return bool(keys & LORA_MARKERS) or {"r", "target_modules"} <= keys
 
 
@@ -206,6 +216,8 @@ def _is_adapter_file(document: Document) -> bool:
 
 
 def _read_mapping(document: Document, values: dict[str, Any], profile: dict[str, Any], root: JsonPath) -> PeftConfig | None:
+    if other_framework(values) is not None:
+        return None
     if root and isinstance(values.get(HYDRA_TARGET), str):  # `_target_: peft.LoraConfig`
         class_name = values[HYDRA_TARGET].rpartition(".")[2]
         peft_type = peft_types()["classes"].get(class_name)
@@ -317,8 +329,10 @@ def skip_reason(documents: list[Document], path: str = "") -> str:
         return "no peft config class called in this Python file (`LoraConfig(...)` and the like); a config built any other way (command-line arguments, a dict for `get_peft_config`, keywords of Unsloth's `get_peft_model`) is not read"
     if not documents:
         return "empty file"
-    if any(isinstance(d.data, dict) and _is_litgpt(d.data) for d in documents):
-        return "not a PEFT config: LitGPT's LoRA settings (`lora_query`, `lora_mlp`, ...), which LitGPT trains with its own code, not peft"
+    for document in documents:
+        framework = other_framework(document.data) if isinstance(document.data, dict) else None
+        if framework is not None:
+            return f"not a PEFT config: {framework}"
     if any(_is_adapter_file(d) and isinstance(d.data, dict) and "peft_type" not in d.data for d in documents):
         return f"not a PEFT config: an {SAVED_ADAPTER_NAME} without `peft_type`, which peft writes into every adapter it saves"
     return "not a PEFT config (no `peft_type`, peft config class, LoRA keys, `peft:`/`lora:` block, or axolotl, LLaMA-Factory or TRL LoRA settings)"

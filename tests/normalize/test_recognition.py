@@ -5,6 +5,7 @@ See peftlint/normalize/ (the order of evidence) and docs/recognition.md.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -239,3 +240,16 @@ def test_a_scripts_model_name_or_path_and_precision_are_its_own_keys(tmp_path: P
     text += "target_module: [q_proj, v_proj]\nlearning_rate: 2.0e-4\n"
     report = _lint(tmp_path, "train.yaml", text)
     assert [(f.code, f.key) for f in report.findings if f.severity == "error"] == [("PL001", "target_module")]
+
+
+def test_ms_swifts_arguments_are_not_a_peft_config(tmp_path: Path) -> None:
+    """The args.json `swift sft` writes into every output folder (the keys below are a few of its
+    200-odd, as ms-swift 3.8 wrote them): its `template` made it LLaMA-Factory's (PL505: no base
+    model, as ms-swift calls it `model`), and read as a peft config its other methods' keys
+    (`boft_block_size`, `adapters`) and `lora_bias: "none"` were errors. ms-swift's own YAML
+    (tests/corpus/other) is skipped the same way."""
+    args = {"model": "Qwen/Qwen2.5-7B-Instruct", "template": "qwen2_5", "train_type": "lora", "adapters": [], "target_modules": ["all-linear"]}
+    args |= {"lora_rank": 8, "lora_alpha": 32, "lora_dropout": 0.05, "lora_bias": "none", "init_weights": True, "boft_block_size": 4}
+    report = _lint(tmp_path, "args.json", json.dumps(args, indent=2))
+    assert report.files == 0 and report.findings == []
+    assert report.skipped[0][1].startswith("not a PEFT config: ms-swift's arguments")
