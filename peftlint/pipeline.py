@@ -232,6 +232,7 @@ def config_facts(
         # a training YAML's own settings win over the profile's
         {**training_settings(values), **(config.dialect.training if config.dialect else {}), **(setup.settings if setup else {})},
         config.dialect.linear_names if config.dialect else None,
+        loaded_class=config.document.loaded_class,
     )
     facts["derived"].update(derive(facts))
     return facts

@@ -163,14 +163,34 @@ def _adapter_settings(counts: Counts, effective: Mapping[str, Any], peft_type: s
     }
 
 
-def model_task_type(effective: Mapping[str, Any], config: Mapping[str, Any]) -> str | None:
-    """The task head to analyse: the config's `task_type`, else the one the model was published with.
+# the head a transformers class name ends in -> the task head it builds (architecture.TASK_HEADS)
+_CLASS_HEADS = (
+    ("ForImageClassification", "IMAGE_CLS"),
+    ("ForSequenceClassification", "SEQ_CLS"),
+    ("ForTokenClassification", "TOKEN_CLS"),
+    ("ForQuestionAnswering", "QUESTION_ANS"),
+    ("ForMaskedLM", "MASKED_LM"),
+    ("ForCausalLM", "CAUSAL_LM"),
+    ("LMHeadModel", "CAUSAL_LM"),
+    ("ForSeq2SeqLM", "SEQ_2_SEQ_LM"),
+)
 
-    Without `task_type`, peft adapts whatever model the script loaded; the `architectures` entry of
-    config.json says which class that usually is (`LlamaForCausalLM`, `T5ForConditionalGeneration`).
+
+def model_task_type(effective: Mapping[str, Any], config: Mapping[str, Any], loaded_class: str | None = None) -> str | None:
+    """The task head to analyse: the config's `task_type`, else the head of the class the script
+    loads the model with, else the one the model was published with.
+
+    Without `task_type`, peft adapts whatever model the script loaded: `AutoModelForImageClassification`
+    has a `classifier` that the `ViTModel` of config.json's `architectures` lacks; failing a script,
+    the `architectures` entry says which class that usually is (`LlamaForCausalLM`,
+    `T5ForConditionalGeneration`).
     """
     if effective.get("task_type"):
         return str(effective["task_type"])
+    if loaded_class:
+        head = next((task for suffix, task in _CLASS_HEADS if loaded_class.endswith(suffix)), None)
+        if head is not None:
+            return head
     architectures = config.get("architectures") or []
     names = [a for a in architectures if isinstance(a, str)]
     if any(a.endswith("ForCausalLM") for a in names):
@@ -189,12 +209,16 @@ def analyze(
     *,
     exact: bool = False,
     linear_names: LinearNames | None = None,
+    loaded_class: str | None = None,
 ) -> Analysis:
     """Everything about `effective` on `model`; `tree`: the modules of a loaded model, instead of
     the ones built from its config.json (so that custom architectures work); `linear_names`: a
     training framework's own list of linear layers stands for `target_modules` (a dialect's)."""
     task_type = model_task_type(effective, model.config)
-    tree = module_tree(model, task_type, exact=exact) if tree is None else tree
+    if tree is None:
+        # the head the script's class has (only the tree: without task_type peft treats it as any
+        # other module, so counts keep task_type's meaning)
+        tree = module_tree(model, model_task_type(effective, model.config, loaded_class), exact=exact)
     counts, counts_error = _counts(tree, effective, peft_type, task_type, model, training, linear_names)
     memory, memory_error = (None, None)
     if counts is not None:

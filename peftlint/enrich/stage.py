@@ -97,12 +97,15 @@ class Enricher:
         batch_size: int | None = None,
         training_settings: Mapping[str, Any] | None = None,
         linear_names: "LinearNames | None" = None,
+        loaded_class: str | None = None,
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """(model facts, model error): both None when no model is named.
 
         `training_settings` are a training framework's own (a dialect file's sequence_len, ...);
         they win over the profile's `seq_len` / `batch_size`. `linear_names`: the framework's own
         list of linear layers stands for `target_modules` (axolotl's `lora_target_linear`).
+        `loaded_class`: the transformers class a script loads the model with, whose head counts
+        when the config has no task_type.
         """
         resolved = self.options.resolved
         explicit = self.options.model is not None or resolved is not None
@@ -116,7 +119,14 @@ class Enricher:
         try:
             model = resolved if resolved is not None else self._resolve(spec.strip())
             analysis = analyze(
-                model, effective, peft_type, training, tree=self.options.tree, exact=self.options.exact, linear_names=linear_names
+                model,
+                effective,
+                peft_type,
+                training,
+                tree=self.options.tree,
+                exact=self.options.exact,
+                linear_names=linear_names,
+                loaded_class=loaded_class,
             )
         except (ModelUnavailable, ModelFactsError) as exc:
             reason = exc.reason if isinstance(exc, ModelUnavailable) else str(exc)

@@ -41,6 +41,9 @@ class Document(NamedTuple):
     # python: the base model the script loads (`AutoModelForCausalLM.from_pretrained("org/name")`),
     # when it loads exactly one by a literal id; get_peft_model records it as base_model_name_or_path
     loaded_model: str | None = None
+    # python: the transformers class it loads it with (`AutoModelForImageClassification`): which
+    # head the model has when the config names no task_type
+    loaded_class: str | None = None
 
     def position(self, path: JsonPath) -> tuple[int | None, int | None]:
         """Position of `path`, or of its nearest ancestor that has one."""

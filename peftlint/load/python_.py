@@ -88,8 +88,8 @@ def load_python(text: str, path: str, *, config_classes: Mapping[str, str] | Non
         class_name = reader.config_class(call.func)
         if class_name is not None:
             documents.append(reader.document(call, class_name, ordinal=len(documents)))
-    model = _loaded_model(calls, tree) if documents else None
-    return [d._replace(loaded_model=model) for d in documents] if model else documents
+    model, model_class = _loaded_model(calls, tree) if documents else (None, None)
+    return [d._replace(loaded_model=model, loaded_class=model_class) for d in documents] if model else documents
 
 
 # `AutoModelForCausalLM`, `WhisperForConditionalGeneration`, `BertModel`, `GPT2LMHeadModel`: the
@@ -98,8 +98,9 @@ def load_python(text: str, path: str, *, config_classes: Mapping[str, str] | Non
 _MODEL_CLASS = re.compile(r"^(?!(Auto)?Peft)(Auto|TF|Flax)?[A-Z][A-Za-z0-9]*(Model|For[A-Z][A-Za-z0-9]*|LMHeadModel)$")
 
 
-def _loaded_model(calls: list[ast.Call], tree: ast.Module) -> str | None:
-    """The one base model id the script loads with a literal (or a module-level constant), or None."""
+def _loaded_model(calls: list[ast.Call], tree: ast.Module) -> tuple[str | None, str | None]:
+    """The one base model id the script loads with a literal (or a module-level constant), and the
+    one class it loads it with (None when there are several); (None, None) when not known."""
     constants: dict[str, str | None] = {}
     for node in tree.body:  # `model_id = "openai/whisper-small"`, assigned once at module level
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
@@ -110,6 +111,7 @@ def _loaded_model(calls: list[ast.Call], tree: ast.Module) -> str | None:
                     literal = value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else None
                     constants[target.id] = None if target.id in constants else literal
     found: set[str] = set()
+    classes: set[str] = set()
     for call in calls:
         func = call.func
         if not (isinstance(func, ast.Attribute) and func.attr == "from_pretrained"):
@@ -123,8 +125,11 @@ def _loaded_model(calls: list[ast.Call], tree: ast.Module) -> str | None:
         elif isinstance(argument, ast.Name) and (constant := constants.get(argument.id)):
             found.add(constant)
         else:
-            return None  # a model named at run time: which one is unknown
-    return found.pop() if len(found) == 1 else None
+            return None, None  # a model named at run time: which one is unknown
+        classes.add(owner[-1])
+    if len(found) != 1:
+        return None, None
+    return found.pop(), classes.pop() if len(classes) == 1 else None
 
 
 def _imported_names(imports: list[ast.Import | ast.ImportFrom]) -> dict[str, str]:

@@ -284,3 +284,18 @@ CONFIG_CALL = "\nconfig = LoraConfig(r=8, target_modules=['q_proj'])\n"
 def test_the_base_model_a_script_loads(source: str, model: str | None) -> None:
     [config] = load(source + CONFIG_CALL)
     assert config.loaded_model == model
+
+
+@pytest.mark.parametrize(
+    ("source", "model_class"),
+    [
+        ('m = AutoModelForImageClassification.from_pretrained("google/vit-base-patch16-224-in21k")', "AutoModelForImageClassification"),
+        ('m = transformers.BertForSequenceClassification.from_pretrained("bert-base-uncased")', "BertForSequenceClassification"),
+        # the same model loaded with two classes: which head peft adapts is unknown
+        ('a = AutoModel.from_pretrained("gpt2")\nb = GPT2LMHeadModel.from_pretrained("gpt2")', None),
+    ],
+)
+def test_the_class_a_script_loads_its_model_with(source: str, model_class: str | None) -> None:
+    """Its head decides the module tree when the config names no task_type (analysis.model_task_type)."""
+    [config] = load(source + CONFIG_CALL)
+    assert config.loaded_class == model_class
