@@ -248,7 +248,13 @@ def test_ms_swifts_arguments_are_not_a_peft_config(tmp_path: Path) -> None:
     model, as ms-swift calls it `model`), and read as a peft config its other methods' keys
     (`boft_block_size`, `adapters`) and `lora_bias: "none"` were errors. ms-swift's own YAML
     (tests/corpus/other) is skipped the same way."""
-    args = {"model": "Qwen/Qwen2.5-7B-Instruct", "template": "qwen2_5", "train_type": "lora", "adapters": [], "target_modules": ["all-linear"]}
+    args = {
+        "model": "Qwen/Qwen2.5-7B-Instruct",
+        "template": "qwen2_5",
+        "train_type": "lora",
+        "adapters": [],
+        "target_modules": ["all-linear"],
+    }
     args |= {"lora_rank": 8, "lora_alpha": 32, "lora_dropout": 0.05, "lora_bias": "none", "init_weights": True, "boft_block_size": 4}
     report = _lint(tmp_path, "args.json", json.dumps(args, indent=2))
     assert report.files == 0 and report.findings == []
