@@ -17,10 +17,13 @@ FFN = "ffn"
 OTHER = "other"  # heads, embeddings, poolers: neither attention nor feed-forward
 
 _LEAVES = {
-    "q": {"q_proj", "query", "q", "q_lin", "wq", "query_proj"},
+    # q_a_proj/q_b_proj: the low-rank query of multi-head latent attention (DeepSeek-V2/V3, GLM-4.7-Flash)
+    "q": {"q_proj", "query", "q", "q_lin", "wq", "query_proj", "q_a_proj", "q_b_proj"},
     "k": {"k_proj", "key", "k", "k_lin", "wk", "key_proj"},
     "v": {"v_proj", "value", "v", "v_lin", "wv", "value_proj"},
     "qkv": {"c_attn", "query_key_value", "qkv_proj", "wqkv", "qkv", "w_pack", "in_proj"},
+    # latent attention's shared key/value projections: one layer feeds both keys and values
+    "kv": {"kv_a_proj_with_mqa", "kv_b_proj"},
     "o": {"o_proj", "out_proj", "o", "out_lin"},
     FFN: {
         "gate_proj",
@@ -57,6 +60,8 @@ _LEAVES = {
         "project_out",
     },
 }
+_FUSED = {"qkv": ("q", "k", "v"), "kv": ("k", "v")}
+
 # names whose role depends on the block they sit in (attention output or MLP projection)
 _BY_SCOPE = {"dense", "c_proj", "wo", "proj", "output"}
 _FFN_SCOPES = {"mlp", "feed_forward", "ffn", "intermediate", "densereludense", "experts", "block_sparse_moe", "moe"}
@@ -68,11 +73,11 @@ def _in_attention(scope: str) -> bool:
 
 
 def module_role(name: str) -> str | None:
-    """`q`, `k`, `v`, `qkv` (fused), `o`, `ffn`, `other`, or None when the name alone cannot say."""
+    """`q`, `k`, `v`, `qkv` or `kv` (fused), `o`, `ffn`, `other`, or None when the name alone cannot say."""
     parts = name.lower().split(".")
     leaf, scopes = parts[-1], parts[:-1]
     if any(_in_attention(s) for s in scopes):
-        fixed = next((role for role in ("q", "k", "v", "qkv", "o") if leaf in _LEAVES[role]), None)
+        fixed = next((role for role in ("q", "k", "v", "qkv", "kv", "o") if leaf in _LEAVES[role]), None)
         return fixed or ("o" if leaf in _BY_SCOPE else None)
     if any(s in _OTHER_SCOPES for s in scopes):
         return OTHER
@@ -82,17 +87,20 @@ def module_role(name: str) -> str | None:
     return next((role for role, leaves in _LEAVES.items() if leaf in leaves), None)
 
 
+def role_parts(role: str) -> tuple[str, ...]:
+    """The roles a (possibly fused) role stands for: `qkv` is q, k and v; `kv` is k and v."""
+    return _FUSED.get(role, (role,))
+
+
 def covered_roles(names: Iterable[str]) -> tuple[list[str], list[str]]:
-    """(roles covered, with fused `qkv` counted as q, k and v; names whose role is unknown)."""
+    """(roles covered, with fused `qkv`/`kv` counted as their parts; names whose role is unknown)."""
     roles: set[str] = set()
     unknown: list[str] = []
     for name in names:
         role = module_role(name)
         if role is None:
             unknown.append(name)
-        elif role == "qkv":
-            roles |= {"q", "k", "v"}
         else:
-            roles.add(role)
+            roles.update(role_parts(role))
     order = (*ATTENTION_ROLES, FFN, OTHER)
     return [r for r in order if r in roles], sorted(set(unknown))

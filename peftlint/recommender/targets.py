@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from peftlint.enrich.modules import ModuleTree
-from peftlint.enrich.roles import ATTENTION_ROLES, FFN, module_role
+from peftlint.enrich.roles import ATTENTION_ROLES, FFN, module_role, role_parts
 from peftlint.enrich.targets import default_target_modules, dotted_suffixes
 
 QV = ("q", "v")
@@ -23,9 +23,7 @@ ADAPTABLE_KINDS = ("linear", "conv1d")
 
 def _roles_of(name: str) -> set[str]:
     role = module_role(name)
-    if role == "qkv":
-        return {"q", "k", "v"}
-    return {role} if role else set()
+    return set(role_parts(role)) if role else set()
 
 
 def _adaptable(tree: ModuleTree) -> list[str]:

@@ -37,7 +37,7 @@ REFERENCE_MODELS = [
 # What each architecture is usually fine-tuned as, where that is not a causal LM.
 TASKS = {
     **dict.fromkeys(("bert", "roberta", "distilbert", "deberta-v2", "electra", "xlm-roberta"), "SEQ_CLS"),
-    **dict.fromkeys(("t5", "mt5", "bart", "whisper"), "SEQ_2_SEQ_LM"),
+    **dict.fromkeys(("t5", "mt5", "bart", "m2m_100", "whisper"), "SEQ_2_SEQ_LM"),
     "vit": None,
 }
 AUTO_CLASSES = {**EXACT_AUTO_CLASSES, None: "AutoModel"}  # the classes the [exact] fallback builds

@@ -111,6 +111,9 @@ PUBLISHED: dict[str, tuple[float, str]] = {
     "microsoft/phi-1": (1.42e9, "AutoModelForCausalLM"),
     "FacebookAI/xlm-roberta-large": (560e6, "AutoModel"),
     "facebook/opt-6.7b": (6.66e9, "AutoModelForCausalLM"),
+    "openai/gpt-oss-20b": (20.9e9, "AutoModelForCausalLM"),
+    "facebook/nllb-200-distilled-600M": (615e6, "AutoModelForSeq2SeqLM"),
+    "zai-org/GLM-4.7-Flash": (30.0e9, "AutoModelForCausalLM"),  # "30B-A3B"; its MTP layer is not built
 }
 # T5 and mT5 files whose published size has an untied head: transformers 5 always ties their lm_head to
 # `shared` (T5Config/MT5Config force `tie_word_embeddings`), so the same file builds one vocab x d_model less.

@@ -53,6 +53,9 @@ def test_role_of_name(name: str, role: str | None) -> None:
 def test_covered_roles_expands_fused_qkv_and_lists_unknowns() -> None:
     assert covered_roles(["c_attn", "mlp.c_proj"]) == (["q", "k", "v", "ffn"], [])
     assert covered_roles(["q_proj", "dense", "dense"]) == (["q"], ["dense"])
+    # multi-head latent attention (GLM-4.7-Flash, DeepSeek-V2): low-rank query, shared key/value
+    assert covered_roles(["self_attn.q_b_proj", "self_attn.kv_b_proj"]) == (["q", "k", "v"], [])
+    assert covered_roles(["kv_a_proj_with_mqa"]) == (["k", "v"], [])
 
 
 @pytest.mark.parametrize("model_id", BUNDLED)
