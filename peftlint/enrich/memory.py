@@ -75,7 +75,7 @@ def normalize_quantization(value: str | None) -> str | None:
 # two, and RMSNorm instead of LayerNorm. test_memory.py checks the list against transformers.
 _GATED_MLP_TYPES = frozenset({
     "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3_text",
-    "phi3", "olmo", "olmo2", "cohere", "granite", "stablelm", "smollm3",
+    "phi3", "olmo", "olmo2", "cohere", "granite", "stablelm", "smollm3", "gpt_oss",
 })  # fmt: skip
 
 # Upper bounds that no published model comes near; they turn a typo (1e12) into a clear error

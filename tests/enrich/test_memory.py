@@ -204,10 +204,20 @@ def test_double_quantization_saving_matches_the_published_one(nf4: int, nf4_dq: 
 
 BUNDLED_DIR = Path(__file__).resolve().parents[2] / "peftlint" / "data" / "models"
 CONFIG_DIRS = sorted(p.parent for p in [*CALIBRATION_DIR.glob("*/config.json"), *BUNDLED_DIR.glob("*/config.json")])
+# Block weights ModelDims does not model yet (docs/estimate.md, known gaps): strict, so a fix shows
+NOT_MODELLED = {
+    "zai-org--GLM-4.7-Flash": "MLA attention (q_a/q_b/kv_a/kv_b projections), a shared expert and dense first layers",
+}
+
+
+def _config_case(config_dir: Path) -> object:
+    reason = NOT_MODELLED.get(config_dir.name)
+    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+    return pytest.param(config_dir, marks=marks, id=f"{config_dir.parent.name}/{config_dir.name}")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config_dir", CONFIG_DIRS, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("config_dir", [_config_case(d) for d in CONFIG_DIRS])
 def test_block_weight_matrices_match_transformers(config_dir: Path) -> None:
     """What bitsandbytes would quantize, from config.json alone, equals transformers' own blocks."""
     import torch
@@ -221,8 +231,10 @@ def test_block_weight_matrices_match_transformers(config_dir: Path) -> None:
         parameter.numel()
         for name, module in model.named_modules()
         if block.search(f".{name}.") and not isinstance(module, torch.nn.Embedding)
-        for parameter in module.parameters(recurse=False)
-        if parameter.ndim >= 2  # Linear / Conv1D weights, fused expert tensors; not norms or biases
+        for parameter_name, parameter in module.named_parameters(recurse=False)
+        # Linear / Conv1D weights, fused expert tensors; not norms or biases (fused experts' biases,
+        # gpt-oss's `gate_up_proj_bias`, are 2-D: one row per expert)
+        if parameter.ndim >= 2 and not parameter_name.endswith("bias")
     )
     ours = ModelDims.from_config(json.loads((config_dir / "config.json").read_text()))
     assert ours.block_linear_params == matrices
