@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from peftlint.enrich.legacy import modern_config
 from peftlint.resources import data_dir
 
 
@@ -50,10 +51,11 @@ def bundled_ids() -> list[str]:
 
 
 def bundled_config(model_id: str) -> dict[str, Any] | None:
-    """The bundled config.json for `model_id` (case-insensitive), or None when none is shipped."""
+    """The bundled config.json for `model_id` (case-insensitive), or None when none is shipped; a
+    legacy file (Falcon's 2023 `RefinedWebModel`) as transformers' conversion script rewrites it."""
     directory = _index().get(model_id.lower())
     if directory is None:
         return None
     with open(directory / "config.json", encoding="utf-8") as handle:
         config: dict[str, Any] = json.load(handle)
-    return config
+    return modern_config(config)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
 from peftlint.enrich.bundled import bundled_config
+from peftlint.enrich.legacy import modern_config
 from peftlint.errors import ConfigSourceError, ModelError
 
 CONFIG_NAME = "config.json"
@@ -66,6 +67,7 @@ def model_config_from(data: Mapping[str, Any], name: str | None = None) -> Model
     config = json_value(data)
     if not isinstance(config.get("model_type"), str) or not config["model_type"]:
         raise ModelError("the model config has no `model_type`: pass the model's config.json")
+    config = modern_config(config)
     return ModelConfig(model_id=str(config.get("_name_or_path") or name or config["model_type"]), config=config, source="local")
 
 
@@ -78,7 +80,7 @@ def _parse(model: str, text: str) -> dict[str, Any]:
         raise ModelUnavailable(model, f"{CONFIG_NAME} is nested too deeply to be a model config") from None
     if not isinstance(config, dict) or not isinstance(config.get("model_type"), str):
         raise ModelUnavailable(model, f"{CONFIG_NAME} is not a model config (no `model_type`)")
-    return config
+    return modern_config(config)
 
 
 def _read(model: str, path: Path) -> dict[str, Any]:

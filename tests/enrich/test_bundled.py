@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from peftlint.enrich.bundled import bundled_config, bundled_ids
+from peftlint.enrich.legacy import modern_config
 from peftlint.resources import data_dir
 
 MODELS_DIR = data_dir() / "models"
@@ -38,6 +39,7 @@ PUBLISHED: dict[str, tuple[float, str]] = {
     "google/gemma-3-1b-it": (1.0e9, "AutoModelForCausalLM"),
     "microsoft/phi-2": (2.78e9, "AutoModelForCausalLM"),
     "microsoft/Phi-3-mini-4k-instruct": (3.82e9, "AutoModelForCausalLM"),
+    "tiiuae/falcon-7b": (6.92e9, "AutoModelForCausalLM"),
     "tiiuae/falcon-7b-instruct": (6.92e9, "AutoModelForCausalLM"),
     "EleutherAI/gpt-j-6b": (6.05e9, "AutoModelForCausalLM"),
     "EleutherAI/pythia-1b": (1.01e9, "AutoModelForCausalLM"),
@@ -142,7 +144,8 @@ def test_each_bundled_model_names_where_its_values_come_from(model_id: str) -> N
 @pytest.mark.parametrize("model_id", bundled_ids())
 def test_bundled_config_is_the_file_in_its_hub_id_directory(model_id: str) -> None:
     path = MODELS_DIR / model_id.replace("/", "--") / "config.json"
-    assert bundled_config(model_id) == json.loads(path.read_text(encoding="utf-8"))
+    # as the file says, or (Falcon's 2023 remote-code file) as transformers' conversion rewrites it
+    assert bundled_config(model_id) == modern_config(json.loads(path.read_text(encoding="utf-8")))
     assert isinstance(bundled_config(model_id)["model_type"], str)  # type: ignore[index]
 
 
@@ -206,7 +209,10 @@ def _parameter_count(model_id: str, auto_class: str) -> int:
     import torch
     import transformers
 
-    config = transformers.AutoConfig.from_pretrained(MODELS_DIR / model_id.replace("/", "--"))
+    # what AutoConfig.from_pretrained does with the folder, after the legacy-file conversion
+    bundled = bundled_config(model_id)
+    assert bundled is not None
+    config = transformers.CONFIG_MAPPING[bundled["model_type"]].from_dict(bundled)
     with torch.device("meta"):
         model: Any = getattr(transformers, auto_class).from_config(config)
     return int(model.num_parameters())
