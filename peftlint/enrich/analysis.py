@@ -14,6 +14,7 @@ from peftlint.enrich.distributed import STATE_SHARDING, DistributedEstimate, Pla
 from peftlint.enrich.memory import DTYPE_BYTES, Adapted, MemoryEstimate, ModelDims, estimate_training_memory
 from peftlint.enrich.model import ModelConfig
 from peftlint.enrich.modules import ModuleTree
+from peftlint.enrich.quantization import BaseQuantization, base_quantization
 from peftlint.enrich.roles import covered_roles
 from peftlint.enrich.targets import (
     PROMPT_LEARNING_TYPES,
@@ -98,17 +99,38 @@ def _counts(
         return None, str(exc)
 
 
+def stored_as(model: ModelConfig, training: Training) -> tuple[Training, BaseQuantization | None]:
+    """The training settings as the base model's own storage makes them, and its GPTQ/AWQ packing.
+
+    A config.json `quantization_config` wins over the training file's (transformers keeps the
+    model's and warns): a bitsandbytes upload loads 4/8-bit whatever the file says, a GPTQ/AWQ
+    checkpoint loads packed and is not quantized again. ValueError when the storage is one the
+    estimate does not model (AQLM, ...): no figure rather than a 16-bit one for quantized weights.
+    """
+    base = base_quantization(model.config)
+    if base is None:
+        return training, None
+    if not base.modelled:
+        raise ValueError(f"the base model is stored pre-quantised: {base.reason}; a 16-bit figure would overstate it")
+    if base.method == "bitsandbytes":
+        kind = f"{base.bits}bit"
+        return training._replace(quantization=kind, double_quant=base.double_quant and kind == "4bit"), None
+    return training._replace(quantization=None, double_quant=False), base
+
+
 def _memory(
     model: ModelConfig, counts: Counts, effective: Mapping[str, Any], peft_type: str, task_type: str | None, training: Training
 ) -> tuple[DistributedEstimate | None, str | None]:
     try:
         dims = ModelDims.from_config(model.config)
+        training, prequantized = stored_as(model, training)
         estimate = estimate_training_memory(
             dims,
             total_params=counts.total,
             trainable_params=counts.trainable,
             dtype=training.dtype,
             quantization=training.quantization,
+            prequantized=prequantized,
             optimizer=training.optimizer,
             batch_size=training.batch_size,
             seq_len=training.seq_len,
@@ -470,7 +492,10 @@ def _precision_facts(
 
     Quantized: `unquantized` is the same run in 16-bit. Not quantized and over budget: `lean` is
     the leanest 16-bit run (gradient checkpointing, micro-batch 1) and `lean_4bit` the same in 4-bit.
+    A base stored quantized (GPTQ/AWQ/bitsandbytes upload) has no 16-bit run to switch to: none.
     """
+    if base_quantization(analysis.model.config) is not None:
+        return {}
     if training.quantization:
         plain = _estimate_with(analysis, effective, peft_type, training._replace(quantization=None, double_quant=False))
         return {} if plain is None else {"unquantized": _fit(plain, budget)}
@@ -506,7 +531,7 @@ def memory_remedies(analysis: Analysis, effective: Mapping[str, Any], peft_type:
         steps.append(("gradient checkpointing", lambda t, e: (t._replace(gradient_checkpointing=True), e)))
     if training.batch_size > 1:
         steps.append((f"micro-batch 1 with {training.batch_size}x gradient accumulation", lambda t, e: (t._replace(batch_size=1), e)))
-    if training.quantization is None:
+    if training.quantization is None and base_quantization(analysis.model.config) is None:
         steps.append(("4-bit QLoRA", lambda t, e: (t._replace(quantization="4bit", double_quant=True), e)))
     rank = effective.get("r")
     if isinstance(rank, int) and not isinstance(rank, bool) and rank > 8:
@@ -583,6 +608,11 @@ def _breakdown_text(breakdown: Mapping[str, int]) -> str:
     return ", ".join(f"{k.replace('_', ' ')} {_gib(v)}" for v, k in parts)
 
 
+def _base_quantization_facts(config: Mapping[str, Any]) -> dict[str, Any] | None:
+    base = base_quantization(config)
+    return None if base is None else base.to_dict()
+
+
 def model_facts(
     analysis: Analysis,
     effective: Mapping[str, Any],
@@ -611,6 +641,7 @@ def model_facts(
         "counts_error": analysis.counts_error,
         "memory": None,
         "memory_error": analysis.memory_error,
+        "base_quantization": _base_quantization_facts(config),
         "prompt": _prompt_facts(tree, config, effective, peft_type, seq_len),
         "training": {
             "dtype": training.dtype,

@@ -4,7 +4,7 @@ from functools import partial
 from typing import Any, Mapping, NamedTuple
 
 from peftlint import __version__
-from peftlint.enrich.analysis import GIB, Analysis, Training, analyze, model_task_type
+from peftlint.enrich.analysis import GIB, Analysis, Training, analyze, model_task_type, stored_as
 from peftlint.enrich.memory import ModelDims, estimate_inference_memory, memory_figures
 from peftlint.enrich.model import ModelConfig
 from peftlint.enrich.targets import PROMPT_LEARNING_TYPES, default_target_modules
@@ -50,6 +50,10 @@ def _inference(analysis: Analysis, effective: Mapping[str, Any], peft_type: str,
     if counts is None:
         return None
     dims = ModelDims.from_config(analysis.model.config)
+    try:
+        training, prequantized = stored_as(analysis.model, training)
+    except ValueError:  # a storage not modelled (AQLM, ...): no figure, as for training (memory_error says why)
+        return None
     tokens = int(effective.get("num_virtual_tokens") or 0) if peft_type in PROMPT_LEARNING_TYPES else 0
     inference = partial(
         estimate_inference_memory,
@@ -61,6 +65,7 @@ def _inference(analysis: Analysis, effective: Mapping[str, Any], peft_type: str,
         dtype=training.dtype,
         quantization=training.quantization,
         double_quant=training.double_quant,
+        prequantized=prequantized,
         batch_size=1,
         seq_len=training.seq_len,
     )
@@ -220,7 +225,9 @@ def render_text(
             f"  adapter file       {_size(result.adapter_bytes)} ({result.adapter_bytes:,} bytes, adapter_model.safetensors)",
         ]
     if result.memory is not None:
-        settings = f"{training.dtype}{', ' + training.quantization if training.quantization else ''}, {training.optimizer}, batch {training.batch_size} x {training.seq_len} tokens, gradient checkpointing {'on' if training.gradient_checkpointing else 'off'}"
+        weights = result.memory.get("assumptions", {}).get("weights")
+        quantized = training.quantization or (weights if isinstance(weights, str) and weights.startswith("pre-quantized") else None)
+        settings = f"{training.dtype}{', ' + quantized.split(':')[0] if quantized else ''}, {training.optimizer}, batch {training.batch_size} x {training.seq_len} tokens, gradient checkpointing {'on' if training.gradient_checkpointing else 'off'}"
         plan = training.plan
         where = "" if plan.strategy == "single" else f" per GPU, {plan.describe()}"
         lines.append(f"  training peak      {_size(result.memory['total_bytes'])}{where}  ({settings})")

@@ -17,6 +17,8 @@ A handful of constants are fitted to published peak-memory measurements
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from peftlint.enrich.quantization import BaseQuantization
+
 # --- spellings -------------------------------------------------------------------------------
 
 DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
@@ -381,12 +383,16 @@ def _positive(name: str, value: int) -> int:
 
 
 class _Quantized(NamedTuple):
-    """Which weights bitsandbytes replaces, and what they cost."""
+    """Which weights are stored quantized, and what they cost: the ones bitsandbytes quantizes at
+    load time (4bit | 8bit), or the packed buffers of a pre-quantized GPTQ / AWQ checkpoint."""
 
-    kind: str  # 4bit | 8bit
+    kind: str  # 4bit | 8bit | gptq | awq
     double_quant: bool
     params: int
-    largest: int  # the biggest quantized matrix: backward dequantizes it whole
+    largest: int  # the biggest quantized matrix: backward dequantizes it whole (bitsandbytes)
+    bits: int = 4
+    group_size: int | None = None  # GPTQ/AWQ; None: one group per output channel
+    shapes: tuple[tuple[int, int, int], ...] = ()  # GPTQ/AWQ: (in, out, how many) of the packed matrices
 
     @classmethod
     def of(cls, model: ModelDims, kind: str, double_quant: bool, quantize_lm_head: bool) -> "_Quantized":
@@ -398,7 +404,46 @@ class _Quantized(NamedTuple):
             largest = max(largest, model.vocab_size * h)
         return cls(kind, double_quant and kind == "4bit", params, largest)
 
+    @classmethod
+    def prequantized(cls, model: ModelDims, base: BaseQuantization) -> "_Quantized":
+        """The packed matrices of a GPTQ/AWQ checkpoint: every block Linear (and lm_head when the
+        checkpoint says so); embeddings, norms and lm_head otherwise stay 16-bit, as AutoGPTQ,
+        gptqmodel and AutoAWQ leave them."""
+        if not base.modelled or base.method not in PACKED_METHODS or base.bits is None:
+            raise ValueError(f"the base model is {base.describe()}: {base.reason or 'not a packed GPTQ/AWQ checkpoint'}")
+        if model.num_experts > 1:
+            # which of a MoE block's Linears (router, shared experts) a checkpoint packs varies
+            raise ValueError(f"the base model is a {base.describe()} mixture of experts, whose packed layers peftlint does not model")
+        shapes = _linear_shapes(model, base.quantize_lm_head)
+        params = sum(i * o * n for i, o, n in shapes)
+        return cls(base.method, False, params, max(i * o for i, o, _ in shapes), base.bits, base.group_size, shapes)
+
+    def packed_bytes(self) -> int:
+        """Bytes of the buffers a GPTQ/AWQ checkpoint stores for its quantized matrices.
+
+        GPTQ, AutoGPTQ's QuantLinear (auto_gptq/nn_modules/qlinear/qlinear_exllama.py, the same
+        buffers in qlinear_cuda_old.py / qlinear_triton.py, and gptqmodel's): int32 `qweight`
+        (in // 32 * bits, out), int32 `qzeros` (ceil(in / g), out // 32 * bits), fp16 `scales`
+        (ceil(in / g), out) and int32 `g_idx` (in), with g = in for group_size -1.
+        AWQ, AutoAWQ's WQLinear_GEMM (awq/modules/linear/gemm.py): int32 `qweight`
+        (in, out // (32 // bits)), int32 `qzeros` (in // g, out // (32 // bits)), fp16 `scales`
+        (in // g, out); no g_idx. Biases stay fp16 in both: counted with the unquantized weights.
+        """
+        total = 0
+        for i, o, n in self.shapes:
+            g = self.group_size or i
+            groups = -(-i // g)
+            if self.kind == "gptq":
+                per = (i // 32 * self.bits) * o * 4 + groups * (o // 32 * self.bits) * 4 + groups * o * 2 + i * 4
+            else:
+                pack = 32 // self.bits
+                per = i * (o // pack) * 4 + (i // g) * (o // pack) * 4 + (i // g) * o * 2
+            total += n * per
+        return total
+
     def bytes(self, params: int) -> int:
+        if self.kind in PACKED_METHODS:
+            return round(self.packed_bytes() * params / self.params) if self.params else 0
         if self.kind == "8bit":
             return params * INT8_BYTES
         blocks = params / NF4_BLOCK
@@ -406,10 +451,47 @@ class _Quantized(NamedTuple):
         return round(params / 2 + absmax)
 
     def describe(self) -> str:
+        if self.kind in PACKED_METHODS:
+            groups = f"groups of {self.group_size}" if self.group_size else "per-channel scales"
+            extra = ", g_idx" if self.kind == "gptq" else ""
+            return f"pre-quantized {self.kind.upper()} {self.bits}-bit, {groups}: packed int32 weights and zeros, fp16 scales{extra}"
         if self.kind == "8bit":
             return "bitsandbytes LLM.int8 (1 byte per weight)"
         absmax = "8-bit absmax, double-quantized" if self.double_quant else "fp32 absmax"
         return f"bitsandbytes 4-bit nf4/fp4, blocks of {NF4_BLOCK}, {absmax}"
+
+
+PACKED_METHODS = ("gptq", "awq")
+
+
+def _linear_shapes(model: ModelDims, with_lm_head: bool) -> tuple[tuple[int, int, int], ...]:
+    """(in_features, out_features, count) of every block Linear (a dense model's: no router)."""
+    h, q, kv, inter = model.hidden_size, model.q_dim, model.kv_dim, model.intermediate_size
+    attention_blocks = model.num_layers + model.cross_attention_layers
+    shapes = [(h, q, attention_blocks), (h, kv, 2 * attention_blocks), (q, h, attention_blocks)]
+    shapes += [(h, inter, (2 if model.gated_mlp else 1) * model.num_layers), (inter, h, model.num_layers)]
+    if with_lm_head and model.vocab_size:
+        shapes.append((h, model.vocab_size, 1))
+    return tuple(shapes)
+
+
+def _quantized(
+    model: ModelDims,
+    quantization: str | None,
+    double_quant: bool,
+    quantize_lm_head: bool,
+    prequantized: BaseQuantization | None,
+    peft_type: str | None,
+) -> _Quantized | None:
+    """What is stored quantized: a pre-quantized checkpoint's packed weights, or what bitsandbytes
+    quantizes at load time; ValueError for a storage the estimate does not model."""
+    if prequantized is None:
+        return _Quantized.of(model, quantization, double_quant, quantize_lm_head) if quantization else None
+    if quantization:
+        raise ValueError(f"the base model is stored {prequantized.describe()} already: it is not quantized again at load time")
+    if peft_type is None:
+        raise ValueError(f"a {prequantized.describe()} base model cannot be fully fine-tuned: its packed weights take no gradients")
+    return _Quantized.prequantized(model, prequantized)
 
 
 def _base_weight_bytes(frozen: int, dtype: str, quantized: _Quantized | None, unquantized_dtype: str) -> int:
@@ -605,6 +687,7 @@ def estimate_training_memory(
     use_dora: bool = False,
     adapter_rank: int = 8,
     paged_state_params: int | None = None,
+    prequantized: BaseQuantization | None = None,
 ) -> MemoryEstimate:
     """Peak GPU memory of one training step on one device, as a sum of named terms.
 
@@ -625,6 +708,8 @@ def estimate_training_memory(
     `adapter_dropout`, `use_dora` and `adapter_rank` are the config's. `paged_state_params`: of
     the trainable parameters, those whose states a paged bitsandbytes optimizer pages (by default
     worked out from `adapted_modules` for LoRA, all of them for full fine-tuning, none otherwise).
+    `prequantized`: the base checkpoint is stored GPTQ/AWQ-packed (its config.json's
+    `quantization_config`), not quantized at load time; ValueError for a storage not modelled.
     """
     stack = normalize_stack(stack)
     defaults = STACK_SETTINGS[stack]
@@ -647,11 +732,15 @@ def estimate_training_memory(
         attention = "eager" if model.attention_softcapping else "sdpa"
     if attention not in ATTENTION_KINDS:
         raise ValueError(f"unknown attention `{attention}`: use one of {', '.join(ATTENTION_KINDS)}")
-    if quantization and mixed_precision:
+    if (quantization or prequantized) and mixed_precision:
         raise ValueError("quantized base weights cannot also be fp32 master weights (`mixed_precision`)")
     peft_type = peft_type.upper() if peft_type else None
     upcast_unquantized = bool(quantization) if upcast_unquantized is None else upcast_unquantized
-    quantized = _Quantized.of(model, quantization, double_quant, quantize_lm_head) if quantization else None
+    quantized = _quantized(model, quantization, double_quant, quantize_lm_head, prequantized, peft_type)
+    # bitsandbytes' MatMul4Bit/MatMul8bitLt keep their inputs and dequantize whole weights (below);
+    # the GPTQ/AWQ kernels' own saved tensors and buffers are not modelled: counted as a frozen
+    # 16-bit Linear's (none), which keeps the estimate from overstating
+    bitsandbytes = quantized is not None and quantized.kind not in PACKED_METHODS
 
     weight_dtype = "fp32" if mixed_precision else dtype
     compute_bytes = 2 if mixed_precision else DTYPE_BYTES[dtype]
@@ -677,7 +766,11 @@ def estimate_training_memory(
     }
     if quantized:
         assumptions["quantized_params"] = quantized.params
-        assumptions["unquantized_weights"] = unquantized_dtype + (" (prepare_model_for_kbit_training)" if upcast_unquantized else "")
+        assumptions["unquantized_weights"] = unquantized_dtype + (
+            " (prepare_model_for_kbit_training)" if upcast_unquantized else " (as loaded)"
+        )
+        if not bitsandbytes:
+            assumptions["quantized_kernels"] = "the GPTQ/AWQ kernels' saved tensors and working buffers are not counted"
     if mixed_precision:
         # autocast's compute-dtype copies of the matmul weights stay referenced until backward
         breakdown["autocast_weight_copies"] = model.block_linear_params * compute_bytes
@@ -702,7 +795,7 @@ def estimate_training_memory(
     prefix_tokens = num_virtual_tokens if peft_type in _PREFIX_TYPES else 0
     sequence = seq_len + prompt_tokens
     tokens = batch_size * sequence
-    keeps_inputs = peft_type is None or quantized is not None
+    keeps_inputs = peft_type is None or bitsandbytes
     if stack == "litgpt":
         block = tokens * _layer_activation_bytes(model, compute_bytes, residual_bytes, keeps_inputs)
     else:
@@ -757,7 +850,7 @@ def estimate_training_memory(
         if cache:
             breakdown["kv_cache"] = cache
         breakdown["logits"] = logits
-    if quantized:
+    if bitsandbytes and quantized is not None:
         # backward dequantizes each weight whole while every activation is still alive
         breakdown["dequantized_weight"] = quantized.largest * compute_bytes
     if prefix_tokens:
@@ -832,6 +925,7 @@ def estimate_inference_memory(
     batch_size: int = 1,
     seq_len: int = 512,
     include_framework_overhead: bool = False,
+    prequantized: BaseQuantization | None = None,
 ) -> MemoryEstimate:
     """Serving one batch: weights, the adapters unless merged, the KV cache, one layer's working set.
 
@@ -846,14 +940,14 @@ def estimate_inference_memory(
     seq_len = _positive("seq_len", seq_len)
     peft_type = peft_type.upper() if peft_type else None
     compute_bytes = DTYPE_BYTES[dtype]
-    quantized = _Quantized.of(model, quantization, double_quant, quantize_lm_head) if quantization else None
+    quantized = _quantized(model, quantization, double_quant, quantize_lm_head, prequantized, peft_type or "LORA")
     assumptions: dict[str, Any] = {
         "weights": quantized.describe() if quantized else dtype,
         "tokens": f"batch {batch_size} x seq {seq_len}",
     }
     breakdown: dict[str, float] = {"base_weights": _base_weight_bytes(total_params, dtype, quantized, dtype)}
 
-    if merged and quantization and adapter_params:
+    if merged and quantized and adapter_params:
         assumptions["merge"] = "merging into quantized weights re-rounds them: adapters counted unmerged"
         merged = False
     breakdown["adapter_weights"] = 0 if merged else adapter_params * DTYPE_BYTES[adapter_dtype]
@@ -878,7 +972,7 @@ def estimate_inference_memory(
     # or fc outputs), plus the last position's fp32 logits.
     mlp_outputs = (2 if model.gated_mlp else 1) * model.intermediate_size * model.experts_per_token
     breakdown["activations"] = tokens * (4 * model.hidden_size + mlp_outputs) * compute_bytes + batch_size * model.vocab_size * 4
-    if quantized:
+    if quantized and quantized.kind not in PACKED_METHODS:
         breakdown["dequantized_weight"] = quantized.largest * compute_bytes
     if include_framework_overhead:
         breakdown["framework_overhead"] = FRAMEWORK_OVERHEAD_BYTES

@@ -175,11 +175,16 @@ def test_re_uploads_find_the_model_they_re_upload() -> None:
     other re-uploads, each with its evidence in MIRRORS.md."""
     mirrors = json.loads((MODELS_DIR / "mirrors.json").read_text(encoding="utf-8"))
     documented = (MODELS_DIR / "MIRRORS.md").read_text(encoding="utf-8")
+    # pre-quantised re-uploads also carry their own quantization_config (test_quantization.py)
+    prequantized = json.loads((MODELS_DIR / "prequantized.json").read_text(encoding="utf-8"))
     assert "unslothai/unsloth" in documented
     for mirror, model_id in mirrors.items():
         assert mirror.startswith("unsloth/") or f"| `{mirror}` | `{model_id}` |" in documented
         assert model_id in bundled_ids()
-        assert bundled_config(mirror) == bundled_config(model_id)
+        config = bundled_config(mirror)
+        assert config is not None
+        assert config.pop("quantization_config", None) == prequantized.get(mirror)
+        assert config == bundled_config(model_id)
     # ids as adapters name them, in any case
     assert bundled_config("unsloth/llama-3.2-3b-instruct-bnb-4bit") == bundled_config("meta-llama/Llama-3.2-3B-Instruct")
     assert bundled_config("unsloth/meta-llama-3.1-8b-bnb-4bit") == bundled_config("meta-llama/Llama-3.1-8B")
