@@ -136,3 +136,21 @@ def test_enrich_stage_timeout_matches_the_model_code() -> None:
     from peftlint.enrich import model, stage
 
     assert stage.DEFAULT_TIMEOUT == model.DEFAULT_TIMEOUT
+
+
+def test_a_quantised_upload_from_the_hub_or_its_cache_is_sized_as_stored(hub: FakeHub) -> None:
+    """The `quantization_config` of a fetched or cached config.json takes the path a bundled
+    re-upload's recorded one does (tests/enrich/test_quantization.py): the same packed figure."""
+    from peftlint import api
+    from peftlint.enrich.bundled import bundled_config
+
+    gptq = bundled_config("TechxGenus/Meta-Llama-3-8B-Instruct-GPTQ")
+    assert gptq is not None
+    hub.repos["acme/llama-3-8b-instruct-gptq"] = Repo(config=gptq)
+    training_file = (
+        Path(__file__).resolve().parents[1] / "corpus/llama-factory/hiyouga--LLaMA-Factory/examples/train_qlora/llama3_lora_sft_gptq.yaml"
+    )
+    for source in ("hub", "cache"):
+        assert resolve_model("acme/llama-3-8b-instruct-gptq").source == source
+        result = api.estimate(training_file, model="acme/llama-3-8b-instruct-gptq")
+        assert result.memory is not None and result.memory["breakdown"]["base_weights"] == 5_732_835_328
