@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from peftlint.enrich.exact import AUTO_CLASSES as EXACT_AUTO_CLASSES
+from peftlint.enrich.legacy import modern_config
 from peftlint.resources import data_dir
 
 # Real published config.json files, the set peftlint bundles (each with its SOURCE.md), so that the
@@ -54,12 +55,21 @@ def model_config(name: str) -> Any:
     """The transformers config of a bundled model (`bundled/<dir>`)."""
     from transformers import AutoConfig
 
+    raw = raw_config(name)
+    if raw != _file(name):  # a legacy file (Falcon's RefinedWebModel): transformers reads its conversion
+        return AutoConfig.for_model(**raw)
     return AutoConfig.from_pretrained(_config_dir(name))
 
 
+def _file(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((_config_dir(name) / "config.json").read_text(encoding="utf-8"))
+    return loaded
+
+
 def raw_config(name: str) -> dict[str, Any]:
-    """The same model's config.json as plain JSON: what peftlint reads at runtime."""
-    return json.loads((_config_dir(name) / "config.json").read_text(encoding="utf-8"))
+    """The same model's config.json as plain JSON: what peftlint reads at runtime (a legacy file
+    as transformers' conversion script rewrites it)."""
+    return modern_config(_file(name))
 
 
 def tiny_config(model_type: str, **overrides: Any) -> Any:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from peftlint.enrich.legacy import modern_config
 from peftlint.enrich.memory import (
     ALLOCATOR_SLACK_BYTES,
     CUDA_CONTEXT_BYTES,
@@ -223,7 +224,8 @@ def test_block_weight_matrices_match_transformers(config_dir: Path) -> None:
     import torch
     import transformers
 
-    config = transformers.AutoConfig.from_pretrained(config_dir)
+    raw = modern_config(json.loads((config_dir / "config.json").read_text()))  # Falcon's RefinedWebModel as converted
+    config = transformers.CONFIG_MAPPING[raw["model_type"]].from_dict(raw)
     with torch.device("meta"):
         model = transformers.AutoModel.from_config(config)
     block = re.compile(r"\.(layers|layer|h|blocks|block)\.\d+\.")
@@ -236,7 +238,7 @@ def test_block_weight_matrices_match_transformers(config_dir: Path) -> None:
         # gpt-oss's `gate_up_proj_bias`, are 2-D: one row per expert)
         if parameter.ndim >= 2 and not parameter_name.endswith("bias")
     )
-    ours = ModelDims.from_config(json.loads((config_dir / "config.json").read_text()))
+    ours = ModelDims.from_config(raw)
     assert ours.block_linear_params == matrices
 
 
