@@ -100,12 +100,12 @@ def _counts(
 
 
 def stored_as(model: ModelConfig, training: Training) -> tuple[Training, BaseQuantization | None]:
-    """The training settings as the base model's own storage makes them, and its GPTQ/AWQ packing.
+    """The training settings as the base model's own storage makes them, and its GPTQ/AWQ/AQLM packing.
 
     A config.json `quantization_config` wins over the training file's (transformers keeps the
-    model's and warns): a bitsandbytes upload loads 4/8-bit whatever the file says, a GPTQ/AWQ
+    model's and warns): a bitsandbytes upload loads 4/8-bit whatever the file says, a GPTQ/AWQ/AQLM
     checkpoint loads packed and is not quantized again. ValueError when the storage is one the
-    estimate does not model (AQLM, ...): no figure rather than a 16-bit one for quantized weights.
+    estimate does not model (HQQ, fp8, ...): no figure rather than a 16-bit one for quantized weights.
     """
     base = base_quantization(model.config)
     if base is None:
@@ -492,7 +492,7 @@ def _precision_facts(
 
     Quantized: `unquantized` is the same run in 16-bit. Not quantized and over budget: `lean` is
     the leanest 16-bit run (gradient checkpointing, micro-batch 1) and `lean_4bit` the same in 4-bit.
-    A base stored quantized (GPTQ/AWQ/bitsandbytes upload) has no 16-bit run to switch to: none.
+    A base stored quantized (GPTQ/AWQ/AQLM/bitsandbytes upload) has no 16-bit run to switch to: none.
     """
     if base_quantization(analysis.model.config) is not None:
         return {}

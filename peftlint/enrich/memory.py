@@ -384,15 +384,16 @@ def _positive(name: str, value: int) -> int:
 
 class _Quantized(NamedTuple):
     """Which weights are stored quantized, and what they cost: the ones bitsandbytes quantizes at
-    load time (4bit | 8bit), or the packed buffers of a pre-quantized GPTQ / AWQ checkpoint."""
+    load time (4bit | 8bit), or the packed buffers of a pre-quantized GPTQ / AWQ / AQLM checkpoint."""
 
-    kind: str  # 4bit | 8bit | gptq | awq
+    kind: str  # 4bit | 8bit | gptq | awq | aqlm
     double_quant: bool
     params: int
     largest: int  # the biggest quantized matrix: backward dequantizes it whole (bitsandbytes)
     bits: int = 4
     group_size: int | None = None  # GPTQ/AWQ; None: one group per output channel
-    shapes: tuple[tuple[int, int, int], ...] = ()  # GPTQ/AWQ: (in, out, how many) of the packed matrices
+    shapes: tuple[tuple[int, int, int], ...] = ()  # GPTQ/AWQ/AQLM: (in, out, how many) of the packed matrices
+    codebooks: tuple[int, int, int, int] = (0, 0, 0, 0)  # AQLM: in_group_size, out_group_size, num_codebooks, nbits
 
     @classmethod
     def of(cls, model: ModelDims, kind: str, double_quant: bool, quantize_lm_head: bool) -> "_Quantized":
@@ -406,20 +407,23 @@ class _Quantized(NamedTuple):
 
     @classmethod
     def prequantized(cls, model: ModelDims, base: BaseQuantization) -> "_Quantized":
-        """The packed matrices of a GPTQ/AWQ checkpoint: every block Linear (and lm_head when the
-        checkpoint says so); embeddings, norms and lm_head otherwise stay 16-bit, as AutoGPTQ,
-        gptqmodel and AutoAWQ leave them."""
-        if not base.modelled or base.method not in PACKED_METHODS or base.bits is None:
-            raise ValueError(f"the base model is {base.describe()}: {base.reason or 'not a packed GPTQ/AWQ checkpoint'}")
+        """The packed matrices of a GPTQ/AWQ/AQLM checkpoint: every block Linear (and lm_head when
+        the checkpoint says so); embeddings, norms and lm_head otherwise stay 16-bit, as AutoGPTQ,
+        gptqmodel, AutoAWQ and AQLM leave them."""
+        if not base.modelled or base.method not in PACKED_METHODS:
+            raise ValueError(f"the base model is {base.describe()}: {base.reason or 'not a packed GPTQ/AWQ/AQLM checkpoint'}")
         if model.num_experts > 1:
             # which of a MoE block's Linears (router, shared experts) a checkpoint packs varies
             raise ValueError(f"the base model is a {base.describe()} mixture of experts, whose packed layers peftlint does not model")
         shapes = _linear_shapes(model, base.quantize_lm_head)
+        codebooks = base.codebooks or (0, 0, 0, 0)
+        if base.method == "aqlm" and any(i % codebooks[0] or o % codebooks[1] for i, o, _ in shapes):
+            raise ValueError(f"the base model is {base.describe()}, which does not divide its Linear layers' features")
         params = sum(i * o * n for i, o, n in shapes)
-        return cls(base.method, False, params, max(i * o for i, o, _ in shapes), base.bits, base.group_size, shapes)
+        return cls(base.method, False, params, max(i * o for i, o, _ in shapes), base.bits or 0, base.group_size, shapes, codebooks)
 
     def packed_bytes(self) -> int:
-        """Bytes of the buffers a GPTQ/AWQ checkpoint stores for its quantized matrices.
+        """Bytes of the buffers a GPTQ/AWQ/AQLM checkpoint stores for its quantized matrices.
 
         GPTQ, AutoGPTQ's QuantLinear (auto_gptq/nn_modules/qlinear/qlinear_exllama.py, the same
         buffers in qlinear_cuda_old.py / qlinear_triton.py, and gptqmodel's): int32 `qweight`
@@ -428,7 +432,23 @@ class _Quantized(NamedTuple):
         AWQ, AutoAWQ's WQLinear_GEMM (awq/modules/linear/gemm.py): int32 `qweight`
         (in, out // (32 // bits)), int32 `qzeros` (in // g, out // (32 // bits)), fp16 `scales`
         (in // g, out); no g_idx. Biases stay fp16 in both: counted with the unquantized weights.
+        AQLM, its QuantizedLinear (Vahe1994/AQLM inference_lib/src/aqlm/inference.py): fp16
+        `codebooks` (num_codebooks, 2 ** nbits, out_group, in_group), `codes` (out // out_group,
+        in // in_group, num_codebooks) in the smallest int of nbits (int8/16/32/64,
+        aqlm/utils.py `get_int_dtype`), fp16 `scales` (out // out_group, 1, 1, 1).
         """
+        if self.kind == "aqlm":
+            in_group, out_group, count, nbits = self.codebooks
+            code_bytes = next(size for size in (1, 2, 4, 8) if nbits <= 8 * size)
+            return sum(
+                n
+                * (
+                    count * 2**nbits * out_group * in_group * 2
+                    + (o // out_group) * (i // in_group) * count * code_bytes
+                    + (o // out_group) * 2
+                )
+                for i, o, n in self.shapes
+            )
         total = 0
         for i, o, n in self.shapes:
             g = self.group_size or i
@@ -451,6 +471,9 @@ class _Quantized(NamedTuple):
         return round(params / 2 + absmax)
 
     def describe(self) -> str:
+        if self.kind == "aqlm":
+            in_group, out_group, count, nbits = self.codebooks
+            return f"pre-quantized AQLM {count}x{nbits}, groups of {out_group}x{in_group}: int codes, fp16 codebooks and scales"
         if self.kind in PACKED_METHODS:
             groups = f"groups of {self.group_size}" if self.group_size else "per-channel scales"
             extra = ", g_idx" if self.kind == "gptq" else ""
@@ -461,7 +484,7 @@ class _Quantized(NamedTuple):
         return f"bitsandbytes 4-bit nf4/fp4, blocks of {NF4_BLOCK}, {absmax}"
 
 
-PACKED_METHODS = ("gptq", "awq")
+PACKED_METHODS = ("gptq", "awq", "aqlm")
 
 
 def _linear_shapes(model: ModelDims, with_lm_head: bool) -> tuple[tuple[int, int, int], ...]:
@@ -708,7 +731,7 @@ def estimate_training_memory(
     `adapter_dropout`, `use_dora` and `adapter_rank` are the config's. `paged_state_params`: of
     the trainable parameters, those whose states a paged bitsandbytes optimizer pages (by default
     worked out from `adapted_modules` for LoRA, all of them for full fine-tuning, none otherwise).
-    `prequantized`: the base checkpoint is stored GPTQ/AWQ-packed (its config.json's
+    `prequantized`: the base checkpoint is stored GPTQ/AWQ/AQLM-packed (its config.json's
     `quantization_config`), not quantized at load time; ValueError for a storage not modelled.
     """
     stack = normalize_stack(stack)
@@ -738,7 +761,7 @@ def estimate_training_memory(
     upcast_unquantized = bool(quantization) if upcast_unquantized is None else upcast_unquantized
     quantized = _quantized(model, quantization, double_quant, quantize_lm_head, prequantized, peft_type)
     # bitsandbytes' MatMul4Bit/MatMul8bitLt keep their inputs and dequantize whole weights (below);
-    # the GPTQ/AWQ kernels' own saved tensors and buffers are not modelled: counted as a frozen
+    # the GPTQ/AWQ/AQLM kernels' own saved tensors and buffers are not modelled: counted as a frozen
     # 16-bit Linear's (none), which keeps the estimate from overstating
     bitsandbytes = quantized is not None and quantized.kind not in PACKED_METHODS
 
@@ -770,7 +793,7 @@ def estimate_training_memory(
             " (prepare_model_for_kbit_training)" if upcast_unquantized else " (as loaded)"
         )
         if not bitsandbytes:
-            assumptions["quantized_kernels"] = "the GPTQ/AWQ kernels' saved tensors and working buffers are not counted"
+            assumptions["quantized_kernels"] = f"the {quantized.kind.upper()} kernels' saved tensors and working buffers are not counted"
     if mixed_precision:
         # autocast's compute-dtype copies of the matmul weights stay referenced until backward
         breakdown["autocast_weight_copies"] = model.block_linear_params * compute_bytes

@@ -12,12 +12,19 @@ local folder): `bundled.py` adds the recorded `quantization_config` of a re-uplo
 was not found (`data/models/prequantized.json`), so that it reaches here like any other.
 """
 
+import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 # The storage peftlint models, by method and bits (memory.py `_Quantized`): AutoGPTQ/gptqmodel's
 # QuantLinear packs 2/3/4/8-bit weights; AutoAWQ's WQLinear_GEMM only 4-bit.
 MODELLED_BITS = {"gptq": (2, 3, 4, 8), "awq": (4,)}
+# AqlmConfig's defaults, which transformers uses for a key the file leaves out
+# (transformers/utils/quantization_config.py): in_group_size, out_group_size, num_codebooks, nbits_per_codebook
+AQLM_DEFAULTS = (8, 1, 1, 16)
+# what an AQLM checkpoint may list in `linear_weights_not_to_quantize` and still have every block
+# Linear quantized: the embeddings, norms and head, which stay 16-bit anyway
+_AQLM_KEPT = re.compile(r"(^|\.)(embed_tokens|lm_head|[a-z_]*norm)\.weight$")
 # AutoAWQ checkpoint layouts whose buffers WQLinear_GEMM's shapes describe. transformers' AwqConfig
 # defaults to GEMM and reads the legacy `version` key (transformers/utils/quantization_config.py);
 # the exllama backends load GEMM checkpoints.
@@ -35,10 +42,15 @@ class BaseQuantization(NamedTuple):
     reason: str = ""
     double_quant: bool = False  # bitsandbytes 4-bit only
     quantize_lm_head: bool = False  # gptqmodel's `lm_head: true`
+    # AQLM: (in_group_size, out_group_size, num_codebooks, nbits_per_codebook)
+    codebooks: tuple[int, int, int, int] | None = None
 
     def describe(self) -> str:
         if self.method == "bitsandbytes":
             return f"bitsandbytes {self.bits}-bit"
+        if self.codebooks is not None:
+            in_group, out_group, count, nbits = self.codebooks
+            return f"AQLM {count}x{nbits}, groups of {out_group}x{in_group}"
         bits = f" {self.bits}-bit" if self.bits else ""
         if self.group_size is None:
             groups = ", per-channel scales" if self.modelled else ""
@@ -102,6 +114,26 @@ def _grouped(method: str, qc: Mapping[str, Any]) -> BaseQuantization:
     return BaseQuantization(method, bits, group_size, True, quantize_lm_head=qc.get("lm_head") is True)
 
 
+def _aqlm(qc: Mapping[str, Any]) -> BaseQuantization:
+    """AQLM's QuantizedLinear stores codes for groups of in_group_size x out_group_size weights
+    from num_codebooks codebooks of 2**nbits_per_codebook vectors (memory.py sizes them)."""
+    names = ("in_group_size", "out_group_size", "num_codebooks", "nbits_per_codebook")
+    values = [qc.get(name, default) for name, default in zip(names, AQLM_DEFAULTS)]
+    sizes = [_int(v) for v in values]
+    if any(size is None or not 0 < size <= 64 for size in sizes):
+        bad = next(f"{n}={v!r}" for n, v, size in zip(names, values, sizes) if size is None or not 0 < size <= 64)
+        return BaseQuantization("aqlm", None, None, False, f"AQLM with {bad}, which peftlint does not size")
+    in_group, out_group, count, nbits = (int(size or 0) for size in sizes)
+    kept = qc.get("linear_weights_not_to_quantize") or []
+    if not isinstance(kept, list) or not all(isinstance(name, str) and _AQLM_KEPT.search(name) for name in kept):
+        return BaseQuantization(
+            "aqlm", None, None, False, "AQLM that leaves some block Linear layers unquantized (`linear_weights_not_to_quantize`)"
+        )
+    per_weight = count * nbits / (in_group * out_group)
+    bits = int(per_weight) if per_weight == int(per_weight) else None
+    return BaseQuantization("aqlm", bits, in_group, True, codebooks=(in_group, out_group, count, nbits))
+
+
 def base_quantization(config: Mapping[str, Any]) -> BaseQuantization | None:
     """The pre-quantisation config.json declares, or None for a model stored in 16/32-bit."""
     qc = config.get("quantization_config")
@@ -117,6 +149,7 @@ def base_quantization(config: Mapping[str, Any]) -> BaseQuantization | None:
         return _bitsandbytes(qc)
     if method in MODELLED_BITS:
         return _grouped(method, qc)
+    if method == "aqlm":
+        return _aqlm(qc)
     bits = _int(qc.get("bits"))
-    what = "codebooks, codes and scales" if method == "aqlm" else "stored weights"
-    return BaseQuantization(method, bits, None, False, f"{method.upper()}, whose {what} peftlint does not size")
+    return BaseQuantization(method, bits, None, False, f"{method.upper()}, whose stored weights peftlint does not size")

@@ -55,6 +55,18 @@ def test_awq_reads_autoawq_spellings_and_transformers_defaults() -> None:
     assert gemv is not None and not gemv.modelled and "gemv" in gemv.reason
 
 
+def test_aqlm_reads_its_codebooks_with_transformers_defaults() -> None:
+    recorded = json.loads((MODELS_DIR / "prequantized.json").read_text(encoding="utf-8"))[
+        "ISTA-DASLab/Meta-Llama-3-8B-Instruct-AQLM-2Bit-1x16"
+    ]
+    one_by_16 = BaseQuantization("aqlm", 2, 8, True, codebooks=(8, 1, 1, 16))
+    assert quantized(recorded) == quantized({"quant_method": "aqlm"}) == one_by_16  # AqlmConfig's defaults
+    assert one_by_16.describe() == "AQLM 1x16, groups of 1x8"
+    kept = ["model.embed_tokens.weight", "model.layers.0.input_layernorm.weight", "model.norm.weight", "lm_head.weight"]
+    two_by_8 = quantized({"quant_method": "aqlm", "num_codebooks": 2, "nbits_per_codebook": 8, "linear_weights_not_to_quantize": kept})
+    assert two_by_8 == BaseQuantization("aqlm", 2, 8, True, codebooks=(8, 1, 2, 8))
+
+
 @pytest.mark.parametrize(
     ("settings", "bits", "double_quant"),
     [
@@ -71,7 +83,12 @@ def test_bitsandbytes_uploads_are_read_as_4_or_8_bit(settings: dict[str, Any], b
 @pytest.mark.parametrize(
     ("settings", "said"),
     [
-        ({"quant_method": "aqlm", "num_codebooks": 1, "nbits_per_codebook": 16}, "codebooks"),
+        (
+            {"quant_method": "aqlm", "linear_weights_not_to_quantize": ["model.layers.0.mlp.down_proj.weight"]},
+            "linear_weights_not_to_quantize",
+        ),
+        ({"quant_method": "aqlm", "in_group_size": 0}, "in_group_size=0"),
+        ({"quant_method": "hqq", "nbits": 4}, "HQQ"),
         ({"quant_method": "gptq", "bits": 5, "group_size": 128}, "bits=5"),
         ({"quant_method": "gptq", "bits": 4}, "group_size=None"),
         ({"quant_method": "awq", "bits": 4, "group_size": 128, "modules_to_not_convert": ["gate"]}, "modules_to_not_convert"),
@@ -156,6 +173,8 @@ def test_awq_packs_like_autoawq_gemm_and_lower_bits_pack_tighter() -> None:
         (LLAMA3_INSTRUCT, {"quant_method": "awq", "bits": 4, "group_size": 128}, 4.68e9 + 1.05e9),
         # Neko-Institute-of-Science/LLaMA-7B-4bit-128g: llama-7b-4bit-128g.safetensors, 3.89 GB
         ("huggyllama/llama-7b", {"quant_method": "gptq", "bits": 4, "group_size": 128}, 3.89e9),
+        # ISTA-DASLab/Meta-Llama-3-8B-Instruct-AQLM-2Bit-1x16: model.safetensors, 4.08 GB
+        (LLAMA3_INSTRUCT, {"quant_method": "aqlm", "num_codebooks": 1, "nbits_per_codebook": 16}, 4.08e9),
     ],
 )
 def test_the_packed_base_weighs_what_the_published_checkpoint_weighs(model_id: str, settings: dict[str, Any], published: float) -> None:
@@ -176,8 +195,8 @@ def test_a_packed_base_is_not_quantized_again_nor_fully_fine_tuned() -> None:
     moe = ModelDims.from_config(bundled_config("mistralai/Mixtral-8x7B-v0.1") or {})
     with pytest.raises(ValueError, match="mixture of experts"):
         estimate_training_memory(moe, total_params=46_702_792_704, trainable_params=1, prequantized=gptq)
-    with pytest.raises(ValueError, match="codebooks"):
-        train(prequantized=quantized({"quant_method": "aqlm"}))
+    with pytest.raises(ValueError, match="HQQ"):
+        train(prequantized=quantized({"quant_method": "hqq"}))
 
 
 # --- through the lint and the estimate ----------------------------------------------------------
@@ -208,16 +227,37 @@ def test_a_gptq_base_keeps_the_originals_counts_and_halves_the_peak() -> None:
     assert packed.inference is not None and packed.inference["unmerged"]["breakdown"]["base_weights"] < 6e9
 
 
-def test_an_aqlm_base_gets_no_memory_figure_and_says_why() -> None:
+def aqlm_bytes(in_features: int, out_features: int) -> int:
+    """One AQLM QuantizedLinear 1x16, groups of 1 x 8 (aqlm/inference.py), in bytes."""
+    codebooks = 1 * 2**16 * 1 * 8 * 2  # fp16 (num_codebooks, codebook_size, out_group, in_group)
+    codes = out_features * (in_features // 8) * 1 * 2  # int16 (out groups, in groups, num_codebooks)
+    return codebooks + codes + out_features * 2  # fp16 scales (out groups, 1, 1, 1)
+
+
+def test_an_aqlm_base_is_its_codes_codebooks_and_scales() -> None:
     result = api.estimate(AQLM_FILE)
     assert result.trainable_params == 20_971_520  # LoRA on AQLM's QuantizedLinear: the original's shapes
-    assert result.memory is None and result.inference is None
-    assert any("AQLM" in w and "codebooks" in w for w in result.warnings)
+    assert result.memory is not None and result.inference is not None
+    linear_params = 32 * sum(i * o for i, o in LLAMA3_LINEARS)
+    expected = 32 * sum(aqlm_bytes(i, o) for i, o in LLAMA3_LINEARS) + (8_051_232_768 - 20_971_520 - linear_params) * 2
+    assert result.memory["breakdown"]["base_weights"] == expected == 4_084_342_784
+    assert result.memory["assumptions"]["weights"].startswith("pre-quantized AQLM 1x16")
+
+
+def test_a_storage_not_modelled_gets_no_memory_figure_and_no_fit_finding(tmp_path: Path) -> None:
+    config = {**(bundled_config(LLAMA3_INSTRUCT) or {}), "quantization_config": {"quant_method": "hqq", "nbits": 4}}
+    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    result = api.estimate(AQLM_FILE, model=str(tmp_path), gpu_memory="1GB")
+    assert result.trainable_params == 20_971_520 and result.memory is None and result.inference is None
+    assert any("HQQ" in w and "16-bit figure would overstate it" in w for w in result.warnings)
+    assert not any(f.code.startswith("PL4") for f in result.findings)
+    codes = {f.code for f in api.check(AQLM_FILE, model=str(tmp_path), profile={"gpu_memory": "1GB"})}
+    assert not codes & {"PL401", "PL402", "PL403", "PL404", "PL608"}
 
 
 @pytest.mark.parametrize("path", [GPTQ_FILE, AWQ_FILE, AQLM_FILE])
 def test_no_fit_rule_fires_on_a_base_that_fits_packed_or_has_no_estimate(path: Path) -> None:
-    """12 GB holds the 4-bit runs (11.2 and 9.1 GiB); counted in 16-bit they would not fit."""
+    """12 GB holds the packed runs (11.2, 9.1 and 9.6 GiB); counted in 16-bit they would not fit."""
     codes = {f.code for f in api.check(path, profile={"gpu_memory": "12GB"})}
     assert not codes & {"PL401", "PL402", "PL403", "PL404", "PL608"}
 
