@@ -226,7 +226,11 @@ def render_text(
         ]
     if result.memory is not None:
         weights = result.memory.get("assumptions", {}).get("weights")
-        quantized = training.quantization or (weights if isinstance(weights, str) and weights.startswith("pre-quantized") else None)
+        # a base stored quantized (config.json's quantization_config) shows as the estimate counted it
+        stored = isinstance(weights, str) and weights not in ("bf16", "fp16", "fp32")
+        quantized = training.quantization or (
+            weights.split(",")[0] if stored and weights.startswith("bitsandbytes") else weights if stored else None
+        )
         settings = f"{training.dtype}{', ' + quantized.split(':')[0] if quantized else ''}, {training.optimizer}, batch {training.batch_size} x {training.seq_len} tokens, gradient checkpointing {'on' if training.gradient_checkpointing else 'off'}"
         plan = training.plan
         where = "" if plan.strategy == "single" else f" per GPU, {plan.describe()}"

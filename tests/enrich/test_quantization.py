@@ -279,3 +279,11 @@ def test_a_bitsandbytes_upload_is_estimated_as_loaded_4_bit(tmp_path: Path) -> N
     plain = api.estimate(AWQ_FILE, model=LLAMA3_INSTRUCT).memory
     # 4-bit blocks, with embeddings and head upcast to fp32 as prepare_model_for_kbit_training does
     assert plain is not None and upload.memory["breakdown"]["base_weights"] < 0.55 * plain["breakdown"]["base_weights"]
+
+
+def test_peftlint_estimate_names_the_storage_it_counted(capsys: pytest.CaptureFixture[str]) -> None:
+    from peftlint.cli import main
+
+    main(["estimate", str(GPTQ_FILE)])
+    peak = next(line for line in capsys.readouterr().out.splitlines() if "training peak" in line)
+    assert "11.2 GiB  (bf16, pre-quantized GPTQ 4-bit, groups of 128, adamw," in peak
