@@ -20,6 +20,15 @@ Dev-time only (torch + transformers, meta device, no weights). How a template is
 4. Verify. Every seed, at its real sizes (layer and expert counts capped), must give exactly the
    tree `torch_tree.module_tree` reads from transformers; generation fails otherwise.
 
+A composite (multimodal) config nests the configs of its sub-models (`text_config`, `vision_config`).
+Its fields are handled by path (`text_config.hidden_size`): seeds and probes are flat dicts of such
+paths, nested again only to build the model, so every step above treats a sub-config's fields like
+the top level's (each sub-config's hidden size a multiple of its own head counts). Only bundled
+seeds are learned for composite model types: their sub-model types are the ones the template
+accepts. The language-model head of a multimodal model is its image-text-to-text class (what
+LLaMA-Factory, axolotl and `AutoModelForImageTextToText` load for it) when transformers has no
+causal-LM class that takes the composite config.
+
 Usage: python scripts/gen_architectures.py [--check]
 """
 
@@ -55,7 +64,7 @@ OUTPUT = REPO / "peftlint" / "data" / "architectures"  # index.json + one <model
 # Auto-class mappings per template head (first match wins).
 HEAD_MAPPINGS: dict[str, tuple[str, ...]] = {
     "base": ("MODEL_MAPPING_NAMES",),
-    "causal_lm": ("MODEL_FOR_CAUSAL_LM_MAPPING_NAMES",),
+    "causal_lm": ("MODEL_FOR_CAUSAL_LM_MAPPING_NAMES", "MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES"),
     "seq2seq_lm": ("MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES", "MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES"),
     "seq_cls": ("MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES",),
     "token_cls": ("MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES",),
@@ -83,11 +92,20 @@ BEHAVIOUR_WORDS = (
     "scalar",
     "chunk_size",
 )
-COUNT_WORDS = frozenset({"layers", "layer", "heads", "head", "experts", "channels", "groups", "labels"})
+COUNT_WORDS = frozenset({"layers", "layer", "heads", "head", "experts", "channels", "groups", "labels", "depth"})
+# A list field's length as a quantity (`vision_config.deepstack_visual_indexes#len`: Qwen3-VL builds
+# one merger per listed layer); probed as a count, with the list `range(length)`. Composite types only.
+LENGTH = "#len"
+# Sizes that multiply others squared (a vision merger's `hidden_size * spatial_merge_size**2`):
+# probed with small values like counts, as widths would overflow even the meta device.
+FACTOR_FIELDS = ("spatial_merge_size", "temporal_patch_size")
 KV_WORDS = frozenset({"kv", "key_value"})
 HIDDEN_FIELDS = ("hidden_size", "n_embd", "d_model", "dim")
 WIDTH_PRIMES = (7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73)
 WIDTH_UNIT = 40
+# Further distinct values once those run out (a composite config has many more size fields).
+EXTRA_WIDTH_PRIMES = (79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167)
+EXTRA_COUNTS = (29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71)
 # Derived quantities a template may use although the config class has no such field.
 DERIVED_ONLY = ("head_dim", *sorted(ALWAYS_DERIVED))
 PROBES = 3
@@ -110,6 +128,40 @@ def _transformers() -> Any:
     logging.set_verbosity_error()
     warnings.filterwarnings("ignore")
     return transformers
+
+
+def sub_config_keys(config_class: Any) -> tuple[str, ...]:
+    """The keys of a composite config's nested sub-configs (empty for a plain config)."""
+    defaults = config_class().to_dict()
+    return tuple(sorted(k for k in getattr(config_class, "sub_configs", {}) if isinstance(defaults.get(k), Mapping)))
+
+
+def flatten_config(config: Mapping[str, Any], subs: Sequence[str]) -> dict[str, Any]:
+    """A composite config as one flat dict: sub-config fields named by path (`text_config.hidden_size`)."""
+    flat = {k: v for k, v in config.items() if k not in subs or not isinstance(v, Mapping)}
+    for key in subs:
+        if isinstance(config.get(key), Mapping):
+            flat.update((f"{key}.{k}", v) for k, v in config[key].items())
+    return flat
+
+
+def nest_config(flat: Mapping[str, Any], subs: Sequence[str]) -> dict[str, Any]:
+    """The inverse of `flatten_config`: what transformers builds from."""
+    config: dict[str, Any] = {}
+    for name, value in flat.items():
+        key, dot, rest = name.partition(".")
+        if dot and key in subs:
+            if not isinstance(config.get(key), dict):
+                config[key] = {}
+            config[key][rest] = value
+        elif not (name in subs and isinstance(config.get(name), dict)):
+            config[name] = value
+    return config
+
+
+def leaf_name(name: str) -> str:
+    """A field's own name without its sub-config path."""
+    return name.rpartition(".")[2]
 
 
 def head_classes(model_type: str) -> dict[str, str]:
@@ -286,6 +338,9 @@ def shape_free(item: Item) -> tuple[Any, ...]:
 
 def clean_seed(config: Mapping[str, Any]) -> dict[str, Any]:
     seed = {k: v for k, v in config.items() if k not in DROPPED_KEYS}
+    for key, value in seed.items():  # a composite config's sub-configs, likewise
+        if isinstance(value, Mapping) and "model_type" in value:
+            seed[key] = clean_seed(value)
     # Phi-3's `longrope` factors are one per rotary frequency, so a probe that changes head_dim
     # fails validation; rotary embeddings own no parameters, so the seed is built without them.
     for key in ("rope_scaling", "rope_parameters"):
@@ -299,12 +354,14 @@ def _is_token_id(name: str) -> bool:
 
 
 def _words(name: str) -> set[str]:
+    name = leaf_name(name)
     return set(name.strip("_").split("_")) | ({"key_value"} if "key_value" in name else set())
 
 
 def is_count(name: str) -> bool:
     """Numbers of things (layers, heads, experts), as opposed to widths: named by their last word."""
-    return name.strip("_").split("_")[-1] in COUNT_WORDS
+    leaf = leaf_name(name)
+    return leaf.strip("_").split("_")[-1] in COUNT_WORDS or leaf in FACTOR_FIELDS or leaf.endswith(LENGTH)
 
 
 def size_fields(config: Mapping[str, Any]) -> list[str]:
@@ -319,22 +376,26 @@ def size_fields(config: Mapping[str, Any]) -> list[str]:
 def assign(fields: Sequence[str], probe: int) -> dict[str, int]:
     """Distinct probe values for `fields` (see the module docstring)."""
     rotate = probe * 5
-    widths = iter(WIDTH_PRIMES[rotate % len(WIDTH_PRIMES) :] + WIDTH_PRIMES[: rotate % len(WIDTH_PRIMES)])
+    widths = itertools.chain(WIDTH_PRIMES[rotate % len(WIDTH_PRIMES) :] + WIDTH_PRIMES[: rotate % len(WIDTH_PRIMES)], EXTRA_WIDTH_PRIMES)
     small = [2, 3, 5, 7, 11, 13, 17, 19, 23]
-    kv_value = (2, 3, 5)[probe]
-    used: set[int] = {kv_value}
+    # one KV-head count per config scope (a composite config's sub-configs each have their own),
+    # so that a sub-config's KV heads are never mistaken for a stale top-level copy of them
+    scopes = sorted({f.rpartition(".")[0] for f in fields})
+    kv_values = {scope: ((2, 3, 5), (17, 19, 23), (29, 31, 37), (41, 43, 47))[k % 4][probe] for k, scope in enumerate(scopes)}
+    used: set[int] = set(kv_values.values())
     values: dict[str, int] = {}
 
     def fresh_small(options: Sequence[int]) -> int:
-        value = next(v for v in options if v not in used)
+        value = next(v for v in itertools.chain(options, EXTRA_COUNTS) if v not in used)
         used.add(value)
         return value
 
     kv_fields = [f for f in fields if _words(f) & KV_WORDS and is_count(f)]
     head_fields = [f for f in fields if f not in kv_fields and _words(f) & {"heads", "head"} and is_count(f)]
     for f in kv_fields:
-        values[f] = kv_value
+        values[f] = kv_values[f.rpartition(".")[0]]
     for k, f in enumerate(head_fields):
+        kv_value = kv_values[f.rpartition(".")[0]]
         group = (2, 3, 5, 7)[(probe + k) % 4]
         while kv_value * group in used:
             group += 2
@@ -349,11 +410,14 @@ def assign(fields: Sequence[str], probe: int) -> dict[str, int]:
         if f in values:
             continue
         values[f] = WIDTH_UNIT * next(widths)
-    hidden = next((f for f in HIDDEN_FIELDS if f in fields), None)
-    if hidden and head_fields:  # configs check divisibility even when `head_dim` is explicit
-        values[hidden] = math.lcm(*(values[f] for f in head_fields)) * WIDTH_UNIT * next(widths)
-    if "image_size" in values and "patch_size" in values:
-        values["image_size"] = values["patch_size"] * (3, 5, 7)[probe]
+    for scope in sorted({f.rpartition(".")[0] for f in fields}):  # the top level, and each sub-config
+        prefix = f"{scope}." if scope else ""
+        hidden = next((prefix + f for f in HIDDEN_FIELDS if prefix + f in fields), None)
+        heads = [f for f in head_fields if f.rpartition(".")[0] == scope]
+        if hidden and heads:  # configs check divisibility even when `head_dim` is explicit
+            values[hidden] = math.lcm(*(values[f] for f in heads)) * WIDTH_UNIT * next(widths)
+        if prefix + "image_size" in values and prefix + "patch_size" in values:
+            values[prefix + "image_size"] = values[prefix + "patch_size"] * (3, 5, 7)[probe]
     return values
 
 
@@ -367,6 +431,10 @@ def probe_dict(seed: Mapping[str, Any], values: Mapping[str, Any], num_labels: i
         elif _is_token_id(key) and isinstance(value, list):
             config[key] = [1]
     config.update(values)
+    for name, length in values.items():
+        if name.endswith(LENGTH):
+            del config[name]
+            config[name[: -len(LENGTH)]] = list(range(length))
     config["num_labels"] = num_labels
     return config
 
@@ -502,10 +570,19 @@ class ModelType:
         transformers = _transformers()
         self.model_type = model_type
         self.config_class = transformers.CONFIG_MAPPING[model_type]
-        self.class_defaults = self.config_class().to_dict()
-        self.seeds = seeds
+        self.subs = sub_config_keys(self.config_class)
+        self.seeds = [flatten_config(seed, self.subs) for seed in seeds]
         self.heads = head_classes(model_type)
         self.attribute_map = dict(getattr(self.config_class, "attribute_map", {}))
+        # a sub-config's defaults are its class's, for the sub-model type of the seeds (llava's
+        # text model is a llama): what transformers fills into a sub-config the file gives in part
+        self.sub_types = {key: sorted({s[f"{key}.model_type"] for s in self.seeds if f"{key}.model_type" in s}) for key in self.subs}
+        instance = self.config_class.from_dict({k: {"model_type": t[0]} for k, t in self.sub_types.items() if t})
+        self.class_defaults = flatten_config(instance.to_dict(), self.subs)
+        for key in self.subs:
+            sub_class = type(getattr(instance, key))
+            self.sub_types[key] = sorted({*self.sub_types[key], sub_class.model_type})
+            self.attribute_map.update((f"{key}.{a}", f"{key}.{f}") for a, f in getattr(sub_class, "attribute_map", {}).items())
         self.switches: dict[str, str] = {}  # field -> "bool" | "str"
         self.bias_switches: dict[str, bool] = {}  # field -> the value that adds the biases
         self.referenced: set[str] = set()
@@ -513,17 +590,27 @@ class ModelType:
     # -- building ----------------------------------------------------------------------------------
 
     def full(self, seed: Mapping[str, Any]) -> dict[str, Any]:
-        return self.config_class.from_dict(dict(seed)).to_dict()
+        return flatten_config(self.config_class.from_dict(nest_config(seed, self.subs)).to_dict(), self.subs)
 
     def fields(self, seed: Mapping[str, Any]) -> list[str]:
-        return size_fields(self.full(seed))
+        full = self.full(seed)
+        lengths = []
+        if self.subs:  # lists of layer indices whose length builds modules (see LENGTH)
+            lengths = [
+                k + LENGTH
+                for k, v in full.items()
+                if isinstance(v, list) and v and all(isinstance(i, int) and not isinstance(i, bool) for i in v) and not _is_token_id(k)
+            ]
+        return sorted(size_fields(full) + lengths)
 
     def meta(self, derived: Sequence[str] = ()) -> dict[str, Any]:
         return {"attribute_map": self.attribute_map, "defaults": {}, "derived": list(derived)}
 
     def quantities(self, config: Mapping[str, Any], names: Sequence[str]) -> dict[str, int]:
-        # quantities transformers computes without storing them (e.g. Falcon's head_dim)
-        derived_only = [n for n in DERIVED_ONLY if n not in self.class_defaults and n not in names]
+        # quantities transformers computes without storing them (e.g. Falcon's head_dim), for the
+        # top level and each sub-config (the label count only at the top, where the head is)
+        scoped = [n for n in DERIVED_ONLY] + [f"{key}.{n}" for key in self.subs for n in DERIVED_ONLY if n != "num_labels"]
+        derived_only = [n for n in scoped if n not in self.class_defaults and n not in names]
         q = ConfigQuantities(self.model_type, self.meta(derived_only), config)
         values = {n: q.raw(n) for n in names}
         for name in derived_only:
@@ -538,12 +625,12 @@ class ModelType:
 
     def build_head(self, config: Mapping[str, Any], head: str) -> Any:
         try:
-            return build(self.model_type, config, self.heads[head])
+            return build(self.model_type, nest_config(config, self.subs), self.heads[head])
         except ValueError:
             if config.get("num_labels") == 2:
                 raise
             # some heads insist on two labels (DistilBERT's question answering)
-            return build(self.model_type, {**config, "num_labels": 2}, self.heads[head])
+            return build(self.model_type, nest_config({**config, "num_labels": 2}, self.subs), self.heads[head])
 
     def probe_configs(self, seed: Mapping[str, Any], extra: Sequence[str] = ()) -> list[dict[str, Any]]:
         fields = sorted(set(self.fields(seed)) | set(extra))
@@ -586,7 +673,7 @@ class ModelType:
                         self.bias_switches[name] = (not value) if kind == "bias+" else value
         for name in sorted({k for s in self.seeds for k, v in self.full(s).items() if isinstance(v, str)}):
             values = {self.full(s).get(name) for s in self.seeds}
-            if len(values) < 2 or name in ("model_type",):
+            if len(values) < 2 or leaf_name(name) == "model_type":
                 continue
             config = self.probe_configs(self.seeds[0])[0]
             base = self.probe(config, self.flip_heads())
@@ -611,11 +698,7 @@ class ModelType:
         for seed in candidates:
             try:
                 when = self.signature(seed)
-                build(
-                    self.model_type,
-                    self.probe_configs(seed)[0],
-                    self.heads["base"] if "base" in self.heads else next(iter(self.heads.values())),
-                )
+                self.build_head(self.probe_configs(seed)[0], "base" if "base" in self.heads else next(iter(self.heads)))
             except Exception:
                 continue  # a combination transformers itself rejects
             found.setdefault(json.dumps(when, sort_keys=True), Variant(seed, when))
@@ -656,7 +739,7 @@ class ModelType:
         base = self.probe(config, self.flip_heads())
         found = []
         for name, value in sorted(full.items()):
-            if value is None and name in DERIVED and name not in ALWAYS_DERIVED:
+            if value is None and leaf_name(name) in DERIVED and leaf_name(name) not in ALWAYS_DERIVED:
                 if self.classify(config, base, name, WIDTH_UNIT * WIDTH_PRIMES[-1]) != "same":
                     found.append(name)
         return found
@@ -728,29 +811,31 @@ class ModelType:
         derived = []
         inputs: set[str] = set()
         for name in sorted(used):
-            if name in DERIVED:  # what the rule reads needs a default too
+            if leaf_name(name) in DERIVED:  # what the rule reads needs a default too
                 rule = ConfigQuantities(self.model_type, {**self.meta([name]), "defaults": self.class_defaults}, {})
                 try:
                     rule.raw(name)
                 except Exception:  # noqa: S112 - a rule this model type cannot use is never called
                     continue
                 inputs |= set(rule.values) - {name}
+            if name.endswith(LENGTH):  # the list itself needs its default
+                inputs.add(name[: -len(LENGTH)])
         for name in sorted(used - ALWAYS_DERIVED):
             default = self.class_defaults.get(name)
             if default is None:  # computed in the model; without a rule the runtime reports it missing
-                if name in DERIVED:
+                if leaf_name(name) in DERIVED:
                     derived.append(name)
                 continue
             dropped = {name} | {k for k, v in self.attribute_map.items() if v == name}
             for config in (c for seed in self.seeds for c in self.probe_configs(seed)):
                 config = {k: v for k, v in config.items() if k not in dropped}
                 try:
-                    computed = self.config_class.from_dict(config).to_dict().get(name)
+                    computed = self.full(config).get(name)
                 except Exception:  # the class default does not fit these probe sizes
                     continue
                 if computed == default:
                     continue
-                if name not in DERIVED:
+                if leaf_name(name) not in DERIVED:
                     raise GenerationError(
                         f"`{name}` defaults to a value derived from other fields ({computed}); add a rule to architecture.DERIVED"
                     )
@@ -803,11 +888,18 @@ class ModelType:
         for template in templates:
             _share_blocks(template["items"], blocks, block_keys)
         used = set(self.referenced) | set(self.switches) | _used_quantities(templates, blocks)
-        layer_fields = {self.attribute_map.get(n, n) for n in ("num_hidden_layers", "num_layers")}
+        text = "text_config." if "text_config" in self.subs else ""
+        layer_fields = {self.attribute_map.get(text + n, text + n) for n in ("num_hidden_layers", "num_layers")}
         used |= layer_fields & set(self.class_defaults)  # read for ModuleTree.num_layers
         derived, inputs = self.derived_fields(used)
         defaults = {n: self.class_defaults[n] for n in sorted(used | inputs) if n in self.class_defaults}
+        composite: dict[str, Any] = {}
+        if self.subs:
+            composite["sub_configs"] = {key: {"model_types": self.sub_types[key], "legacy": self.legacy(key)} for key in self.subs}
+            if text:
+                composite["text"] = "text_config"
         return {
+            **composite,
             "attribute_map": dict(sorted(self.attribute_map.items())),
             "defaults": defaults,
             "derived": derived,
@@ -817,6 +909,17 @@ class ModelType:
             "blocks": blocks,
             "layer_classes": self.layer_classes(),
         }
+
+    def legacy(self, key: str) -> bool:
+        """Whether transformers reads the sub-config's fields from the top level when the file has
+        no such sub-config (Qwen2-VL's first config.json files keep the text model's there)."""
+        probe = next((f for f in size_fields(self.full(self.seeds[0])) if f.startswith(key + ".")), None)
+        if probe is None:
+            return False
+        config = {k: v for k, v in self.seeds[0].items() if not k.startswith(key + ".")}
+        value = self.full(config).get(probe)
+        changed = self.full({**config, leaf_name(probe): value + 1}).get(probe)
+        return bool(changed == value + 1)
 
     def layer_classes(self) -> list[str]:
         """The block classes accelerate's FSDP TRANSFORMER_BASED_WRAP wraps when no
@@ -893,15 +996,20 @@ def capped(config: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any
 
     for template in entry["templates"]:
         walk(template["items"])
-    out = dict(config)
+    subs = entry.get("sub_configs", {})
+    out = flatten_config(config, subs)
     aliases = {v: k for k, v in entry["attribute_map"].items()}
     for name in repeats:
-        if name.split("_")[-1] not in ("layers", "layer", "experts"):
+        if leaf_name(name).split("_")[-1] not in ("layers", "layer", "experts", "depth"):
             continue  # e.g. StableLM's per-head norms: capping heads would break divisibility
-        for key in (name, aliases.get(name)):
+        keys = {name, aliases.get(name)}
+        scope = name.rpartition(".")[0]
+        if scope in subs and subs[scope]["legacy"] and not isinstance(config.get(scope), Mapping):
+            keys |= {leaf_name(k) for k in keys if k}  # read from the top level
+        for key in keys:
             if key in out and isinstance(out[key], int) and out[key] > VERIFY_REPEAT_CAP:
                 out[key] = VERIFY_REPEAT_CAP
-    return out
+    return nest_config(out, subs)
 
 
 def verify(model_type: str, entry: Mapping[str, Any], seeds: Sequence[Mapping[str, Any]]) -> None:

@@ -8,7 +8,8 @@ way transformers' config classes do (defaults, derived values such as `head_dim`
 template. Each model_type's file is read once, on first use.
 
 Template vocabulary (all plain data, never evaluated as code):
-  dim        int | quantity name | [[coefficient, quantity, ...], ...]  (sum of products)
+  dim        int | quantity name | [[coefficient, quantity, ...], ...]  (sum of products); a quantity
+             is a config field, a derived value, or `<list field>#len`, the length of a list field
   condition  [["eq" | "ne", q1, q2] | ["pos" | "nonpos", q] | ["is", field, value], ...]  (all hold)
   leaf       {"n": name, "k": kind, "i": dim|null, "o": dim|null, "b": bool|condition, "if": condition?,
               "t": [[tensor, [dim, ...], condition?], ...],  -- the parameters it owns, in registration order
@@ -17,6 +18,16 @@ Template vocabulary (all plain data, never evaluated as code):
   group      {"n": name, "r": quantity, "items": items, "first": items?}  -- `name.0.`, `name.1.`, ...
              repeated; "first", when present, replaces "items" for block 0 (T5's position bias)
   items      [leaf | group, ...] | index into the model type's shared "blocks"
+
+Composite (multimodal) configs keep the sizes of each sub-model in a nested config (`text_config`,
+`vision_config`), each with its own model_type and config class. Their fields are quantities named
+by path (`text_config.hidden_size`), and `attribute_map`, `defaults` and `derived` use those paths
+too; a derived rule of `text_config.head_dim` reads `text_config.hidden_size`. The entry says where:
+  sub_configs  {key: {"model_types": [...], "legacy": bool}}  -- the nested configs; the model_types
+               transformers builds that template from (another one is refused, not guessed); with
+               "legacy", a config without the key keeps those fields at its top level (Qwen2-VL's
+               first config.json files), as transformers then reads them
+  text         the key of the language model's sub-config (its layer count is the model's)
 """
 
 from __future__ import annotations
@@ -111,19 +122,46 @@ DERIVED: dict[str, Callable[[ConfigQuantities], Any]] = {
     "num_patches": lambda q: (q.size("image_size") // q.size("patch_size")) ** 2,
     "num_labels": _label_count,
 }
+# `<list field>#len`: the length of a list field (Qwen3-VL's one merger per `deepstack_visual_indexes` entry).
+LENGTH = "#len"
 # Quantities that are never config fields: always computed.
 ALWAYS_DERIVED = frozenset({"num_patches", "num_labels"})
 
 
+def flatten_sub_configs(model_type: str, entry: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """`config` with each nested sub-config of the entry's `sub_configs` spread into path-named
+    fields (`text_config.hidden_size`), checked to be a sub-model the templates were learned from."""
+    subs: Mapping[str, Any] = entry.get("sub_configs", {})
+    flat = {k: v for k, v in config.items() if k not in subs or v is None}
+    for key, sub in subs.items():
+        value = config.get(key)
+        if value is None:
+            if not sub.get("legacy"):
+                raise InvalidModelConfig(key, f"is not set, and a `{model_type}` model cannot be sized without it")
+            # transformers then reads the sub-model's fields from the top level
+            flat.update((f"{key}.{k}", v) for k, v in config.items() if k not in subs and k != "model_type")
+            continue
+        if not isinstance(value, Mapping):
+            raise InvalidModelConfig(key, f"must be an object, got {json.dumps(value)}")
+        sub_type = value.get("model_type")
+        if sub_type is not None and sub_type not in sub["model_types"]:
+            raise UnknownArchitecture(model_type, f"{key}.model_type={json.dumps(sub_type)}")
+        flat.update((f"{key}.{k}", v) for k, v in value.items())
+    return flat
+
+
 class ConfigQuantities:
     """A config's values by name, resolved as the model type's transformers config class does:
-    aliases, class defaults, and derived defaults (`head_dim`, `num_key_value_heads`, ...)."""
+    aliases, class defaults, and derived defaults (`head_dim`, `num_key_value_heads`, ...).
+    A composite config's sub-config fields are named by path (`text_config.hidden_size`)."""
 
     def __init__(self, model_type: str, entry: Mapping[str, Any], config: Mapping[str, Any]) -> None:
         self.model_type = model_type
         self.aliases: Mapping[str, str] = entry.get("attribute_map", {})
         self.defaults: Mapping[str, Any] = entry.get("defaults", {})
         self.derived = frozenset(entry.get("derived", ()))
+        if entry.get("sub_configs"):
+            config = flatten_sub_configs(model_type, entry, config)
         # A generic name in the config (e.g. `hidden_size` for GPT-2) sets the field it aliases,
         # as `PretrainedConfig.__setattr__` does after the class's own fields: the alias wins,
         # and of two aliases of one field the later.
@@ -138,10 +176,14 @@ class ConfigQuantities:
         name = self.aliases.get(name, name)
         if name in self.values:
             return self.values[name]
-        value = None if name in ALWAYS_DERIVED else self.config.get(name)
-        if value is None:
-            if name in ALWAYS_DERIVED or name in self.derived:
-                value = DERIVED[name](self)
+        scope, _, field = name.rpartition(".")  # a sub-config's field: its rule reads its siblings
+        value = None if field in ALWAYS_DERIVED else self.config.get(name)
+        if field.endswith(LENGTH):
+            listed = self.raw(name[: -len(LENGTH)])
+            value = len(listed) if isinstance(listed, list) else listed
+        elif value is None:
+            if field in ALWAYS_DERIVED or name in self.derived:
+                value = DERIVED[field](_Scope(self, scope) if scope else self)
             else:
                 value = self.defaults.get(name)
         self.values[name] = value
@@ -197,6 +239,22 @@ class ConfigQuantities:
                 if positive != (test == "pos"):
                     return False
         return True
+
+
+class _Scope(ConfigQuantities):
+    """A sub-config's quantities seen from a derived rule: `hidden_size` means `<scope>.hidden_size`."""
+
+    def __init__(self, whole: ConfigQuantities, scope: str) -> None:  # noqa: D107 (no parent state)
+        self.whole = whole
+        self.prefix = scope + "."
+        self.model_type = whole.model_type
+        self.config = {k[len(self.prefix) :]: v for k, v in whole.config.items() if k.startswith(self.prefix)}
+
+    def raw(self, name: str) -> Any:
+        return self.whole.raw(self.prefix + name)
+
+    def size(self, name: str, minimum: int = 1, limit: int = MAX_DIMENSION) -> int:
+        return self.whole.size(self.prefix + name, minimum, limit)
 
 
 def _first_factor(spec: list[list[Any]]) -> str:
@@ -287,8 +345,9 @@ class ArchitectureIndex:
         template = entry["templates"][variant["heads"][head]]
         modules: list[Module] = []
         _expand(template["items"], "", q, entry["blocks"], modules)
-        # as torch_tree reads it off the config: `num_hidden_layers` (or its alias), else `num_layers`
-        layers = next((q.size(name) for name in ("num_hidden_layers", "num_layers") if q.raw(name)), 0)
+        # as torch_tree reads it off the (text) config: `num_hidden_layers` (or its alias), else `num_layers`
+        scope = f"{entry['text']}." if "text" in entry else ""
+        layers = next((q.size(scope + name) for name in ("num_hidden_layers", "num_layers") if q.raw(scope + name)), 0)
         return ModuleTree(
             model_type=model_type,
             modules=tuple(modules),

@@ -77,7 +77,9 @@ def module_tree(model: Any, model_type: str | None = None) -> ModuleTree:
 
     config = getattr(model, "config", None)
     config_type = getattr(config, "model_type", "unknown")  # a str on every transformers config
-    num_layers = int(getattr(config, "num_hidden_layers", 0) or getattr(config, "num_layers", 0) or 0)
+    # a multimodal model's layers are its language model's (the vision tower's are counted apart)
+    text = getattr(config, "text_config", None) or config
+    num_layers = int(getattr(text, "num_hidden_layers", 0) or getattr(text, "num_layers", 0) or 0)
     return ModuleTree(
         model_type=model_type or (config_type if isinstance(config_type, str) else "unknown"),
         modules=tuple(modules),

@@ -89,6 +89,8 @@ def build_model(config: Any, task_type: str | None, device: str = "meta") -> Any
 
     speech = config.model_type in SPEECH and task_type == "SEQ_2_SEQ_LM"
     auto = getattr(transformers, "AutoModelForSpeechSeq2Seq" if speech else AUTO_CLASSES[task_type])
+    if task_type == "CAUSAL_LM" and config.model_type not in transformers.models.auto.modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        auto = transformers.AutoModelForImageTextToText  # a multimodal model: what LLaMA-Factory and axolotl load
     with torch.device(device):
         return auto.from_config(config)
 

@@ -34,7 +34,8 @@ REPO = Path(__file__).resolve().parents[2]
 # Task type -> the auto-class mappings transformers picks the model class from (first match).
 TASK_MAPPINGS: dict[str | None, tuple[str, ...]] = {
     None: ("MODEL_MAPPING_NAMES",),
-    "CAUSAL_LM": ("MODEL_FOR_CAUSAL_LM_MAPPING_NAMES",),
+    # a multimodal model without a causal-LM class: what AutoModelForImageTextToText builds
+    "CAUSAL_LM": ("MODEL_FOR_CAUSAL_LM_MAPPING_NAMES", "MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES"),
     "SEQ_2_SEQ_LM": ("MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES", "MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES"),
     "SEQ_CLS": ("MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES",),
     "TOKEN_CLS": ("MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES",),
@@ -79,6 +80,7 @@ def _bundled_cases() -> list[Any]:
         ("bundled/tiiuae--falcon-7b-instruct", "CAUSAL_LM"),
         ("bundled/facebook--opt-350m", None),
         ("bundled/microsoft--Phi-3-mini-4k-instruct", "CAUSAL_LM"),
+        ("bundled/llava-hf--llava-1.5-7b-hf", "CAUSAL_LM"),
     }
     cases = []
     for name in BUNDLED_MODELS:

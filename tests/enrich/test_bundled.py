@@ -119,6 +119,10 @@ PUBLISHED: dict[str, tuple[float, str]] = {
     "openai/gpt-oss-20b": (20.9e9, "AutoModelForCausalLM"),
     "facebook/nllb-200-distilled-600M": (615e6, "AutoModelForSeq2SeqLM"),
     "zai-org/GLM-4.7-Flash": (30.0e9, "AutoModelForCausalLM"),  # "30B-A3B"; its MTP layer is not built
+    # multimodal: the language model with its vision tower, as AutoModelForImageTextToText builds it
+    "Qwen/Qwen2.5-VL-7B-Instruct": (8.29e9, "AutoModelForImageTextToText"),
+    "Qwen/Qwen3-VL-4B-Instruct": (4.44e9, "AutoModelForImageTextToText"),
+    "llava-hf/llava-1.5-7b-hf": (7.06e9, "AutoModelForImageTextToText"),
 }
 # T5 and mT5 files whose published size has an untied head: transformers 5 always ties their lm_head to
 # `shared` (T5Config/MT5Config force `tie_word_embeddings`), so the same file builds one vocab x d_model less.
