@@ -151,6 +151,75 @@ def test_varied_configs_give_the_tree_transformers_builds(model_id: str, changes
     assert module_tree_from_config(config, task_type) == expected
 
 
+# --- composite (multimodal) configs ----------------------------------------------------------------
+
+
+def _without(config: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k != key}
+
+
+def _composite_variations() -> list[Any]:
+    qwen25 = bundled_config("Qwen/Qwen2.5-VL-7B-Instruct")
+    llava = bundled_config("llava-hf/llava-1.5-7b-hf")
+    qwen3 = bundled_config("Qwen/Qwen3-VL-4B-Instruct")
+    assert qwen25 and llava and qwen3
+    return [
+        # the Hub file's first layout: no text_config, the text model's fields at the top level
+        pytest.param(_without(qwen25, "text_config"), id="qwen2.5-vl-top-level-text"),
+        # sub-config fields given in part: the rest are the sub-config class's defaults
+        pytest.param(
+            {**llava, "text_config": {**llava["text_config"], "num_hidden_layers": 2, "num_key_value_heads": 8}}, id="llava-gqa-text"
+        ),
+        pytest.param({**llava, "vision_config": {**llava["vision_config"], "image_size": 224, "num_hidden_layers": 3}}, id="llava-vision"),
+        # one DeepStack merger per listed layer
+        pytest.param({**qwen3, "vision_config": {**qwen3["vision_config"], "deepstack_visual_indexes": [2, 4], "depth": 5}}, id="qwen3-vl"),
+        pytest.param(
+            {**qwen3, "tie_word_embeddings": False, "text_config": {**qwen3["text_config"], "tie_word_embeddings": False}},
+            id="qwen3-untied",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("config", _composite_variations())
+@pytest.mark.parametrize("task_type", [None, "CAUSAL_LM"])
+def test_composite_configs_give_the_tree_transformers_builds(config: dict[str, Any], task_type: str | None) -> None:
+    from transformers import AutoConfig
+
+    expected = transformers_tree(AutoConfig.for_model(**copy.deepcopy(config)), task_type)
+    tree = module_tree_from_config(config, task_type)
+    assert tree == expected
+    assert tree.num_layers == expected.num_layers > 0  # the language model's layers
+
+
+def test_a_composite_model_is_named_as_transformers_5_names_it() -> None:
+    tree = module_tree_from_config(bundled_config("Qwen/Qwen2.5-VL-7B-Instruct"), "CAUSAL_LM")  # type: ignore[arg-type]
+    names = tree.by_name()
+    assert "model.language_model.layers.27.self_attn.q_proj" in names and "model.visual.blocks.31.attn.qkv" in names
+    assert tree.num_layers == 28 and tree.output_embedding == "lm_head"
+
+
+def test_a_sub_model_of_another_type_is_refused_not_guessed() -> None:
+    llava = bundled_config("llava-hf/llava-1.5-7b-hf")
+    assert llava is not None
+    config = {**llava, "text_config": {**llava["text_config"], "model_type": "mistral"}}
+    with pytest.raises(UnknownArchitecture, match='no `llava` template for text_config.model_type="mistral"'):
+        module_tree_from_config(config, "CAUSAL_LM")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "reason"),
+    [
+        ({"vision_config": None}, "vision_config", "is not set"),
+        ({"vision_config": [1]}, "vision_config", "must be an object"),
+        ({"text_config": {"model_type": "llama", "hidden_size": "4096"}}, "text_config.hidden_size", "must be an integer"),
+    ],
+)
+def test_bad_sub_configs_name_the_field(changes: dict[str, Any], field: str, reason: str) -> None:
+    with pytest.raises(InvalidModelConfig) as error:
+        module_tree_from_config({**bundled_config("llava-hf/llava-1.5-7b-hf"), **changes}, "CAUSAL_LM")  # type: ignore[dict-item]
+    assert error.value.field == field and reason in str(error.value)
+
+
 def test_every_bundled_model_type_is_known() -> None:
     types = {bundled_config(i)["model_type"] for i in bundled_ids()}  # type: ignore[index]
     assert types <= set(known_model_types())

@@ -545,3 +545,26 @@ def test_llama_factory_target_all_equals_peft_on_the_names_it_passes(model_type:
     counts = assert_framework_list_counts_as_peft(hf_config, model, dialect, config, rejected=(model_type, quantized) == ("gpt2", False))
     if counts is not None:  # never the output layer, never a parameter (no fused-MoE conversion)
         assert not counts.resolution.parameters and not [m.name for m in counts.resolution.targeted if m.name.endswith("lm_head")]
+
+
+@pytest.mark.parametrize(
+    ("model_name", "config"),
+    [
+        # every q/v projection: the vision tower's attention has none, so only the language model's
+        ("bundled/Qwen--Qwen2.5-VL-7B-Instruct", {"target_modules": ["q_proj", "v_proj"], "r": 8}),
+        # the vision tower's fused qkv and the language model's gate, by name
+        ("bundled/Qwen--Qwen2.5-VL-7B-Instruct", {"target_modules": ["qkv", "gate_proj"], "r": 4}),
+        # a regex over transformers 5's paths: the language model only
+        ("bundled/llava-hf--llava-1.5-7b-hf", {"target_modules": r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj)", "r": 16}),
+        ("bundled/Qwen--Qwen3-VL-4B-Instruct", {"target_modules": "all-linear", "r": 8}),
+    ],
+    ids=["qwen2.5-vl-qv", "qwen2.5-vl-qkv-gate", "llava-regex", "qwen3-vl-all-linear"],
+)
+def test_multimodal_models_from_config_json_equal_peft(model_name: str, config: dict[str, Any]) -> None:
+    """The counts of the tree read from config.json (no torch) on a multimodal model, against
+    get_peft_model on the model AutoModelForImageTextToText builds on the meta device."""
+    raw = raw_config(model_name)
+    hf_config = model_config(model_name)
+    counts = count_parameters(module_tree_from_config(raw, "CAUSAL_LM"), config, "LORA", "CAUSAL_LM", model_config=raw)
+    expected = peft_model(build_model(hf_config, "CAUSAL_LM"), config, "LORA", "CAUSAL_LM").get_nb_trainable_parameters()
+    assert (counts.trainable, counts.total) == expected
