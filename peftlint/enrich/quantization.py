@@ -75,6 +75,12 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+# `llm_int8_skip_modules` entries that leave every block Linear quantized: the head (transformers
+# keeps lm_head out anyway) and the vision parts unsloth's uploads list (their config.json files:
+# `["lm_head", "multi_modal_projector", "merger", "modality_projection"]`)
+_BNB_SKIPPED_OUTSIDE_BLOCKS = frozenset({"lm_head", "multi_modal_projector", "merger", "modality_projection", "vision_tower", "visual"})
+
+
 def _bitsandbytes(qc: Mapping[str, Any]) -> BaseQuantization:
     # transformers writes both `load_in_4bit` and the private `_load_in_4bit` (BitsAndBytesConfig.to_dict)
     four = qc.get("load_in_4bit") is True or qc.get("_load_in_4bit") is True
@@ -82,6 +88,12 @@ def _bitsandbytes(qc: Mapping[str, Any]) -> BaseQuantization:
     if four == eight:
         return BaseQuantization(
             "bitsandbytes", None, None, False, "a bitsandbytes `quantization_config` that sets neither 4-bit nor 8-bit loading, or both"
+        )
+    skipped = qc.get("llm_int8_skip_modules") or []
+    if not isinstance(skipped, list) or not set(map(str, skipped)) <= _BNB_SKIPPED_OUTSIDE_BLOCKS:
+        # e.g. unsloth's dynamic 4-bit uploads keep some block layers 16-bit: a 4-bit count would be too low
+        return BaseQuantization(
+            "bitsandbytes", 4 if four else 8, None, False, "bitsandbytes with `llm_int8_skip_modules` that keeps some layers unquantized"
         )
     return BaseQuantization("bitsandbytes", 4 if four else 8, None, True, double_quant=four and qc.get("bnb_4bit_use_double_quant") is True)
 

@@ -74,6 +74,17 @@ def test_aqlm_reads_its_codebooks_with_transformers_defaults() -> None:
         ({"quant_method": "bitsandbytes", "_load_in_4bit": True, "load_in_4bit": True}, 4, False),
         ({"quant_method": "bitsandbytes", "load_in_8bit": True}, 8, False),
         ({"load_in_4bit": True, "load_in_8bit": False}, 4, False),  # written before transformers added quant_method
+        # as unsloth's uploads write it (a fine-tune's config.json that kept unsloth/Llama-3.2-1B-Instruct-bnb-4bit's)
+        (
+            {
+                "quant_method": "bitsandbytes",
+                "load_in_4bit": True,
+                "bnb_4bit_use_double_quant": True,
+                "llm_int8_skip_modules": ["lm_head", "multi_modal_projector", "merger", "modality_projection"],
+            },
+            4,
+            True,
+        ),
     ],
 )
 def test_bitsandbytes_uploads_are_read_as_4_or_8_bit(settings: dict[str, Any], bits: int, double_quant: bool) -> None:
@@ -95,6 +106,10 @@ def test_bitsandbytes_uploads_are_read_as_4_or_8_bit(settings: dict[str, Any], b
         ({"quant_method": "gptq", "bits": 4, "group_size": 128, "checkpoint_format": "marlin"}, "marlin"),
         ({"quant_method": "fp8"}, "FP8"),
         ({"quant_method": "bitsandbytes"}, "neither"),
+        (
+            {"quant_method": "bitsandbytes", "load_in_4bit": True, "llm_int8_skip_modules": ["model.layers.1.mlp.down_proj"]},
+            "llm_int8_skip_modules",
+        ),
         ("4bit", "not an object"),
     ],
 )
