@@ -53,6 +53,7 @@ from peftlint.enrich import bundled  # noqa: E402
 from peftlint.enrich.architecture import (  # noqa: E402
     ALWAYS_DERIVED,
     DERIVED,
+    LAYER_KINDS,
     TASK_HEADS,
     ArchitectureIndex,
     ConfigQuantities,
@@ -112,6 +113,20 @@ PROBES = 3
 MAX_COMBINED_SWITCHES = 4
 MAX_COEFFICIENT = 8
 VERIFY_REPEAT_CAP = 3
+# Models whose blocks differ by kind (architecture.LAYER_KINDS): the config field that lists the
+# kinds, which probes set to a short list holding every kind twice.
+KIND_FIELDS = {"nemotron_h": "layers_block_type"}
+KINDS = "@kinds"  # a ModuleList whose length is the number of listed kinds
+_LEGACY_NAMES = {"linear_attention": "mamba", "full_attention": "attention"}
+# Other ways a config lists the kinds, each verified like the seeds: Nemotron-H without its
+# `hybrid_override_pattern` (the class default list), and with an explicit `layer_types` list (an
+# alias) in the legacy names transformers still maps, in another order.
+KIND_VARIATIONS: dict[str, tuple[Any, ...]] = {
+    "nemotron_h": (
+        lambda seed, kinds: {k: v for k, v in seed.items() if k != "hybrid_override_pattern"},
+        lambda seed, kinds: {**seed, "layer_types": [_LEGACY_NAMES.get(k, k) for k in reversed(kinds)]},
+    ),
+}
 
 
 class GenerationError(RuntimeError):
@@ -214,6 +229,8 @@ class Group:
     length: int
     items: tuple[Leaf | Group, ...]
     first: tuple[Leaf | Group, ...] | None = None  # block 0, when it differs from the others
+    kinds: tuple[tuple[str, tuple[Leaf | Group, ...]], ...] | None = None  # blocks by kind (`items` is empty)
+    by: str | None = None  # the architecture.LAYER_KINDS rule giving each block's kind
 
 
 Item = Leaf | Group
@@ -256,12 +273,15 @@ def _pattern(path: str) -> str:
     return ".".join("#" if part.isdigit() else part for part in path.split("."))
 
 
-def repeat_quantities(raws: Sequence[Raw], counts: Sequence[Mapping[str, int]]) -> dict[str, str]:
-    """ModuleList pattern -> the count quantity its length equals in every probe."""
+def repeat_quantities(raws: Sequence[Raw], counts: Sequence[Mapping[str, int]], kinds: Sequence[int] = ()) -> dict[str, str]:
+    """ModuleList pattern -> the count quantity its length equals in every probe (KINDS: the
+    number of listed layer kinds, `kinds` giving it per probe)."""
     candidates: dict[str, set[str]] = {}
-    for raw, count in zip(raws, counts, strict=True):
+    for k, (raw, count) in enumerate(zip(raws, counts, strict=True)):
         for path, length in raw.lists:
             matches = {q for q, v in count.items() if v == length}
+            if kinds and length == kinds[k]:
+                matches = {KINDS}
             candidates[_pattern(path)] = candidates.get(_pattern(path), matches) & matches
     ambiguous = {p: c for p, c in candidates.items() if len(c) > 1}
     if ambiguous:
@@ -269,17 +289,27 @@ def repeat_quantities(raws: Sequence[Raw], counts: Sequence[Mapping[str, int]]) 
     return {p: c.pop() for p, c in candidates.items() if c}
 
 
-def fold(raw: Raw, repeats: Mapping[str, str]) -> tuple[Item, ...]:
+@dataclass(frozen=True)
+class Kinds:
+    """The kind of each block of a KINDS list, and how the runtime tells them."""
+
+    rule: str  # architecture.LAYER_KINDS key
+    count: str  # the layer-count field the list's length sets
+    labels: tuple[str, ...]
+
+
+def fold(raw: Raw, repeats: Mapping[str, str], kinds: Kinds | None = None) -> tuple[Item, ...]:
     paths = {path: repeats[_pattern(path)] for path, _ in raw.lists if _pattern(path) in repeats}
     for pair in raw.tied:
         if any(name.startswith(path + ".") for name in pair for path in paths):
             raise GenerationError(f"tied weights inside a repeated block: {pair}")
-    return _fold([(leaf.name, leaf) for leaf in raw.leaves], "", paths)
+    return _fold([(leaf.name, leaf) for leaf in raw.leaves], "", paths, kinds)
 
 
-def _fold(entries: list[tuple[str, Leaf]], scope: str, repeats: Mapping[str, str]) -> tuple[Item, ...]:
+def _fold(entries: list[tuple[str, Leaf]], scope: str, repeats: Mapping[str, str], kinds: Kinds | None = None) -> tuple[Item, ...]:
     """Fold `entries` (names relative to `scope`) into leaves and groups, checking that every
-    repetition of a group (but possibly the first) is identical."""
+    repetition of a group (but possibly the first) is identical, or of a kinds group every block
+    of one kind."""
     items: list[Item] = []
     i = 0
     while i < len(entries):
@@ -299,7 +329,10 @@ def _fold(entries: list[tuple[str, Leaf]], scope: str, repeats: Mapping[str, str
         for rel_name, leaf in run:
             index, _, rest = rel_name[len(group) + 1 :].partition(".")
             by_index.setdefault(int(index), []).append((rest, leaf))
-        blocks = [_fold(by_index[k], scope + group + f".{k}.", repeats) for k in sorted(by_index)]
+        blocks = [_fold(by_index[k], scope + group + f".{k}.", repeats, kinds) for k in sorted(by_index)]
+        if repeats[scope + group] == KINDS:
+            items.append(_kinds_group(group, blocks, kinds, scope))
+            continue
         if sorted(by_index) != list(range(len(by_index))) or any(b != blocks[-1] for b in blocks[1:]):
             raise GenerationError(f"the blocks of `{scope + group}` differ from each other")
         first = blocks[0] if blocks[0] != blocks[-1] else None
@@ -307,11 +340,25 @@ def _fold(entries: list[tuple[str, Leaf]], scope: str, repeats: Mapping[str, str
     return tuple(items)
 
 
+def _kinds_group(name: str, blocks: Sequence[tuple[Item, ...]], kinds: Kinds | None, scope: str) -> Group:
+    if kinds is None or len(blocks) != len(kinds.labels):
+        raise GenerationError(f"`{scope + name}` has {len(blocks)} blocks, not one per listed kind")
+    by_kind: dict[str, tuple[Item, ...]] = {}
+    for label, block in zip(kinds.labels, blocks, strict=True):
+        if by_kind.setdefault(label, block) != block:
+            raise GenerationError(f"the `{label}` blocks of `{scope + name}` differ from each other")
+    return Group(name, kinds.count, len(blocks), (), None, tuple(sorted(by_kind.items())), kinds.rule)
+
+
 def flatten(items: Sequence[Item], path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Item]]:
-    """Every item with its path; a group's first block is entered under the extra step "first"."""
+    """Every item with its path; a group's first block is entered under the extra step "first",
+    a kinds group's blocks under their kind."""
     for item in items:
         yield path + (item.name,), item
-        if isinstance(item, Group):
+        if isinstance(item, Group) and item.kinds is not None:
+            for label, block in item.kinds:
+                yield from flatten(block, path + (item.name, label))
+        elif isinstance(item, Group):
             yield from flatten(item.items, path + (item.name,))
             if item.first is not None:
                 yield from flatten(item.first, path + (item.name, "first"))
@@ -320,7 +367,7 @@ def flatten(items: Sequence[Item], path: tuple[str, ...] = ()) -> Iterator[tuple
 def signature_of(item: Item, drop_bias: bool) -> tuple[Any, ...]:
     """An item's structure and sizes (optionally ignoring its bias)."""
     if isinstance(item, Group):
-        return ("group", item.name, item.length, item.first is not None)
+        return ("group", item.name, item.length, item.first is not None, [k for k, _ in item.kinds or ()])
     tensors = tuple(t for t in item.tensors if not (drop_bias and t[0] == "bias"))
     bias = () if drop_bias else (item.bias,)
     return ("leaf", item.name, item.kind, item.in_features, item.out_features, tensors, item.shared, item.transposed) + bias
@@ -329,7 +376,7 @@ def signature_of(item: Item, drop_bias: bool) -> tuple[Any, ...]:
 def shape_free(item: Item) -> tuple[Any, ...]:
     """What stays the same when only sizes change."""
     if isinstance(item, Group):
-        return ("group", item.name, item.first is not None)
+        return ("group", item.name, item.first is not None, tuple(k for k, _ in item.kinds or ()))
     return ("leaf", item.name, item.kind, tuple(t for t, _ in item.tensors), item.bias, tuple(t for t, _ in item.shared), item.transposed)
 
 
@@ -401,7 +448,7 @@ def assign(fields: Sequence[str], probe: int) -> dict[str, int]:
             group += 2
         values[f] = kv_value * group
         used.add(values[f])
-    layer_order = (3, 2, 4, 5, 6, 7)[probe:] + (3, 2, 4)[:probe]
+    layer_order = (3, 2, 4, 5, 6, 7)[probe:] + (3, 2, 4)[:probe] + (8, 9, 10)  # the tail: when heads took the rest
     for f in fields:
         if f in values or not is_count(f):
             continue
@@ -464,6 +511,18 @@ class Matcher:
             self.cache[observed] = self._match(observed)
         return self.cache[observed]
 
+    def _two_terms(self, observed: Sequence[int]) -> list[tuple[int, int, str, list[list[Any]]]]:
+        """Every c1 * m1 + c2 * m2 (coefficients up to 4) giving `observed`, with its ranking key."""
+        candidates = []
+        for (first_values, first), c1 in itertools.product(self.monomials, range(1, 5)):
+            rest = [v - c1 * f for v, f in zip(observed, first_values)]
+            for c2 in range(1, 5):
+                second = self._lookup(rest, c2)
+                if second:
+                    terms = sorted([[c1, *first], [c2, *second]], key=lambda t: (len(t), t[1:]))
+                    candidates.append((len(first) + len(second), c1 + c2, json.dumps(terms), terms))
+        return candidates
+
     def _lookup(self, values: Sequence[int], coefficient: int) -> tuple[str, ...] | None:
         if any(v <= 0 or v % coefficient for v in values):
             return None
@@ -480,14 +539,17 @@ class Matcher:
             factors = self._lookup([v - offset for v in observed], 1)
             if factors:
                 return [[1, *factors], [offset]]
-        candidates = []
-        for (first_values, first), c1 in itertools.product(self.monomials, range(1, 5)):
-            rest = [v - c1 * f for v, f in zip(observed, first_values)]
-            for c2 in range(1, 5):
-                second = self._lookup(rest, c2)
-                if second:
-                    terms = sorted([[c1, *first], [c2, *second]], key=lambda t: (len(t), t[1:]))
-                    candidates.append((len(first) + len(second), c1 + c2, json.dumps(terms), terms))
+        candidates = self._two_terms(observed)
+        if candidates:
+            return min(candidates)[3]
+        # three terms, one of them a single quantity: Mamba-2's in_proj is
+        # 2 * heads * head_dim + 2 * groups * state + heads
+        for (values, factors), c3 in itertools.product(self.monomials, range(1, 5)):
+            if len(factors) == 1:
+                rest = tuple(v - c3 * f for v, f in zip(observed, values, strict=True))
+                for degree, total, _, terms in self._two_terms(rest):
+                    terms = sorted([*terms, [c3, *factors]], key=lambda t: (len(t), t[1:]))
+                    candidates.append((degree + 1, total + c3, json.dumps(terms), terms))
         if candidates:
             return min(candidates)[3]
         if len(set(observed)) == 1:
@@ -505,7 +567,11 @@ def merge(probes: Sequence[tuple[Item, ...]], matcher: Matcher) -> list[dict[str
         first = versions[0]
         if len({shape_free(v) for v in versions}) != 1:
             raise GenerationError(f"`{first.name}` changes structure with the sizes")
-        if isinstance(first, Group):
+        if isinstance(first, Group) and first.kinds is not None:
+            groups = [dict(v.kinds or ()) for v in versions if isinstance(v, Group)]
+            kinds = {label: merge([g[label] for g in groups], matcher) for label, _ in first.kinds}
+            out.append({"n": first.name, "r": first.repeat, "by": first.by, "kinds": kinds})
+        elif isinstance(first, Group):
             groups = [v for v in versions if isinstance(v, Group)]
             group = {"n": first.name, "r": first.repeat, "items": merge([g.items for g in groups], matcher)}
             if first.first is not None:
@@ -549,6 +615,8 @@ def _find(items: list[dict[str, Any]], path: tuple[str, ...]) -> dict[str, Any]:
         return item
     if path[1] == "first":
         return _find(item["first"], path[2:])
+    if "kinds" in item:
+        return _find(item["kinds"][path[1]], path[2:])
     return _find(item["items"], path[1:])
 
 
@@ -584,10 +652,31 @@ class ModelType:
             self.sub_types[key] = sorted({*self.sub_types[key], sub_class.model_type})
             self.attribute_map.update((f"{key}.{a}", f"{key}.{f}") for a, f in getattr(sub_class, "attribute_map", {}).items())
         self.switches: dict[str, str] = {}  # field -> "bool" | "str"
+        self.probe_kinds = self._probe_kinds()
         self.bias_switches: dict[str, bool] = {}  # field -> the value that adds the biases
         self.referenced: set[str] = set()
 
     # -- building ----------------------------------------------------------------------------------
+
+    def _probe_kinds(self) -> list[str] | None:
+        """For a model of several block kinds: each kind the seeds or the class default list, twice."""
+        if self.model_type not in KIND_FIELDS:
+            return None
+        labels: list[str] = []
+        for config in [*self.seeds, self.class_defaults]:
+            for label in self.kinds_of(config):
+                if label not in labels:
+                    labels.append(label)
+        return labels * 2
+
+    def kinds_of(self, config: Mapping[str, Any]) -> list[str]:
+        return LAYER_KINDS[self.model_type](ConfigQuantities(self.model_type, self.meta(), config))
+
+    def kinds(self, config: Mapping[str, Any]) -> Kinds | None:
+        if self.probe_kinds is None:
+            return None
+        count = self.attribute_map.get("num_hidden_layers", "num_hidden_layers")
+        return Kinds(self.model_type, count, tuple(self.kinds_of(config)))
 
     def full(self, seed: Mapping[str, Any]) -> dict[str, Any]:
         return flatten_config(self.config_class.from_dict(nest_config(seed, self.subs)).to_dict(), self.subs)
@@ -634,7 +723,11 @@ class ModelType:
 
     def probe_configs(self, seed: Mapping[str, Any], extra: Sequence[str] = ()) -> list[dict[str, Any]]:
         fields = sorted(set(self.fields(seed)) | set(extra))
-        return [probe_dict(seed, assign(fields, k), (7, 11, 13)[k], self.attribute_map) for k in range(PROBES)]
+        configs = [probe_dict(seed, assign(fields, k), (7, 11, 13)[k], self.attribute_map) for k in range(PROBES)]
+        if self.probe_kinds is not None:  # an explicit list wins over the seed's own (a pattern)
+            for config in configs:
+                config[KIND_FIELDS[self.model_type]] = list(self.probe_kinds)
+        return configs
 
     # -- switches ----------------------------------------------------------------------------------
 
@@ -671,6 +764,11 @@ class ModelType:
                         self.switches[name] = "bool"
                     elif kind.startswith("bias"):
                         self.bias_switches[name] = (not value) if kind == "bias+" else value
+                elif value is None and name not in DERIVED and name not in RUNTIME_FLAGS:
+                    # a size left unset that adds modules when set (Nemotron-H's `moe_latent_size`):
+                    # the templates hold for it unset, and a config that sets it is refused
+                    if self.classify(config, base, name, WIDTH_UNIT * WIDTH_PRIMES[-1]) == "structure":
+                        self.switches[name] = "null"
         for name in sorted({k for s in self.seeds for k, v in self.full(s).items() if isinstance(v, str)}):
             values = {self.full(s).get(name) for s in self.seeds}
             if len(values) < 2 or leaf_name(name) == "model_type":
@@ -716,19 +814,21 @@ class ModelType:
         matcher = Matcher(quantities)
         counts = [{k: v for k, v in q.items() if v < WIDTH_UNIT} for q in quantities]
         raws = [self.probe(c, list(self.heads)) for c in configs]
-        repeats = {h: repeat_quantities([r[h] for r in raws], counts) for h in self.heads}
+        kinds = self.kinds(configs[0])
+        lengths = [len(kinds.labels)] * len(configs) if kinds else []
+        repeats = {h: repeat_quantities([r[h] for r in raws], counts, lengths) for h in self.heads}
         for head in self.heads:
             first = raws[0][head]
             if len({(r[head].tied, r[head].embeddings) for r in raws}) != 1:
                 raise GenerationError(f"{head}: tied weights change with the sizes")
-            items = merge([fold(r[head], repeats[head]) for r in raws], matcher)
+            items = merge([fold(r[head], repeats[head], self.kinds(c)) for r, c in zip(raws, configs, strict=True)], matcher)
             variant.heads[head] = {
                 "items": items,
                 "tied": dict(first.tied),
                 "input_embedding": first.embeddings[0],
                 "output_embedding": first.embeddings[1],
             }
-        base = {h: fold(raws[0][h], repeats[h]) for h in self.heads}
+        base = {h: fold(raws[0][h], repeats[h], kinds) for h in self.heads}
         self.bias_conditions(variant, configs[0], base, repeats)
         self.size_conditions(variant, configs[0], base, repeats, names)
 
@@ -751,7 +851,7 @@ class ModelType:
             flipped = self.probe({**config, name: not on}, list(self.heads))
             condition = ["is", name, on]
             for head, template in variant.heads.items():
-                after = dict(flatten(fold(flipped[head], repeats[head])))
+                after = dict(flatten(fold(flipped[head], repeats[head], self.kinds(config))))
                 for path, item in flatten(base[head]):
                     other = after[path]
                     if not isinstance(item, Leaf):
@@ -795,7 +895,7 @@ class ModelType:
                 continue
             for head, template in variant.heads.items():
                 before = {p for p, _ in flatten(base[head])}
-                after = {p for p, _ in flatten(fold(changed[head], repeats[head]))}
+                after = {p for p, _ in flatten(fold(changed[head], repeats[head], self.kinds({**config, **change})))}
                 for path in sorted(before - after):
                     add_condition(template["items"], path, when_base)
                     self.referenced.update(n for n in when_base[1:])
@@ -940,14 +1040,15 @@ def _share_blocks(items: list[dict[str, Any]], blocks: list[Any], keys: dict[str
     """Replace each group's item lists by an index into `blocks`, storing equal blocks once
     (the layers of a model are the same under every task head)."""
     for item in items:
-        for part in ("items", "first"):
-            if "r" in item and part in item:
-                _share_blocks(item[part], blocks, keys)
-                key = json.dumps(item[part], sort_keys=True)
-                if key not in keys:
-                    keys[key] = len(blocks)
-                    blocks.append(item[part])
-                item[part] = keys[key]
+        parts = [(item, part) for part in ("items", "first") if "r" in item and part in item]
+        parts += [(item["kinds"], label) for label in item.get("kinds", {})]
+        for holder, part in parts:
+            _share_blocks(holder[part], blocks, keys)
+            key = json.dumps(holder[part], sort_keys=True)
+            if key not in keys:
+                keys[key] = len(blocks)
+                blocks.append(holder[part])
+            holder[part] = keys[key]
 
 
 def _used_quantities(templates: Sequence[Mapping[str, Any]], blocks: Sequence[Any]) -> set[str]:
@@ -966,9 +1067,9 @@ def _used_quantities(templates: Sequence[Mapping[str, Any]], blocks: Sequence[An
                 used.update(a for a in condition[1:] if isinstance(a, str))
             if "r" in item:
                 used.add(item["r"])
-                walk(item["items"])
-                if "first" in item:
-                    walk(item["first"])
+                for part in [item.get("items"), item.get("first"), *item.get("kinds", {}).values()]:
+                    if part is not None:
+                        walk(part)
                 continue
             dims(item["i"])
             dims(item["o"])
@@ -992,7 +1093,9 @@ def capped(config: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any
         for item in entry["blocks"][items] if isinstance(items, int) else items:
             if "r" in item:
                 repeats.add(item["r"])
-                walk(item["items"])
+                for part in [item.get("items"), *item.get("kinds", {}).values()]:
+                    if part is not None:
+                        walk(part)
 
     for template in entry["templates"]:
         walk(template["items"])
@@ -1015,6 +1118,16 @@ def capped(config: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any
 def verify(model_type: str, entry: Mapping[str, Any], seeds: Sequence[Mapping[str, Any]]) -> None:
     index = ArchitectureIndex({"model_types": {model_type: entry}})
     tasks = {head: next(t for t, h in TASK_HEADS.items() if h == head) for head in entry["architectures"].values()}
+    if model_type in KIND_VARIATIONS:
+        rule = LAYER_KINDS[model_type]
+        seeds = [
+            *seeds,
+            *(
+                vary(seed, rule(ConfigQuantities(model_type, entry, clean_seed(seed))))
+                for seed in seeds
+                for vary in KIND_VARIATIONS[model_type]
+            ),
+        ]
     for seed in seeds:
         config = capped(clean_seed(seed), entry)
         for cls, head in entry["architectures"].items():

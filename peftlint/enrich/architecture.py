@@ -17,6 +17,9 @@ Template vocabulary (all plain data, never evaluated as code):
               "x": true?}  -- fused experts stored (experts, in, out) (transformers' `is_transposed`)
   group      {"n": name, "r": quantity, "items": items, "first": items?}  -- `name.0.`, `name.1.`, ...
              repeated; "first", when present, replaces "items" for block 0 (T5's position bias)
+  kinds      {"n": name, "r": quantity, "by": rule, "kinds": {kind: items, ...}}  -- blocks of several
+             kinds (Nemotron-H's Mamba, attention and MoE layers): `LAYER_KINDS[rule]` gives each
+             block's kind from the config, as transformers reads it; their number sets `r`
   items      [leaf | group, ...] | index into the model type's shared "blocks"
 
 Composite (multimodal) configs keep the sizes of each sub-model in a nested config (`text_config`,
@@ -126,6 +129,44 @@ DERIVED: dict[str, Callable[[ConfigQuantities], Any]] = {
 LENGTH = "#len"
 # Quantities that are never config fields: always computed.
 ALWAYS_DERIVED = frozenset({"num_patches", "num_labels"})
+
+# transformers' `_LEGACY_LAYER_TYPE_REMAP` (configuration_utils.py): older names in a layer list
+_LEGACY_LAYER_TYPES = {"mamba": "linear_attention", "attention": "full_attention"}
+# NemotronHConfig._pattern_to_list
+_NEMOTRON_H_PATTERN = {"M": "linear_attention", "E": "moe", "*": "full_attention", "-": "mlp"}
+
+
+def _layer_list(q: ConfigQuantities, field: str) -> list[str] | None:
+    listed = q.config.get(field)
+    if listed is None:
+        return None
+    if not isinstance(listed, list) or not all(isinstance(kind, str) for kind in listed):
+        raise InvalidModelConfig(field, f"must be a list of layer types, got {json.dumps(listed)}")
+    kinds: list[str] = listed
+    return [_LEGACY_LAYER_TYPES.get(kind, kind) for kind in kinds]
+
+
+def _nemotron_h_layers(q: ConfigQuantities) -> list[str]:
+    # NemotronHConfig.__post_init__: an explicit list (`layer_types` aliases it), else the legacy
+    # `hybrid_override_pattern` string, else the class default; `num_hidden_layers` is ignored
+    listed = _layer_list(q, "layers_block_type")
+    if listed is not None:
+        return listed
+    pattern = q.config.get("hybrid_override_pattern")
+    if pattern is None:
+        return ["linear_attention", "moe", "full_attention", "mlp"]
+    if not isinstance(pattern, str) or not set(pattern) <= set(_NEMOTRON_H_PATTERN):
+        raise InvalidModelConfig(
+            "hybrid_override_pattern", f"must be a string of {', '.join(_NEMOTRON_H_PATTERN)}, got {json.dumps(pattern)}"
+        )
+    return [_NEMOTRON_H_PATTERN[char] for char in pattern]
+
+
+# The kind of each repeated block, for models whose layers differ (scripts/gen_architectures.py
+# checks each rule against the blocks transformers builds).
+LAYER_KINDS: dict[str, Callable[[ConfigQuantities], list[str]]] = {
+    "nemotron_h": _nemotron_h_layers,
+}
 
 
 def flatten_sub_configs(model_type: str, entry: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
@@ -279,6 +320,9 @@ def _expand(items: Any, prefix: str, q: ConfigQuantities, blocks: list[Any], out
     for item in blocks[items] if isinstance(items, int) else items:
         if "if" in item and not q.holds(item["if"]):
             continue
+        if "by" in item:
+            _expand_kinds(item, prefix, q, blocks, out)
+            continue
         if "r" in item:
             # sizes do not depend on the index: resolve a block once (and the first, when it differs)
             block: list[Module] = []
@@ -315,6 +359,28 @@ def _expand(items: Any, prefix: str, q: ConfigQuantities, blocks: list[Any], out
                 prefix + item["n"], item["k"], in_f, out_f, bias, params, bias_params, tuple(tensors), tuple(shared), item.get("x", False)
             )
         )
+
+
+def _expand_kinds(item: Mapping[str, Any], prefix: str, q: ConfigQuantities, blocks: list[Any], out: list[Module]) -> None:
+    kinds = LAYER_KINDS[item["by"]](q)
+    if len(kinds) > MAX_REPEAT:
+        raise InvalidModelConfig(item["r"], f"is {len(kinds)} layers, more than any real model (limit {MAX_REPEAT})")
+    unknown = sorted(set(kinds) - set(item["kinds"]))
+    if unknown:
+        raise InvalidModelConfig(
+            q.aliases.get("layer_types", "layer_types"),
+            f"names layer type {', '.join(map(json.dumps, unknown))}; `{q.model_type}` has {', '.join(sorted(item['kinds']))}",
+        )
+    # the layer count is the list's length (transformers' `num_hidden_layers` is a property over it)
+    q.values[q.aliases.get(item["r"], item["r"])] = len(kinds)
+    resolved: dict[str, list[Module]] = {}
+    for kind in sorted(set(kinds)):
+        resolved[kind] = []
+        _expand(item["kinds"][kind], "", q, blocks, resolved[kind])
+    base = f"{prefix}{item['n']}."
+    for index, kind in enumerate(kinds):
+        head = f"{base}{index}."
+        out.extend(Module(head + m.name, *m[1:]) for m in resolved[kind])
 
 
 class ArchitectureIndex:

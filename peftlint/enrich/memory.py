@@ -14,9 +14,11 @@ A handful of constants are fitted to published peak-memory measurements
 `tests/enrich/test_memory.py` prints the per-row error and holds the median error to <= 15%.
 """
 
+import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from peftlint.enrich.architecture import ArchitectureError, module_tree_from_config
 from peftlint.enrich.quantization import BaseQuantization
 
 # --- spellings -------------------------------------------------------------------------------
@@ -129,6 +131,9 @@ class ModelDims(NamedTuple):
     # Gemma 2's tanh soft-capping of attention scores has no fused kernel: attention runs eager
     attention_softcapping: bool = False
     cross_attention_layers: int = 0
+    # the blocks' weight matrices read off the module tree, when the per-layer formula below does
+    # not give them (multi-head latent attention, shared experts, dense first layers, Mamba layers)
+    block_matrices: int | None = None
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> "ModelDims":
@@ -164,7 +169,7 @@ class ModelDims(NamedTuple):
         experts = _optional_field(cfg, ("num_local_experts", "num_experts", "n_routed_experts"), "count")
         per_token = _optional_field(cfg, ("num_experts_per_tok", "moe_top_k"), "count")
         feed_forward = str(cfg.get("feed_forward_proj", ""))
-        return cls(
+        dims = cls(
             model_type=model_type,
             hidden_size=hidden,
             num_layers=layers,
@@ -180,6 +185,8 @@ class ModelDims(NamedTuple):
             attention_softcapping=cfg.get("attn_logit_softcapping") is not None,
             cross_attention_layers=encoder_decoder[1] if encoder_decoder else 0,
         )
+        exact = _block_matrices(cfg)
+        return dims if exact in (None, dims.block_linear_params) else dims._replace(block_matrices=exact)
 
     @property
     def q_dim(self) -> int:
@@ -195,7 +202,10 @@ class ModelDims(NamedTuple):
 
     @property
     def linear_params_per_layer(self) -> int:
-        """Weight matrices of one (self-attention) block: what bitsandbytes quantizes, biases aside."""
+        """Weight matrices of one (self-attention) block: what bitsandbytes quantizes, biases aside
+        (their mean over the blocks, when the blocks differ)."""
+        if self.block_matrices is not None:
+            return (self.block_matrices - self.cross_attention_layers * self.attention_params) // max(self.num_layers, 1)
         mlp = (3 if self.gated_mlp else 2) * self.hidden_size * self.intermediate_size
         router = self.hidden_size * self.num_experts if self.num_experts > 1 else 0
         return self.attention_params + self.num_experts * mlp + router
@@ -203,7 +213,33 @@ class ModelDims(NamedTuple):
     @property
     def block_linear_params(self) -> int:
         """Weight matrices of every block, the decoder's cross-attention included."""
+        if self.block_matrices is not None:
+            return self.block_matrices
         return self.num_layers * self.linear_params_per_layer + self.cross_attention_layers * self.attention_params
+
+
+# a module inside a repeated block (`model.layers.3.`, `transformer.h.0.`, `encoder.block.1.`)
+_BLOCK = re.compile(r"\.(layers|layer|h|blocks|block)\.\d+\.")
+
+
+def _block_matrices(cfg: Mapping[str, Any]) -> int | None:
+    """The weight matrices (2-D and up, fused experts included, biases not) of the modules inside
+    the blocks, from the module tree; None when peftlint has no template for the config."""
+    try:
+        tree = module_tree_from_config(cfg)
+    except ArchitectureError:
+        return None
+    total = 0
+    for module in tree.modules:
+        if module.kind == "embedding" or not _BLOCK.search(f".{module.name}."):
+            continue
+        for name, shape in module.tensors:
+            if len(shape) >= 2 and not name.endswith("bias"):
+                elements = 1
+                for size in shape:
+                    elements *= size
+                total += elements
+    return total
 
 
 def _encoder_decoder_layers(cfg: Mapping[str, Any]) -> tuple[int, int] | None:

@@ -47,6 +47,11 @@ SUPPORTED_KINDS: dict[str, frozenset[str]] = {
     "OFT": frozenset({"linear", "conv2d", "embedding"}),
     "BOFT": frozenset({"linear", "conv2d"}),
 }
+# `_check_lora_target_modules_mamba` (tuners_utils.py): LoRA-like methods refuse a Mamba model's
+# `out_proj` and `conv1d` (by leaf name), checked for each target just before it is wrapped
+MAMBA_MODEL_TYPES = frozenset({"falcon_h1", "mamba", "mamba2", "falcon_mamba", "nemotron_h"})
+MAMBA_INCOMPATIBLE = frozenset({"out_proj", "conv1d"})
+MAMBA_CHECKED_TYPES = frozenset({"LORA", "ADALORA", "XLORA", "RANDLORA"})
 # peft's `transformers_weight_conversion` tables (`_MOE_TARGET_MODULE_MAPPING`, `_MOE_FUSED_TARGETS`),
 # keyed by the v4 names they convert (peft_defaults.json lists those per model type): the v5
 # `target_parameters` entry each v4 target becomes (in peft's order: the first whose name ends a
@@ -547,7 +552,14 @@ def _resolve(view: ModelView, config: Mapping[str, Any], peft_type: str, task_ty
         parameter_error = parameter_error or _param_wrapper_error(config, adapted, parameters[0])
         not_modelled = not_modelled or _param_wrapper_not_modelled(config, parameters, saved)
     error = None
-    if unsupported:
+    # peft raises at the first target (in module order) that it refuses or cannot wrap
+    refused = next((n for n in targeted if _mamba_refuses(view.tree.model_type, peft_type, n) or n in unsupported), None)
+    if refused is not None and _mamba_refuses(view.tree.model_type, peft_type, refused):
+        error = (
+            f"Module `{refused.rsplit('.', 1)[-1]}` is incompatible with Mamba-based models (model_type `{view.tree.model_type}`): "
+            f"peft refuses {', '.join(sorted(MAMBA_INCOMPATIBLE))} for {peft_type}"
+        )
+    elif unsupported:
         first = unsupported[0]
         kind = "container module" if first in view.containers else f"{view.modules[first].kind} module"
         error = f"Target module `{first}` ({kind}) is not supported by {peft_type}"
@@ -595,6 +607,10 @@ def _resolve(view: ModelView, config: Mapping[str, Any], peft_type: str, task_ty
         parameters=parameters,
         not_modelled=not_modelled,
     )
+
+
+def _mamba_refuses(model_type: str, peft_type: str, name: str) -> bool:
+    return model_type in MAMBA_MODEL_TYPES and peft_type in MAMBA_CHECKED_TYPES and name.rsplit(".", 1)[-1] in MAMBA_INCOMPATIBLE
 
 
 # --- LoRA on parameters ---------------------------------------------------------------------------

@@ -123,6 +123,7 @@ PUBLISHED: dict[str, tuple[float, str]] = {
     "Qwen/Qwen2.5-VL-7B-Instruct": (8.29e9, "AutoModelForImageTextToText"),
     "Qwen/Qwen3-VL-4B-Instruct": (4.44e9, "AutoModelForImageTextToText"),
     "llava-hf/llava-1.5-7b-hf": (7.06e9, "AutoModelForImageTextToText"),
+    "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16": (31.6e9, "AutoModelForCausalLM"),  # "31.6B total" (NVIDIA)
 }
 # T5 and mT5 files whose published size has an untied head: transformers 5 always ties their lm_head to
 # `shared` (T5Config/MT5Config force `tie_word_embeddings`), so the same file builds one vocab x d_model less.

@@ -348,3 +348,25 @@ def test_catastrophic_regex_is_interrupted(llama: Any, monkeypatch: pytest.Monke
     with pytest.raises(PatternError, match="took longer"):
         resolve_targets(llama, {"target_modules": "(.|.)*x"}, "LORA", None)  # exponential backtracking
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(
+    ("peft_type", "targets", "refused"),
+    [
+        ("LORA", "all-linear", "out_proj"),
+        ("ADALORA", ["q_proj", "conv1d"], "conv1d"),
+        ("LORA", ["q_proj", "k_proj", "v_proj", "o_proj"], None),
+        ("IA3", ["q_proj", "out_proj"], None),  # peft checks LoRA-like methods only
+    ],
+)
+def test_peft_refuses_a_mamba_models_out_proj_and_conv1d(peft_type: str, targets: Any, refused: str | None) -> None:
+    from peftlint.enrich.architecture import module_tree_from_config
+    from peftlint.enrich.bundled import bundled_config
+
+    tree = module_tree_from_config(bundled_config("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16"), "CAUSAL_LM")  # type: ignore[arg-type]
+    config = {"target_modules": targets, "feedforward_modules": [], "total_step": 100}
+    error = resolve_targets(tree, config, peft_type, "CAUSAL_LM").error
+    if refused is None:
+        assert error is None
+    else:
+        assert error is not None and f"Module `{refused}` is incompatible with Mamba-based models" in error
