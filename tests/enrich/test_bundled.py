@@ -28,6 +28,7 @@ PUBLISHED: dict[str, tuple[float, str]] = {
     "mistralai/Mistral-Nemo-Base-2407": (12.2e9, "AutoModelForCausalLM"),
     "mistralai/Mixtral-8x7B-v0.1": (46.7e9, "AutoModelForCausalLM"),
     "Qwen/Qwen2-7B": (7.62e9, "AutoModelForCausalLM"),
+    "Qwen/Qwen1.5-7B-Chat": (7.72e9, "AutoModelForCausalLM"),
     "Qwen/Qwen2-1.5B-Instruct": (1.54e9, "AutoModelForCausalLM"),
     "Qwen/Qwen2.5-0.5B": (0.494e9, "AutoModelForCausalLM"),
     "Qwen/Qwen2.5-7B": (7.62e9, "AutoModelForCausalLM"),
