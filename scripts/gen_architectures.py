@@ -35,6 +35,7 @@ Usage: python scripts/gen_architectures.py [--check]
 from __future__ import annotations
 
 import argparse
+import copy
 import itertools
 import json
 import math
@@ -113,9 +114,20 @@ PROBES = 3
 MAX_COMBINED_SWITCHES = 4
 MAX_COEFFICIENT = 8
 VERIFY_REPEAT_CAP = 3
-# Models whose blocks differ by kind (architecture.LAYER_KINDS): the config field that lists the
-# kinds, which probes set to a short list holding every kind twice.
-KIND_FIELDS = {"nemotron_h": "layers_block_type"}
+# Models whose blocks differ by kind (architecture.LAYER_KINDS): what probes set so that a few
+# blocks show every kind, given the kinds the seeds and the class default list (Nemotron-H: its
+# list, each kind twice; Qwen3-Next: linear and full attention, each with a dense MLP and a MoE;
+# DeepSeek-V2: two dense layers before the MoE ones).
+KIND_PROBES: dict[str, Any] = {
+    "nemotron_h": lambda seen: {"layers_block_type": seen * 2},
+    "qwen3_next": lambda seen: {
+        "num_hidden_layers": 8,
+        "layer_types": ["linear_attention", "full_attention"] * 4,
+        "mlp_only_layers": [0, 1],
+        "decoder_sparse_step": 1,
+    },
+    "deepseek_v2": lambda seen: {"num_hidden_layers": 5, "first_k_dense_replace": 2},
+}
 KINDS = "@kinds"  # a ModuleList whose length is the number of listed kinds
 _LEGACY_NAMES = {"linear_attention": "mamba", "full_attention": "attention"}
 # Other ways a config lists the kinds, each verified like the seeds: Nemotron-H without its
@@ -125,6 +137,21 @@ KIND_VARIATIONS: dict[str, tuple[Any, ...]] = {
     "nemotron_h": (
         lambda seed, kinds: {k: v for k, v in seed.items() if k != "hybrid_override_pattern"},
         lambda seed, kinds: {**seed, "layer_types": [_LEGACY_NAMES.get(k, k) for k in reversed(kinds)]},
+    ),
+    # layer types from `full_attention_interval` or its default, or listed; dense layers by list and step
+    "qwen3_next": (
+        lambda seed, kinds: {**seed, "num_hidden_layers": 6, "full_attention_interval": 3, "mlp_only_layers": [4]},
+        lambda seed, kinds: {**{k: v for k, v in seed.items() if k != "full_attention_interval"}, "num_hidden_layers": 5},
+        lambda seed, kinds: {
+            **seed,
+            "num_hidden_layers": 4,
+            "layer_types": ["full_attention", "attention", "linear_attention", "full_attention"],
+            "decoder_sparse_step": 2,
+        },
+    ),
+    "deepseek_v2": (
+        lambda seed, kinds: {**seed, "num_hidden_layers": 4, "first_k_dense_replace": 3},
+        lambda seed, kinds: {**{k: v for k, v in seed.items() if k != "first_k_dense_replace"}, "num_hidden_layers": 3},
     ),
 }
 
@@ -652,28 +679,29 @@ class ModelType:
             self.sub_types[key] = sorted({*self.sub_types[key], sub_class.model_type})
             self.attribute_map.update((f"{key}.{a}", f"{key}.{f}") for a, f in getattr(sub_class, "attribute_map", {}).items())
         self.switches: dict[str, str] = {}  # field -> "bool" | "str"
-        self.probe_kinds = self._probe_kinds()
+        self.kind_probe = self._kind_probe()
         self.bias_switches: dict[str, bool] = {}  # field -> the value that adds the biases
         self.referenced: set[str] = set()
 
     # -- building ----------------------------------------------------------------------------------
 
-    def _probe_kinds(self) -> list[str] | None:
-        """For a model of several block kinds: each kind the seeds or the class default list, twice."""
-        if self.model_type not in KIND_FIELDS:
+    def _kind_probe(self) -> dict[str, Any] | None:
+        """What probes of a model of several block kinds set (KIND_PROBES)."""
+        if self.model_type not in KIND_PROBES:
             return None
-        labels: list[str] = []
+        seen: list[str] = []
         for config in [*self.seeds, self.class_defaults]:
             for label in self.kinds_of(config):
-                if label not in labels:
-                    labels.append(label)
-        return labels * 2
+                if label not in seen:
+                    seen.append(label)
+        probe: dict[str, Any] = KIND_PROBES[self.model_type](seen)
+        return probe
 
     def kinds_of(self, config: Mapping[str, Any]) -> list[str]:
         return LAYER_KINDS[self.model_type](ConfigQuantities(self.model_type, self.meta(), config))
 
     def kinds(self, config: Mapping[str, Any]) -> Kinds | None:
-        if self.probe_kinds is None:
+        if self.kind_probe is None:
             return None
         count = self.attribute_map.get("num_hidden_layers", "num_hidden_layers")
         return Kinds(self.model_type, count, tuple(self.kinds_of(config)))
@@ -724,9 +752,9 @@ class ModelType:
     def probe_configs(self, seed: Mapping[str, Any], extra: Sequence[str] = ()) -> list[dict[str, Any]]:
         fields = sorted(set(self.fields(seed)) | set(extra))
         configs = [probe_dict(seed, assign(fields, k), (7, 11, 13)[k], self.attribute_map) for k in range(PROBES)]
-        if self.probe_kinds is not None:  # an explicit list wins over the seed's own (a pattern)
+        if self.kind_probe is not None:  # e.g. an explicit list wins over the seed's own (a pattern)
             for config in configs:
-                config[KIND_FIELDS[self.model_type]] = list(self.probe_kinds)
+                config.update(copy.deepcopy(self.kind_probe))
         return configs
 
     # -- switches ----------------------------------------------------------------------------------

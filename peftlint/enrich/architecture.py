@@ -162,10 +162,48 @@ def _nemotron_h_layers(q: ConfigQuantities) -> list[str]:
     return [_NEMOTRON_H_PATTERN[char] for char in pattern]
 
 
+def _qwen3_next_layers(q: ConfigQuantities) -> list[str]:
+    # Qwen3NextConfig: `layer_types`, else full attention every `full_attention_interval` (4)
+    # layers; Qwen3NextDecoderLayer: a MoE unless listed in `mlp_only_layers` or off the
+    # `decoder_sparse_step`, or without experts
+    count = q.size("num_hidden_layers", limit=MAX_REPEAT)
+    types = _layer_list(q, "layer_types")
+    if types is None:
+        interval = _setting(q, "full_attention_interval", 4)
+        types = ["linear_attention" if (i + 1) % interval else "full_attention" for i in range(count)]
+    if len(types) < count:
+        raise InvalidModelConfig("layer_types", f"lists {len(types)} layers, fewer than `num_hidden_layers` ({count})")
+    dense = q.config.get("mlp_only_layers") or []
+    if not isinstance(dense, list):
+        raise InvalidModelConfig("mlp_only_layers", f"must be a list of layer indices, got {json.dumps(dense)}")
+    step = _setting(q, "decoder_sparse_step", 1)
+    experts = q.size("num_experts", minimum=0)
+    return [f"{types[i]}+{'moe' if i not in dense and experts > 0 and (i + 1) % step == 0 else 'mlp'}" for i in range(count)]
+
+
+def _deepseek_v2_layers(q: ConfigQuantities) -> list[str]:
+    # DeepseekV2DecoderLayer: a dense MLP in the first `first_k_dense_replace` (0) layers, then MoE
+    count = q.size("num_hidden_layers", limit=MAX_REPEAT)
+    dense = _setting(q, "first_k_dense_replace", 0, minimum=0)
+    return ["mlp" if i < dense else "moe" for i in range(count)]
+
+
+def _setting(q: ConfigQuantities, name: str, default: int, minimum: int = 1) -> int:
+    """An integer the layer layout depends on, with the config class's default when unset."""
+    value = q.config.get(name, default)
+    if value is None:
+        value = default
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_REPEAT:
+        raise InvalidModelConfig(name, f"must be an integer from {minimum} to {MAX_REPEAT}, got {json.dumps(value)}")
+    return value
+
+
 # The kind of each repeated block, for models whose layers differ (scripts/gen_architectures.py
 # checks each rule against the blocks transformers builds).
 LAYER_KINDS: dict[str, Callable[[ConfigQuantities], list[str]]] = {
     "nemotron_h": _nemotron_h_layers,
+    "qwen3_next": _qwen3_next_layers,
+    "deepseek_v2": _deepseek_v2_layers,
 }
 
 
@@ -259,7 +297,12 @@ class ConfigQuantities:
         return total
 
     def setting(self, name: str, expected: Any) -> Any:
-        """A switch's value, checked to be of the kind the templates distinguish (a bool for flags)."""
+        """A switch's value, checked to be of the kind the templates distinguish (a bool for flags).
+        A size switched off by null (DeepSeek-V2-Lite's `q_lora_rank`) stays null when the config
+        says so, as the config class keeps it, whatever the class default."""
+        field = self.aliases.get(name, name)
+        if expected is None and field in self.config and self.config[field] is None:
+            return None
         value = self.raw(name)
         if isinstance(expected, bool) and value is not None and not isinstance(value, bool):
             raise InvalidModelConfig(self.aliases.get(name, name), f"must be true or false, got {json.dumps(value)}")

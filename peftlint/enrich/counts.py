@@ -502,6 +502,15 @@ def _first(model_config: Mapping[str, Any], keys: Sequence[str], what: str) -> i
     raise PeftRejects(f"Please specify `{what}` in `peft_config` (the model config has none of {list(keys)})")
 
 
+# transformers 5.23 config classes that store `head_dim = qk_rope_head_dim` (default 64) whatever
+# config.json says (multi-head latent attention): peft sizes a grouped-query prefix from the loaded
+# config's dict, which then holds it (GLM-4.7-Flash's `head_dim` is only an alias, not in the dict)
+_ROPE_HEAD_DIM_TYPES = frozenset({
+    "axk1", "axk2", "bailing_hybrid", "deepseek_v2", "deepseek_v3", "deepseek_v32", "glm5_next", "glm_moe_dsa",
+    "hy_v4", "kimi_linear", "minicpm3", "mistral_large4", "youtu",
+})  # fmt: skip
+
+
 def prompt_dimensions(cfg: Mapping[str, Any], peft_type: str, task_type: str | None, model_config: Mapping[str, Any]) -> PromptDimensions:
     """peft's `_prepare_prompt_learning_config`, reading config.json as written (peft reads the
     loaded config object, whose attribute aliases these key lists spell out)."""
@@ -515,7 +524,10 @@ def prompt_dimensions(cfg: Mapping[str, Any], peft_type: str, task_type: str | N
     )
     if peft_type == "PREFIX_TUNING" and text.get("num_key_value_heads") is not None:
         # grouped-query attention: the prefix holds keys/values for the KV heads only (peft #1901)
-        head_dim = text.get("head_dim") or token_dim // heads
+        if text.get("model_type") in _ROPE_HEAD_DIM_TYPES:
+            head_dim = text.get("qk_rope_head_dim") or 64
+        else:
+            head_dim = text.get("head_dim") or token_dim // heads
         heads = int(text["num_key_value_heads"])
         token_dim = int(head_dim) * heads
     submodules = cfg.get("num_transformer_submodules") or (2 if task_type == "SEQ_2_SEQ_LM" else 1)

@@ -146,6 +146,14 @@ VARIATIONS = [
     # explicit list in legacy names that wins over the pattern and over `num_hidden_layers`
     (NEMOTRON, {"hybrid_override_pattern": "M-*E-M", "mlp_bias": True, "use_conv_bias": False}, "CAUSAL_LM"),
     (NEMOTRON, {"layer_types": ["mamba", "attention", "moe"], "n_groups": 4, "num_hidden_layers": 9}, None),
+    # Qwen3-Next: full attention every third layer, a dense MLP where listed or off the sparse step
+    (
+        "Qwen/Qwen3-Next-80B-A3B-Instruct",
+        {"num_hidden_layers": 6, "full_attention_interval": 3, "mlp_only_layers": [1], "decoder_sparse_step": 2, "num_experts": 4},
+        "CAUSAL_LM",
+    ),
+    # DeepSeek-V2: three dense layers first; the null `q_lora_rank` (a plain q_proj) kept
+    ("deepseek-ai/DeepSeek-V2-Lite", {"num_hidden_layers": 4, "first_k_dense_replace": 3, "n_routed_experts": 8}, "CAUSAL_LM"),
 ]
 
 
@@ -249,6 +257,15 @@ def test_a_bad_layer_list_names_the_field(changes: dict[str, Any], field: str, r
     with pytest.raises(InvalidModelConfig) as error:
         module_tree_from_config({**bundled_config(NEMOTRON), **changes}, "CAUSAL_LM")  # type: ignore[dict-item]
     assert error.value.field == field and reason in str(error.value)
+
+
+def test_a_null_size_stays_null_and_the_class_default_is_refused() -> None:
+    lite = bundled_config("deepseek-ai/DeepSeek-V2-Lite")
+    assert lite is not None and lite["q_lora_rank"] is None
+    assert "model.layers.0.self_attn.q_proj" in module_tree_from_config(lite, "CAUSAL_LM").by_name()
+    # without the key, DeepseekV2Config's 1536 builds q_a_proj/q_b_proj: not learned, so refused
+    with pytest.raises(UnknownArchitecture, match="no `deepseek_v2` template for q_lora_rank=1536"):
+        module_tree_from_config({k: v for k, v in lite.items() if k != "q_lora_rank"})
 
 
 def test_a_size_that_adds_modules_when_set_is_refused() -> None:

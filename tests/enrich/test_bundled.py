@@ -125,6 +125,8 @@ PUBLISHED: dict[str, tuple[float, str]] = {
     "Qwen/Qwen3-VL-4B-Instruct": (4.44e9, "AutoModelForImageTextToText"),
     "llava-hf/llava-1.5-7b-hf": (7.06e9, "AutoModelForImageTextToText"),
     "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16": (31.6e9, "AutoModelForCausalLM"),  # "31.6B total" (NVIDIA)
+    "Qwen/Qwen3-Next-80B-A3B-Instruct": (80e9, "AutoModelForCausalLM"),
+    "deepseek-ai/DeepSeek-V2-Lite": (15.7e9, "AutoModelForCausalLM"),
 }
 # T5 and mT5 files whose published size has an untied head: transformers 5 always ties their lm_head to
 # `shared` (T5Config/MT5Config force `tie_word_embeddings`), so the same file builds one vocab x d_model less.
