@@ -9,7 +9,7 @@ import re
 from typing import Any, Mapping, NamedTuple
 
 from peftlint.enrich.architecture import ArchitectureError, UnknownArchitecture, module_tree_from_config
-from peftlint.enrich.counts import CountError, Counts, count_parameters
+from peftlint.enrich.counts import CountError, Counts, PeftRejects, count_parameters, module_rank
 from peftlint.enrich.distributed import STATE_SHARDING, DistributedEstimate, Plan, distribute, versus_ddp
 from peftlint.enrich.memory import DTYPE_BYTES, Adapted, MemoryEstimate, ModelDims, estimate_training_memory
 from peftlint.enrich.model import ModelConfig
@@ -333,7 +333,7 @@ def _targets_facts(analysis: Analysis, effective: Mapping[str, Any]) -> dict[str
         ],
         "unmatched_pattern_keys": sorted(resolution.unmatched_pattern_keys),
         "error": resolution.error,
-        "rank_above_dims": _rank_above_dims(resolution, effective),
+        **_rank_above_dims(resolution, effective),
         "roles": dict(zip(("covered", "unknown"), covered_roles(targeted))),
     }
 
@@ -414,14 +414,29 @@ def _fan_in_fan_out_expected(resolution: TargetResolution) -> bool | None:
     return None if len(kinds) != 1 else kinds == {"conv1d"}
 
 
-def _rank_above_dims(resolution: TargetResolution, effective: Mapping[str, Any]) -> list[str]:
-    """Targets whose smaller side is below the rank: the low-rank update cannot use the extra rank."""
-    rank = effective.get("r")
-    if not isinstance(rank, int) or isinstance(rank, bool):
-        return []
-    return sorted(
-        {_leaf(m.name) for m in resolution.targeted if m.in_features and m.out_features and rank > min(m.in_features, m.out_features)}
-    )
+def _rank_above_dims(resolution: TargetResolution, effective: Mapping[str, Any]) -> dict[str, Any]:
+    """Targets whose smaller side is below their rank (`rank_pattern` as peft applies it, else `r`):
+    the low-rank update cannot use the extra rank. With the share of the adapter's LoRA weights
+    those targets hold: a gate of output 1 among hundreds of projections is a side effect of broad
+    targeting, a rank above every target's width is a mis-sized adapter."""
+    if not isinstance(effective.get("r"), int) or isinstance(effective.get("r"), bool):
+        return {"rank_above_dims": [], "rank_above_share": 0}
+    above: set[str] = set()
+    weights_above = weights_total = 0
+    for module in resolution.targeted:
+        if not (module.in_features and module.out_features):
+            continue
+        try:
+            rank = module_rank(module.name, effective, resolution)
+        except PeftRejects:  # a non-positive rank is PL0xx's business, not this fact's
+            continue
+        weights = rank * (module.in_features + module.out_features)
+        weights_total += weights
+        if rank > min(module.in_features, module.out_features):
+            above.add(_leaf(module.name))
+            weights_above += weights
+    share = round(100 * weights_above / weights_total) if weights_total else 0
+    return {"rank_above_dims": sorted(above), "rank_above_share": share}
 
 
 GIB = 1024**3

@@ -192,7 +192,7 @@ def safetensors_size(tensors: Sequence[Tensor]) -> int:
 # --- per-method adapter tensors -------------------------------------------------------------------
 
 
-def _rank(name: str, cfg: Mapping[str, Any], resolution: TargetResolution) -> int:
+def module_rank(name: str, cfg: Mapping[str, Any], resolution: TargetResolution) -> int:
     """The rank of module (or parameter) `name`: `rank_pattern` as peft applies it, else `r`."""
     patterns = resolution.rank_pattern
     key = pattern_key(patterns, name)
@@ -215,7 +215,7 @@ def _tensor(module: Module, suffix: str, *shape: int, trainable: bool = True, sa
 
 
 def lora_tensors(module: Module, cfg: Mapping[str, Any], resolution: TargetResolution) -> list[Tensor]:
-    r = _rank(module.name, cfg, resolution)
+    r = module_rank(module.name, cfg, resolution)
     n_in, n_out = _in_out(module)
     if module.kind == "embedding":
         if cfg.get("lora_bias"):
@@ -233,7 +233,7 @@ def lora_tensors(module: Module, cfg: Mapping[str, Any], resolution: TargetResol
 def param_wrapper_tensors(parameter: ParameterTarget, cfg: Mapping[str, Any], resolution: TargetResolution) -> list[Tensor]:
     """LoRA on a parameter (peft's ParamWrapper): one rank-r pair per expert, stacked along the rank;
     a 2-d parameter (out, in) is a single expert, a 3-d one is (experts, out, in) unless transposed."""
-    r = _rank(parameter.key, cfg, resolution)
+    r = module_rank(parameter.key, cfg, resolution)
     if len(parameter.shape) == 3:
         experts, first, second = parameter.shape
         n_in, n_out = (first, second) if parameter.module.transposed else (second, first)
@@ -266,7 +266,7 @@ def ia3_tensors(module: Module, cfg: Mapping[str, Any], resolution: TargetResolu
 
 
 def loha_tensors(module: Module, cfg: Mapping[str, Any], resolution: TargetResolution) -> list[Tensor]:
-    r = _rank(module.name, cfg, resolution)
+    r = module_rank(module.name, cfg, resolution)
     n_in, n_out = _in_out(module)
     return [
         _tensor(module, "hada_w1_a", n_out, r),
@@ -296,7 +296,7 @@ def factorization(dimension: int, factor: int = -1) -> tuple[int, int]:
 
 
 def lokr_tensors(module: Module, cfg: Mapping[str, Any], resolution: TargetResolution) -> list[Tensor]:
-    r = _rank(module.name, cfg, resolution)
+    r = module_rank(module.name, cfg, resolution)
     n_in, n_out = _in_out(module)
     factor = int(cfg.get("decompose_factor", -1))
     out_l, out_k = factorization(n_out, factor)
