@@ -88,6 +88,7 @@ BEHAVIOUR_WORDS = (
     "sparse_step",
     "dense_replace",
     "layer_freq",
+    "layer_step",
     "max_distance",
     "pretraining_tp",
     "stride",
@@ -224,14 +225,20 @@ def build(model_type: str, config_dict: Mapping[str, Any], class_name: str) -> A
 
     transformers = _transformers()
     config = transformers.CONFIG_MAPPING[model_type].from_dict(dict(config_dict))
+    model_class = getattr(transformers, class_name)
+    text_class = getattr(config, "sub_configs", {}).get("text_config")
+    if text_class is not None and getattr(model_class, "config_class", None) is text_class:
+        # as the auto classes build a multimodal model's text-only class (Llama4ForCausalLM):
+        # from its text sub-config
+        config = config.get_text_config()
     with torch.device("meta"):
-        return getattr(transformers, class_name)._from_config(config)
+        return model_class._from_config(config)
 
 
-def oracle_tree(model: Any) -> ModuleTree:
+def oracle_tree(model: Any, model_type: str | None = None) -> ModuleTree:
     from peftlint.enrich.torch_tree import module_tree
 
-    return module_tree(model)
+    return module_tree(model, model_type)
 
 
 # --- a built model, as a structure of leaves and repeated groups ---------------------------------
@@ -716,7 +723,7 @@ class ModelType:
             lengths = [
                 k + LENGTH
                 for k, v in full.items()
-                if isinstance(v, list) and v and all(isinstance(i, int) and not isinstance(i, bool) for i in v) and not _is_token_id(k)
+                if k.endswith("_indexes") and isinstance(v, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in v)
             ]
         return sorted(size_fields(full) + lengths)
 
@@ -805,6 +812,27 @@ class ModelType:
             base = self.probe(config, self.flip_heads())
             if any(self.classify(config, base, name, v) == "structure" for v in sorted(values - {config.get(name)})):
                 self.switches[name] = "str"
+        if self.subs:
+            self.find_pinned_integers()
+
+    def find_pinned_integers(self) -> None:
+        """Integers kept at the seed's value while probing (BEHAVIOUR_WORDS) that change the
+        structure when they change (Llama 4's `interleave_moe_layer_step`: MoE in every layer or
+        every other): the template holds only for the seeds' value, so it becomes a switch whose
+        other values the runtime refuses. Composite model types only, so far."""
+        seed = self.seeds[0]
+        full = self.full(seed)
+        config = self.probe_configs(seed)[0]
+        base = self.probe(config, self.flip_heads())
+        for name, value in sorted(full.items()):
+            if (
+                name in config
+                and any(w in leaf_name(name) for w in BEHAVIOUR_WORDS)
+                and isinstance(value, int)
+                and not isinstance(value, bool)
+            ):
+                if self.classify(config, base, name, value + 1) in ("structure", "error"):
+                    self.switches[name] = "int"
 
     def signature(self, seed: Mapping[str, Any]) -> dict[str, Any]:
         full = self.full(seed)
@@ -1159,7 +1187,7 @@ def verify(model_type: str, entry: Mapping[str, Any], seeds: Sequence[Mapping[st
     for seed in seeds:
         config = capped(clean_seed(seed), entry)
         for cls, head in entry["architectures"].items():
-            expected = oracle_tree(build(model_type, config, cls))
+            expected = oracle_tree(build(model_type, config, cls), model_type)  # a text-only head's config is the text sub-config's
             got = index.module_tree(config, tasks[head])
             if got != expected:
                 raise GenerationError(f"{cls} from {seed.get('_name_or_path', 'a seed')}: {_diff(got, expected)}")

@@ -13,7 +13,7 @@ from peftlint.enrich.counts import CountError, Counts, PeftRejects, count_parame
 from peftlint.enrich.distributed import STATE_SHARDING, DistributedEstimate, Plan, distribute, versus_ddp
 from peftlint.enrich.memory import DTYPE_BYTES, Adapted, MemoryEstimate, ModelDims, estimate_training_memory
 from peftlint.enrich.model import ModelConfig
-from peftlint.enrich.modules import ModuleTree
+from peftlint.enrich.modules import Module, ModuleTree
 from peftlint.enrich.quantization import BaseQuantization, base_quantization
 from peftlint.enrich.roles import covered_roles
 from peftlint.enrich.targets import (
@@ -424,19 +424,37 @@ def _rank_above_dims(resolution: TargetResolution, effective: Mapping[str, Any])
     above: set[str] = set()
     weights_above = weights_total = 0
     for module in resolution.targeted:
-        if not (module.in_features and module.out_features):
+        sides = _matrix_sides(module)
+        if sides is None:
             continue
         try:
             rank = module_rank(module.name, effective, resolution)
         except PeftRejects:  # a non-positive rank is PL0xx's business, not this fact's
             continue
-        weights = rank * (module.in_features + module.out_features)
+        weights = rank * (sides[0] + sides[1])
         weights_total += weights
-        if rank > min(module.in_features, module.out_features):
+        if rank > min(sides):
             above.add(_leaf(module.name))
             weights_above += weights
     share = round(100 * weights_above / weights_total) if weights_total else 0
     return {"rank_above_dims": sorted(above), "rank_above_share": share}
+
+
+def _matrix_sides(module: Module) -> tuple[int, int] | None:
+    """The sides of the matrix a low-rank update factors: (in, out) of a linear layer; a
+    convolution's update is over its whole receptive field, in_channels x the kernel (a Qwen-VL
+    patch embedding takes 3 channels but 3 x 2 x 14 x 14 inputs), read off its weight's shape."""
+    if not module.in_features or not module.out_features:
+        return None
+    if module.kind in ("conv2d", "conv3d", "torch_conv1d"):
+        weight = dict(module.tensors).get("weight")
+        if weight is None or len(weight) < 3:
+            return None
+        fan_in = 1
+        for side in weight[1:]:
+            fan_in *= side
+        return fan_in, weight[0]
+    return module.in_features, module.out_features
 
 
 GIB = 1024**3

@@ -205,8 +205,8 @@ def module_rank(name: str, cfg: Mapping[str, Any], resolution: TargetResolution)
 def _in_out(module: Module) -> tuple[int, int]:
     if module.in_features is None or module.out_features is None:
         raise NotModelled(f"`{module.name}` has no recorded shape")
-    if module.kind == "conv2d":
-        raise NotModelled(f"`{module.name}` is a Conv2d: its kernel size is not recorded")
+    if module.kind in ("conv2d", "conv3d", "torch_conv1d"):
+        raise NotModelled(f"`{module.name}` is a convolution ({module.kind}): its kernel size is not recorded")
     return module.in_features, module.out_features
 
 
@@ -402,7 +402,7 @@ def bias_elements(module: Module) -> int:
         return module.bias_params
     if not module.bias:
         return 0
-    if module.kind in ("linear", "conv1d", "conv2d") and module.out_features is not None:
+    if module.kind in ("linear", "conv1d", "conv2d", "conv3d", "torch_conv1d") and module.out_features is not None:
         return module.out_features
     return module.params // 2  # norm layers: a weight and a bias of the same size
 

@@ -7,7 +7,8 @@ oracle in tests). Everything downstream (target matching, counts, memory) reads 
 
 from typing import Literal, Mapping, NamedTuple
 
-ModuleKind = Literal["linear", "conv1d", "embedding", "conv2d", "other"]
+# "conv1d" is transformers' Conv1D (GPT-2's linear layers); "torch_conv1d" is torch's nn.Conv1d
+ModuleKind = Literal["linear", "conv1d", "embedding", "conv2d", "conv3d", "torch_conv1d", "other"]
 
 
 class Module(NamedTuple):

@@ -65,7 +65,30 @@ _FUSED = {"qkv": ("q", "k", "v"), "kv": ("k", "v")}
 # names whose role depends on the block they sit in (attention output or MLP projection)
 _BY_SCOPE = {"dense", "c_proj", "wo", "proj", "output"}
 _FFN_SCOPES = {"mlp", "feed_forward", "ffn", "intermediate", "densereludense", "experts", "block_sparse_moe", "moe"}
-_OTHER_SCOPES = {"pooler", "classifier", "lm_head", "embeddings", "score"}
+# ... and multimodal models' bridges from the vision tower to the language model (Qwen-VL's
+# `merger`s, LLaVA's and Llama 4's `multi_modal_projector`, Llama 4's patch embedding)
+_OTHER_SCOPES = {
+    "pooler",
+    "classifier",
+    "lm_head",
+    "embeddings",
+    "score",
+    "merger",
+    "deepstack_merger_list",
+    "multi_modal_projector",
+    "patch_embedding",
+    "patch_embed",
+}
+# linear attention (Qwen3.5's and Qwen3-Next's Gated DeltaNet): the fused query/key/value input,
+# and the gates (z, and the decay/step inputs a and b), which are none of q, k, v, o
+_LINEAR_ATTENTION = {
+    "in_proj_qkv": "qkv",
+    "in_proj_qkvz": "qkv",
+    "in_proj_z": OTHER,
+    "in_proj_a": OTHER,
+    "in_proj_b": OTHER,
+    "in_proj_ba": OTHER,
+}
 
 
 def _in_attention(scope: str) -> bool:
@@ -78,7 +101,7 @@ def module_role(name: str) -> str | None:
     leaf, scopes = parts[-1], parts[:-1]
     if any(_in_attention(s) for s in scopes):
         fixed = next((role for role in ("q", "k", "v", "qkv", "kv", "o") if leaf in _LEAVES[role]), None)
-        return fixed or ("o" if leaf in _BY_SCOPE else None)
+        return fixed or _LINEAR_ATTENTION.get(leaf) or ("o" if leaf in _BY_SCOPE else None)
     if any(s in _OTHER_SCOPES for s in scopes):
         return OTHER
     # BERT-style blocks put the MLP's second projection at `layer.N.output.dense`

@@ -38,11 +38,11 @@ PROMPT_LEARNING_TYPES = frozenset({"PROMPT_TUNING", "P_TUNING", "PREFIX_TUNING",
 # Module kinds each method's dispatcher can wrap; any other match makes peft raise
 # "Target module ... is not supported". Methods not listed are matched but not checked.
 SUPPORTED_KINDS: dict[str, frozenset[str]] = {
-    "LORA": frozenset({"linear", "conv1d", "embedding", "conv2d"}),
+    "LORA": frozenset({"linear", "conv1d", "embedding", "conv2d", "conv3d", "torch_conv1d"}),
     "ADALORA": frozenset({"linear", "conv1d"}),
-    "IA3": frozenset({"linear", "conv1d", "conv2d"}),
-    "LOHA": frozenset({"linear", "conv2d"}),  # lycoris layers take torch's Conv1d, not transformers' Conv1D
-    "LOKR": frozenset({"linear", "conv2d"}),
+    "IA3": frozenset({"linear", "conv1d", "conv2d", "conv3d"}),
+    "LOHA": frozenset({"linear", "conv2d", "torch_conv1d"}),  # lycoris layers take torch's Conv1d, not transformers' Conv1D
+    "LOKR": frozenset({"linear", "conv2d", "torch_conv1d"}),
     "VERA": frozenset({"linear", "conv1d"}),
     "OFT": frozenset({"linear", "conv2d", "embedding"}),
     "BOFT": frozenset({"linear", "conv2d"}),
@@ -433,6 +433,31 @@ def _show(target_modules: Any) -> str:
     return f"`{target_modules}`" if isinstance(target_modules, str) else str(sorted(target_modules))
 
 
+def conv_groups(module: Module) -> int:
+    """A convolution's groups, from its weight (out, in_channels / groups, *kernel); 1 otherwise."""
+    weight = dict(module.tensors).get("weight")
+    if module.kind not in ("conv2d", "conv3d", "torch_conv1d") or not weight or len(weight) < 3 or not module.in_features:
+        return 1
+    return module.in_features // weight[1] if weight[1] else 1
+
+
+def _grouped_conv_error(config: Mapping[str, Any], adapted: Sequence[Module]) -> str | None:
+    """peft's LoRA refuses a grouped convolution (Qwen3.5's depthwise Conv1d) unless the rank is a
+    multiple of its groups (lora/layer.py `_ConvNd`)."""
+    patterns = config.get("rank_pattern") or {}
+    for module in adapted:
+        groups = conv_groups(module)
+        if groups > 1:
+            key = pattern_key(patterns, module.name)
+            rank = patterns[key] if key is not None else config.get("r", 8)
+            if isinstance(rank, int) and rank % groups:
+                return (
+                    f"Targeting a {module.kind} with groups={groups} and rank {rank}: peft supports a grouped "
+                    f"convolution only when the rank is divisible by its groups (`{module.name}`)"
+                )
+    return None
+
+
 def resolve_targets(
     tree: ModuleTree,
     config: Mapping[str, Any],
@@ -563,6 +588,8 @@ def _resolve(view: ModelView, config: Mapping[str, Any], peft_type: str, task_ty
         first = unsupported[0]
         kind = "container module" if first in view.containers else f"{view.modules[first].kind} module"
         error = f"Target module `{first}` ({kind}) is not supported by {peft_type}"
+    elif peft_type == "LORA" and (grouped := _grouped_conv_error(config, adapted)):
+        error = grouped
     elif parameter_error:
         error = parameter_error
     elif not targeted and not parameters and not not_modelled:  # not modelled: something did match

@@ -19,6 +19,10 @@ def _kind(module: Any) -> ModuleKind:
         return "embedding"
     if isinstance(module, nn.Conv2d):
         return "conv2d"
+    if isinstance(module, nn.Conv3d):  # Qwen-VL's patch embeddings
+        return "conv3d"
+    if isinstance(module, nn.Conv1d):  # Whisper's stem, Qwen3.5's Gated DeltaNet
+        return "torch_conv1d"
     if type(module).__name__ == "Conv1D":  # transformers.pytorch_utils.Conv1D, without importing transformers
         return "conv1d"
     return "other"
@@ -31,7 +35,7 @@ def _shape(module: Any, kind: ModuleKind) -> tuple[int | None, int | None]:
         return module.num_embeddings, module.embedding_dim
     if kind == "conv1d":  # weight is (in, out)
         return int(module.weight.shape[0]), int(module.weight.shape[1])
-    if kind == "conv2d":
+    if kind in ("conv2d", "conv3d", "torch_conv1d"):
         return module.in_channels, module.out_channels
     return None, None
 

@@ -457,3 +457,19 @@ def test_recommend_output_refuses_to_overwrite_without_force(tmp_path: Path) -> 
     assert refused.returncode == 2 and refused.stderr == f"peftlint: error: {target} exists: pass --force to overwrite it\n"
     assert target.read_text() == "mine\n"
     assert run(*args, "--force").returncode == 0 and "peft_type" in target.read_text()
+
+
+@pytest.mark.parametrize(
+    ("model", "targets"),
+    [
+        ("Qwen/Qwen2-VL-7B-Instruct", "[proj, qkv]"),  # `proj` is also its Conv3d patch embedding (3 channels)
+        ("google/vit-base-patch16-224-in21k", "[projection]"),  # its Conv2d patch embedding (3 channels)
+    ],
+)
+def test_a_convolution_target_is_neither_unsupported_nor_narrower_than_its_rank(tmp_path: Path, model: str, targets: str) -> None:
+    """peft wraps Conv2d/Conv3d with LoRA, and a convolution's update spans channels x kernel (3 x 16 x 16
+    inputs for ViT's), so r=8 is neither a failing target (PL216) nor above the layer's size (PL221)."""
+    path = write(tmp_path, "adapter.yaml", f"peft_type: LORA\nr: 8\ntarget_modules: {targets}\nbase_model_name_or_path: {model}\n")
+    _, report = check_json(str(path))
+    codes = {f["code"] for f in report["findings"]}
+    assert not codes & {"PL216", "PL221"}, report

@@ -63,8 +63,12 @@ def transformers_tree(config: Any, task_type: str | None) -> Any:
 
     cls = model_class(config.model_type, task_type)
     assert cls is not None
+    model_class_ = getattr(transformers, cls)
+    model_type = config.model_type
+    if getattr(model_class_, "config_class", None) is getattr(config, "sub_configs", {}).get("text_config"):
+        config = config.get_text_config()  # a multimodal model's text-only class, as the auto classes build it
     with torch.device("meta"):
-        return module_tree(getattr(transformers, cls)._from_config(config))
+        return module_tree(model_class_._from_config(config), model_type)
 
 
 def _bundled_cases() -> list[Any]:
@@ -169,18 +173,20 @@ def test_varied_configs_give_the_tree_transformers_builds(model_id: str, changes
 # --- composite (multimodal) configs ----------------------------------------------------------------
 
 
-def _without(config: dict[str, Any], key: str) -> dict[str, Any]:
-    return {k: v for k, v in config.items() if k != key}
-
-
 def _composite_variations() -> list[Any]:
     qwen25 = bundled_config("Qwen/Qwen2.5-VL-7B-Instruct")
     llava = bundled_config("llava-hf/llava-1.5-7b-hf")
     qwen3 = bundled_config("Qwen/Qwen3-VL-4B-Instruct")
     assert qwen25 and llava and qwen3
     return [
-        # the Hub file's first layout: no text_config, the text model's fields at the top level
-        pytest.param(_without(qwen25, "text_config"), id="qwen2.5-vl-top-level-text"),
+        # a nested text_config wins over the first layout's top-level text fields (the bundled file's)
+        pytest.param(
+            {
+                **qwen25,
+                "text_config": {"model_type": "qwen2_5_vl_text", "hidden_size": 1024, "num_attention_heads": 16, "num_hidden_layers": 2},
+            },
+            id="qwen2.5-vl-nested-text",
+        ),
         # sub-config fields given in part: the rest are the sub-config class's defaults
         pytest.param(
             {**llava, "text_config": {**llava["text_config"], "num_hidden_layers": 2, "num_key_value_heads": 8}}, id="llava-gqa-text"
@@ -229,6 +235,14 @@ def test_a_hybrid_model_builds_each_layer_of_its_kind() -> None:
     assert "model.layers.1.mixer.shared_experts.up_proj" in names and "model.layers.5.mixer.q_proj" in names
     assert "model.layers.5.mixer.in_proj" not in names and tree.num_layers == 52
     assert tree.total_params == 31_577_937_344  # transformers' num_parameters() on the meta device
+
+
+def test_an_integer_that_changes_the_layers_is_a_setting_the_template_holds_for() -> None:
+    scout = bundled_config("meta-llama/Llama-4-Scout-17B-16E-Instruct")
+    assert scout is not None
+    maverick_like = {**scout, "text_config": {**scout["text_config"], "interleave_moe_layer_step": 2}}
+    with pytest.raises(UnknownArchitecture, match="text_config.interleave_moe_layer_step=2"):
+        module_tree_from_config(maverick_like, "CAUSAL_LM")
 
 
 @pytest.mark.parametrize(

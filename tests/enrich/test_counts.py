@@ -568,3 +568,24 @@ def test_multimodal_models_from_config_json_equal_peft(model_name: str, config: 
     counts = count_parameters(module_tree_from_config(raw, "CAUSAL_LM"), config, "LORA", "CAUSAL_LM", model_config=raw)
     expected = peft_model(build_model(hf_config, "CAUSAL_LM"), config, "LORA", "CAUSAL_LM").get_nb_trainable_parameters()
     assert (counts.trainable, counts.total) == expected
+
+
+@pytest.mark.parametrize(
+    ("model_name", "peft_type", "targets", "kind"),
+    [
+        # `proj` also names Qwen2-VL's Conv3d patch embedding, which LoRA wraps too
+        ("bundled/Qwen--Qwen2-VL-7B-Instruct", "LORA", ["proj"], "conv3d"),
+        ("bundled/Qwen--Qwen2-VL-7B-Instruct", "IA3", ["proj"], "conv3d"),
+    ],
+)
+def test_convolutions_peft_wraps_are_not_called_unsupported(model_name: str, peft_type: str, targets: list[str], kind: str) -> None:
+    """No "would fail" for a Conv3d or torch Conv1d target: get_peft_model accepts it. Its count
+    is not modelled (the kernel size is not recorded), so it is withheld, not guessed."""
+    raw = raw_config(model_name)
+    tree = module_tree_from_config(raw, "CAUSAL_LM")
+    config = {"target_modules": targets, **({"feedforward_modules": []} if peft_type == "IA3" else {})}
+    resolution = resolve_targets(tree, config, peft_type, "CAUSAL_LM")
+    assert resolution.error is None and kind in {m.kind for m in resolution.targeted}
+    with pytest.raises(NotModelled, match="kernel size is not recorded"):
+        count_parameters(tree, config, peft_type, "CAUSAL_LM", model_config=raw)
+    peft_model(build_model(model_config(model_name), "CAUSAL_LM"), config, peft_type, "CAUSAL_LM")  # peft accepts it
