@@ -128,6 +128,8 @@ KIND_PROBES: dict[str, Any] = {
         "decoder_sparse_step": 1,
     },
     "deepseek_v2": lambda seen: {"num_hidden_layers": 5, "first_k_dense_replace": 2},
+    "qwen3_moe": lambda seen: {"num_hidden_layers": 4, "mlp_only_layers": [0], "decoder_sparse_step": 1},
+    "glm4_moe_lite": lambda seen: {"num_hidden_layers": 4, "mlp_layer_types": ["dense", "dense", "sparse", "sparse"]},
 }
 KINDS = "@kinds"  # a ModuleList whose length is the number of listed kinds
 _LEGACY_NAMES = {"linear_attention": "mamba", "full_attention": "attention"}
@@ -149,6 +151,11 @@ KIND_VARIATIONS: dict[str, tuple[Any, ...]] = {
             "layer_types": ["full_attention", "attention", "linear_attention", "full_attention"],
             "decoder_sparse_step": 2,
         },
+    ),
+    "qwen3_moe": (lambda seed, kinds: {**seed, "num_hidden_layers": 5, "mlp_only_layers": [3], "decoder_sparse_step": 2},),
+    "glm4_moe_lite": (
+        lambda seed, kinds: {**seed, "num_hidden_layers": 4, "mlp_layer_types": ["dense", "sparse", "dense", "sparse"]},
+        lambda seed, kinds: {**seed, "num_hidden_layers": 3},
     ),
     "deepseek_v2": (
         lambda seed, kinds: {**seed, "num_hidden_layers": 4, "first_k_dense_replace": 3},

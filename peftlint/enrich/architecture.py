@@ -173,12 +173,32 @@ def _qwen3_next_layers(q: ConfigQuantities) -> list[str]:
         types = ["linear_attention" if (i + 1) % interval else "full_attention" for i in range(count)]
     if len(types) < count:
         raise InvalidModelConfig("layer_types", f"lists {len(types)} layers, fewer than `num_hidden_layers` ({count})")
+    mlps = _qwen_moe_layers(q)
+    return [f"{types[i]}+{mlps[i]}" for i in range(count)]
+
+
+def _qwen_moe_layers(q: ConfigQuantities) -> list[str]:
+    # Qwen2MoE/Qwen3MoE/Qwen3NextDecoderLayer: a MoE unless the layer is listed in
+    # `mlp_only_layers`, is off the `decoder_sparse_step`, or the model has no experts
+    count = q.size("num_hidden_layers", limit=MAX_REPEAT)
     dense = q.config.get("mlp_only_layers") or []
     if not isinstance(dense, list):
         raise InvalidModelConfig("mlp_only_layers", f"must be a list of layer indices, got {json.dumps(dense)}")
     step = _setting(q, "decoder_sparse_step", 1)
     experts = q.size("num_experts", minimum=0)
-    return [f"{types[i]}+{'moe' if i not in dense and experts > 0 and (i + 1) % step == 0 else 'mlp'}" for i in range(count)]
+    return ["moe" if i not in dense and experts > 0 and (i + 1) % step == 0 else "mlp" for i in range(count)]
+
+
+def _glm4_moe_lite_layers(q: ConfigQuantities) -> list[str]:
+    # Glm4MoeLiteConfig: `mlp_layer_types`, else one dense layer then sparse ones
+    # (`first_k_dense_replace` is not read); Glm4MoeLiteDecoderLayer: a MoE where "sparse"
+    count = q.size("num_hidden_layers", limit=MAX_REPEAT)
+    listed = _layer_list(q, "mlp_layer_types")
+    if listed is None:
+        listed = ["dense"] + ["sparse"] * (count - 1)
+    if len(listed) < count:
+        raise InvalidModelConfig("mlp_layer_types", f"lists {len(listed)} layers, fewer than `num_hidden_layers` ({count})")
+    return ["moe" if kind == "sparse" else "mlp" for kind in listed[:count]]
 
 
 def _deepseek_v2_layers(q: ConfigQuantities) -> list[str]:
@@ -203,6 +223,8 @@ def _setting(q: ConfigQuantities, name: str, default: int, minimum: int = 1) -> 
 LAYER_KINDS: dict[str, Callable[[ConfigQuantities], list[str]]] = {
     "nemotron_h": _nemotron_h_layers,
     "qwen3_next": _qwen3_next_layers,
+    "qwen3_moe": _qwen_moe_layers,
+    "glm4_moe_lite": _glm4_moe_lite_layers,
     "deepseek_v2": _deepseek_v2_layers,
 }
 

@@ -156,6 +156,9 @@ VARIATIONS = [
         {"num_hidden_layers": 6, "full_attention_interval": 3, "mlp_only_layers": [1], "decoder_sparse_step": 2, "num_experts": 4},
         "CAUSAL_LM",
     ),
+    # Qwen3-MoE with dense layers (listed, and off the sparse step); GLM-4.7-Flash's MLP kinds listed
+    ("Qwen/Qwen3-30B-A3B", {"num_hidden_layers": 5, "mlp_only_layers": [0], "decoder_sparse_step": 2}, "CAUSAL_LM"),
+    ("zai-org/GLM-4.7-Flash", {"num_hidden_layers": 4, "mlp_layer_types": ["dense", "dense", "sparse", "dense"]}, "CAUSAL_LM"),
     # DeepSeek-V2: three dense layers first; the null `q_lora_rank` (a plain q_proj) kept
     ("deepseek-ai/DeepSeek-V2-Lite", {"num_hidden_layers": 4, "first_k_dense_replace": 3, "n_routed_experts": 8}, "CAUSAL_LM"),
 ]
