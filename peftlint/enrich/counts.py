@@ -17,6 +17,7 @@ from peftlint.enrich.targets import (
     ModelView,
     ParameterTarget,
     TargetResolution,
+    conv_groups,
     model_view,
     pattern_key,
     regex_fullmatch,
@@ -202,12 +203,25 @@ def module_rank(name: str, cfg: Mapping[str, Any], resolution: TargetResolution)
     return rank
 
 
-def _in_out(module: Module) -> tuple[int, int]:
+CONV_KINDS = ("conv2d", "conv3d", "torch_conv1d")
+
+
+def _in_out(module: Module, conv: bool = False) -> tuple[int, int]:
+    """A layer's (in, out) features; a convolution's channels only where the caller sizes its kernel
+    (`conv`): the lycoris and orthogonal methods' convolution layers are not modelled."""
     if module.in_features is None or module.out_features is None:
         raise NotModelled(f"`{module.name}` has no recorded shape")
-    if module.kind in ("conv2d", "conv3d", "torch_conv1d"):
-        raise NotModelled(f"`{module.name}` is a convolution ({module.kind}): its kernel size is not recorded")
+    if module.kind in CONV_KINDS and not conv:
+        raise NotModelled(f"`{module.name}` is a convolution: counted for LoRA and IA3 only")
     return module.in_features, module.out_features
+
+
+def _kernel(module: Module) -> tuple[int, ...]:
+    """A convolution's kernel size, read off its weight (out, in / groups, *kernel)."""
+    weight = dict(module.tensors).get("weight")
+    if weight is None or len(weight) < 3:
+        raise NotModelled(f"`{module.name}` is a convolution without a recorded kernel")
+    return weight[2:]
 
 
 def _tensor(module: Module, suffix: str, *shape: int, trainable: bool = True, saved: bool = True) -> Tensor:
@@ -216,11 +230,18 @@ def _tensor(module: Module, suffix: str, *shape: int, trainable: bool = True, sa
 
 def lora_tensors(module: Module, cfg: Mapping[str, Any], resolution: TargetResolution) -> list[Tensor]:
     r = module_rank(module.name, cfg, resolution)
-    n_in, n_out = _in_out(module)
+    n_in, n_out = _in_out(module, conv=True)
     if module.kind == "embedding":
         if cfg.get("lora_bias"):
             raise PeftRejects(f"`lora_bias=True` is not supported for embedding `{module.name}`")
         tensors = [_tensor(module, "lora_embedding_A", r, n_in), _tensor(module, "lora_embedding_B", n_out, r)]
+    elif module.kind in CONV_KINDS:
+        # peft's _ConvNd: lora_A has the base layer's kernel, lora_B a 1 x ... x 1 one and its groups
+        kernel = _kernel(module)
+        lora_b = _tensor(module, "lora_B.weight", n_out, r // conv_groups(module), *(1 for _ in kernel))
+        tensors = [_tensor(module, "lora_A.weight", r, n_in, *kernel), lora_b]
+        if cfg.get("lora_bias"):
+            tensors.append(_tensor(module, "lora_B.bias", n_out))
     else:
         tensors = [_tensor(module, "lora_A.weight", r, n_in), _tensor(module, "lora_B.weight", n_out, r)]
         if cfg.get("lora_bias"):
@@ -259,7 +280,10 @@ def adalora_tensors(module: Module, cfg: Mapping[str, Any], resolution: TargetRe
 
 
 def ia3_tensors(module: Module, cfg: Mapping[str, Any], resolution: TargetResolution) -> list[Tensor]:
-    n_in, n_out = _in_out(module)
+    n_in, n_out = _in_out(module, conv=True)
+    if module.kind in CONV_KINDS:  # peft's _ConvNd: (1, channels, 1, ...), one per kernel dimension
+        ones = tuple(1 for _ in _kernel(module))
+        return [_tensor(module, "ia3_l", 1, n_in if module.name in resolution.feedforward else n_out, *ones)]
     if module.name in resolution.feedforward:
         return [_tensor(module, "ia3_l", 1, n_in)]  # scales the input of feedforward layers
     return [_tensor(module, "ia3_l", n_out, 1)]
@@ -402,7 +426,7 @@ def bias_elements(module: Module) -> int:
         return module.bias_params
     if not module.bias:
         return 0
-    if module.kind in ("linear", "conv1d", "conv2d", "conv3d", "torch_conv1d") and module.out_features is not None:
+    if module.kind in ("linear", "conv1d", *CONV_KINDS) and module.out_features is not None:
         return module.out_features
     return module.params // 2  # norm layers: a weight and a bias of the same size
 

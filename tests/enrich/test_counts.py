@@ -579,13 +579,44 @@ def test_multimodal_models_from_config_json_equal_peft(model_name: str, config: 
     ],
 )
 def test_convolutions_peft_wraps_are_not_called_unsupported(model_name: str, peft_type: str, targets: list[str], kind: str) -> None:
-    """No "would fail" for a Conv3d or torch Conv1d target: get_peft_model accepts it. Its count
-    is not modelled (the kernel size is not recorded), so it is withheld, not guessed."""
+    """No "would fail" for a Conv3d or torch Conv1d target: get_peft_model accepts it, and counts
+    it as peftlint does from the kernel its weight's shape records."""
     raw = raw_config(model_name)
     tree = module_tree_from_config(raw, "CAUSAL_LM")
     config = {"target_modules": targets, **({"feedforward_modules": []} if peft_type == "IA3" else {})}
     resolution = resolve_targets(tree, config, peft_type, "CAUSAL_LM")
     assert resolution.error is None and kind in {m.kind for m in resolution.targeted}
-    with pytest.raises(NotModelled, match="kernel size is not recorded"):
-        count_parameters(tree, config, peft_type, "CAUSAL_LM", model_config=raw)
-    peft_model(build_model(model_config(model_name), "CAUSAL_LM"), config, peft_type, "CAUSAL_LM")  # peft accepts it
+    counts = count_parameters(tree, config, peft_type, "CAUSAL_LM", model_config=raw)
+    model = peft_model(build_model(model_config(model_name), "CAUSAL_LM"), config, peft_type, "CAUSAL_LM")  # peft accepts it
+    assert (counts.trainable, counts.total) == model.get_nb_trainable_parameters()
+
+
+@pytest.mark.parametrize(
+    ("peft_type", "config"),
+    [
+        ("LORA", {"target_modules": ["video", "image", "linear"], "r": 4}),
+        ("LORA", {"target_modules": ["video", "image"], "r": 4, "use_dora": True}),
+        ("LORA", {"target_modules": ["video", "image"], "r": 4, "lora_bias": True}),
+        ("IA3", {"target_modules": ["video", "image", "linear"], "feedforward_modules": ["linear"]}),
+        ("IA3", {"target_modules": ["video", "image", "linear"], "feedforward_modules": ["video", "image"]}),
+        ("LORA", {"target_modules": ["depthwise"], "r": 8}),  # a grouped Conv1d: lora_B takes its groups
+    ],
+)
+def test_convolutions_equal_peft(peft_type: str, config: dict[str, Any]) -> None:
+    """LoRA and IA3 on Conv3d (Qwen-VL's video patch embedding), Conv2d and torch's Conv1d (Qwen3.5's
+    depthwise convolution), sized by their kernels."""
+    import peft
+    import torch
+
+    class Patches(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.video = torch.nn.Conv3d(3, 32, (2, 4, 4), stride=(2, 4, 4), bias=False)
+            self.image = torch.nn.Conv2d(3, 16, 5)
+            self.linear = torch.nn.Linear(32, 8)
+            self.depthwise = torch.nn.Conv1d(8, 8, 4, groups=4)
+
+    model = Patches()
+    counts = count_parameters(module_tree(model, "patches"), config, peft_type)
+    peft_config = peft.LoraConfig(**config) if peft_type == "LORA" else peft.IA3Config(**config)
+    assert (counts.trainable, counts.total) == peft.get_peft_model(model, peft_config).get_nb_trainable_parameters()
