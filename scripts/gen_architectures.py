@@ -807,8 +807,8 @@ class ModelType:
                     elif kind.startswith("bias"):
                         self.bias_switches[name] = (not value) if kind == "bias+" else value
                 elif value is None and name not in DERIVED and name not in RUNTIME_FLAGS:
-                    # a size left unset that adds modules when set (Nemotron-H's `moe_latent_size`):
-                    # the templates hold for it unset, and a config that sets it is refused
+                    # a size left unset that adds modules when set (Nemotron-H's `moe_latent_size`,
+                    # DeepSeek-V2-Lite's `q_lora_rank`): templates for it unset and set (any value)
                     if self.classify(config, base, name, WIDTH_UNIT * WIDTH_PRIMES[-1]) == "structure":
                         self.switches[name] = "null"
         for name in sorted({k for s in self.seeds for k, v in self.full(s).items() if isinstance(v, str)}):
@@ -843,11 +843,12 @@ class ModelType:
 
     def signature(self, seed: Mapping[str, Any]) -> dict[str, Any]:
         full = self.full(seed)
-        return {name: full.get(name) for name in sorted(self.switches)}
+        return {name: _switch_value(self.switches[name], full.get(name)) for name in sorted(self.switches)}
 
     def variants(self) -> list[Variant]:
-        """The seeds' switch settings, and every other combination of the boolean switches (each
-        one flipped alone when there are too many to combine)."""
+        """The seeds' switch settings, every other combination of the boolean switches (each
+        one flipped alone when there are too many to combine), and each null switch both set and
+        unset."""
         found: dict[str, Variant] = {}
         candidates = list(self.seeds)
         flags = sorted(name for name, kind in self.switches.items() if kind == "bool")
@@ -856,6 +857,14 @@ class ModelType:
                 candidates += [{**seed, **dict(zip(flags, values))} for values in itertools.product((False, True), repeat=len(flags))]
             else:
                 candidates += [{**seed, name: not self.full(seed).get(name)} for name in flags]
+        for name in sorted(n for n, kind in self.switches.items() if kind == "null"):
+            # the other side of a null switch: the class default, or any size when that is null
+            on = self.class_defaults.get(name) or WIDTH_UNIT * WIDTH_PRIMES[-1]
+            for candidate in list(candidates):
+                try:
+                    candidates.append({**candidate, name: None if self.full(candidate).get(name) is not None else on})
+                except Exception:  # noqa: S112 - a combination transformers itself rejects
+                    continue
         for seed in candidates:
             try:
                 when = self.signature(seed)
@@ -1097,6 +1106,11 @@ class ModelType:
         # PYTHONHASHSEED, and --check must see the same file on every run (accelerate's wrap policy
         # does not depend on the order)
         return sorted(name for name in (getattr(model, "_no_split_modules", None) or []) if name in present)
+
+
+def _switch_value(kind: str, value: Any) -> Any:
+    """A switch's value as a variant's `when` holds it: a null switch is null or {"set": true}."""
+    return {"set": True} if kind == "null" and value is not None else value
 
 
 def _share_blocks(items: list[dict[str, Any]], blocks: list[Any], keys: dict[str, int]) -> None:

@@ -15,6 +15,8 @@ Template vocabulary (all plain data, never evaluated as code):
               "t": [[tensor, [dim, ...], condition?], ...],  -- the parameters it owns, in registration order
               "s": [...]?,  -- its parameters first registered elsewhere (not counted again)
               "x": true?}  -- fused experts stored (experts, in, out) (transformers' `is_transposed`)
+  variant    {"when": {switch: value | {"set": true}, ...}, "heads": {head: template index}}: the
+             first variant whose every switch has its value ({"set": true}: any value but null)
   group      {"n": name, "r": quantity, "items": items, "first": items?}  -- `name.0.`, `name.1.`, ...
              repeated; "first", when present, replaces "items" for block 0 (T5's position bias)
   kinds      {"n": name, "r": quantity, "by": rule, "kinds": {kind: items, ...}}  -- blocks of several
@@ -493,11 +495,17 @@ class ArchitectureIndex:
     def _variant(model_type: str, entry: Mapping[str, Any], q: ConfigQuantities) -> Mapping[str, Any]:
         variant: Mapping[str, Any]
         for variant in entry["variants"]:
-            if all(q.setting(field, value) == value for field, value in variant["when"].items()):
+            if all(_switched(q, field, value) for field, value in variant["when"].items()):
                 return variant
         switches = sorted({field for v in entry["variants"] for field in v["when"]})
         found = ", ".join(f"{field}={json.dumps(q.raw(field))}" for field in switches)
         raise UnknownArchitecture(model_type, found)
+
+
+def _switched(q: ConfigQuantities, field: str, value: Any) -> bool:
+    if isinstance(value, Mapping):  # {"set": true}: a size that adds modules, set to any value (not null)
+        return q.setting(field, None) is not None
+    return bool(q.setting(field, value) == value)
 
 
 class _CommittedTemplates(Mapping[str, Any]):

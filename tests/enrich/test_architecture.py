@@ -161,6 +161,9 @@ VARIATIONS = [
     ("zai-org/GLM-4.7-Flash", {"num_hidden_layers": 4, "mlp_layer_types": ["dense", "dense", "sparse", "dense"]}, "CAUSAL_LM"),
     # DeepSeek-V2: three dense layers first; the null `q_lora_rank` (a plain q_proj) kept
     ("deepseek-ai/DeepSeek-V2-Lite", {"num_hidden_layers": 4, "first_k_dense_replace": 3, "n_routed_experts": 8}, "CAUSAL_LM"),
+    # sizes a null switches off: DeepSeek-V2's low-rank query, Nemotron-3 Super's latent MoE
+    ("deepseek-ai/DeepSeek-V2-Lite", {"num_hidden_layers": 2, "q_lora_rank": 384}, "CAUSAL_LM"),
+    (NEMOTRON, {"hybrid_override_pattern": "ME*E", "moe_latent_size": 1024}, "CAUSAL_LM"),
 ]
 
 
@@ -276,19 +279,17 @@ def test_a_bad_layer_list_names_the_field(changes: dict[str, Any], field: str, r
     assert error.value.field == field and reason in str(error.value)
 
 
-def test_a_null_size_stays_null_and_the_class_default_is_refused() -> None:
+def test_a_null_size_stays_null_and_unset_takes_the_class_default() -> None:
+    from transformers import AutoConfig
+
     lite = bundled_config("deepseek-ai/DeepSeek-V2-Lite")
     assert lite is not None and lite["q_lora_rank"] is None
     assert "model.layers.0.self_attn.q_proj" in module_tree_from_config(lite, "CAUSAL_LM").by_name()
-    # without the key, DeepseekV2Config's 1536 builds q_a_proj/q_b_proj: not learned, so refused
-    with pytest.raises(UnknownArchitecture, match="no `deepseek_v2` template for q_lora_rank=1536"):
-        module_tree_from_config({k: v for k, v in lite.items() if k != "q_lora_rank"})
-
-
-def test_a_size_that_adds_modules_when_set_is_refused() -> None:
-    # Nemotron-3 Super's latent MoE projections: not in any template, so not silently left out
-    with pytest.raises(UnknownArchitecture, match="no `nemotron_h` template for moe_latent_size=1024"):
-        module_tree_from_config({**bundled_config(NEMOTRON), "moe_latent_size": 1024})  # type: ignore[dict-item]
+    # without the key, DeepseekV2Config's 1536 builds the low-rank query (q_a_proj, q_b_proj)
+    unset = {k: v for k, v in lite.items() if k != "q_lora_rank"} | {"num_hidden_layers": 2}
+    tree = module_tree_from_config(unset, "CAUSAL_LM")
+    assert tree.by_name()["model.layers.1.self_attn.q_a_proj"].out_features == 1536
+    assert tree == transformers_tree(AutoConfig.for_model(**unset), "CAUSAL_LM")
 
 
 def test_every_bundled_model_type_is_known() -> None:
