@@ -543,6 +543,33 @@ def module_tree_from_config(config: Mapping[str, Any], task_type: str | None = N
     return _default_index().module_tree(config, task_type)
 
 
+def language_model_config(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The language model's fields of a config.json. A composite (multimodal) config with a template
+    gives its text sub-config with every field the template knows filled as the config class fills
+    it: llava-hf's `text_config` lists only what differs from LlamaConfig's defaults, and Qwen2-VL's
+    first files keep those fields at the top level. peft (prompt learning) and transformers read the
+    loaded config, which holds them. Another composite config gives its `text_config` as written,
+    any other config itself."""
+    model_type = config.get("model_type")
+    written = config.get("text_config")
+    model_types = _default_index().model_types
+    if not isinstance(model_type, str) or model_type not in model_types or "text" not in model_types[model_type]:
+        return written if isinstance(written, Mapping) else config
+    entry = model_types[model_type]
+    try:
+        q = ConfigQuantities(model_type, entry, config)
+    except ArchitectureError:  # a sub-model peftlint has no template for: what the file says
+        return written if isinstance(written, Mapping) else config
+    scope = entry["text"] + "."
+    paths = [*q.config, *entry.get("defaults", {}), *entry.get("derived", ()), *q.aliases]
+    names = {path[len(scope) :] for path in paths if path.startswith(scope)}
+    resolved = {name: q.raw(scope + name) for name in sorted(names)}
+    built = entry["sub_configs"][entry["text"]]["model_types"]
+    if resolved.get("model_type") is None and len(built) == 1:  # the sub-config class transformers builds
+        resolved["model_type"] = built[0]
+    return {name: value for name, value in resolved.items() if value is not None}
+
+
 def known_model_types() -> list[str]:
     """The model_types `module_tree_from_config` has templates for."""
     return sorted(_default_index().model_types)

@@ -11,6 +11,7 @@ the exact size of adapter_model.safetensors.
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from peftlint.enrich.architecture import language_model_config
 from peftlint.enrich.modules import Module, ModuleTree
 from peftlint.enrich.targets import (
     PROMPT_LEARNING_TYPES,
@@ -537,8 +538,9 @@ _ROPE_HEAD_DIM_TYPES = frozenset({
 
 def prompt_dimensions(cfg: Mapping[str, Any], peft_type: str, task_type: str | None, model_config: Mapping[str, Any]) -> PromptDimensions:
     """peft's `_prepare_prompt_learning_config`, reading config.json as written (peft reads the
-    loaded config object, whose attribute aliases these key lists spell out)."""
-    text = model_config.get("text_config") or model_config
+    loaded config object, whose attribute aliases these key lists spell out); a multimodal model's
+    language model with the fields its config class fills in, as peft reads it from `text_config`."""
+    text = language_model_config(model_config)
     num_layers = cfg.get("num_layers") or _first(
         text, ("num_hidden_layers", "num_layers", "n_layer", "encoder_layers", "n_layers"), "num_layers"
     )

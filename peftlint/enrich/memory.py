@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from peftlint.enrich.architecture import ArchitectureError, module_tree_from_config
+from peftlint.enrich.architecture import ArchitectureError, language_model_config, module_tree_from_config
 from peftlint.enrich.quantization import BaseQuantization
 
 # --- spellings -------------------------------------------------------------------------------
@@ -80,6 +80,8 @@ def normalize_quantization(value: str | None) -> str | None:
 _GATED_MLP_TYPES = frozenset({
     "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3_text",
     "phi3", "olmo", "olmo2", "cohere", "granite", "stablelm", "smollm3", "gpt_oss",
+    # multimodal models' language models (their text_config's model_type)
+    "qwen2_vl_text", "qwen2_5_vl_text", "qwen3_vl_text", "llama4_text",
 })  # fmt: skip
 
 # Upper bounds that no published model comes near; they turn a typo (1e12) into a clear error
@@ -140,8 +142,10 @@ class ModelDims(NamedTuple):
         """Read a config.json dict, accepting the usual field aliases (n_embd, n_layer, d_model, ...)."""
         if not isinstance(cfg, Mapping):
             raise ValueError(f"a model config must be a JSON object, got {type(cfg).__name__}")
-        if isinstance(cfg.get("text_config"), Mapping):  # multimodal wrappers: the language model decides
-            cfg = {**cfg["text_config"], "model_type": cfg["text_config"].get("model_type", cfg.get("model_type"))}
+        whole = cfg  # a multimodal model's blocks: its language model's and its vision tower's
+        text = language_model_config(cfg)
+        if text is not cfg:  # multimodal wrappers: the language model decides
+            cfg = {**text, "model_type": text.get("model_type") or cfg.get("model_type")}
         model_type = cfg.get("model_type")
         if not isinstance(model_type, str) or not model_type:
             raise ValueError("config has no `model_type`: is this a model config.json?")
@@ -185,7 +189,7 @@ class ModelDims(NamedTuple):
             attention_softcapping=cfg.get("attn_logit_softcapping") is not None,
             cross_attention_layers=encoder_decoder[1] if encoder_decoder else 0,
         )
-        exact = _block_matrices(cfg)
+        exact = _block_matrices(whole)
         return dims if exact in (None, dims.block_linear_params) else dims._replace(block_matrices=exact)
 
     @property

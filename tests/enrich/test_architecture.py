@@ -22,6 +22,7 @@ from peftlint.enrich.architecture import (
     UnknownArchitecture,
     UnsupportedTaskType,
     known_model_types,
+    language_model_config,
     module_tree_from_config,
 )
 from peftlint.enrich.bundled import bundled_config, bundled_ids
@@ -223,6 +224,33 @@ def test_a_composite_model_is_named_as_transformers_5_names_it() -> None:
     names = tree.by_name()
     assert "model.language_model.layers.27.self_attn.q_proj" in names and "model.visual.blocks.31.attn.qkv" in names
     assert tree.num_layers == 28 and tree.output_embedding == "lm_head"
+
+
+COMPOSITE_MODELS = [name for name in BUNDLED_MODELS if "text_config" in model_config(name).to_dict()]
+
+
+@pytest.mark.parametrize("name", COMPOSITE_MODELS)
+def test_the_language_model_config_holds_what_transformers_loads(name: str) -> None:
+    """llava-hf's text_config lists only what differs from LlamaConfig's defaults, Qwen2-VL's first
+    files keep the text fields at the top level: both read as the loaded text_config holds them."""
+    ours = language_model_config(raw_config(name))
+    loaded = model_config(name).to_dict()["text_config"]
+    entry = json.loads((data_dir() / "architectures" / f"{raw_config(name)['model_type']}.json").read_text())
+    scope = entry["text"] + "."
+    known = {path[len(scope) :] for path in [*entry["defaults"], *entry["derived"]] if path.startswith(scope)}
+    # the sizes peft's prompt learning and the memory estimate read, and every one the template knows
+    # that the loaded config stores (Qwen2-VL's head_dim is derived in the model, not stored)
+    sizes = {"hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "model_type"}
+    assert sizes <= set(ours)
+    sizes |= known & set(loaded)
+    assert {key: ours[key] for key in sizes} == {key: loaded[key] for key in sizes}
+
+
+def test_a_plain_config_is_its_own_language_model_config() -> None:
+    config = {"model_type": "llama", "hidden_size": 64}
+    assert language_model_config(config) is config
+    unknown = {"model_type": "some_vlm", "text_config": {"hidden_size": 64}}
+    assert language_model_config(unknown) == {"hidden_size": 64}  # no template: as written
 
 
 def test_a_sub_model_of_another_type_is_refused_not_guessed() -> None:

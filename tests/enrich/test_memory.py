@@ -245,7 +245,8 @@ def test_block_weight_matrices_match_transformers(config_dir: Path) -> None:
     ("model_type", "gated"),
     [("llama", True), ("mistral", True), ("qwen2", True), ("gemma", True), ("gemma2", True), ("phi3", True),
      ("olmo", True), ("stablelm", True), ("gpt2", False), ("gpt_neox", False), ("phi", False), ("falcon", False),
-     ("bert", False), ("opt", False), ("bloom", False), ("gptj", False)],
+     ("bert", False), ("opt", False), ("bloom", False), ("gptj", False), ("qwen2_vl_text", True),
+     ("qwen2_5_vl_text", True), ("qwen3_vl_text", True), ("gemma3_text", True), ("llama4_text", True)],
 )  # fmt: skip
 def test_gated_mlp_table_agrees_with_transformers(model_type: str, gated: bool) -> None:
     import torch
@@ -343,6 +344,12 @@ def test_dims_read_experts_softcapping_and_multimodal_wrappers() -> None:
     assert dims("gemma-2-2b").attention_softcapping and not dims("gemma-2b").attention_softcapping
     llama = json.loads((CALIBRATION_DIR / "llama-2-7b" / "config.json").read_text())
     assert ModelDims.from_config({"model_type": "llava", "text_config": llama}) == dims("llama-2-7b")
+    # llava-hf's text_config lists only what differs from LlamaConfig's defaults; its blocks are the
+    # language model's and the CLIP vision tower's (24 layers of 1024 x 4096 MLPs and 4 attention matrices)
+    llava = ModelDims.from_config(json.loads((BUNDLED_DIR / "llava-hf--llava-1.5-7b-hf" / "config.json").read_text()))
+    assert (llava.hidden_size, llava.num_layers, llava.num_attention_heads, llava.gated_mlp) == (4096, 32, 32, True)
+    vision = 24 * (4 * 1024 * 1024 + 2 * 1024 * 4096)
+    assert llava.block_linear_params == 32 * (4 * 4096 * 4096 + 3 * 4096 * 11008) + vision
 
 
 GOOD = {"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32, "vocab_size": 32000}
