@@ -130,6 +130,11 @@ KIND_PROBES: dict[str, Any] = {
     "deepseek_v2": lambda seen: {"num_hidden_layers": 5, "first_k_dense_replace": 2},
     "qwen3_moe": lambda seen: {"num_hidden_layers": 4, "mlp_only_layers": [0], "decoder_sparse_step": 1},
     "glm4_moe_lite": lambda seen: {"num_hidden_layers": 4, "mlp_layer_types": ["dense", "dense", "sparse", "sparse"]},
+    # Qwen3.5 (composite: the language model's fields by path): linear and full attention
+    **dict.fromkeys(
+        ("qwen3_5", "qwen3_5_moe"),
+        lambda seen: {"text_config.num_hidden_layers": 4, "text_config.layer_types": ["linear_attention", "full_attention"] * 2},
+    ),
 }
 KINDS = "@kinds"  # a ModuleList whose length is the number of listed kinds
 _LEGACY_NAMES = {"linear_attention": "mamba", "full_attention": "attention"}
@@ -157,11 +162,23 @@ KIND_VARIATIONS: dict[str, tuple[Any, ...]] = {
         lambda seed, kinds: {**seed, "num_hidden_layers": 4, "mlp_layer_types": ["dense", "sparse", "dense", "sparse"]},
         lambda seed, kinds: {**seed, "num_hidden_layers": 3},
     ),
+    # full attention every other layer, or by the default interval: both kinds at the capped depth
+    **dict.fromkeys(
+        ("qwen3_5", "qwen3_5_moe"),
+        (
+            lambda seed, kinds: {**seed, "text_config": {**_without_layer_types(seed), "full_attention_interval": 2}},
+            lambda seed, kinds: {**seed, "text_config": {**_without_layer_types(seed), "num_hidden_layers": 4}},
+        ),
+    ),
     "deepseek_v2": (
         lambda seed, kinds: {**seed, "num_hidden_layers": 4, "first_k_dense_replace": 3},
         lambda seed, kinds: {**{k: v for k, v in seed.items() if k != "first_k_dense_replace"}, "num_hidden_layers": 3},
     ),
 }
+
+
+def _without_layer_types(seed: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in seed["text_config"].items() if k not in ("layer_types", "full_attention_interval")}
 
 
 class GenerationError(RuntimeError):
@@ -717,7 +734,8 @@ class ModelType:
     def kinds(self, config: Mapping[str, Any]) -> Kinds | None:
         if self.kind_probe is None:
             return None
-        count = self.attribute_map.get("num_hidden_layers", "num_hidden_layers")
+        layers = "text_config.num_hidden_layers" if "text_config" in self.subs else "num_hidden_layers"  # a composite's language model
+        count = self.attribute_map.get(layers, layers)
         return Kinds(self.model_type, count, tuple(self.kinds_of(config)))
 
     def full(self, seed: Mapping[str, Any]) -> dict[str, Any]:

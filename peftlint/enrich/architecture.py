@@ -203,6 +203,21 @@ def _glm4_moe_lite_layers(q: ConfigQuantities) -> list[str]:
     return ["moe" if kind == "sparse" else "mlp" for kind in listed[:count]]
 
 
+def _qwen3_5_layers(q: ConfigQuantities) -> list[str]:
+    # Qwen3_5TextConfig / Qwen3_5MoeTextConfig (the language model of a composite config):
+    # `layer_types`, else full attention every `full_attention_interval` (4) layers; the MLP is the
+    # same in every layer (a MoE in every layer of Qwen3.5-MoE, whatever `mlp_only_layers` says)
+    text = _Scope(q, "text_config")
+    count = text.size("num_hidden_layers", limit=MAX_REPEAT)
+    types = _layer_list(text, "layer_types")
+    if types is None:
+        interval = _setting(text, "full_attention_interval", 4)
+        types = ["linear_attention" if (i + 1) % interval else "full_attention" for i in range(count)]
+    if len(types) != count:
+        raise InvalidModelConfig("text_config.layer_types", f"lists {len(types)} layers, not `num_hidden_layers` ({count})")
+    return types
+
+
 def _deepseek_v2_layers(q: ConfigQuantities) -> list[str]:
     # DeepseekV2DecoderLayer: a dense MLP in the first `first_k_dense_replace` (0) layers, then MoE
     count = q.size("num_hidden_layers", limit=MAX_REPEAT)
@@ -228,6 +243,8 @@ LAYER_KINDS: dict[str, Callable[[ConfigQuantities], list[str]]] = {
     "qwen3_moe": _qwen_moe_layers,
     "glm4_moe_lite": _glm4_moe_lite_layers,
     "deepseek_v2": _deepseek_v2_layers,
+    "qwen3_5": _qwen3_5_layers,
+    "qwen3_5_moe": _qwen3_5_layers,
 }
 
 

@@ -205,7 +205,20 @@ def _composite_variations() -> list[Any]:
             {**qwen3, "tie_word_embeddings": False, "text_config": {**qwen3["text_config"], "tie_word_embeddings": False}},
             id="qwen3-untied",
         ),
+        # layers of two kinds (linear and full attention), by an explicit list or by the interval
+        pytest.param(
+            _qwen35(layer_types=["full_attention", "linear_attention", "linear_attention"], num_hidden_layers=3), id="qwen3.5-list"
+        ),
+        pytest.param(_qwen35(full_attention_interval=2, num_hidden_layers=5), id="qwen3.5-interval"),
     ]
+
+
+def _qwen35(**text: Any) -> dict[str, Any]:
+    """Qwen3.5-4B with its language model's fields changed (`layer_types` dropped unless given)."""
+    config = copy.deepcopy(bundled_config("Qwen/Qwen3.5-4B"))
+    assert config is not None
+    config["text_config"] = {k: v for k, v in config["text_config"].items() if k != "layer_types"} | text
+    return config
 
 
 @pytest.mark.parametrize("config", _composite_variations())
@@ -269,6 +282,13 @@ def test_a_hybrid_model_builds_each_layer_of_its_kind() -> None:
     assert "model.layers.1.mixer.shared_experts.up_proj" in names and "model.layers.5.mixer.q_proj" in names
     assert "model.layers.5.mixer.in_proj" not in names and tree.num_layers == 52
     assert tree.total_params == 31_577_937_344  # transformers' num_parameters() on the meta device
+
+
+def test_layers_of_an_unknown_kind_or_count_are_refused() -> None:
+    with pytest.raises(InvalidModelConfig, match='names layer type "sliding_attention"'):
+        module_tree_from_config(_qwen35(layer_types=["sliding_attention"] * 2, num_hidden_layers=2), "CAUSAL_LM")
+    with pytest.raises(InvalidModelConfig, match="`text_config.layer_types` lists 1 layers, not `num_hidden_layers` \\(2\\)"):
+        module_tree_from_config(_qwen35(layer_types=["full_attention"], num_hidden_layers=2), "CAUSAL_LM")
 
 
 def test_an_integer_that_changes_the_layers_is_a_setting_the_template_holds_for() -> None:

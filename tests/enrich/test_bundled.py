@@ -130,6 +130,7 @@ PUBLISHED: dict[str, tuple[float, str]] = {
     "Qwen/Qwen2-VL-7B-Instruct": (8.29e9, "AutoModelForImageTextToText"),
     "google/gemma-3-4b-it": (4.30e9, "AutoModelForImageTextToText"),
     "meta-llama/Llama-4-Scout-17B-16E-Instruct": (109e9, "AutoModelForImageTextToText"),  # 17B active
+    "Qwen/Qwen3.5-35B-A3B": (35e9, "AutoModelForImageTextToText"),  # 3B active
 }
 # T5 and mT5 files whose published size has an untied head: transformers 5 always ties their lm_head to
 # `shared` (T5Config/MT5Config force `tie_word_embeddings`), so the same file builds one vocab x d_model less.
@@ -163,8 +164,36 @@ def test_bundled_config_is_the_file_in_its_hub_id_directory(model_id: str) -> No
     assert isinstance(bundled_config(model_id)["model_type"], str)  # type: ignore[index]
 
 
+# Models published under a rounded size only ("4B" for 4.54B with the vision tower): checked instead
+# against the module shapes a second source printed from transformers' own build (SOURCE.md).
+PRINTED_SHAPES: dict[str, dict[str, tuple[int | None, int | None]]] = {
+    "Qwen/Qwen3.5-4B": {
+        "visual.blocks.0.attn.qkv": (1024, 3072),
+        "visual.blocks.0.mlp.linear_fc1": (1024, 4096),
+        "visual.merger.linear_fc2": (4096, 2560),
+        "language_model.layers.0.linear_attn.in_proj_qkv": (2560, 8192),
+        "language_model.layers.0.linear_attn.in_proj_z": (2560, 4096),
+        "language_model.layers.0.linear_attn.in_proj_b": (2560, 32),
+        "language_model.layers.0.linear_attn.out_proj": (4096, 2560),
+        "language_model.layers.3.self_attn.q_proj": (2560, 8192),
+        "language_model.layers.3.self_attn.k_proj": (2560, 1024),
+        "language_model.layers.3.self_attn.o_proj": (4096, 2560),
+        "language_model.layers.31.mlp.down_proj": (9216, 2560),
+        "language_model.embed_tokens": (248320, 2560),
+    },
+}
+
+
 def test_every_bundled_model_has_a_published_size_to_check() -> None:
-    assert set(PUBLISHED) | set(UNTIED_T5) == set(bundled_ids())
+    assert set(PUBLISHED) | set(UNTIED_T5) | set(PRINTED_SHAPES) == set(bundled_ids())
+
+
+@pytest.mark.parametrize("model_id", sorted(PRINTED_SHAPES))
+def test_bundled_config_gives_the_printed_module_shapes(model_id: str) -> None:
+    from peftlint.enrich.architecture import module_tree_from_config
+
+    modules = module_tree_from_config(bundled_config(model_id), None).by_name()  # type: ignore[arg-type]  # the bare model: vision and language
+    assert {name: (modules[name].in_features, modules[name].out_features) for name in PRINTED_SHAPES[model_id]} == PRINTED_SHAPES[model_id]
 
 
 def test_lookup_matches_the_id_exactly_or_ignoring_case() -> None:

@@ -620,3 +620,13 @@ def test_convolutions_equal_peft(peft_type: str, config: dict[str, Any]) -> None
     counts = count_parameters(module_tree(model, "patches"), config, peft_type)
     peft_config = peft.LoraConfig(**config) if peft_type == "LORA" else peft.IA3Config(**config)
     assert (counts.trainable, counts.total) == peft.get_peft_model(model, peft_config).get_nb_trainable_parameters()
+
+
+def test_lora_on_a_grouped_convolution_fails_as_in_peft() -> None:
+    """Qwen3.5's Gated DeltaNet Conv1d is depthwise (8192 groups): peft's LoRA refuses rank 8."""
+    raw = raw_config("bundled/Qwen--Qwen3.5-4B")
+    config = {"target_modules": ["conv1d"], "r": 8}
+    resolution = resolve_targets(module_tree_from_config(raw, "CAUSAL_LM"), config, "LORA", "CAUSAL_LM")
+    assert resolution.error is not None and "groups=8192 and rank 8" in resolution.error
+    with pytest.raises(ValueError, match="groups=8192 and rank 8"):
+        peft_model(build_model(model_config("bundled/Qwen--Qwen3.5-4B"), "CAUSAL_LM"), config, "LORA", "CAUSAL_LM")
