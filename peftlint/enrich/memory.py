@@ -81,7 +81,7 @@ _GATED_MLP_TYPES = frozenset({
     "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3_text",
     "phi3", "olmo", "olmo2", "cohere", "granite", "stablelm", "smollm3", "gpt_oss",
     # multimodal models' language models (their text_config's model_type)
-    "qwen2_vl_text", "qwen2_5_vl_text", "qwen3_vl_text", "llama4_text",
+    "qwen2_vl_text", "qwen2_5_vl_text", "qwen3_vl_text", "llama4_text", "qwen3_5_text", "qwen3_5_moe_text", "qwen3_next",
 })  # fmt: skip
 
 # Upper bounds that no published model comes near; they turn a typo (1e12) into a clear error

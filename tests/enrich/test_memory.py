@@ -246,7 +246,8 @@ def test_block_weight_matrices_match_transformers(config_dir: Path) -> None:
     [("llama", True), ("mistral", True), ("qwen2", True), ("gemma", True), ("gemma2", True), ("phi3", True),
      ("olmo", True), ("stablelm", True), ("gpt2", False), ("gpt_neox", False), ("phi", False), ("falcon", False),
      ("bert", False), ("opt", False), ("bloom", False), ("gptj", False), ("qwen2_vl_text", True),
-     ("qwen2_5_vl_text", True), ("qwen3_vl_text", True), ("gemma3_text", True), ("llama4_text", True)],
+     ("qwen2_5_vl_text", True), ("qwen3_vl_text", True), ("gemma3_text", True), ("llama4_text", True),
+     ("qwen3_5_text", True), ("qwen3_5_moe_text", True), ("qwen3_next", True)],
 )  # fmt: skip
 def test_gated_mlp_table_agrees_with_transformers(model_type: str, gated: bool) -> None:
     import torch
