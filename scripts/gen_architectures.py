@@ -130,12 +130,22 @@ KIND_PROBES: dict[str, Any] = {
     "deepseek_v2": lambda seen: {"num_hidden_layers": 5, "first_k_dense_replace": 2},
     "qwen3_moe": lambda seen: {"num_hidden_layers": 4, "mlp_only_layers": [0], "decoder_sparse_step": 1},
     "glm4_moe_lite": lambda seen: {"num_hidden_layers": 4, "mlp_layer_types": ["dense", "dense", "sparse", "sparse"]},
+    # Kimi-Linear: the sizes its linear_attn_config would override come from the probe
+    "kimi_linear": lambda seen: {
+        "num_hidden_layers": 8,
+        "linear_attn_config": {},
+        "layer_types": ["linear_attention", "full_attention"] * 4,
+        "mlp_layer_types": ["dense", "dense", "sparse", "sparse"] * 2,
+    },
     # Qwen3.5 (composite: the language model's fields by path): linear and full attention
     **dict.fromkeys(
         ("qwen3_5", "qwen3_5_moe"),
         lambda seen: {"text_config.num_hidden_layers": 4, "text_config.layer_types": ["linear_attention", "full_attention"] * 2},
     ),
 }
+# layer lists that must match the layer count (Kimi-Linear's 1-based layer indices and
+# mlp_layer_types): verified at the seed's own depth
+UNCAPPED_KINDS = frozenset({"kimi_linear"})
 KINDS = "@kinds"  # a ModuleList whose length is the number of listed kinds
 _LEGACY_NAMES = {"linear_attention": "mamba", "full_attention": "attention"}
 # Other ways a config lists the kinds, each verified like the seeds: Nemotron-H without its
@@ -1187,7 +1197,8 @@ def capped(config: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any
     def walk(items: Any) -> None:
         for item in entry["blocks"][items] if isinstance(items, int) else items:
             if "r" in item:
-                repeats.add(item["r"])
+                if item.get("by") not in UNCAPPED_KINDS:
+                    repeats.add(item["r"])
                 for part in [item.get("items"), *item.get("kinds", {}).values()]:
                     if part is not None:
                         walk(part)

@@ -43,6 +43,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from peftlint.enrich.legacy import modern_config
 from peftlint.enrich.modules import Module, ModuleTree
 from peftlint.resources import data_dir
 
@@ -191,6 +192,36 @@ def _qwen_moe_layers(q: ConfigQuantities) -> list[str]:
     return ["moe" if i not in dense and experts > 0 and (i + 1) % step == 0 else "mlp" for i in range(count)]
 
 
+def _kimi_linear_layers(q: ConfigQuantities) -> list[str]:
+    # KimiLinearConfig: `layer_types`, else the 1-based `kda_layers`/`full_attn_layers` of
+    # `linear_attn_config`, else full attention every 4th layer after the first; `mlp_layer_types`,
+    # else dense for the first `first_k_dense_replace` (1) layers
+    count = q.size("num_hidden_layers", limit=MAX_REPEAT)
+    types = _layer_list(q, "layer_types")
+    nested = q.config.get("linear_attn_config")
+    if types is None and isinstance(nested, Mapping) and "full_attn_layers" in nested and "kda_layers" in nested:
+        listed: list[str | None] = [None] * count
+        try:
+            for index in nested["full_attn_layers"]:
+                listed[index - 1] = "full_attention"
+            for index in nested["kda_layers"]:
+                listed[index - 1] = "linear_attention"
+        except (TypeError, IndexError):
+            raise InvalidModelConfig("linear_attn_config", "lists a layer outside 1..num_hidden_layers") from None
+        if None in listed:
+            raise InvalidModelConfig("linear_attn_config", "leaves a layer in neither `kda_layers` nor `full_attn_layers`")
+        types = [str(kind) for kind in listed]
+    if types is None:
+        types = ["full_attention" if i and i % 4 == 0 else "linear_attention" for i in range(count)]
+    mlps = _layer_list(q, "mlp_layer_types")
+    if mlps is None:
+        dense = _setting(q, "first_k_dense_replace", 1, minimum=0)
+        mlps = ["dense" if i < dense else "sparse" for i in range(count)]
+    if len(types) < count or len(mlps) < count:
+        raise InvalidModelConfig("layer_types", f"lists fewer layers than `num_hidden_layers` ({count})")
+    return [f"{types[i]}+{'moe' if mlps[i] == 'sparse' else 'mlp'}" for i in range(count)]
+
+
 def _glm4_moe_lite_layers(q: ConfigQuantities) -> list[str]:
     # Glm4MoeLiteConfig: `mlp_layer_types`, else one dense layer then sparse ones
     # (`first_k_dense_replace` is not read); Glm4MoeLiteDecoderLayer: a MoE where "sparse"
@@ -242,6 +273,7 @@ LAYER_KINDS: dict[str, Callable[[ConfigQuantities], list[str]]] = {
     "qwen3_next": _qwen3_next_layers,
     "qwen3_moe": _qwen_moe_layers,
     "glm4_moe_lite": _glm4_moe_lite_layers,
+    "kimi_linear": _kimi_linear_layers,
     "deepseek_v2": _deepseek_v2_layers,
     "qwen3_5": _qwen3_5_layers,
     "qwen3_5_moe": _qwen3_5_layers,
@@ -476,6 +508,7 @@ class ArchitectureIndex:
     def module_tree(self, config: Mapping[str, Any], task_type: str | None = None) -> ModuleTree:
         if not isinstance(config, Mapping):
             raise InvalidModelConfig("", f"a model config must be a JSON object, got {type(config).__name__}")
+        config = modern_config(dict(config))  # a legacy or nested form, as transformers reads it
         model_type = config.get("model_type")
         if model_type is None:
             raise InvalidModelConfig("model_type", "is missing: this is not a transformers model config")

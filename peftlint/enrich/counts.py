@@ -529,10 +529,11 @@ def _first(model_config: Mapping[str, Any], keys: Sequence[str], what: str) -> i
 
 # transformers 5.23 config classes that store `head_dim = qk_rope_head_dim` (default 64) whatever
 # config.json says (multi-head latent attention): peft sizes a grouped-query prefix from the loaded
-# config's dict, which then holds it (GLM-4.7-Flash's `head_dim` is only an alias, not in the dict)
+# config's dict, which then holds it (GLM-4.7-Flash's `head_dim` is only an alias, not in the dict;
+# Kimi-Linear's dict keeps the `head_dim` its config.json gives)
 _ROPE_HEAD_DIM_TYPES = frozenset({
     "axk1", "axk2", "bailing_hybrid", "deepseek_v2", "deepseek_v3", "deepseek_v32", "glm5_next", "glm_moe_dsa",
-    "hy_v4", "kimi_linear", "minicpm3", "mistral_large4", "youtu",
+    "hy_v4", "minicpm3", "mistral_large4", "youtu",
 })  # fmt: skip
 
 

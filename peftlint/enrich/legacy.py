@@ -9,6 +9,11 @@ which rewrites such a config.json into a `falcon` one; the remote code it replac
 same module names (`transformer.h.N.self_attention.query_key_value`, ...), so adapters trained on
 either load on the converted model. `modern_config` applies that script's rewrite, so a 2023
 falcon adapter is checked against the model its config describes, offline or from the Hub.
+
+Kimi-Linear's checkpoint config keeps its linear-attention sizes in a `linear_attn_config` dict,
+which `KimiLinearConfig.__post_init__` copies to `linear_head_dim`, `linear_num_heads` and
+`linear_conv_kernel_dim`; `modern_config` does the same, so the module-tree templates (learned on
+those fields) read them.
 """
 
 from __future__ import annotations
@@ -22,9 +27,20 @@ _FALCON_LEGACY_TYPES = frozenset({"RefinedWebModel", "RefinedWeb"})
 _FALCON_RENAMES = (("n_head", "num_attention_heads"), ("n_layer", "num_hidden_layers"), ("n_head_kv", "num_kv_heads"))
 
 
+# KimiLinearConfig.__post_init__: `linear_attn_config` key -> the field it sets
+_KIMI_LINEAR_FIELDS = (
+    ("head_dim", "linear_head_dim"),
+    ("num_heads", "linear_num_heads"),
+    ("short_conv_kernel_size", "linear_conv_kernel_dim"),
+)
+
+
 def is_legacy(config: Mapping[str, Any]) -> bool:
     """Whether `modern_config` would rewrite `config`."""
     model_type = config.get("model_type")
+    if model_type == "kimi_linear":
+        nested = config.get("linear_attn_config")
+        return isinstance(nested, Mapping) and any(key in nested and config.get(field) != nested[key] for key, field in _KIMI_LINEAR_FIELDS)
     return model_type in _FALCON_LEGACY_TYPES or (model_type == "falcon" and "n_embed" in config)
 
 
@@ -33,6 +49,9 @@ def modern_config(config: dict[str, Any]) -> dict[str, Any]:
     it needs no conversion."""
     if not is_legacy(config):
         return config
+    if config["model_type"] == "kimi_linear":
+        nested = config["linear_attn_config"]
+        return {**config, **{field: nested[key] for key, field in _KIMI_LINEAR_FIELDS if key in nested}}
     if config["model_type"] == "falcon":
         return _falcon_n_embed(config)
     converted = {key: value for key, value in config.items() if key != "auto_map"}

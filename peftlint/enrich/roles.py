@@ -79,7 +79,7 @@ _OTHER_SCOPES = {
     "patch_embedding",
     "patch_embed",
 }
-# linear attention (Qwen3.5's and Qwen3-Next's Gated DeltaNet): the fused query/key/value input,
+# linear attention (Qwen3.5's and Qwen3-Next's Gated DeltaNet, Kimi-Linear's KDA): the fused query/key/value input,
 # and the gates (z, and the decay/step inputs a and b), which are none of q, k, v, o
 _LINEAR_ATTENTION = {
     "in_proj_qkv": "qkv",
@@ -88,6 +88,13 @@ _LINEAR_ATTENTION = {
     "in_proj_a": OTHER,
     "in_proj_b": OTHER,
     "in_proj_ba": OTHER,
+    # Kimi Delta Attention: the write strength (b_proj), the low-rank decay (forget_gate.f_a_proj,
+    # f_b_proj) and output gate (g_a_proj, g_b_proj)
+    "b_proj": OTHER,
+    "f_a_proj": OTHER,
+    "f_b_proj": OTHER,
+    "g_a_proj": OTHER,
+    "g_b_proj": OTHER,
 }
 
 

@@ -162,6 +162,16 @@ VARIATIONS = [
     ("zai-org/GLM-4.7-Flash", {"num_hidden_layers": 4, "mlp_layer_types": ["dense", "dense", "sparse", "dense"]}, "CAUSAL_LM"),
     # DeepSeek-V2: three dense layers first; the null `q_lora_rank` (a plain q_proj) kept
     ("deepseek-ai/DeepSeek-V2-Lite", {"num_hidden_layers": 4, "first_k_dense_replace": 3, "n_routed_experts": 8}, "CAUSAL_LM"),
+    # Kimi-Linear: KDA and MLA layers by linear_attn_config's 1-based lists, whose sizes it also holds
+    (
+        "moonshotai/Kimi-Linear-48B-A3B-Instruct",
+        {
+            "num_hidden_layers": 4,
+            "first_k_dense_replace": 2,
+            "linear_attn_config": {"full_attn_layers": [2], "kda_layers": [1, 3, 4], "head_dim": 64, "num_heads": 16},
+        },
+        "CAUSAL_LM",
+    ),
     # sizes a null switches off: DeepSeek-V2's low-rank query, Nemotron-3 Super's latent MoE
     ("deepseek-ai/DeepSeek-V2-Lite", {"num_hidden_layers": 2, "q_lora_rank": 384}, "CAUSAL_LM"),
     (NEMOTRON, {"hybrid_override_pattern": "ME*E", "moe_latent_size": 1024}, "CAUSAL_LM"),

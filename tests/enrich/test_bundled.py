@@ -127,6 +127,7 @@ PUBLISHED: dict[str, tuple[float, str]] = {
     "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16": (31.6e9, "AutoModelForCausalLM"),  # "31.6B total" (NVIDIA)
     "Qwen/Qwen3-Next-80B-A3B-Instruct": (80e9, "AutoModelForCausalLM"),
     "deepseek-ai/DeepSeek-V2-Lite": (15.7e9, "AutoModelForCausalLM"),
+    "moonshotai/Kimi-Linear-48B-A3B-Instruct": (49.1e9, "AutoModelForCausalLM"),  # "48B": 49,122,681,728 in its safetensors
     "Qwen/Qwen2-VL-7B-Instruct": (8.29e9, "AutoModelForImageTextToText"),
     "google/gemma-3-4b-it": (4.30e9, "AutoModelForImageTextToText"),
     "meta-llama/Llama-4-Scout-17B-16E-Instruct": (109e9, "AutoModelForImageTextToText"),  # 17B active

@@ -82,3 +82,11 @@ def test_the_conversion_builds_what_transformers_builds() -> None:
         with torch.device("meta"):
             model = transformers.FalconForCausalLM(transformers.FalconConfig.from_dict(config))
         assert module_tree_from_config(config, "CAUSAL_LM") == module_tree(model)
+
+
+def test_kimi_linears_nested_sizes_are_read_as_its_config_class_reads_them() -> None:
+    config = {"model_type": "kimi_linear", "linear_attn_config": {"head_dim": 64, "num_heads": 16, "short_conv_kernel_size": 3}}
+    assert is_legacy(config)
+    converted = modern_config(config)
+    assert (converted["linear_head_dim"], converted["linear_num_heads"], converted["linear_conv_kernel_dim"]) == (64, 16, 3)
+    assert not is_legacy(converted) and modern_config(converted) is converted
