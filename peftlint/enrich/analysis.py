@@ -8,7 +8,7 @@ facts document. Every failure becomes data (`counts_error`, ...), so rules decid
 import re
 from typing import Any, Mapping, NamedTuple
 
-from peftlint.enrich.architecture import ArchitectureError, UnknownArchitecture, module_tree_from_config
+from peftlint.enrich.architecture import ArchitectureError, UnknownArchitecture, language_model_config, module_tree_from_config
 from peftlint.enrich.counts import CountError, Counts, PeftRejects, count_parameters, module_rank
 from peftlint.enrich.distributed import STATE_SHARDING, DistributedEstimate, Plan, distribute, versus_ddp
 from peftlint.enrich.memory import DTYPE_BYTES, Adapted, MemoryEstimate, ModelDims, estimate_training_memory
@@ -464,6 +464,12 @@ def _gib(value: int) -> float:
     return round(value / GIB, 1)
 
 
+def _max_positions(config: Mapping[str, Any]) -> Any:
+    """The context window: a multimodal model's is its language model's."""
+    text = language_model_config(config)
+    return text.get("max_position_embeddings") or text.get("n_positions")
+
+
 def _prompt_facts(
     tree: ModuleTree, config: Mapping[str, Any], effective: Mapping[str, Any], peft_type: str, seq_len: int | None
 ) -> dict[str, Any] | None:
@@ -473,9 +479,11 @@ def _prompt_facts(
     tokens = effective.get("num_virtual_tokens")
     tokens = tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else 0
     embedding_dim = next((m.out_features for m in tree.modules if m.name == tree.input_embedding), None)
-    # peft fills an unset token_dim from the config (hidden_size | n_embd | d_model)
-    token_dim = effective.get("token_dim") or config.get("hidden_size") or config.get("n_embd") or config.get("d_model")
-    max_positions = config.get("max_position_embeddings") or config.get("n_positions")
+    # peft fills an unset token_dim from the config (hidden_size | n_embd | d_model), a multimodal
+    # model's from its language model
+    text = language_model_config(config)
+    token_dim = effective.get("token_dim") or text.get("hidden_size") or text.get("n_embd") or text.get("d_model")
+    max_positions = _max_positions(config)
     needed = tokens + (seq_len or 0)
     return {
         "num_virtual_tokens": tokens,
@@ -666,7 +674,7 @@ def model_facts(
         "model_type": tree.model_type,
         "num_layers": tree.num_layers,
         "embedding_dim": embedding_dim,
-        "max_position_embeddings": config.get("max_position_embeddings") or config.get("n_positions"),
+        "max_position_embeddings": _max_positions(config),
         "total_params": tree.total_params,
         "linear_leaf_names": leaves,
         "targets": _targets_facts(analysis, effective),

@@ -19,7 +19,7 @@ import math
 from typing import Any, Callable, Mapping, NamedTuple
 
 from peftlint.enrich.analysis import GIB, ModelFactsError, Training, analyze, memory_remedies, model_task_type, module_tree
-from peftlint.enrich.architecture import layer_classes
+from peftlint.enrich.architecture import language_model_config, layer_classes
 from peftlint.enrich.distributed import Plan as DistributedPlan
 from peftlint.enrich.estimate import Estimate, estimate
 from peftlint.enrich.model import ModelConfig
@@ -313,7 +313,8 @@ def _prompt_tuning_blocker(request: Request, base: Base) -> str | None:
 def _prompt_tuning(base: Base) -> dict[str, Any]:
     config: dict[str, Any] = {"peft_type": "PROMPT_TUNING", "task_type": base.task_type, "num_virtual_tokens": PROMPT_TOKENS}
     embedding = next((m.out_features for m in base.tree.modules if m.name == base.tree.input_embedding), None)
-    width = base.model.config.get("hidden_size") or base.model.config.get("n_embd") or base.model.config.get("d_model")
+    text = language_model_config(base.model.config)  # a multimodal model's prompt is its language model's
+    width = text.get("hidden_size") or text.get("n_embd") or text.get("d_model")
     if embedding and embedding != width:  # peft would size the prompt by hidden_size (OPT-350m embeds at 512)
         config["token_dim"] = embedding
     return config

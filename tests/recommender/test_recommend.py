@@ -126,6 +126,9 @@ def test_prompt_tuning_gets_the_embedding_width_when_it_is_not_the_hidden_size()
     from peftlint.recommender import _prompt_tuning, base_model
 
     assert _prompt_tuning(base_model(base))["token_dim"] == 512  # OPT-350m embeds at 512, hidden 1024
+    # llava-hf's text_config leaves hidden_size to LlamaConfig's default, 4096: its embedding width
+    llava = Request(resolve_model("llava-hf/llava-1.5-7b-hf"), Profile({"priority": "cost"}))
+    assert "token_dim" not in _prompt_tuning(base_model(llava))
 
 
 def test_little_data_lowers_the_rank_and_adds_dropout() -> None:
