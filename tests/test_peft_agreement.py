@@ -98,6 +98,8 @@ def apply_to_model(config: dict[str, Any], model_id: str) -> Any:
     import transformers
     from peft import get_peft_model
 
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
     from peftlint.enrich.analysis import model_task_type
     from peftlint.enrich.bundled import bundled_config
 
@@ -111,6 +113,10 @@ def apply_to_model(config: dict[str, Any], model_id: str) -> Any:
     }.get(task or "", transformers.AutoModel)
     if model_config["model_type"] in SPEECH and task == "SEQ_2_SEQ_LM":
         auto = transformers.AutoModelForSpeechSeq2Seq  # Whisper's seq2seq head lives there
+    if task == "CAUSAL_LM" and model_config["model_type"] not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        # a multimodal model with no causal-LM class: its image-text-to-text class, as the
+        # templates build it (scripts/gen_architectures.py HEAD_MAPPINGS) and LLaMA-Factory loads it
+        auto = transformers.AutoModelForImageTextToText
     with torch.device("meta"):
         model = auto.from_config(hf_config)
     with warnings.catch_warnings():
