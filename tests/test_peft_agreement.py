@@ -97,7 +97,6 @@ def apply_to_model(config: dict[str, Any], model_id: str) -> Any:
     import torch
     import transformers
     from peft import get_peft_model
-
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
     from peftlint.enrich.analysis import model_task_type
